@@ -1,0 +1,273 @@
+"""Index arrays the constraint families are built from.
+
+Everything the families need is computed here once, vectorized, from the validated
+scenario: integer codes for every entity, the eligible (cell, channel) pairs, the
+price levels of every (product, channel), the sales columns, and the offerable
+channel sets of every cell with the exact demand of each member.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..scenario import Scenario
+from ..scenario.validate import split_list
+
+MAX_SETS_PER_CELL = 255
+
+
+@dataclass
+class ModelData:
+    """Indexed data of one scenario."""
+
+    scenario: Scenario
+    channels: pd.DataFrame  # id, kind, ... (scenario order), plus 'unit_margin_cost'
+    products: pd.DataFrame
+    regions: pd.DataFrame
+    brands: pd.DataFrame
+    segments: pd.DataFrame
+    cells: pd.DataFrame  # product, region, segment (ids), p, r, s, b (codes), market
+    cc: pd.DataFrame  # eligible (cell, channel): cell, k, p, r, s, share, dmax
+    pk: pd.DataFrame  # (product, channel) pairs with any eligible cell: p, k, n_levels
+    levels: pd.DataFrame  # pk, level, price, mult
+    sales: pd.DataFrame  # cc, lev, cell, k, p, r, price, mult
+    offers: pd.DataFrame  # cell, set (label), size
+    members: pd.DataFrame  # offer, cc, demand   (channel of cc is a member of offer's set)
+    rk: pd.DataFrame  # (region, channel) pairs with any eligible cell: r, k, open_cost
+    bk: pd.DataFrame  # (brand, channel) pairs: b, k
+    pr: pd.DataFrame  # (product, region) pairs with any eligible cell: p, r
+
+
+def _codes(values: pd.Series, ids: pd.Series) -> np.ndarray:
+    return pd.Index(ids).get_indexer(values).astype(np.int64)
+
+
+def _eligible(scen: Scenario, ch: pd.DataFrame) -> pd.DataFrame:
+    """Share rows that survive segment, reservation, kind, region and forbid rules."""
+    sh = scen.shares
+    keep = np.ones(len(sh), bool)
+    kind = sh["channel"].map(ch.set_index("id")["kind"])
+    seg = scen.segments.set_index("id")["channels"].map(split_list)
+    keep &= _pairs_ok(sh["segment"], sh["channel"], seg).to_numpy(bool)
+    res = scen.settings.rules.reserved_segments or {}
+    if res:
+        reserved = sh["segment"].isin(list(res)).to_numpy()
+        allowed = _pairs_ok(sh["segment"], sh["channel"],
+                            pd.Series({s: list(v) for s, v in res.items()}))
+        keep &= ~reserved | allowed.to_numpy(bool)
+    prod = scen.products.set_index("id")
+    brand_of = sh["product"].map(prod["brand"])
+    pk_ok = _pairs_ok(sh["product"], kind, prod["allowed_kinds"].map(split_list))
+    bk_ok = _pairs_ok(brand_of, kind, scen.brands.set_index("id")["allowed_kinds"]
+                      .map(split_list))
+    keep &= pk_ok.to_numpy(bool) & bk_ok.to_numpy(bool)
+    rc = scen.region_channels
+    if len(rc):
+        banned = rc.loc[~rc["allowed"], ["region", "channel"]]
+        idx = pd.MultiIndex.from_frame(sh[["region", "channel"]])
+        keep &= ~idx.isin(pd.MultiIndex.from_frame(banned))
+    season = np.where(sh["product"].map(prod["in_season"]).to_numpy(bool), "in", "out")
+    for rule in scen.settings.channel_rules:
+        if rule.action != "forbid":
+            continue
+        hit = np.ones(len(sh), bool)
+        if rule.channel is not None:
+            hit &= (sh["channel"] == rule.channel).to_numpy()
+        if rule.kind is not None:
+            hit &= (kind == rule.kind).to_numpy()
+        for col, val in (("product", rule.product), ("region", rule.region),
+                         ("segment", rule.segment)):
+            if val is not None:
+                hit &= (sh[col] == val).to_numpy()
+        if rule.brand is not None:
+            hit &= (brand_of == rule.brand).to_numpy()
+        if rule.season is not None:
+            hit &= season == rule.season
+        keep &= ~hit
+    return sh.loc[keep].reset_index(drop=True)
+
+
+def _pairs_ok(keys: pd.Series, items: pd.Series, allowed: pd.Series) -> pd.Series:
+    """Whether ``items[i]`` is in the list ``allowed[keys[i]]`` (an empty list allows all)."""
+    pairs = pd.DataFrame({"key": allowed.index.repeat(allowed.map(len)),
+                          "item": [x for xs in allowed for x in xs]})
+    open_keys = set(allowed.index[allowed.map(len) == 0])
+    idx = pd.MultiIndex.from_arrays([keys.astype(object), items.astype(object)])
+    ok = idx.isin(pd.MultiIndex.from_frame(pairs)) if len(pairs) else np.zeros(len(keys), bool)
+    return pd.Series(np.asarray(ok) | keys.isin(list(open_keys)).to_numpy(), index=keys.index)
+
+
+def build_data(scen: Scenario) -> ModelData:
+    """Index the scenario for the model builder."""
+    ch = scen.channels.reset_index(drop=True)
+    products = scen.products.reset_index(drop=True)
+    regions = scen.regions.reset_index(drop=True)
+    brands = scen.brands.reset_index(drop=True)
+    segments = scen.segments.reset_index(drop=True)
+    cells = scen.cells.reset_index(drop=True).copy()
+    cells["p"] = _codes(cells["product"], products["id"])
+    cells["r"] = _codes(cells["region"], regions["id"])
+    cells["s"] = _codes(cells["segment"], segments["id"])
+    cells["b"] = _codes(products["brand"].to_numpy()[cells["p"].to_numpy()], brands["id"])
+    cells["market"] = cells["market_size"].to_numpy() * brands["ramp_up"].to_numpy()[
+        cells["b"].to_numpy()]
+
+    sh = _eligible(scen, ch)
+    cell_idx = pd.MultiIndex.from_frame(cells[["product", "region", "segment"]])
+    cc = pd.DataFrame({
+        "cell": cell_idx.get_indexer(pd.MultiIndex.from_frame(sh[["product", "region",
+                                                                   "segment"]])),
+        "k": _codes(sh["channel"], ch["id"]),
+        "share": sh["share"].to_numpy(float),
+    })
+    cc = cc[cc["cell"] >= 0]
+    cc["dmax"] = cc["share"].to_numpy() * cells["market"].to_numpy()[cc["cell"].to_numpy()]
+    cc = cc[cc["dmax"] > 0].sort_values(["cell", "k"]).reset_index(drop=True)
+    for col in ("p", "r", "s", "b"):
+        cc[col] = cells[col].to_numpy()[cc["cell"].to_numpy()]
+
+    pk = cc[["p", "k"]].drop_duplicates().sort_values(["p", "k"]).reset_index(drop=True)
+    levels = _levels(scen, pk, products, ch)
+    pk["n_levels"] = np.bincount(levels["pk"].to_numpy(), minlength=len(pk))
+
+    pk_index = pd.MultiIndex.from_frame(pk[["p", "k"]])
+    cc["pk"] = pk_index.get_indexer(pd.MultiIndex.from_frame(cc[["p", "k"]]))
+    # sales columns: one per (cc, level of its pk)
+    lev_start = np.concatenate([[0], np.cumsum(pk["n_levels"].to_numpy())[:-1]])
+    nl = pk["n_levels"].to_numpy()[cc["pk"].to_numpy()]
+    cc_rep = np.repeat(np.arange(len(cc)), nl)
+    offs = np.arange(len(cc_rep)) - np.repeat(np.cumsum(nl) - nl, nl)
+    lev = lev_start[cc["pk"].to_numpy()][cc_rep] + offs
+    sales = pd.DataFrame({"cc": cc_rep, "lev": lev})
+    for col in ("cell", "k", "p", "r", "s"):
+        sales[col] = cc[col].to_numpy()[cc_rep]
+    sales["price"] = levels["price"].to_numpy()[lev]
+    sales["mult"] = levels["mult"].to_numpy()[lev]
+
+    offers, members = _offers(scen, cc, cells, ch)
+
+    rk = cc[["r", "k"]].drop_duplicates().sort_values(["r", "k"]).reset_index(drop=True)
+    rk["open_cost"] = ch["open_cost"].to_numpy()[rk["k"].to_numpy()]
+    rc = scen.region_channels
+    if len(rc):
+        over = rc[np.isfinite(rc["open_cost"].to_numpy())]
+        key = pd.MultiIndex.from_arrays([_codes(over["region"], regions["id"]),
+                                         _codes(over["channel"], ch["id"])])
+        pos = key.get_indexer(pd.MultiIndex.from_frame(rk[["r", "k"]]))
+        rk["open_cost"] = np.where(pos >= 0, over["open_cost"].to_numpy()[pos],
+                                   rk["open_cost"].to_numpy())
+    bk = cc[["b", "k"]].drop_duplicates().sort_values(["b", "k"]).reset_index(drop=True)
+    pr = cc[["p", "r"]].drop_duplicates().sort_values(["p", "r"]).reset_index(drop=True)
+    return ModelData(scen, ch, products, regions, brands, segments, cells, cc, pk, levels,
+                     sales, offers, members, rk, bk, pr)
+
+
+def _levels(scen: Scenario, pk: pd.DataFrame, products: pd.DataFrame,
+            ch: pd.DataFrame) -> pd.DataFrame:
+    """Price levels per (product, channel); the reference price where none are given."""
+    pl = scen.price_levels
+    explicit = pd.DataFrame({"p": _codes(pl["product"], products["id"]),
+                             "k": _codes(pl["channel"], ch["id"]),
+                             "level": pl["level"].astype(str).to_numpy(),
+                             "price": pl["price"].to_numpy(float),
+                             "mult": pl["demand_multiplier"].to_numpy(float)})
+    pk_index = pd.MultiIndex.from_frame(pk[["p", "k"]])
+    explicit["pk"] = pk_index.get_indexer(pd.MultiIndex.from_frame(explicit[["p", "k"]]))
+    explicit = explicit[explicit["pk"] >= 0]
+    has = np.zeros(len(pk), bool)
+    has[explicit["pk"].to_numpy()] = True
+    implicit = pd.DataFrame({"pk": np.flatnonzero(~has), "level": "ref"})
+    implicit["p"] = pk["p"].to_numpy()[implicit["pk"].to_numpy()]
+    implicit["k"] = pk["k"].to_numpy()[implicit["pk"].to_numpy()]
+    implicit["price"] = products["ref_price"].to_numpy()[implicit["p"].to_numpy()]
+    implicit["mult"] = 1.0
+    out = pd.concat([explicit, implicit], ignore_index=True)
+    return out.sort_values(["pk", "level"], kind="stable").reset_index(drop=True)
+
+
+def _offers(scen: Scenario, cc: pd.DataFrame, cells: pd.DataFrame,
+            ch: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every offerable channel set of every cell and the exact demand of its members.
+
+    Cells are grouped by their eligible-channel pattern; each pattern's subsets are
+    enumerated once and all cells of the pattern are handled with one array operation.
+    """
+    cap = scen.settings.max_channels_per_cell
+    mnl = scen.settings.demand_model == "mnl"
+    ch_ids = ch["id"].to_numpy()
+    cell_of = cc["cell"].to_numpy()
+    k_of = cc["k"].to_numpy()
+    bits = np.left_shift(np.int64(1), k_of.astype(np.int64))
+    n_cells = len(cells)
+    mask = np.bincount(cell_of, weights=bits, minlength=n_cells).astype(np.int64)
+    first = np.searchsorted(cell_of, np.arange(n_cells))
+    offer_parts: list[pd.DataFrame] = []
+    member_parts: list[pd.DataFrame] = []
+    n_off = 0
+    for m in np.unique(mask[mask > 0]):
+        chans = [k for k in range(len(ch_ids)) if (int(m) >> k) & 1]
+        n_l = len(chans)
+        top = n_l if cap is None else min(cap, n_l)
+        subsets = [c for size in range(1, top + 1) for c in combinations(range(n_l), size)]
+        if len(subsets) > MAX_SETS_PER_CELL:
+            raise ValueError(f"{n_l} eligible channels give {len(subsets)} channel sets per "
+                             "cell; set max_channels_per_cell")
+        S = np.zeros((len(subsets), n_l), bool)
+        for i, sub in enumerate(subsets):
+            S[i, list(sub)] = True
+        gcells = np.flatnonzero(mask == m)
+        ccidx = first[gcells][:, None] + np.arange(n_l)[None, :]  # (n_g, n_l)
+        share = cc["share"].to_numpy()[ccidx]
+        market = cells["market"].to_numpy()[gcells]
+        if mnl:
+            odds = share / (1.0 - share)
+            denom = 1.0 + odds @ S.T.astype(float)  # (n_g, n_S)
+            dem = market[:, None, None] * odds[:, None, :] / denom[:, :, None]
+        else:
+            dem = np.broadcast_to((share * market[:, None])[:, None, :],
+                                  (len(gcells), len(subsets), n_l))
+        n_g, n_s = len(gcells), len(subsets)
+        labels = np.array(["+".join(ch_ids[chans[j]] for j in sub) for sub in subsets],
+                          dtype=object)
+        offer_parts.append(pd.DataFrame({
+            "cell": np.repeat(gcells, n_s),
+            "set": np.tile(labels, n_g),
+            "size": np.tile(S.sum(1), n_g),
+        }))
+        si, li = np.nonzero(S)  # member pairs of the pattern
+        off_id = n_off + np.arange(n_g)[:, None] * n_s + si[None, :]
+        member_parts.append(pd.DataFrame({
+            "offer": off_id.ravel(),
+            "cc": ccidx[:, li].ravel(),
+            "demand": dem[:, si, li].ravel(),
+        }))
+        n_off += n_g * n_s
+    offers = pd.concat(offer_parts, ignore_index=True) if offer_parts else \
+        pd.DataFrame({"cell": np.zeros(0, np.int64), "set": [], "size": []})
+    members = pd.concat(member_parts, ignore_index=True) if member_parts else \
+        pd.DataFrame({"offer": np.zeros(0, np.int64), "cc": np.zeros(0, np.int64),
+                      "demand": np.zeros(0)})
+    return offers, members
+
+
+def kinds_of(data: ModelData, k: np.ndarray) -> np.ndarray:
+    """Channel kind of each channel code."""
+    return data.channels["kind"].to_numpy()[k]
+
+
+def labels(data: ModelData, **cols: Any) -> pd.DataFrame:
+    """Readable id labels from codes: ``labels(d, product=p, region=r)``."""
+    tables = {"product": data.products, "region": data.regions, "segment": data.segments,
+              "channel": data.channels, "brand": data.brands}
+    out = {}
+    for name, codes in cols.items():
+        if name in tables:
+            out[name] = tables[name]["id"].to_numpy()[np.asarray(codes, np.int64)]
+        else:
+            out[name] = np.asarray(codes)
+    return pd.DataFrame(out)

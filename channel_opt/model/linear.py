@@ -1,0 +1,283 @@
+"""An array-backed linear model: the one definition every backend is fed from.
+
+Constraint families (:mod:`channel_opt.model.families`) add *blocks* of variables and
+constraints as numpy arrays (bounds, objective, and coefficient triplets). The same
+:class:`ArrayModel` is then
+
+* assembled into one sparse matrix and passed to HiGHS in memory
+  (:func:`to_highs`, the fast path), or
+* turned into a Pyomo ``ConcreteModel`` with one named component per block
+  (:func:`to_pyomo`), for every other backend and for inspection.
+
+So the formulation exists once; the two hand-offs cannot disagree about a row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+INF = np.inf
+
+
+@dataclass
+class VarBlock:
+    """A block of variables: columns ``start .. start+n-1`` of the model."""
+
+    name: str
+    labels: pd.DataFrame  # one row per variable, the index columns of the family
+    start: int
+    lower: np.ndarray
+    upper: np.ndarray
+    integer: bool
+    description: str = ""
+
+    @property
+    def n(self) -> int:
+        """Number of variables."""
+        return len(self.labels)
+
+    @property
+    def cols(self) -> np.ndarray:
+        """Global column numbers of the block."""
+        return np.arange(self.start, self.start + self.n)
+
+
+@dataclass
+class ConBlock:
+    """A block of rows ``lower <= A x <= upper`` with coefficients as triplets."""
+
+    name: str
+    labels: pd.DataFrame
+    rows: np.ndarray  # local row number of each coefficient
+    cols: np.ndarray  # global column of each coefficient
+    vals: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    description: str = ""
+    start: int = 0  # first global row, set when added
+
+    @property
+    def n(self) -> int:
+        """Number of rows."""
+        return len(self.labels)
+
+
+@dataclass
+class ArrayModel:
+    """Variables, constraints and a maximization objective, all as arrays."""
+
+    name: str = "channel_design"
+    vars: dict[str, VarBlock] = field(default_factory=dict)
+    cons: dict[str, ConBlock] = field(default_factory=dict)
+    _cost: list[np.ndarray] = field(default_factory=list)
+    objective_name: str = "profit"
+    sense: str = "max"
+    n_cols: int = 0
+    n_rows: int = 0
+
+    def add_vars(self, name: str, labels: pd.DataFrame, *, lower: Any = 0.0,
+                 upper: Any = INF, integer: bool = False, binary: bool = False,
+                 cost: Any = 0.0, description: str = "") -> VarBlock:
+        """Add a block of variables; ``binary`` sets integer with bounds [0, 1]."""
+        if name in self.vars:
+            raise ValueError(f"variable block {name!r} already defined")
+        n = len(labels)
+        if binary:
+            integer = True
+            upper = np.minimum(np.broadcast_to(np.asarray(upper, float), (n,)), 1.0)
+        lo = np.array(np.broadcast_to(np.asarray(lower, float), (n,)))
+        up = np.array(np.broadcast_to(np.asarray(upper, float), (n,)))
+        blk = VarBlock(name, labels.reset_index(drop=True), self.n_cols, lo, up, integer,
+                       description)
+        self.vars[name] = blk
+        self._cost.append(np.array(np.broadcast_to(np.asarray(cost, float), (n,))))
+        self.n_cols += n
+        return blk
+
+    def add_cons(self, name: str, labels: pd.DataFrame,
+                 terms: list[tuple[np.ndarray, np.ndarray, Any]], *, lower: Any = -INF,
+                 upper: Any = INF, description: str = "") -> ConBlock | None:
+        """Add a block of rows; each term is (local rows, global cols, coefficients)."""
+        if name in self.cons:
+            raise ValueError(f"constraint block {name!r} already defined")
+        n = len(labels)
+        if n == 0:
+            return None
+        rows = np.concatenate([np.asarray(t[0], np.int64) for t in terms]) if terms else \
+            np.zeros(0, np.int64)
+        cols = np.concatenate([np.asarray(t[1], np.int64) for t in terms]) if terms else \
+            np.zeros(0, np.int64)
+        vals = np.concatenate([np.broadcast_to(np.asarray(t[2], float), (len(t[0]),))
+                               for t in terms]) if terms else np.zeros(0)
+        keep = vals != 0
+        blk = ConBlock(name, labels.reset_index(drop=True), rows[keep], cols[keep], vals[keep],
+                       np.array(np.broadcast_to(np.asarray(lower, float), (n,))),
+                       np.array(np.broadcast_to(np.asarray(upper, float), (n,))),
+                       description, self.n_rows)
+        self.cons[name] = blk
+        self.n_rows += n
+        return blk
+
+    @property
+    def cost(self) -> np.ndarray:
+        """Objective coefficient of every column (to be maximized)."""
+        return np.concatenate(self._cost) if self._cost else np.zeros(0)
+
+    def bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Column lower and upper bounds."""
+        if not self.vars:
+            return np.zeros(0), np.zeros(0)
+        return (np.concatenate([b.lower for b in self.vars.values()]),
+                np.concatenate([b.upper for b in self.vars.values()]))
+
+    def integrality(self) -> np.ndarray:
+        """1 for integer columns, 0 for continuous ones."""
+        return np.concatenate([np.full(b.n, int(b.integer), np.int32)
+                               for b in self.vars.values()]) if self.vars else \
+            np.zeros(0, np.int32)
+
+    def row_bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row lower and upper bounds."""
+        if not self.cons:
+            return np.zeros(0), np.zeros(0)
+        return (np.concatenate([c.lower for c in self.cons.values()]),
+                np.concatenate([c.upper for c in self.cons.values()]))
+
+    def matrix(self, fmt: str = "csc") -> sp.csc_matrix | sp.csr_matrix:
+        """The constraint matrix (duplicate entries summed)."""
+        if self.cons:
+            rows = np.concatenate([c.rows + c.start for c in self.cons.values()])
+            cols = np.concatenate([c.cols for c in self.cons.values()])
+            vals = np.concatenate([c.vals for c in self.cons.values()])
+        else:
+            rows = cols = np.zeros(0, np.int64)
+            vals = np.zeros(0)
+        coo = sp.coo_matrix((vals, (rows, cols)), shape=(self.n_rows, self.n_cols))
+        m = coo.tocsc() if fmt == "csc" else coo.tocsr()
+        m.sum_duplicates()
+        return m
+
+    def column_names(self) -> list[str]:
+        """Readable names ``block[label,...]`` of every column."""
+        return [n for b in self.vars.values() for n in _names(b.name, b.labels)]
+
+    def row_names(self) -> list[str]:
+        """Readable names ``block[label,...]`` of every row."""
+        return [n for c in self.cons.values() for n in _names(c.name, c.labels)]
+
+    def locate_column(self, j: int) -> tuple[str, dict[str, Any]]:
+        """Block name and labels of global column ``j``."""
+        for b in self.vars.values():
+            if b.start <= j < b.start + b.n:
+                return b.name, b.labels.iloc[j - b.start].to_dict()
+        raise IndexError(j)
+
+    def locate_row(self, i: int) -> tuple[str, dict[str, Any]]:
+        """Block name and labels of global row ``i``."""
+        for c in self.cons.values():
+            if c.start <= i < c.start + c.n:
+                return c.name, c.labels.iloc[i - c.start].to_dict()
+        raise IndexError(i)
+
+    def values(self, x: np.ndarray, block: str) -> pd.DataFrame:
+        """Labels of a variable block with a ``value`` column taken from ``x``."""
+        b = self.vars[block]
+        return b.labels.assign(value=x[b.start:b.start + b.n])
+
+
+def _names(block: str, labels: pd.DataFrame) -> list[str]:
+    parts = [labels[c].astype(str) for c in labels.columns]
+    joined = parts[0]
+    for p in parts[1:]:
+        joined = joined + "," + p
+    return (block + "[" + joined + "]").tolist()
+
+
+def to_highs(am: ArrayModel, *, names: bool = False) -> Any:
+    """Pass the model to a new in-memory ``highspy.Highs`` instance (column-wise)."""
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    a = am.matrix("csc")
+    lo, up = am.bounds()
+    rlo, rup = am.row_bounds()
+    integ = am.integrality()
+    cost = am.cost
+    sense = -1 if am.sense == "max" else 1  # HiGHS: ObjSense.kMaximize == -1
+    h.passModel(am.n_cols, am.n_rows, a.nnz, 1, sense, 0.0,
+                cost, lo, up, rlo, rup,
+                a.indptr.astype(np.int32), a.indices.astype(np.int32),
+                a.data.astype(np.float64), integ if integ.any() else np.zeros(0, np.int32))
+    if names:
+        for j, n in enumerate(am.column_names()):
+            h.passColName(j, n)
+        for i, n in enumerate(am.row_names()):
+            h.passRowName(i, n)
+    return h
+
+
+def to_pyomo(am: ArrayModel) -> Any:
+    """A Pyomo ``ConcreteModel`` with one component per block, named as in the blocks.
+
+    Variables are indexed by their label tuples, constraints likewise, and the
+    objective is ``profit`` (or the model's objective name). Each row is built from
+    the block's sparse row slice, never by scanning tables.
+    """
+    import pyomo.environ as pyo
+    from pyomo.core.expr.numeric_expr import LinearExpression
+
+    m = pyo.ConcreteModel(name=am.name)
+    col_vars: list[Any] = [None] * am.n_cols
+    for b in am.vars.values():
+        keys = _keys(b.labels)
+        dom = pyo.Binary if (b.integer and np.all(b.lower >= 0) and np.all(b.upper <= 1)) \
+            else (pyo.Integers if b.integer else pyo.Reals)
+        lo = b.lower
+        up = b.upper
+        bounds = {k: (None if not np.isfinite(lo[i]) else float(lo[i]),
+                      None if not np.isfinite(up[i]) else float(up[i]))
+                  for i, k in enumerate(keys)}
+        v = pyo.Var(keys, domain=dom, bounds=lambda _m, *k, _b=bounds: _b[k if len(k) > 1
+                                                                          else k[0]],
+                    doc=b.description, dense=True) if keys else None
+        if v is None:
+            continue
+        m.add_component(b.name, v)
+        for i, k in enumerate(keys):
+            col_vars[b.start + i] = v[k]
+    csr = am.matrix("csr")
+    indptr, indices, data = csr.indptr, csr.indices, csr.data
+    for c in am.cons.values():
+        keys = _keys(c.labels)
+        exprs: dict[Any, Any] = {}
+        for i, k in enumerate(keys):
+            g = c.start + i
+            sl = slice(indptr[g], indptr[g + 1])
+            body = LinearExpression(
+                [coef * col_vars[j] for j, coef in zip(indices[sl], data[sl], strict=True)])
+            lo = c.lower[i] if np.isfinite(c.lower[i]) else None
+            up = c.upper[i] if np.isfinite(c.upper[i]) else None
+            exprs[k] = (lo, body, up)
+        m.add_component(c.name, pyo.Constraint(keys, rule=lambda _m, *k, _e=exprs: _e[
+            k if len(k) > 1 else k[0]], doc=c.description))
+    cost = am.cost
+    nz = np.flatnonzero(cost)
+    m.add_component(am.objective_name, pyo.Objective(
+        expr=LinearExpression([float(cost[j]) * col_vars[j] for j in nz]),
+        sense=pyo.maximize if am.sense == "max" else pyo.minimize))
+    m._array_model_columns = col_vars  # column order, for extracting values
+    return m
+
+
+def _keys(labels: pd.DataFrame) -> list[Any]:
+    if labels.shape[1] == 0:
+        raise ValueError("every block needs at least one label column")
+    if labels.shape[1] == 1:
+        return labels.iloc[:, 0].tolist()
+    return list(labels.itertuples(index=False, name=None))

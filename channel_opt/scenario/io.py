@@ -1,0 +1,289 @@
+"""Scenario files: YAML/JSON with CSV/Parquet tables, or one Excel workbook.
+
+YAML/JSON form::
+
+    name: apparel
+    settings:            # demand_model, max_channels_per_cell, rules, channel_rules
+      demand_model: mnl
+      rules: {overlap: {cost: 40}}
+    tables:              # a file next to the scenario file, or the rows inline
+      channels: channels.csv
+      cells: cells.parquet
+      segments: [{id: small}, {id: large, channels: dealer}]
+
+Workbook form: one sheet per table, a ``settings`` sheet with ``key`` / ``value``
+rows (dotted keys such as ``rules.overlap.cost``; ``name`` and ``description`` too)
+and a ``channel_rules`` sheet with one rule per row.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .errors import Problem, ScenarioError
+from .scenario import Scenario
+from .settings import ChannelRule, Settings
+from .tables import TABLES
+from .validate import Source
+
+YAML_SUFFIXES = {".yaml", ".yml", ".json"}
+EXCEL_SUFFIXES = {".xlsx"}
+_TOP_KEYS = {"name", "description", "settings", "tables"}
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Load and validate a scenario file (``.yaml``/``.yml``/``.json`` or ``.xlsx``).
+
+    Raises :class:`~channel_opt.scenario.errors.ScenarioError` listing every problem.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ScenarioError([Problem(str(p), "", None, None, "file not found",
+                                     "check the path")])
+    suffix = p.suffix.lower()
+    if suffix in YAML_SUFFIXES:
+        return _load_yaml(p)
+    if suffix in EXCEL_SUFFIXES:
+        return _load_xlsx(p)
+    raise ScenarioError([Problem(str(p), "", None, None, f"unknown scenario file type "
+                                 f"'{suffix}'", "use .yaml, .yml, .json or .xlsx")])
+
+
+def _read_table(p: Path) -> pd.DataFrame:
+    if p.suffix.lower() == ".parquet":
+        return pd.read_parquet(p)
+    try:
+        return pd.read_csv(p, engine="pyarrow")
+    except Exception:  # noqa: BLE001 - fall back to the C engine for its error messages
+        return pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
+
+
+def _load_yaml(p: Path) -> Scenario:
+    try:
+        text = p.read_text(encoding="utf-8")
+        doc = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ScenarioError([Problem(str(p), "", None, None, f"cannot parse file: {e}",
+                                     "fix the syntax")]) from None
+    if not isinstance(doc, dict):
+        raise ScenarioError([Problem(str(p), "", None, None, "top level is not a mapping",
+                                     "write keys name, settings, tables")])
+    problems = [Problem(str(p), "", None, k, "unknown top-level key",
+                        f"use one of: {', '.join(sorted(_TOP_KEYS))}")
+                for k in doc if k not in _TOP_KEYS]
+    tables: dict[str, Any] = {}
+    sources: dict[str, Source] = {"settings": Source(str(p), "settings")}
+    spec = doc.get("tables") or {}
+    if not isinstance(spec, dict):
+        problems.append(Problem(str(p), "tables", None, None, "'tables' is not a mapping",
+                                "map each table name to a file or a list of rows"))
+        spec = {}
+    for name, val in spec.items():
+        if isinstance(val, str):
+            f = (p.parent / val)
+            if not f.exists():
+                problems.append(Problem(str(p), f"tables.{name}", None, None,
+                                        f"table file '{val}' not found",
+                                        "check the path (relative to the scenario file)"))
+                continue
+            try:
+                tables[name] = _read_table(f)
+            except Exception as e:  # noqa: BLE001 - any reader error is a bad input file
+                problems.append(Problem(str(f), name, None, None, f"cannot read table: {e}",
+                                        "save it as UTF-8 CSV with a header row, or Parquet"))
+                continue
+            sources[name] = Source(str(f), name, 2)
+        elif isinstance(val, list) and all(isinstance(r, dict) for r in val):
+            tables[name] = pd.DataFrame(val) if val else None
+            sources[name] = Source(f"{p}:tables.{name}", name, 1)
+        else:
+            problems.append(Problem(str(p), f"tables.{name}", None, None,
+                                    "table is neither a file name nor a list of rows",
+                                    "give a CSV/Parquet file name or a list of mappings"))
+    try:
+        scen = Scenario.from_frames(tables, doc.get("settings") or {},
+                                    name=str(doc.get("name") or p.stem),
+                                    description=str(doc.get("description") or ""),
+                                    sources=sources)
+    except ScenarioError as e:
+        raise ScenarioError(problems + e.problems) from None
+    if problems:
+        raise ScenarioError(problems)
+    return scen
+
+
+def _load_xlsx(p: Path) -> Scenario:
+    try:
+        sheets = pd.read_excel(p, sheet_name=None, engine="openpyxl")
+    except Exception as e:  # noqa: BLE001 - any reader error is a bad input file
+        raise ScenarioError([Problem(str(p), "", None, None, f"cannot read workbook: {e}",
+                                     "save it as an .xlsx workbook")]) from None
+    problems: list[Problem] = []
+    name, description = p.stem, ""
+    settings: dict[str, Any] = {}
+    tables: dict[str, Any] = {}
+    sources: dict[str, Source] = {"settings": Source(str(p), "settings")}
+    for sheet, df in sheets.items():
+        if sheet == "settings":
+            for i, row in df.iterrows():  # a handful of rows
+                key, val = str(row.get("key", "")).strip(), row.get("value")
+                if not key or key == "nan":
+                    continue
+                val = _cell_value(val)
+                if key == "name":
+                    name = str(val)
+                elif key == "description":
+                    description = "" if val is None else str(val)
+                else:
+                    try:
+                        _set_dotted(settings, key, val)
+                    except ValueError as e:
+                        problems.append(Problem(str(p), "settings", int(str(i)) + 2, "key",
+                                                str(e), "use a dotted key such as "
+                                                "rules.overlap.cost"))
+        elif sheet == "channel_rules":
+            rows = df.astype(object).where(df.notna(), None).to_dict("records")
+            settings["channel_rules"] = [{k: v for k, v in r.items() if v is not None}
+                                         for r in rows]
+        else:
+            tables[sheet] = df
+            sources[sheet] = Source(f"{p}[{sheet}]", sheet, 2)
+    try:
+        scen = Scenario.from_frames(tables, settings, name=name, description=description,
+                                    sources=sources)
+    except ScenarioError as e:
+        raise ScenarioError(problems + e.problems) from None
+    if problems:
+        raise ScenarioError(problems)
+    return scen
+
+
+def _cell_value(v: Any) -> Any:
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, str):
+        return yaml.safe_load(v) if v.strip() else None
+    if hasattr(v, "item"):
+        return v.item()
+    return v
+
+
+def _set_dotted(d: dict[str, Any], key: str, val: Any) -> None:
+    parts = key.split(".")
+    cur = d
+    for k in parts[:-1]:
+        nxt = cur.setdefault(k, {})
+        if not isinstance(nxt, dict):
+            raise ValueError(f"key '{key}' clashes with '{k}' set to a value")
+        cur = nxt
+    cur[parts[-1]] = val
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping) and v:
+            out += _flatten(v, key + ".")
+        elif isinstance(v, Mapping):
+            out.append((key, True))  # a switched-on family without options
+        elif isinstance(v, list):
+            out.append((key, ";".join(map(str, v)) if key.startswith("rules.reserved")
+                        else yaml.safe_dump(v, default_flow_style=True).strip()))
+        else:
+            out.append((key, v))
+    return out
+
+
+def settings_dict(settings: Settings) -> dict[str, Any]:
+    """The settings as a plain mapping with defaults left out (for writing files)."""
+    return settings.model_dump(mode="json", exclude_defaults=True, exclude_none=True)
+
+
+def _file_tables(scen: Scenario) -> dict[str, pd.DataFrame]:
+    """Tables to write; 'no limit' (infinity) is written as an empty cell."""
+    out = {}
+    for k, v in scen.tables.items():
+        if TABLES[k].required or len(v):
+            num = v.select_dtypes("number").columns
+            out[k] = v.assign(**{c: v[c].where(np.isfinite(v[c])) for c in num})
+    return out
+
+
+def save_scenario(scen: Scenario, path: str | os.PathLike[str]) -> Path:
+    """Write a scenario as YAML (+ one CSV per table beside it) or as one workbook.
+
+    The target is written atomically: to a temporary file or folder first, then
+    renamed into place.
+    """
+    p = Path(path)
+    suffix = p.suffix.lower()
+    p.parent.mkdir(parents=True, exist_ok=True)
+    if suffix in EXCEL_SUFFIXES:
+        fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=p.parent)
+        os.close(fd)
+        try:
+            _write_xlsx(scen, Path(tmp))
+            os.replace(tmp, p)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return p
+    if suffix in YAML_SUFFIXES:
+        written: list[Path] = []
+        try:
+            tables: dict[str, str] = {}
+            for name, df in _file_tables(scen).items():
+                f = p.parent / f"{p.stem}.{name}.csv"
+                _atomic_csv(df, f)
+                written.append(f)
+                tables[name] = f.name
+            s = settings_dict(scen.settings)
+            doc = {"name": scen.name, "description": scen.description, "settings": s,
+                   "tables": tables}
+            text = (json.dumps(doc, indent=2) if suffix == ".json"
+                    else yaml.safe_dump(doc, sort_keys=False))
+            fd, tmp = tempfile.mkstemp(suffix=suffix, dir=p.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(tmp, p)
+        except BaseException:
+            for f in written:
+                f.unlink(missing_ok=True)
+            raise
+        return p
+    raise ValueError(f"unknown scenario file type '{suffix}': use .yaml, .json or .xlsx")
+
+
+def _atomic_csv(df: pd.DataFrame, f: Path) -> None:
+    fd, tmp = tempfile.mkstemp(suffix=".csv", dir=f.parent)
+    os.close(fd)
+    try:
+        df.to_csv(tmp, index=False)
+        os.replace(tmp, f)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _write_xlsx(scen: Scenario, path: Path) -> None:
+    s = settings_dict(scen.settings)
+    rules = s.pop("channel_rules", [])
+    rows = [("name", scen.name), ("description", scen.description)] + _flatten(s)
+    with pd.ExcelWriter(path, engine="openpyxl") as xw:
+        pd.DataFrame(rows, columns=["key", "value"]).to_excel(xw, "settings", index=False)
+        if rules:
+            cols = list(ChannelRule.model_fields)
+            pd.DataFrame(rules, columns=cols).to_excel(xw, "channel_rules", index=False)
+        for name, df in _file_tables(scen).items():
+            df.to_excel(xw, sheet_name=name, index=False)

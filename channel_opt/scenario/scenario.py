@@ -1,0 +1,131 @@
+"""The validated, immutable scenario and its content hash."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import ValidationError
+
+from .errors import Problem, ScenarioError
+from .settings import Settings
+from .tables import TABLES, columns
+from .validate import Collector, Source, validate_tables
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated channel-design scenario.
+
+    Build one with :meth:`Scenario.from_frames` (from pandas DataFrames) or
+    :func:`channel_opt.load_scenario` (from files). Tables are canonical: columns in
+    schema order, defaults filled, rows sorted by key. Treat them as read-only; the
+    content hash is computed once at construction.
+    """
+
+    settings: Settings
+    tables: Mapping[str, pd.DataFrame]
+    name: str = "scenario"
+    description: str = ""
+    hash: str = field(default="", compare=False)
+
+    def __getattr__(self, item: str) -> pd.DataFrame:
+        tables = object.__getattribute__(self, "tables")
+        if item in tables:
+            return tables[item]
+        raise AttributeError(item)
+
+    @classmethod
+    def from_frames(cls, tables: Mapping[str, pd.DataFrame | list[dict[str, Any]] | None],
+                    settings: Settings | Mapping[str, Any] | None = None, *,
+                    name: str = "scenario", description: str = "",
+                    sources: Mapping[str, Source] | None = None) -> Scenario:
+        """Validate tables and settings into a scenario; raise :class:`ScenarioError`."""
+        out = Collector()
+        sources = dict(sources or {})
+        unknown = set(tables) - set(TABLES)
+        for u in sorted(unknown):
+            out.table(sources.get("settings", Source("<scenario>", "tables")), u,
+                      "unknown table", f"use one of: {', '.join(TABLES)}")
+        settings_obj = _settings(settings, sources, out)
+        raw: dict[str, pd.DataFrame | None] = {}
+        for k, v in tables.items():
+            if k in TABLES:
+                raw[k] = pd.DataFrame(v) if isinstance(v, list) else v
+        clean = validate_tables(raw, sources, settings_obj or Settings(), out)
+        if out.problems or settings_obj is None:
+            raise ScenarioError(out.problems)
+        canon = {k: _canonical(k, df) for k, df in clean.items()}
+        digest = content_hash(settings_obj, canon)
+        return cls(settings=settings_obj, tables=MappingProxyType(canon), name=name,
+                   description=description, hash=digest)
+
+    def summary(self) -> dict[str, Any]:
+        """Counts of the entities and the active rule families."""
+        return {
+            "name": self.name,
+            "hash": self.hash,
+            "demand_model": self.settings.demand_model,
+            **{k: len(v) for k, v in self.tables.items()},
+            "rules": active_rules(self.settings),
+        }
+
+
+def active_rules(settings: Settings) -> list[str]:
+    """Names of the rule families switched on."""
+    on = [k for k, v in settings.rules.model_dump().items() if v is not None]
+    if settings.max_channels_per_cell is not None:
+        on.append("max_channels_per_cell")
+    if settings.channel_rules:
+        on.append("channel_rules")
+    return on
+
+
+def _settings(settings: Settings | Mapping[str, Any] | None, sources: Mapping[str, Source],
+              out: Collector) -> Settings | None:
+    if isinstance(settings, Settings):
+        return settings
+    try:
+        return Settings.model_validate(dict(settings or {}))
+    except ValidationError as e:
+        src = sources.get("settings", Source("<scenario>", "settings"))
+        for err in e.errors():
+            loc = ".".join(str(x) for x in err["loc"])
+            fix = "remove the key" if err["type"] == "extra_forbidden" else \
+                "correct the value"
+            out.problems.append(Problem(src.file, "settings", None, loc, err["msg"], fix))
+        return None
+
+
+def _canonical(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    spec = TABLES[name]
+    cols = [c.name for c in columns(spec.row)]
+    df = df[cols]
+    if len(df):
+        df = df.sort_values(list(spec.key), kind="stable")
+    return df.reset_index(drop=True)
+
+
+def content_hash(settings: Settings, tables: Mapping[str, pd.DataFrame]) -> str:
+    """SHA-256 of the settings and the canonical tables (independent of file form)."""
+    h = hashlib.sha256()
+    h.update(settings.model_dump_json().encode())
+    for name in sorted(tables):
+        df = tables[name]
+        h.update(f"\x1e{name}:{len(df)}".encode())
+        for col in df.columns:
+            h.update(f"\x1d{col}".encode())
+            s = df[col]
+            if pd.api.types.is_bool_dtype(s.dtype):
+                h.update(s.to_numpy(dtype=np.uint8).tobytes())
+            elif pd.api.types.is_float_dtype(s.dtype):
+                v = s.to_numpy(dtype=float) + 0.0  # -0.0 -> 0.0
+                h.update(v.tobytes())
+            else:
+                h.update("\x1f".join(s.astype(str).tolist()).encode())
+    return h.hexdigest()

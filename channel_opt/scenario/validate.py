@@ -1,0 +1,273 @@
+"""Vectorized validation of the scenario's tables.
+
+Checks run column-wise over whole tables (never row by row in Python over a whole
+table) and collect every problem before anything is raised. Rules are read from the
+row models in :mod:`channel_opt.scenario.tables`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import Problem
+from .settings import Settings
+from .tables import CHANNEL_KINDS, TABLES, Column, TableSpec, columns
+
+_TRUE = {"true", "1", "yes", "y", "t"}
+_FALSE = {"false", "0", "no", "n", "f"}
+MAX_LISTED = 8  # problems listed per (table, column, rule) before summarizing
+
+
+@dataclass
+class Source:
+    """Where a table came from: file (and sheet), and the file row of its first data row."""
+
+    file: str
+    table: str
+    first_row: int = 2  # CSV/Excel: header is row 1
+
+
+@dataclass
+class Collector:
+    """Collects problems, summarizing long runs of the same problem."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def rows(self, src: Source, mask: np.ndarray, column: str | None, rule: str, fix: str,
+             index: pd.Index) -> None:
+        """Report ``rule`` for every row where ``mask`` holds."""
+        pos = np.flatnonzero(mask)
+        if pos.size == 0:
+            return
+        for i in pos[:MAX_LISTED]:
+            self.problems.append(Problem(src.file, src.table, int(index[i]) + src.first_row,
+                                         column, rule, fix))
+        if pos.size > MAX_LISTED:
+            self.problems.append(Problem(src.file, src.table, None, column,
+                                         f"{pos.size - MAX_LISTED} more row(s) break the same "
+                                         f"rule ({rule})", fix))
+
+    def table(self, src: Source, column: str | None, rule: str, fix: str) -> None:
+        """Report a problem of a whole table or column."""
+        self.problems.append(Problem(src.file, src.table, None, column, rule, fix))
+
+
+def _blank(s: pd.Series) -> np.ndarray:
+    if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+        return np.asarray(s.isna() | (s.astype("string").str.strip() == ""), dtype=bool)
+    return np.asarray(s.isna(), dtype=bool)
+
+
+def _coerce(df: pd.DataFrame, spec: TableSpec, src: Source, out: Collector) -> pd.DataFrame:
+    """Return the table with canonical dtypes; report bad cells."""
+    cols = columns(spec.row)
+    known = {c.name for c in cols}
+    df = df.rename(columns=lambda c: str(c).strip())
+    for c in df.columns:
+        if c not in known:
+            out.table(src, c, "unknown column",
+                      f"remove it or rename it to one of: {', '.join(sorted(known))}")
+    if df.columns.duplicated().any():
+        out.table(src, None, "duplicate column header", "keep one column per name")
+        df = df.loc[:, ~df.columns.duplicated()]
+    res: dict[str, Any] = {}
+    for col in cols:
+        if col.name not in df.columns:
+            if col.required:
+                out.table(src, col.name, "missing required column",
+                          f"add column '{col.name}' ({col.description})")
+            else:
+                res[col.name] = _default_series(col, len(df))
+            continue
+        res[col.name] = _coerce_column(df[col.name], col, src, out)
+    return pd.DataFrame(res, index=df.index)
+
+
+def _default_series(col: Column, n: int) -> pd.Series:
+    if col.kind == "float":
+        return pd.Series(np.full(n, col.default, dtype=float))
+    if col.kind == "bool":
+        return pd.Series(np.full(n, bool(col.default)))
+    return pd.Series([col.default] * n, dtype=object)
+
+
+def _coerce_column(s: pd.Series, col: Column, src: Source, out: Collector) -> pd.Series:
+    blank = _blank(s)
+    if blank.any() and col.required:
+        out.rows(src, blank, col.name, "missing value", f"fill in '{col.name}'", s.index)
+    if col.kind == "float":
+        if pd.api.types.is_bool_dtype(s.dtype):
+            vals = np.full(len(s), np.nan)
+            out.rows(src, np.ones(len(s), bool), col.name, "not a number",
+                     "write a number", s.index)
+        else:
+            vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        bad = np.isnan(vals) & ~blank
+        out.rows(src, bad, col.name, "not a number", f"write a number for '{col.name}'"
+                 + (f" in {col.unit}" if col.unit else ""), s.index)
+        if not col.required:
+            vals = np.where(blank, col.default, vals)
+        inf_ok = col.default == math.inf
+        nonfinite = ~np.isfinite(vals) & ~np.isnan(vals) & ~(inf_ok & (vals == math.inf))
+        out.rows(src, nonfinite, col.name, "number is not finite",
+                 "write a finite number" + (" or leave the cell empty for no limit"
+                                            if inf_ok else ""), s.index)
+        ok = np.isfinite(vals)
+        if col.lower is not None:
+            lo = vals <= col.lower if col.lower_strict else vals < col.lower
+            rel = ">" if col.lower_strict else ">="
+            what = "negative number" if col.lower == 0 and not col.lower_strict else \
+                f"value must be {rel} {col.lower:g}"
+            out.rows(src, ok & lo, col.name, what,
+                     f"write a value {rel} {col.lower:g}", s.index)
+        if col.upper is not None:
+            hi = vals >= col.upper if col.upper_strict else vals > col.upper
+            rel = "<" if col.upper_strict else "<="
+            out.rows(src, ok & hi, col.name, f"value must be {rel} {col.upper:g}",
+                     f"write a value {rel} {col.upper:g}"
+                     + (" (a share is a fraction: 0.3, not 30)" if col.unit == "fraction" else ""),
+                     s.index)
+        return pd.Series(vals, index=s.index)
+    if col.kind == "bool":
+        if pd.api.types.is_bool_dtype(s.dtype):
+            return s.astype(bool)
+        txt = s.astype("string").str.strip().str.lower().fillna("")
+        t = txt.isin(list(_TRUE)).to_numpy(dtype=bool)
+        f = txt.isin(list(_FALSE)).to_numpy(dtype=bool)
+        bad = ~(t | f) & ~blank
+        out.rows(src, bad, col.name, "not true/false", f"write true or false in '{col.name}'",
+                 s.index)
+        vals = np.where(blank, bool(col.default), t)
+        return pd.Series(vals.astype(bool), index=s.index)
+    txt = s.astype("string").str.strip()
+    txt = txt.where(~pd.Series(blank, index=s.index), "" if col.default is None
+                    else str(col.default)).fillna("")
+    res = pd.Series(txt.to_numpy(dtype=object), index=s.index, dtype=object)
+    if col.kind == "enum":
+        bad = ~res.isin(col.choices).to_numpy() & ~blank
+        out.rows(src, bad, col.name, f"unknown {col.name}",
+                 f"use one of: {', '.join(col.choices)}", s.index)
+    return res
+
+
+def validate_tables(raw: dict[str, pd.DataFrame | None], sources: dict[str, Source],
+                    settings: Settings, out: Collector) -> dict[str, pd.DataFrame]:
+    """Coerce and check every table and the cross-references between them."""
+    clean: dict[str, pd.DataFrame] = {}
+    for name, spec in TABLES.items():
+        df = raw.get(name)
+        src = sources.get(name, Source("<scenario>", name))
+        if df is None:
+            if spec.required:
+                out.table(src, None, "required table is missing",
+                          f"add the '{name}' table")
+            df = pd.DataFrame({c.name: pd.Series(dtype=object) for c in columns(spec.row)})
+        elif len(df) == 0 and spec.required:
+            out.table(src, None, "required table is empty", f"add at least one row to '{name}'")
+        df = _coerce(df.reset_index(drop=True), spec, src, out)
+        if len(df):
+            dup = df.duplicated(list(spec.key), keep="first").to_numpy()
+            key = ", ".join(spec.key)
+            out.rows(src, dup, spec.key[-1], f"duplicate key ({key})",
+                     "keep one row per key or merge the rows", df.index)
+        clean[name] = df
+    for name, spec in TABLES.items():
+        src = sources.get(name, Source("<scenario>", name))
+        df = clean[name]
+        for colname, target in spec.refs:
+            ids = clean[target]["id"] if "id" in clean[target] else pd.Series(dtype=object)
+            bad = ~df[colname].isin(ids).to_numpy() & (df[colname] != "").to_numpy()
+            out.rows(src, bad, colname, f"unknown {colname} id (not in table '{target}')",
+                     f"use an id listed in '{target}' or add it there", df.index)
+    _cross_checks(clean, sources, settings, out)
+    return clean
+
+
+def split_list(value: str) -> list[str]:
+    """Split a ';'-separated cell into its items."""
+    return [v.strip() for v in str(value).split(";") if v.strip()]
+
+
+def _cross_checks(t: dict[str, pd.DataFrame], sources: dict[str, Source], settings: Settings,
+                  out: Collector) -> None:
+    def src(name: str) -> Source:
+        return sources.get(name, Source("<scenario>", name))
+
+    channels = set(t["channels"]["id"])
+    segs = set(t["segments"]["id"])
+    regions = t["regions"]
+    # list-valued cells
+    for name, col, universe, what in (("segments", "channels", channels, "channel"),
+                                      ("brands", "allowed_kinds", set(CHANNEL_KINDS), "kind"),
+                                      ("products", "allowed_kinds", set(CHANNEL_KINDS), "kind")):
+        df = t[name]
+        if not len(df):
+            continue
+        items = df[col].map(split_list)
+        bad = items.map(lambda xs, u=universe: any(x not in u for x in xs)).to_numpy(dtype=bool)
+        out.rows(src(name), bad, col, f"unknown {what} in list",
+                 f"use ';'-separated {what}s from: {', '.join(sorted(universe))}", df.index)
+    shares = t["shares"]
+    if len(shares):
+        if settings.demand_model == "mnl":
+            bad = ((shares["share"] <= 0) | (shares["share"] >= 1)).to_numpy()
+            out.rows(src("shares"), bad, "share",
+                     "mnl share must be strictly between 0 and 1",
+                     "write a share in (0, 1), or drop the row if the channel cannot reach "
+                     "the cell, or set demand_model: independent", shares.index)
+        ch = t["channels"].set_index("id")
+        needs_store = shares["channel"].map(ch["requires_store"]).fillna(False).to_numpy(bool)
+        has_store = shares["region"].map(regions.set_index("id")["has_stores"]) \
+            .fillna(True).to_numpy(bool)
+        out.rows(src("shares"), needs_store & ~has_store, "channel",
+                 "channel requires store presence but the region has no stores",
+                 "drop the row, or set has_stores: true for the region", shares.index)
+        keys = ["product", "region", "segment"]
+        cell_idx = pd.MultiIndex.from_frame(t["cells"][keys].astype(str))
+        sh_idx = pd.MultiIndex.from_frame(shares[keys].astype(str))
+        out.rows(src("shares"), ~sh_idx.isin(cell_idx), "segment",
+                 "share for a cell that is not in table 'cells'",
+                 "add the cell (product, region, segment) to 'cells' or drop the row",
+                 shares.index)
+    ds = t["demand_scenarios"]
+    if len(ds) and abs(float(ds["probability"].sum()) - 1.0) > 1e-6:
+        out.table(src("demand_scenarios"), "probability",
+                  f"probabilities sum to {ds['probability'].sum():g}, not 1",
+                  "scale the probabilities so they sum to 1")
+    rules = settings.rules
+    setting_src = Source(sources.get("settings", Source("<scenario>", "settings")).file,
+                         "rules")
+    if rules.reserved_segments:
+        for seg, chs in rules.reserved_segments.items():
+            if seg not in segs:
+                setting_src_ = Source(setting_src.file, "rules.reserved_segments")
+                out.table(setting_src_, seg, "unknown segment in rule",
+                          f"use a segment id from 'segments': {', '.join(sorted(segs))}")
+            for c in chs:
+                if c not in channels:
+                    out.table(Source(setting_src.file, "rules.reserved_segments"), seg,
+                              f"rule references channel '{c}' that does not exist",
+                              f"use a channel id from 'channels': {', '.join(sorted(channels))}")
+    ids = {k: set(t[k]["id"]) for k in ("products", "brands", "regions", "segments")}
+    for i, r in enumerate(settings.channel_rules):
+        where = Source(setting_src.file, f"channel_rules[{i}]")
+        if (r.channel is None) == (r.kind is None):
+            out.table(where, None, "give exactly one of 'channel' or 'kind'",
+                      "name a channel id or a channel kind")
+        if r.channel is not None and r.channel not in channels:
+            out.table(where, "channel", f"rule references channel '{r.channel}' that does not "
+                      "exist", f"use one of: {', '.join(sorted(channels))}")
+        scopes = [(k, getattr(r, k)) for k in ("product", "brand", "segment", "region", "season")
+                  if getattr(r, k) is not None]
+        if len(scopes) > 1:
+            out.table(where, None, "give at most one scope (product, brand, segment, region or "
+                      "season)", "split the rule into one rule per scope")
+        for k, v in scopes:
+            if k != "season" and v not in ids[k + "s"]:
+                out.table(where, k, f"rule references unknown {k} '{v}'",
+                          f"use a {k} id from table '{k}s'")
