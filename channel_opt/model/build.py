@@ -50,6 +50,7 @@ def build_array_model(scenario: Scenario, data: ModelData | None = None) -> tupl
 
 def build_model(scenario: Scenario) -> Any:
     """A Pyomo ``ConcreteModel`` of the scenario, components named as in
-    ``models/channel_design.md``."""
+    ``models/channel_design.md``.
+    """
     am, _ = build_array_model(scenario)
     return to_pyomo(am)

@@ -574,7 +574,8 @@ def define_shelf_space(b: Build) -> None:
 
 def define_channel_forcing(b: Build) -> None:
     """``force`` rules: fix the matching decisions to 1 (``force_segment`` rows for
-    segments)."""
+    segments).
+    """
     d, am = b.data, b.am
     rules = [r for r in d.scenario.settings.channel_rules if r.action == "force"]
     if not rules:

@@ -174,14 +174,14 @@ class ArrayModel:
         """Block name and labels of global column ``j``."""
         for b in self.vars.values():
             if b.start <= j < b.start + b.n:
-                return b.name, b.labels.iloc[j - b.start].to_dict()
+                return b.name, {str(k): v for k, v in b.labels.iloc[j - b.start].items()}
         raise IndexError(j)
 
     def locate_row(self, i: int) -> tuple[str, dict[str, Any]]:
         """Block name and labels of global row ``i``."""
         for c in self.cons.values():
             if c.start <= i < c.start + c.n:
-                return c.name, c.labels.iloc[i - c.start].to_dict()
+                return c.name, {str(k): v for k, v in c.labels.iloc[i - c.start].items()}
         raise IndexError(i)
 
     def values(self, x: np.ndarray, block: str) -> pd.DataFrame:
@@ -210,10 +210,13 @@ def to_highs(am: ArrayModel, *, names: bool = False) -> Any:
     integ = am.integrality()
     cost = am.cost
     sense = -1 if am.sense == "max" else 1  # HiGHS: ObjSense.kMaximize == -1
-    h.passModel(am.n_cols, am.n_rows, a.nnz, 1, sense, 0.0,
-                cost, lo, up, rlo, rup,
-                a.indptr.astype(np.int32), a.indices.astype(np.int32),
-                a.data.astype(np.float64), integ if integ.any() else np.zeros(0, np.int32))
+    status = h.passModel(am.n_cols, am.n_rows, a.nnz, 1, sense, 0.0,
+                         cost, lo, up, rlo, rup,
+                         a.indptr.astype(np.int32), a.indices.astype(np.int32),
+                         a.data.astype(np.float64), integ)
+    if status == highspy.HighsStatus.kError:
+        raise RuntimeError(f"HiGHS rejected the model {am.name!r} ({am.n_cols} columns, "
+                           f"{am.n_rows} rows)")
     if names:
         for j, n in enumerate(am.column_names()):
             h.passColName(j, n)
@@ -261,9 +264,8 @@ def to_pyomo(am: ArrayModel) -> Any:
             sl = slice(indptr[g], indptr[g + 1])
             body = LinearExpression(
                 [coef * col_vars[j] for j, coef in zip(indices[sl], data[sl], strict=True)])
-            lo = c.lower[i] if np.isfinite(c.lower[i]) else None
-            up = c.upper[i] if np.isfinite(c.upper[i]) else None
-            exprs[k] = (lo, body, up)
+            exprs[k] = (float(c.lower[i]) if np.isfinite(c.lower[i]) else None, body,
+                        float(c.upper[i]) if np.isfinite(c.upper[i]) else None)
         m.add_component(c.name, pyo.Constraint(keys, rule=lambda _m, *k, _e=exprs: _e[
             k if len(k) > 1 else k[0]], doc=c.description))
     cost = am.cost

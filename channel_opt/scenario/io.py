@@ -28,12 +28,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
 import yaml
 
 from .errors import Problem, ScenarioError
 from .scenario import Scenario
 from .settings import ChannelRule, Settings
-from .tables import TABLES
+from .tables import TABLES, columns
 from .validate import Source
 
 YAML_SUFFIXES = {".yaml", ".yml", ".json"}
@@ -59,13 +61,47 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
                                  f"'{suffix}'", "use .yaml, .yml, .json or .xlsx")])
 
 
-def _read_table(p: Path) -> pd.DataFrame:
+def _text_columns(table: str | None = None) -> list[str]:
+    """Columns holding ids and names: read as text, never as numbers or missing values.
+
+    Without this, an id such as ``007`` reads as 7 and a region ``NA`` as missing.
+    """
+    specs = [TABLES[table]] if table in TABLES else list(TABLES.values()) if table is None \
+        else []
+    return sorted({c.name for spec in specs for c in columns(spec.row)
+                   if c.kind in ("str", "enum")})
+
+
+def _read_table(p: Path, table: str) -> pd.DataFrame:
     if p.suffix.lower() == ".parquet":
         return pd.read_parquet(p)
     try:
-        return pd.read_csv(p, engine="pyarrow")
+        opts = pacsv.ConvertOptions(column_types={c: pa.string() for c in _text_columns(table)},
+                                    strings_can_be_null=False)
+        df = pacsv.read_csv(p, convert_options=opts).to_pandas()
+        if len(df) + 1 == _count_lines(p):
+            return df
     except Exception:  # noqa: BLE001 - fall back to the C engine for its error messages
-        return pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True)
+        pass
+    # The C engine, keeping blank lines as empty rows: pyarrow skips them, which would
+    # shift the row number of every problem after a blank line. Trailing blank lines
+    # shift nothing and are dropped.
+    df = pd.read_csv(p, dtype=str, keep_default_na=False, skipinitialspace=True,
+                     skip_blank_lines=False)
+    filled = (df.apply(lambda c: c.str.strip()) != "").to_numpy().any(axis=1) if len(df) \
+        else np.zeros(0, dtype=bool)
+    last = int(np.flatnonzero(filled)[-1]) + 1 if filled.any() else 0
+    return df.iloc[:last]
+
+
+def _count_lines(p: Path) -> int:
+    """Lines of a text file (a last line without a newline counts)."""
+    n, last = 0, b"\n"
+    with p.open("rb") as fh:
+        while chunk := fh.read(1 << 24):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n + (last != b"\n")
 
 
 def _load_yaml(p: Path) -> Scenario:
@@ -97,7 +133,7 @@ def _load_yaml(p: Path) -> Scenario:
                                         "check the path (relative to the scenario file)"))
                 continue
             try:
-                tables[name] = _read_table(f)
+                tables[name] = _read_table(f, name)
             except Exception as e:  # noqa: BLE001 - any reader error is a bad input file
                 problems.append(Problem(str(f), name, None, None, f"cannot read table: {e}",
                                         "save it as UTF-8 CSV with a header row, or Parquet"))
@@ -124,7 +160,9 @@ def _load_yaml(p: Path) -> Scenario:
 
 def _load_xlsx(p: Path) -> Scenario:
     try:
-        sheets = pd.read_excel(p, sheet_name=None, engine="openpyxl")
+        sheets = pd.read_excel(p, sheet_name=None, engine="openpyxl",
+                               dtype=dict.fromkeys(_text_columns(), str),
+                               keep_default_na=False, na_values=[""])
     except Exception as e:  # noqa: BLE001 - any reader error is a bad input file
         raise ScenarioError([Problem(str(p), "", None, None, f"cannot read workbook: {e}",
                                      "save it as an .xlsx workbook")]) from None
@@ -281,9 +319,10 @@ def _write_xlsx(scen: Scenario, path: Path) -> None:
     rules = s.pop("channel_rules", [])
     rows = [("name", scen.name), ("description", scen.description)] + _flatten(s)
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
-        pd.DataFrame(rows, columns=["key", "value"]).to_excel(xw, "settings", index=False)
+        settings = pd.DataFrame(rows, columns=["key", "value"])
+        settings.to_excel(xw, sheet_name="settings", index=False)
         if rules:
             cols = list(ChannelRule.model_fields)
-            pd.DataFrame(rules, columns=cols).to_excel(xw, "channel_rules", index=False)
+            pd.DataFrame(rules, columns=cols).to_excel(xw, sheet_name="channel_rules", index=False)
         for name, df in _file_tables(scen).items():
             df.to_excel(xw, sheet_name=name, index=False)

@@ -6,11 +6,11 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from .errors import Problem, ScenarioError
 from .settings import Settings
@@ -90,16 +90,42 @@ def _settings(settings: Settings | Mapping[str, Any] | None, sources: Mapping[st
               out: Collector) -> Settings | None:
     if isinstance(settings, Settings):
         return settings
+    src = sources.get("settings", Source("<scenario>", "settings"))
+    if settings is not None and not isinstance(settings, Mapping):
+        out.problems.append(Problem(src.file, "settings", None, None,
+                                    "settings is not a mapping",
+                                    "write settings as key: value pairs (demand_model, rules...)"))
+        return None
     try:
         return Settings.model_validate(dict(settings or {}))
     except ValidationError as e:
-        src = sources.get("settings", Source("<scenario>", "settings"))
         for err in e.errors():
             loc = ".".join(str(x) for x in err["loc"])
-            fix = "remove the key" if err["type"] == "extra_forbidden" else \
-                "correct the value"
-            out.problems.append(Problem(src.file, "settings", None, loc, err["msg"], fix))
+            if err["type"] == "extra_forbidden":
+                known = _known_keys(err["loc"][:-1])
+                rule = f"unknown setting '{err['loc'][-1]}'"
+                fix = "remove it" + (f" or use one of: {', '.join(known)}" if known else "")
+            else:
+                rule, fix = err["msg"], "correct the value"
+            out.problems.append(Problem(src.file, "settings", None, loc, rule, fix))
         return None
+
+
+def _known_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """Keys allowed in the settings block at ``loc`` (for 'unknown setting' fixes)."""
+    model: type[BaseModel] = Settings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return []
+        nested = [a for a in (field.annotation, *get_args(field.annotation))
+                  if isinstance(a, type) and issubclass(a, BaseModel)]
+        if not nested:
+            return []
+        model = nested[0]
+    return sorted(model.model_fields)
 
 
 def _canonical(name: str, df: pd.DataFrame) -> pd.DataFrame:

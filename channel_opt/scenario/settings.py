@@ -7,9 +7,7 @@ tables, where a column left at its default means "no limit".
 
 from __future__ import annotations
 
-from typing import Literal
-
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -90,7 +88,8 @@ class Rules(_Cfg):
 
 class ChannelRule(_Cfg):
     """Forbid or force a channel (or every channel of a kind) for a product, brand, segment,
-    region or season class. Exactly one of channel/kind and at most one scope is given."""
+    region or season class. Exactly one of channel/kind and at most one scope is given.
+    """
 
     action: Literal["forbid", "force"]
     channel: str | None = None

@@ -54,8 +54,8 @@ class ChannelRow(_Row):
     dc_use: float = _f("Distribution-centre capacity used per unit sold.", "DC units/unit",
                        default=0.0, ge=0)
     dealer_use: float = _f("Dealer capacity used per unit; channels with dealer_use > 0 are the "
-                           "dealer channels (minimum volume, dealer capacity).", "dealer units/unit",
-                           default=0.0, ge=0)
+                           "dealer channels (minimum volume, dealer capacity).",
+                           "dealer units/unit", default=0.0, ge=0)
     requires_store: bool = _f("Can only be opened in regions with store presence.", default=False)
     uses_store_stock: bool = _f("Sells from the region's store assortment: a product must be "
                                 "stocked in the region's stores to be sold here.", default=False)

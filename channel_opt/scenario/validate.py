@@ -81,6 +81,7 @@ def _coerce(df: pd.DataFrame, spec: TableSpec, src: Source, out: Collector) -> p
             if col.required:
                 out.table(src, col.name, "missing required column",
                           f"add column '{col.name}' ({col.description})")
+                res[col.name] = _placeholder_series(col, len(df))
             else:
                 res[col.name] = _default_series(col, len(df))
             continue
@@ -94,6 +95,15 @@ def _default_series(col: Column, n: int) -> pd.Series:
     if col.kind == "bool":
         return pd.Series(np.full(n, bool(col.default)))
     return pd.Series([col.default] * n, dtype=object)
+
+
+def _placeholder_series(col: Column, n: int) -> pd.Series:
+    """Stand-in for a missing required column (already reported) so later checks can run."""
+    if col.kind == "float":
+        return pd.Series(np.full(n, np.nan))
+    if col.kind == "bool":
+        return pd.Series(np.zeros(n, dtype=bool))
+    return pd.Series([""] * n, dtype=object)
 
 
 def _coerce_column(s: pd.Series, col: Column, src: Source, out: Collector) -> pd.Series:
@@ -142,7 +152,7 @@ def _coerce_column(s: pd.Series, col: Column, src: Source, out: Collector) -> pd
         bad = ~(t | f) & ~blank
         out.rows(src, bad, col.name, "not true/false", f"write true or false in '{col.name}'",
                  s.index)
-        vals = np.where(blank, bool(col.default), t)
+        vals = np.where(blank | bad, bool(col.default), t)  # bad cells: reported, use default
         return pd.Series(vals.astype(bool), index=s.index)
     txt = s.astype("string").str.strip()
     txt = txt.where(~pd.Series(blank, index=s.index), "" if col.default is None
@@ -159,9 +169,14 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], sources: dict[str, Sour
                     settings: Settings, out: Collector) -> dict[str, pd.DataFrame]:
     """Coerce and check every table and the cross-references between them."""
     clean: dict[str, pd.DataFrame] = {}
+    missing: dict[str, set[str]] = {}  # required columns absent from a table (reported)
     for name, spec in TABLES.items():
         df = raw.get(name)
         src = sources.get(name, Source("<scenario>", name))
+        if df is not None:
+            present = {str(c).strip() for c in df.columns}
+            missing[name] = {c.name for c in columns(spec.row)
+                             if c.required and c.name not in present}
         if df is None:
             if spec.required:
                 out.table(src, None, "required table is missing",
@@ -170,7 +185,7 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], sources: dict[str, Sour
         elif len(df) == 0 and spec.required:
             out.table(src, None, "required table is empty", f"add at least one row to '{name}'")
         df = _coerce(df.reset_index(drop=True), spec, src, out)
-        if len(df):
+        if len(df) and not missing.get(name, set()) & set(spec.key):
             dup = df.duplicated(list(spec.key), keep="first").to_numpy()
             key = ", ".join(spec.key)
             out.rows(src, dup, spec.key[-1], f"duplicate key ({key})",
@@ -180,11 +195,14 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], sources: dict[str, Sour
         src = sources.get(name, Source("<scenario>", name))
         df = clean[name]
         for colname, target in spec.refs:
-            ids = clean[target]["id"] if "id" in clean[target] else pd.Series(dtype=object)
+            if colname in missing.get(name, set()) or "id" in missing.get(target, set()):
+                continue  # the missing column is reported; its placeholder proves nothing
+            ids = clean[target]["id"]
             bad = ~df[colname].isin(ids).to_numpy() & (df[colname] != "").to_numpy()
             out.rows(src, bad, colname, f"unknown {colname} id (not in table '{target}')",
                      f"use an id listed in '{target}' or add it there", df.index)
-    _cross_checks(clean, sources, settings, out)
+    if not any(missing.values()):  # cross-checks need every required column
+        _cross_checks(clean, sources, settings, out)
     return clean
 
 
@@ -215,15 +233,17 @@ def _cross_checks(t: dict[str, pd.DataFrame], sources: dict[str, Source], settin
     shares = t["shares"]
     if len(shares):
         if settings.demand_model == "mnl":
-            bad = ((shares["share"] <= 0) | (shares["share"] >= 1)).to_numpy()
+            # shares outside [0, 1] are already reported by the column's bounds
+            bad = ((shares["share"] == 0) | (shares["share"] == 1)).to_numpy()
             out.rows(src("shares"), bad, "share",
                      "mnl share must be strictly between 0 and 1",
                      "write a share in (0, 1), or drop the row if the channel cannot reach "
                      "the cell, or set demand_model: independent", shares.index)
-        ch = t["channels"].set_index("id")
+        # duplicate ids are reported above; map through the first row of each id
+        ch = t["channels"].drop_duplicates("id").set_index("id")
+        reg = regions.drop_duplicates("id").set_index("id")
         needs_store = shares["channel"].map(ch["requires_store"]).fillna(False).to_numpy(bool)
-        has_store = shares["region"].map(regions.set_index("id")["has_stores"]) \
-            .fillna(True).to_numpy(bool)
+        has_store = shares["region"].map(reg["has_stores"]).fillna(True).to_numpy(bool)
         out.rows(src("shares"), needs_store & ~has_store, "channel",
                  "channel requires store presence but the region has no stores",
                  "drop the row, or set has_stores: true for the region", shares.index)

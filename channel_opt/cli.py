@@ -1,0 +1,192 @@
+"""The ``channel-opt`` command line.
+
+Exit status: 0 optimal, 1 feasible but not proven optimal, 2 bad input,
+3 infeasible (diagnosis written), 4 solver failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from .scenario import ScenarioError, load_scenario, save_scenario
+from .solving.pipeline import EXIT_BAD_INPUT, EXIT_FAILURE
+
+log = logging.getLogger("channel_opt")
+
+_APPAREL = Path("instances") / "apparel" / "apparel.yaml"
+
+
+def default_scenario() -> Path:
+    """The shipped apparel scenario: under the current folder, else next to the package."""
+    here = Path.cwd() / _APPAREL
+    return here if here.exists() else Path(__file__).resolve().parent.parent / _APPAREL
+
+
+def _setup_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else (logging.DEBUG if verbose > 1 else logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr)
+    logging.getLogger("pyomo").setLevel(logging.ERROR)
+
+
+def _bad_input(e: ScenarioError) -> int:
+    print(str(e), file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def cmd_solve(a: argparse.Namespace) -> int:
+    """Solve a scenario and write the result folder."""
+    from .output import write_solution
+    from .solving import solve
+
+    path = Path(a.scenario) if a.scenario else default_scenario()
+    if not a.scenario and not path.exists():
+        print(f"no scenario given and the default {path} is not here; pass a scenario file",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    t = time.perf_counter()
+    log.info("loading %s", path)
+    try:
+        scen = load_scenario(path)
+    except ScenarioError as e:
+        return _bad_input(e)
+    load = time.perf_counter() - t
+    try:
+        sol = solve(scen, solver=a.solver, time_limit=a.time_limit, mip_gap=a.mip_gap,
+                    threads=a.threads, seed=a.seed, log_file=a.log_file)
+    except ValueError as e:  # unknown or missing solver, rule forcing the impossible
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT if "solver" not in str(e) else EXIT_FAILURE
+    out = Path(a.out) if a.out else Path("results") / scen.name
+    t = time.perf_counter()
+    write_solution(sol, scen, out, extra_timings={"load": load}, plots=not a.no_plots)
+    log.info("wrote %s in %.2f s", out, time.perf_counter() - t)
+    obj = "n/a" if sol.objective is None else f"{sol.objective:,.2f}"
+    gap = "n/a" if sol.gap is None else f"{sol.gap:.4%}"
+    print(f"{scen.name}: plan {sol.plan_status} (solver: {sol.termination}), profit {obj} "
+          f"{scen.settings.currency}, gap {gap} -> {out}")
+    if sol.diagnosis is not None:
+        print(sol.diagnosis.message)
+    for v in sol.violations[:5]:
+        print(f"plan check: {v}", file=sys.stderr)
+    return sol.exit_code
+
+
+def cmd_validate(a: argparse.Namespace) -> int:
+    """Validate a scenario and print a summary."""
+    try:
+        scen = load_scenario(a.scenario)
+    except ScenarioError as e:
+        return _bad_input(e)
+    s = scen.summary()
+    rules = ", ".join(s.pop("rules")) or "none"
+    print(f"{a.scenario}: valid")
+    for k, v in s.items():
+        print(f"  {k}: {v}")
+    print(f"  active rule families: {rules}")
+    return 0
+
+
+def cmd_convert(a: argparse.Namespace) -> int:
+    """Convert between YAML/JSON+CSV and one workbook."""
+    try:
+        scen = load_scenario(a.input)
+    except ScenarioError as e:
+        return _bad_input(e)
+    try:
+        out = save_scenario(scen, a.output)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"wrote {out} (hash {scen.hash[:16]})")
+    return 0
+
+
+def cmd_schema(a: argparse.Namespace) -> int:
+    """Print the JSON Schema of the scenario file."""
+    from .scenario.schema import scenario_json_schema
+
+    print(json.dumps(scenario_json_schema(), indent=2))
+    return 0
+
+
+def cmd_solvers(a: argparse.Namespace) -> int:
+    """List the solver backends and whether they are installed here."""
+    from .solving.backends import BACKENDS
+
+    for name, b in BACKENDS.items():
+        ok = b.is_available()
+        caps = [c for c in ("integers", "in_memory", "iis", "dual_bound", "duals")
+                if getattr(b, c)]
+        print(f"{name:12s} {'available ' + b.version() if ok else 'not installed':28s} "
+              f"{', '.join(caps)}")
+    return 0
+
+
+def cmd_bench(a: argparse.Namespace) -> int:
+    """Run the benchmark driver (needs the repository's benchmarks/ folder)."""
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    try:
+        from benchmarks.__main__ import main as bench_main
+    except ImportError:
+        print("benchmarks/ not found: run from a checkout of the repository",
+              file=sys.stderr)
+        return EXIT_FAILURE
+    return int(bench_main(a.bench_args))
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser."""
+    p = argparse.ArgumentParser(prog="channel-opt", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-v", "--verbose", action="count", default=1)
+    p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("solve", help="solve a scenario (default: the shipped apparel)")
+    s.add_argument("scenario", nargs="?", help="scenario file (.yaml/.json/.xlsx)")
+    s.add_argument("--solver", default="highs", help="highs (default), cbc, glpk, scip, "
+                   "highs_pyomo, gurobi, cplex, xpress")
+    s.add_argument("--time-limit", type=float, help="seconds")
+    s.add_argument("--mip-gap", type=float, help="relative gap, e.g. 0.001")
+    s.add_argument("--threads", type=int)
+    s.add_argument("--seed", type=int)
+    s.add_argument("--out", help="result folder (default results/<scenario name>)")
+    s.add_argument("--log-file", help="write the solver's log here")
+    s.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    s.set_defaults(fn=cmd_solve)
+    v = sub.add_parser("validate", help="check a scenario and summarize it")
+    v.add_argument("scenario")
+    v.set_defaults(fn=cmd_validate)
+    c = sub.add_parser("convert", help="convert YAML/JSON+CSV <-> .xlsx")
+    c.add_argument("input")
+    c.add_argument("output")
+    c.set_defaults(fn=cmd_convert)
+    sc = sub.add_parser("schema", help="print the scenario JSON Schema")
+    sc.set_defaults(fn=cmd_schema)
+    so = sub.add_parser("solvers", help="list solver backends")
+    so.set_defaults(fn=cmd_solvers)
+    b = sub.add_parser("bench", help="run benchmarks (see benchmarks/README.md)")
+    b.add_argument("bench_args", nargs=argparse.REMAINDER)
+    b.set_defaults(fn=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``channel-opt``."""
+    a = parser().parse_args(argv)
+    _setup_logging(a.verbose, a.quiet)
+    try:
+        return int(a.fn(a))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

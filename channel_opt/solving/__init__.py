@@ -1,0 +1,8 @@
+"""Solving: backends, the solve pipeline, plan checks, diagnosis and sensitivity."""
+
+from .backends import BACKENDS, Backend, SolveOptions, available_backends, get_backend
+from .diagnose import Diagnosis, diagnose
+from .pipeline import Solution, solve
+
+__all__ = ["BACKENDS", "Backend", "Diagnosis", "Solution", "SolveOptions",
+           "available_backends", "diagnose", "get_backend", "solve"]

@@ -1,0 +1,386 @@
+"""Solver backends: one class per solver, each declaring what it can do.
+
+Every backend takes the same :class:`~channel_opt.model.linear.ArrayModel` and
+returns the same :class:`RawResult`. Solver quirks (option names, status codes,
+where the bound lives) are handled here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ..model.linear import ArrayModel, to_highs, to_pyomo
+
+log = logging.getLogger(__name__)
+
+# Termination reasons (kept apart from whether a plan exists).
+OPTIMAL = "optimal"
+TIME_LIMIT = "time_limit"
+LIMIT = "other_limit"
+INFEASIBLE = "infeasible"
+UNBOUNDED = "unbounded"
+INTERRUPTED = "interrupted"
+ERROR = "error"
+
+
+@dataclass
+class SolveOptions:
+    """Options every backend understands."""
+
+    time_limit: float | None = None
+    mip_gap: float | None = None
+    threads: int | None = None
+    seed: int | None = None
+    log_file: str | None = None
+
+    def watchdog_seconds(self) -> float | None:
+        """Wall-clock limit of the outer watchdog: the time limit plus a grace period."""
+        if self.time_limit is None:
+            return None
+        return self.time_limit + max(5.0, 0.2 * self.time_limit)
+
+
+@dataclass
+class RawResult:
+    """What a backend returns."""
+
+    termination: str
+    x: np.ndarray | None
+    objective: float | None
+    bound: float | None
+    solver: str
+    version: str
+    message: str
+    handoff_seconds: float = 0.0
+    solve_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend:
+    """A solver backend."""
+
+    name: ClassVar[str]
+    integers: ClassVar[bool] = True
+    in_memory: ClassVar[bool] = False
+    iis: ClassVar[bool] = False
+    dual_bound: ClassVar[bool] = True
+    duals: ClassVar[bool] = False
+
+    @classmethod
+    def is_available(cls) -> bool:
+        """Whether the solver is installed and usable here."""
+        raise NotImplementedError
+
+    @classmethod
+    def version(cls) -> str:
+        """The solver's version string."""
+        raise NotImplementedError
+
+    def solve(self, am: ArrayModel, opts: SolveOptions) -> RawResult:
+        """Solve the model."""
+        raise NotImplementedError
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    """Silence C-level writes to stdout (HiGHS prints a banner on construction)."""
+    try:
+        fd = os.dup(1)
+    except OSError:  # no real stdout (e.g. some embedded interpreters)
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            try:
+                yield
+            finally:
+                os.dup2(fd, 1)
+    finally:
+        os.close(fd)
+
+
+def new_highs(am: ArrayModel) -> Any:
+    """The model passed to an in-memory HiGHS instance, quietly."""
+    with _quiet_stdout():
+        return to_highs(am)
+
+
+class HighsBackend(Backend):
+    """HiGHS through highspy: the model is passed in memory as one sparse matrix."""
+
+    name = "highs"
+    in_memory = True
+    iis = True
+    duals = True
+
+    @classmethod
+    def is_available(cls) -> bool:  # noqa: D102
+        try:
+            import highspy  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    @classmethod
+    def version(cls) -> str:  # noqa: D102
+        import highspy
+
+        try:
+            from importlib.metadata import version
+
+            return version("highspy")
+        except Exception:  # noqa: BLE001
+            return str(getattr(highspy, "__version__", "unknown"))
+
+    def solve(self, am: ArrayModel, opts: SolveOptions) -> RawResult:  # noqa: D102
+        import highspy
+
+        t0 = time.perf_counter()
+        h = new_highs(am)
+        t1 = time.perf_counter()
+        if opts.log_file:
+            h.setOptionValue("output_flag", True)
+            h.setOptionValue("log_to_console", False)
+            h.setOptionValue("log_file", str(opts.log_file))
+        if opts.time_limit is not None:
+            h.setOptionValue("time_limit", float(opts.time_limit))
+        if opts.mip_gap is not None:
+            h.setOptionValue("mip_rel_gap", float(opts.mip_gap))
+        if opts.threads is not None:
+            h.setOptionValue("threads", int(opts.threads))
+        if opts.seed is not None:
+            h.setOptionValue("random_seed", int(opts.seed))
+        fired = threading.Event()
+        timer = None
+        limit = opts.watchdog_seconds()
+        if limit is not None:
+            def _cancel() -> None:
+                fired.set()
+                log.warning("watchdog: HiGHS passed its time limit by %.0f s; cancelling",
+                            limit - (opts.time_limit or 0))
+                h.cancelSolve()
+            timer = threading.Timer(limit, _cancel)
+            timer.daemon = True
+            timer.start()
+        try:
+            h.run()
+        finally:
+            if timer is not None:
+                timer.cancel()
+        t2 = time.perf_counter()
+        st = h.getModelStatus()
+        MS = highspy.HighsModelStatus
+        term = {
+            MS.kOptimal: OPTIMAL, MS.kTimeLimit: TIME_LIMIT, MS.kInfeasible: INFEASIBLE,
+            MS.kUnbounded: UNBOUNDED, MS.kUnboundedOrInfeasible: INFEASIBLE,
+            MS.kInterrupt: INTERRUPTED, MS.kIterationLimit: LIMIT,
+            MS.kSolutionLimit: LIMIT, MS.kObjectiveBound: LIMIT, MS.kObjectiveTarget: LIMIT,
+        }.get(st, ERROR)
+        if fired.is_set() and term in (INTERRUPTED, ERROR):
+            term = TIME_LIMIT
+        info = h.getInfo()
+        has = info.primal_solution_status == 2  # kSolutionStatusFeasible
+        x = np.asarray(h.getSolution().col_value, float) if has else None
+        obj = float(info.objective_function_value) if has else None
+        integer = bool(am.integrality().any())
+        bound: float | None
+        if integer:
+            bound = float(info.mip_dual_bound)
+            if not math.isfinite(bound):
+                bound = None
+        else:
+            bound = obj if term == OPTIMAL else None
+        return RawResult(term, x, obj, bound, self.name, self.version(),
+                         h.modelStatusToString(st), t1 - t0, t2 - t1,
+                         extra={"highs": h})
+
+
+class PyomoBackend(Backend):
+    """A solver driven through a Pyomo ``ConcreteModel``."""
+
+    pyomo_name: ClassVar[str]
+    option_names: ClassVar[dict[str, str]] = {}
+    shell: ClassVar[bool] = False  # an executable that Pyomo can kill at a wall-clock limit
+
+    @classmethod
+    def _factory(cls) -> Any:
+        import pyomo.environ as pyo
+
+        return pyo.SolverFactory(cls.pyomo_name)
+
+    @classmethod
+    def is_available(cls) -> bool:  # noqa: D102
+        try:
+            with open(os.devnull, "w") as null, contextlib.redirect_stderr(null):
+                return bool(cls._factory().available(exception_flag=False))
+        except Exception:  # noqa: BLE001
+            return False
+
+    @classmethod
+    def version(cls) -> str:  # noqa: D102
+        try:
+            v = cls._factory().version()
+            return ".".join(str(p) for p in v) if isinstance(v, tuple) else str(v)
+        except Exception:  # noqa: BLE001
+            return "unknown"
+
+    def _options(self, opts: SolveOptions) -> dict[str, Any]:
+        values = {"time_limit": opts.time_limit, "mip_gap": opts.mip_gap,
+                  "threads": opts.threads, "seed": opts.seed}
+        return {self.option_names[k]: v for k, v in values.items()
+                if v is not None and k in self.option_names}
+
+    def solve(self, am: ArrayModel, opts: SolveOptions) -> RawResult:  # noqa: D102
+        from pyomo.opt import SolverStatus
+        from pyomo.opt import TerminationCondition as TC
+
+        t0 = time.perf_counter()
+        m = to_pyomo(am)
+        t1 = time.perf_counter()
+        solver = self._factory()
+        kw: dict[str, Any] = {"load_solutions": False, "tee": False}
+        if opts.log_file:
+            kw["logfile"] = str(opts.log_file)
+        if self.shell and opts.watchdog_seconds() is not None:
+            kw["timelimit"] = opts.watchdog_seconds()
+        try:
+            res = solver.solve(m, options=self._options(opts), **kw)
+        except Exception as e:  # noqa: BLE001 - a backend failure is a result, not a crash
+            return RawResult(ERROR, None, None, None, self.name, self.version(),
+                             f"{type(e).__name__}: {e}", t1 - t0, time.perf_counter() - t1)
+        t2 = time.perf_counter()
+        tc = res.solver.termination_condition
+        term = {TC.optimal: OPTIMAL, TC.maxTimeLimit: TIME_LIMIT, TC.infeasible: INFEASIBLE,
+                TC.infeasibleOrUnbounded: INFEASIBLE, TC.unbounded: UNBOUNDED,
+                TC.maxIterations: LIMIT, TC.maxEvaluations: LIMIT, TC.userInterrupt: INTERRUPTED,
+                TC.feasible: LIMIT, TC.other: LIMIT, TC.locallyOptimal: OPTIMAL,
+                TC.globallyOptimal: OPTIMAL}.get(tc, ERROR)
+        if res.solver.status == SolverStatus.aborted and term == ERROR:
+            term = TIME_LIMIT
+        x = obj = None
+        if len(res.solution) > 0:
+            try:
+                m.solutions.load_from(res)
+                vals = [v.value for v in m._array_model_columns]
+                if all(v is not None for v in vals):
+                    x = np.asarray(vals, float)
+                    obj = float(am.cost @ x)
+            except Exception as e:  # noqa: BLE001
+                log.warning("%s: could not load the solution: %s", self.name, e)
+        bound = _pyomo_bound(res, am.sense)
+        if term == OPTIMAL and bound is None:
+            bound = obj
+        msg = str(getattr(res.solver, "message", "") or tc)
+        return RawResult(term, x, obj, bound, self.name, self.version(), msg, t1 - t0, t2 - t1)
+
+
+def _pyomo_bound(res: Any, sense: str) -> float | None:
+    try:
+        b = res.problem.upper_bound if sense == "max" else res.problem.lower_bound
+        b = float(b)
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return b if math.isfinite(b) else None
+
+
+class CbcBackend(PyomoBackend):
+    """COIN-OR CBC (Debian package ``coinor-cbc``), through Pyomo's shell interface."""
+
+    name = "cbc"
+    pyomo_name = "cbc"
+    shell = True
+    option_names = {"time_limit": "sec", "mip_gap": "ratioGap", "threads": "threads",
+                    "seed": "randomSeed"}
+
+
+class GlpkBackend(PyomoBackend):
+    """GLPK (Debian package ``glpk-utils``), through Pyomo's shell interface."""
+
+    name = "glpk"
+    pyomo_name = "glpk"
+    shell = True
+    option_names = {"time_limit": "tmlim", "mip_gap": "mipgap"}
+
+    def _options(self, opts: SolveOptions) -> dict[str, Any]:
+        o = super()._options(opts)
+        if "tmlim" in o:
+            o["tmlim"] = max(1, int(math.ceil(o["tmlim"])))
+        return o
+
+
+class ScipBackend(PyomoBackend):
+    """SCIP from the ``pyscipopt`` wheel, through Pyomo's ``scip_direct``."""
+
+    name = "scip"
+    pyomo_name = "scip_direct"
+    option_names = {"time_limit": "limits/time", "mip_gap": "limits/gap",
+                    "threads": "parallel/maxnthreads", "seed": "randomization/randomseedshift"}
+
+
+class HighsPyomoBackend(PyomoBackend):
+    """HiGHS through Pyomo (``appsi_highs``): the reference for the Pyomo hand-off."""
+
+    name = "highs_pyomo"
+    pyomo_name = "appsi_highs"
+    option_names = {"time_limit": "time_limit", "mip_gap": "mip_rel_gap",
+                    "threads": "threads", "seed": "random_seed"}
+
+
+class GurobiBackend(PyomoBackend):
+    """Gurobi (licensed), through Pyomo's ``gurobi_direct``."""
+
+    name = "gurobi"
+    pyomo_name = "gurobi_direct"
+    option_names = {"time_limit": "TimeLimit", "mip_gap": "MIPGap", "threads": "Threads",
+                    "seed": "Seed"}
+
+
+class CplexBackend(PyomoBackend):
+    """CPLEX (licensed), through Pyomo's ``cplex_direct``."""
+
+    name = "cplex"
+    pyomo_name = "cplex_direct"
+    option_names = {"time_limit": "timelimit", "mip_gap": "mip_tolerances_mipgap",
+                    "threads": "threads", "seed": "randomseed"}
+
+
+class XpressBackend(PyomoBackend):
+    """FICO Xpress (licensed), through Pyomo's ``xpress_direct``."""
+
+    name = "xpress"
+    pyomo_name = "xpress_direct"
+    option_names = {"time_limit": "maxtime", "mip_gap": "miprelstop", "threads": "threads",
+                    "seed": "randomseed"}
+
+
+BACKENDS: dict[str, type[Backend]] = {
+    b.name: b for b in (HighsBackend, CbcBackend, GlpkBackend, ScipBackend, HighsPyomoBackend,
+                        GurobiBackend, CplexBackend, XpressBackend)
+}
+
+
+def available_backends() -> list[str]:
+    """Names of the backends usable on this machine."""
+    return [n for n, b in BACKENDS.items() if b.is_available()]
+
+
+def get_backend(name: str) -> Backend:
+    """An instance of the named backend; ``ValueError`` if unknown or not installed."""
+    if name not in BACKENDS:
+        raise ValueError(f"unknown solver '{name}': use one of {', '.join(BACKENDS)}")
+    cls = BACKENDS[name]
+    if not cls.is_available():
+        raise ValueError(f"solver '{name}' is not installed here; available: "
+                         f"{', '.join(available_backends())}")
+    return cls()

@@ -1,0 +1,140 @@
+"""Check a plan before calling it optimal or feasible, independently of the solver.
+
+Two layers:
+
+1. every row, bound and integrality of the array model holds at the plan
+   (catches a wrong or corrupted solution vector from any backend);
+2. the plan's tables are re-evaluated from the *scenario* (not from the model's
+   arrays): sales within the demand the offered channel set gives by the demand
+   formula, offered channels open and listed, and the profit recomputed from
+   prices and costs equals the reported objective.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..model.linear import ArrayModel
+from ..scenario import Scenario
+
+TOL = 1e-6
+
+
+def check_rows(am: ArrayModel, x: np.ndarray) -> list[str]:
+    """Violated rows, bounds and integrality of the model at ``x``."""
+    out: list[str] = []
+    lo, up = am.bounds()
+    scale = np.maximum(1.0, np.abs(x))
+    bad = np.flatnonzero((x < lo - TOL * scale) | (x > up + TOL * scale))
+    for j in bad[:10]:
+        blk, lab = am.locate_column(int(j))
+        out.append(f"bound of {blk}{lab}: value {x[j]:.6g} outside [{lo[j]:g}, {up[j]:g}]")
+    integ = am.integrality().astype(bool)
+    frac = np.flatnonzero(integ & (np.abs(x - np.rint(x)) > 1e-5))
+    for j in frac[:10]:
+        blk, lab = am.locate_column(int(j))
+        out.append(f"integrality of {blk}{lab}: value {x[j]:.6g}")
+    ax = am.matrix("csr") @ x
+    rlo, rup = am.row_bounds()
+    a = am.matrix("csr")
+    mag = np.maximum(1.0, abs(a) @ np.abs(x))
+    viol = np.flatnonzero((ax < rlo - TOL * mag) | (ax > rup + TOL * mag))
+    for i in viol[:10]:
+        fam, lab = am.locate_row(int(i))
+        out.append(f"row {fam}{lab}: {ax[i]:.6g} not in [{rlo[i]:g}, {rup[i]:g}]")
+    if len(viol) > 10:
+        out.append(f"... {len(viol) - 10} more violated rows")
+    return out
+
+
+def check_plan(scen: Scenario, tables: dict[str, pd.DataFrame], objective: float) -> list[str]:
+    """Re-evaluate the plan from the scenario's own tables."""
+    out: list[str] = []
+    cc = tables["cell_channel"]
+    keys = ["product", "region", "segment"]
+    sh = scen.shares.set_index(keys + ["channel"])["share"]
+    share = sh.reindex(pd.MultiIndex.from_frame(cc[keys + ["channel"]])).to_numpy()
+    cells = scen.cells.set_index(keys)["market_size"]
+    ramp = scen.products.set_index("id")["brand"].map(scen.brands.set_index("id")["ramp_up"])
+    market = cells.reindex(pd.MultiIndex.from_frame(cc[keys])).to_numpy() * \
+        ramp.reindex(cc["product"]).to_numpy()
+    offered = cc["offered"].to_numpy(bool)
+    if scen.settings.demand_model == "mnl":
+        odds = share / (1.0 - share)
+        cell_id = pd.MultiIndex.from_frame(cc[keys]).factorize()[0]
+        denom = 1.0 + np.bincount(cell_id, weights=np.where(offered, odds, 0.0))[cell_id]
+        demand = np.where(offered, market * odds / denom, 0.0)
+    else:
+        demand = np.where(offered, market * share, 0.0)
+        cell_id = pd.MultiIndex.from_frame(cc[keys]).factorize()[0]
+        tot = np.bincount(cell_id, weights=cc["sales"].to_numpy())
+        cm = np.bincount(cell_id, weights=market, minlength=len(tot)) / np.maximum(
+            1, np.bincount(cell_id, minlength=len(tot)))
+        for i in np.flatnonzero(tot > cm * (1 + TOL) + TOL)[:10]:
+            out.append(f"cell {i}: total sales {tot[i]:.6g} exceed the market {cm[i]:.6g}")
+    pl = scen.price_levels.set_index(["product", "channel", "level"])["demand_multiplier"]
+    mult = pl.reindex(pd.MultiIndex.from_frame(cc[["product", "channel", "level"]]
+                                               .astype(str))).fillna(1.0).to_numpy()
+    q = cc["sales"].to_numpy()
+    over = q > demand * mult * (1 + TOL) + TOL
+    for i in np.flatnonzero(over)[:10]:
+        r = cc.iloc[i]
+        out.append(f"sales {q[i]:.6g} of {r['product']} in {r['region']}/{r['segment']} "
+                   f"through {r['channel']} exceed the demand {demand[i] * mult[i]:.6g} of "
+                   "the offered channel set")
+    rc = tables["region_channel"].set_index(["region", "channel"])["open"]
+    is_open = rc.reindex(pd.MultiIndex.from_frame(cc[["region", "channel"]])).fillna(False)
+    pc = tables["product_channel"].set_index(["product", "channel"])["listed"]
+    is_listed = pc.reindex(pd.MultiIndex.from_frame(cc[["product", "channel"]])).fillna(False)
+    for what, ok in (("open in the region", is_open.to_numpy(bool)),
+                     ("listed", is_listed.to_numpy(bool))):
+        for i in np.flatnonzero(offered & ~ok)[:10]:
+            r = cc.iloc[i]
+            out.append(f"{r['channel']} is offered to {r['product']}/{r['region']}/"
+                       f"{r['segment']} but not {what}")
+    # A loose indicator in an incumbent (say an overlap flagged that is not there) only
+    # understates the plan's profit; the solver overstating it is the error.
+    profit = _profit(scen, tables)
+    if not objective <= profit + 1e-6 * max(1.0, abs(objective)) + 1e-4:
+        out.append(f"profit recomputed from the plan ({profit:.6f}) is below the reported "
+                   f"objective ({objective:.6f})")
+    return out
+
+
+def _profit(scen: Scenario, t: dict[str, pd.DataFrame]) -> float:
+    ch = scen.channels.set_index("id")
+    pc = t["product_channel"]
+    sold = pc[pc["sales"] > 0]
+    unit_cost = scen.products.set_index("id")["unit_cost"].reindex(sold["product"]).to_numpy()
+    k = ch.reindex(sold["channel"])
+    # revenue and unit margin from the plan's sales and chosen prices
+    cc = t["cell_channel"]
+    keys = ["product", "channel"]
+    price = pc.set_index(keys)["price"].reindex(pd.MultiIndex.from_frame(cc[keys])).to_numpy()
+    rev_check = float(np.nansum(cc["sales"].to_numpy() * price))
+    rev = float(cc["revenue"].sum())
+    if abs(rev - rev_check) > 1e-6 * max(1.0, abs(rev)):
+        return float("nan")
+    s = sold["sales"].to_numpy()
+    r = sold["revenue"].to_numpy()
+    var = (unit_cost + k["variable_cost"].to_numpy() + k["fee_per_unit"].to_numpy()
+           + k["return_rate"].to_numpy() * k["return_cost"].to_numpy()) * s
+    profit = float(np.sum(r * (1 - k["fee_share"].to_numpy()) - var))
+    rcz = t["region_channel"]
+    profit -= float((rcz["open"] * rcz["open_cost"]).sum())
+    lc = ch["listing_cost"].reindex(pc["channel"]).to_numpy()
+    profit -= float((pc["listed"].to_numpy() * lc).sum())
+    profit -= float(t["partners"]["commission"].sum())
+    rules = scen.settings.rules
+    if rules.commission is not None and rules.commission.decision:
+        profit -= rules.commission.policy_cost * float(
+            np.nansum(t["partners"]["commission_policy"].to_numpy()))
+    br = scen.brands.set_index("id")
+    sold_brands = set(t["brand_channel"].loc[t["brand_channel"]["sold"], "brand"])
+    for b in sold_brands:
+        if br.loc[b, "new"]:
+            profit -= float(br.loc[b, "launch_cost"])
+    if rules.overlap is not None:
+        profit -= rules.overlap.cost * len(t["overlaps"])
+    return profit

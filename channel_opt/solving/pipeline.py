@@ -1,0 +1,166 @@
+"""``solve``: a validated scenario in, a checked :class:`Solution` out."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..model import build_array_model
+from ..scenario import Scenario
+from .backends import (
+    ERROR,
+    INFEASIBLE,
+    OPTIMAL,
+    TIME_LIMIT,
+    UNBOUNDED,
+    RawResult,
+    SolveOptions,
+    get_backend,
+)
+from .check import check_plan, check_rows
+from .diagnose import Diagnosis, diagnose
+from .results import extract_tables, kpis, tidy_plan
+from .sensitivity import sensitivity as lp_sensitivity
+
+log = logging.getLogger(__name__)
+
+# Plan status (whether and how good a plan exists), kept apart from termination.
+PLAN_OPTIMAL = "optimal"
+PLAN_FEASIBLE = "feasible"
+PLAN_NONE = "none"
+PLAN_INVALID = "invalid"
+
+EXIT_OPTIMAL, EXIT_FEASIBLE, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_FAILURE = 0, 1, 2, 3, 4
+
+
+@dataclass
+class Solution:
+    """The outcome of one solve.
+
+    ``termination`` says why the solver stopped (``optimal``, ``time_limit``,
+    ``infeasible``, ``unbounded``, ``interrupted``, ``other_limit``, ``error``);
+    ``plan_status`` says what plan there is (``optimal``: proven within the gap and
+    checked; ``feasible``: checked but not proven optimal; ``none``; ``invalid``: the
+    solver's plan broke a rule, see ``violations``).
+    """
+
+    scenario_name: str
+    scenario_hash: str
+    termination: str
+    plan_status: str
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    solver: str
+    solver_version: str
+    solver_message: str
+    options: dict[str, Any]
+    timings: dict[str, float]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    kpis: dict[str, Any] = field(default_factory=dict)
+    violations: list[str] = field(default_factory=list)
+    diagnosis: Diagnosis | None = None
+    sensitivity: pd.DataFrame | None = None
+    x: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def has_plan(self) -> bool:
+        """A checked plan (optimal or feasible) is available."""
+        return self.plan_status in (PLAN_OPTIMAL, PLAN_FEASIBLE)
+
+    @property
+    def exit_code(self) -> int:
+        """Command-line exit status: 0 optimal, 1 feasible, 3 infeasible, 4 failure."""
+        if self.plan_status == PLAN_OPTIMAL:
+            return EXIT_OPTIMAL
+        if self.plan_status == PLAN_FEASIBLE:
+            return EXIT_FEASIBLE
+        if self.termination == INFEASIBLE:
+            return EXIT_INFEASIBLE
+        return EXIT_FAILURE
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary (no tables)."""
+        return {
+            "scenario": self.scenario_name, "scenario_hash": self.scenario_hash,
+            "termination": self.termination, "plan_status": self.plan_status,
+            "objective": self.objective, "bound": self.bound, "gap": self.gap,
+            "solver": self.solver, "solver_version": self.solver_version,
+            "solver_message": self.solver_message, "options": self.options,
+            "timings_seconds": self.timings, "kpis": self.kpis,
+            "violations": self.violations,
+            "diagnosis": None if self.diagnosis is None else {
+                "message": self.diagnosis.message, "families": self.diagnosis.families,
+                "conflicts": self.diagnosis.as_table().to_dict("records")},
+        }
+
+
+def relative_gap(objective: float | None, bound: float | None) -> float | None:
+    """``|bound - objective| / max(1e-10, |objective|)`` as HiGHS and Gurobi define it."""
+    if objective is None or bound is None or not math.isfinite(bound):
+        return None
+    return abs(bound - objective) / max(1e-10, abs(objective))
+
+
+def solve(scenario: Scenario, *, solver: str = "highs", time_limit: float | None = None,
+          mip_gap: float | None = None, threads: int | None = None, seed: int | None = None,
+          log_file: str | None = None, sensitivity: bool = True,
+          diagnose_infeasible: bool = True) -> Solution:
+    """Build, solve, check and extract a scenario.
+
+    A pure function of its arguments: no files are written except the solver log
+    (``log_file``), nothing is printed (progress goes to :mod:`logging`).
+    """
+    opts = SolveOptions(time_limit, mip_gap, threads, seed, log_file)
+    backend = get_backend(solver)
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    log.info("building the model of %s", scenario.name)
+    am, data = build_array_model(scenario)
+    timings["build"] = time.perf_counter() - t
+    log.info("model: %d columns, %d rows; solving with %s", am.n_cols, am.n_rows, solver)
+    raw: RawResult = backend.solve(am, opts)
+    timings["handoff"] = raw.handoff_seconds
+    timings["solve"] = raw.solve_seconds
+    t = time.perf_counter()
+    options = {"solver": solver, "time_limit": time_limit, "mip_gap": mip_gap,
+               "threads": threads, "seed": seed}
+    sol = Solution(scenario.name, scenario.hash, raw.termination, PLAN_NONE, raw.objective,
+                   raw.bound, relative_gap(raw.objective, raw.bound), raw.solver, raw.version,
+                   raw.message, options, timings)
+    if raw.x is not None and raw.termination != UNBOUNDED:
+        x = tidy_plan(am, data, raw.x)
+        if float(am.cost @ x) > (raw.objective or -np.inf):
+            sol.objective = float(am.cost @ x)
+            sol.gap = relative_gap(sol.objective, sol.bound)
+        sol.x = x
+        sol.violations = check_rows(am, x)
+        tables = extract_tables(am, data, x)
+        sol.violations += check_plan(scenario, tables, float(am.cost @ x))
+        sol.tables = tables
+        sol.kpis = kpis(am, data, x, tables)
+        if sol.violations:
+            sol.plan_status = PLAN_INVALID
+            log.error("the %s plan breaks %d rule(s): %s", solver, len(sol.violations),
+                      sol.violations[0])
+        else:
+            proven = raw.termination == OPTIMAL
+            sol.plan_status = PLAN_OPTIMAL if proven else PLAN_FEASIBLE
+            if sensitivity:
+                sol.sensitivity = lp_sensitivity(am, x)
+    if raw.termination == INFEASIBLE and diagnose_infeasible:
+        sol.diagnosis = diagnose(am, scenario.settings.currency)
+        log.warning("%s", sol.diagnosis.message)
+    if raw.termination == TIME_LIMIT and sol.has_plan:
+        log.warning("time limit reached: returning the incumbent (gap %s)",
+                    "unknown" if sol.gap is None else f"{sol.gap:.2%}")
+    if raw.termination == ERROR:
+        log.error("solver failure: %s", raw.message)
+    timings["extract"] = time.perf_counter() - t
+    return sol

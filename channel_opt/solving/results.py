@@ -1,0 +1,236 @@
+"""Result tables and KPIs from a plan (the column vector of the array model)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..model.data import ModelData, kinds_of, labels
+from ..model.families import partner_income_per_unit, sales_unit_margin
+from ..model.linear import ArrayModel
+
+CAPACITY_FAMILIES = ("store_labour", "dealer_capacity", "dc_capacity", "inventory",
+                     "shelf_space", "overlap_budget")
+FLOOR_FAMILIES = ("partner_floor", "service_level", "cell_service_level", "dealer_min_volume")
+
+
+def tidy_plan(am: ArrayModel, d: ModelData, x: np.ndarray) -> np.ndarray:
+    """Switch off design decisions nothing uses (zero-cost listings, openings...).
+
+    Solvers may leave a free binary at 1 when nothing depends on it; a planner
+    should not read "listed" for a product no cell is offered. Unused decisions with
+    a nonnegative cost are set to 0 unless forced; this never lowers the profit and
+    never breaks a row (every such decision only appears on the "capacity" side of
+    its linking rows). The caller re-checks the plan anyway.
+    """
+    x = x.copy()
+    y = np.rint(_val(am, x, "offer", len(d.offers))) > 0.5
+    mem = d.members
+    cc_used = np.zeros(len(d.cc), bool)
+    cc_used[mem["cc"].to_numpy()[y[mem["offer"].to_numpy()]]] = True
+    cc = d.cc
+
+    def used_of(keys: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
+        idx = pd.MultiIndex.from_frame(table)
+        pos = idx.get_indexer(pd.MultiIndex.from_frame(keys))
+        out = np.zeros(len(table), bool)
+        out[pos[cc_used]] = True
+        return out
+
+    def clear(block: str, used: np.ndarray) -> None:
+        b = am.vars.get(block)
+        if b is None:
+            return
+        sl = x[b.start:b.start + b.n]
+        off = ~used & (b.lower <= 0) & (am.cost[b.start:b.start + b.n] <= 0)
+        sl[off] = 0.0
+
+    used_pk = used_of(cc[["p", "k"]], d.pk[["p", "k"]])
+    clear("list_product", used_pk)
+    clear("open_channel", used_of(cc[["r", "k"]], d.rk[["r", "k"]]))
+    lp = am.vars["list_product"]
+    listed = np.rint(x[lp.start:lp.start + lp.n]) > 0.5
+    brand_of_p = d.cells.drop_duplicates("p").set_index("p")["b"]
+    bk_used = pd.MultiIndex.from_frame(d.bk[["b", "k"]]).isin(pd.MultiIndex.from_arrays(
+        [brand_of_p.loc[d.pk["p"][listed]].to_numpy(), d.pk["k"][listed].to_numpy()]))
+    clear("sell_brand", np.asarray(bk_used))
+    if "price_level" in am.vars:
+        multi = d.pk["n_levels"].to_numpy()[d.levels["pk"].to_numpy()] >= 2
+        clear("price_level", listed[d.levels["pk"].to_numpy()[multi]])
+    if "stock" in am.vars:
+        st = am.vars["stock"]
+        clear("stock", used_of(cc[["p", "r"]], st.labels.assign(
+            p=pd.Index(d.products["id"]).get_indexer(st.labels["product"]),
+            r=pd.Index(d.regions["id"]).get_indexer(st.labels["region"]))[["p", "r"]]))
+    if "launch_brand" in am.vars:
+        sb = am.vars["sell_brand"]
+        sold = np.rint(x[sb.start:sb.start + sb.n]) > 0.5
+        lb = am.vars["launch_brand"]
+        codes = pd.Index(d.brands["id"]).get_indexer(lb.labels["brand"])
+        clear("launch_brand", np.isin(codes, d.bk["b"].to_numpy()[sold]))
+    return x
+
+
+def _val(am: ArrayModel, x: np.ndarray, block: str, n: int) -> np.ndarray:
+    b = am.vars.get(block)
+    return np.zeros(n) if b is None else x[b.start:b.start + b.n]
+
+
+def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.DataFrame]:
+    """Every result table of a plan."""
+    s, cc = d.sales, d.cc
+    q = _val(am, x, "sales", len(s))
+    q = np.where(np.abs(q) < 1e-9, 0.0, q)
+    price = s["price"].to_numpy()
+    rev = q * price
+    margin = q * sales_unit_margin(d)
+    partner = q * partner_income_per_unit(d)
+    y = np.rint(_val(am, x, "offer", len(d.offers)))
+    mem = d.members
+    offered = np.bincount(mem["cc"].to_numpy(), weights=y[mem["offer"].to_numpy()],
+                          minlength=len(cc))
+    dem = np.bincount(mem["cc"].to_numpy(), weights=y[mem["offer"].to_numpy()]
+                      * mem["demand"].to_numpy(), minlength=len(cc))
+    cc_sales = np.bincount(s["cc"].to_numpy(), weights=q, minlength=len(cc))
+    cc_rev = np.bincount(s["cc"].to_numpy(), weights=rev, minlength=len(cc))
+    cc_margin = np.bincount(s["cc"].to_numpy(), weights=margin, minlength=len(cc))
+    lev_names = d.levels["level"].to_numpy()
+    sold_lev = pd.Series(lev_names[s["lev"].to_numpy()]).where(q > 0, "")
+    cc_level = sold_lev.groupby(s["cc"].to_numpy()).max().reindex(range(len(cc)), fill_value="")
+    cell_channel = labels(d, product=cc["p"], region=cc["r"], segment=cc["s"],
+                          channel=cc["k"]).assign(
+        offered=offered > 0.5, demand=dem, sales=cc_sales, revenue=cc_rev, margin=cc_margin,
+        level=cc_level.to_numpy())
+
+    def agg(keys: list[str], codes: dict[str, np.ndarray]) -> pd.DataFrame:
+        df = pd.DataFrame({**codes, "sales": q, "revenue": rev, "margin": margin,
+                           "partner_income": partner})
+        return df.groupby(keys, sort=True).sum().reset_index()
+
+    pk = d.pk
+    listed = np.rint(_val(am, x, "list_product", len(pk)))
+    pc = agg(["p", "k"], {"p": s["p"].to_numpy(), "k": s["k"].to_numpy()})
+    pc = pk[["p", "k"]].merge(pc, on=["p", "k"], how="left").fillna(0.0)
+    chosen = d.levels.assign(sold=0.0)
+    lev_sales = np.bincount(s["lev"].to_numpy(), weights=q, minlength=len(d.levels))
+    chosen["sold"] = lev_sales
+    zl = np.full(len(d.levels), np.nan)
+    if "price_level" in am.vars:
+        multi = d.pk["n_levels"].to_numpy()[d.levels["pk"].to_numpy()] >= 2
+        zl[np.flatnonzero(multi)] = np.rint(_val(am, x, "price_level", int(multi.sum())))
+    single = d.pk["n_levels"].to_numpy()[d.levels["pk"].to_numpy()] == 1
+    zl[single] = listed[d.levels["pk"].to_numpy()[single]]
+    chosen = chosen[zl > 0.5]
+    pos = chosen.set_index("pk")
+    product_channel = labels(d, product=pc["p"], channel=pc["k"]).assign(
+        listed=listed > 0.5,
+        level=pos["level"].reindex(range(len(pk))).fillna("").to_numpy(),
+        price=pos["price"].reindex(range(len(pk))).to_numpy(),
+        sales=pc["sales"].to_numpy(), revenue=pc["revenue"].to_numpy(),
+        margin=pc["margin"].to_numpy())
+
+    rk = d.rk
+    opened = np.rint(_val(am, x, "open_channel", len(rk)))
+    rc = agg(["r", "k"], {"r": s["r"].to_numpy(), "k": s["k"].to_numpy()})
+    rc = rk[["r", "k"]].merge(rc, on=["r", "k"], how="left").fillna(0.0)
+    region_channel = labels(d, region=rk["r"], channel=rk["k"]).assign(
+        open=opened > 0.5, open_cost=rk["open_cost"].to_numpy(),
+        sales=rc["sales"].to_numpy(), revenue=rc["revenue"].to_numpy(),
+        margin=rc["margin"].to_numpy())
+
+    bk = d.bk
+    sold_b = np.rint(_val(am, x, "sell_brand", len(bk)))
+    bcodes = d.cells["b"].to_numpy()[s["cell"].to_numpy()]
+    bc = agg(["b", "k"], {"b": bcodes, "k": s["k"].to_numpy()})
+    bc = bk[["b", "k"]].merge(bc, on=["b", "k"], how="left").fillna(0.0)
+    brand_channel = labels(d, brand=bk["b"], channel=bk["k"]).assign(
+        sold=sold_b > 0.5, sales=bc["sales"].to_numpy(), revenue=bc["revenue"].to_numpy())
+
+    # partners per region
+    reg = d.regions
+    inc = np.bincount(s["r"].to_numpy(), weights=partner, minlength=len(reg))
+    com = np.zeros(len(reg))
+    if "commission" in am.vars:
+        blk = am.vars["commission"]
+        rcodes = pd.Index(reg["id"]).get_indexer(blk.labels["region"])
+        com[rcodes] = x[blk.start:blk.start + blk.n]
+    pol = np.full(len(reg), np.nan)
+    if "commission_policy" in am.vars:
+        blk = am.vars["commission_policy"]
+        rcodes = pd.Index(reg["id"]).get_indexer(blk.labels["region"])
+        pol[rcodes] = np.rint(x[blk.start:blk.start + blk.n]) + 0.0
+    floor = reg["partner_profit_floor"].to_numpy()
+    partners = pd.DataFrame({"region": reg["id"], "fees_and_margin": inc, "commission": com,
+                             "partner_profit": inc + com, "floor": floor,
+                             "floor_active": am.cons.get("partner_floor") is not None,
+                             "commission_policy": pol})
+
+    # capacity use per row of every capacity / floor family
+    rows = am.matrix("csr") @ x
+    cap_parts = []
+    for fam in CAPACITY_FAMILIES + FLOOR_FAMILIES:
+        c = am.cons.get(fam)
+        if c is None:
+            continue
+        used = rows[c.start:c.start + c.n]
+        limit = c.upper if fam in CAPACITY_FAMILIES else c.lower
+        where: pd.Series | list[str] = (
+            c.labels.astype(str).apply(lambda r: ",".join(r), axis=1) if c.n else [])
+        cap_parts.append(pd.DataFrame({
+            "family": fam, "where": np.asarray(where, dtype=object), "used": used,
+            "limit": limit, "kind": "capacity" if fam in CAPACITY_FAMILIES else "floor",
+            "slack": (limit - used) if fam in CAPACITY_FAMILIES else (used - limit),
+        }))
+    capacity = pd.concat(cap_parts, ignore_index=True) if cap_parts else pd.DataFrame(
+        columns=["family", "where", "used", "limit", "kind", "slack"])
+    capacity["utilization"] = np.where(capacity["limit"].to_numpy(float) > 0,
+                                       capacity["used"].to_numpy(float)
+                                       / np.where(capacity["limit"].to_numpy(float) > 0,
+                                                  capacity["limit"].to_numpy(float), 1.0),
+                                       np.nan)
+
+    # overlaps from offered channels (independent of the overlap family being on)
+    kind = kinds_of(d, cc["k"].to_numpy())
+    off = offered > 0.5
+    pr = pd.DataFrame({"p": cc["p"], "r": cc["r"], "online": off & (kind == "online"),
+                       "offline": off & (kind == "offline")})
+    pr = pr.groupby(["p", "r"], sort=True)[["online", "offline"]].any().reset_index()
+    ov = pr[pr["online"] & pr["offline"]]
+    overlaps = labels(d, product=ov["p"], region=ov["r"])
+
+    prices = product_channel.loc[product_channel["listed"],
+                                 ["product", "channel", "level", "price"]].reset_index(drop=True)
+    return {"cell_channel": cell_channel, "product_channel": product_channel,
+            "region_channel": region_channel, "brand_channel": brand_channel,
+            "partners": partners, "capacity": capacity, "overlaps": overlaps,
+            "prices": prices}
+
+
+def kpis(am: ArrayModel, d: ModelData, x: np.ndarray,
+         tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """Headline numbers of a plan."""
+    cc = tables["cell_channel"]
+    market = float(d.cells["market"].sum())
+    sold = float(cc["sales"].sum())
+    cap = tables["capacity"]
+    util = cap[cap["kind"] == "capacity"]["utilization"]
+    launched = []
+    if "launch_brand" in am.vars:
+        blk = am.vars["launch_brand"]
+        on = np.rint(x[blk.start:blk.start + blk.n]) > 0.5
+        launched = blk.labels["brand"][on].tolist()
+    return {
+        "profit": float(am.cost @ x),
+        "revenue": float(cc["revenue"].sum()),
+        "units_sold": sold,
+        "market_units": market,
+        "lost_sales_units": market - sold,
+        "overlap_count": len(tables["overlaps"]),
+        "channels_opened": int(tables["region_channel"]["open"].sum()),
+        "listings": int(tables["product_channel"]["listed"].sum()),
+        "commission_paid": float(tables["partners"]["commission"].sum()),
+        "brands_launched": launched,
+        "max_capacity_utilization": float(util.max()) if len(util.dropna()) else None,
+    }

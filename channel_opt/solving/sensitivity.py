@@ -1,0 +1,67 @@
+"""Dual values of the capacity and floor rows from the LP with the design fixed.
+
+With every integer decision fixed at the plan's value, the remaining model is a
+linear program in the sales; its row duals are the marginal profit of one more
+unit of each capacity or floor ("value of one more store-labour hour in region r").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..model.linear import ArrayModel
+from .backends import new_highs
+from .results import CAPACITY_FAMILIES, FLOOR_FAMILIES
+
+
+def fixed_design_lp(am: ArrayModel, x: np.ndarray) -> ArrayModel:
+    """A copy of the model with integer columns fixed at ``x`` and made continuous."""
+    lp = ArrayModel(name=am.name + "_fixed")
+    for b in am.vars.values():
+        if b.integer:
+            v = np.rint(x[b.start:b.start + b.n])
+            lp.add_vars(b.name, b.labels, lower=v, upper=v, description=b.description)
+        else:
+            lp.add_vars(b.name, b.labels, lower=b.lower, upper=b.upper,
+                        description=b.description)
+    lp._cost = [c.copy() for c in am._cost]
+    for c in am.cons.values():
+        lp.add_cons(c.name, c.labels, [(c.rows, c.cols, c.vals)], lower=c.lower,
+                    upper=c.upper, description=c.description)
+    return lp
+
+
+def sensitivity(am: ArrayModel, x: np.ndarray) -> pd.DataFrame:
+    """Marginal profit per unit of right-hand side of every capacity and floor row.
+
+    ``marginal_profit`` is d(profit)/d(limit): for a capacity, what one more unit of
+    capacity is worth (>= 0); for a floor, what raising the floor by one costs (<= 0).
+    """
+    lp = fixed_design_lp(am, x)
+    h = new_highs(lp)
+    h.run()
+    import highspy
+
+    cols = ["family", "where", "limit", "used", "marginal_profit"]
+    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return pd.DataFrame(columns=cols)
+    sol = h.getSolution()
+    dual = np.asarray(sol.row_dual)
+    act = np.asarray(sol.row_value)
+    parts = []
+    for fam in CAPACITY_FAMILIES + FLOOR_FAMILIES:
+        c = lp.cons.get(fam)
+        if c is None:
+            continue
+        sl = slice(c.start, c.start + c.n)
+        limit = c.upper if fam in CAPACITY_FAMILIES else c.lower
+        where = c.labels.astype(str).apply(lambda r: ",".join(r), axis=1)
+        parts.append(pd.DataFrame({"family": fam, "where": where.to_numpy(), "limit": limit,
+                                   "used": act[sl], "marginal_profit": dual[sl]}))
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    out = pd.concat(parts, ignore_index=True)
+    out["marginal_profit"] = np.where(np.abs(out["marginal_profit"]) < 1e-9, 0.0,
+                                      out["marginal_profit"])
+    return out

@@ -1,0 +1,124 @@
+"""The solve pipeline: statuses, plan check, diagnosis, sensitivity (hand-computed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import duo, duo_tables
+
+from channel_opt import Scenario, solve
+from channel_opt.model import build_array_model
+from channel_opt.solving.check import check_plan, check_rows
+from channel_opt.solving.results import extract_tables
+
+BOTH = 100 / 3 * (50 + 30)  # both channels offered: 2666.67
+
+
+def test_every_backend_finds_the_hand_optimum(solver: str) -> None:
+    sol = solve(duo(), solver=solver)
+    assert sol.plan_status == "optimal"
+    assert sol.exit_code == 0
+    assert sol.objective == pytest.approx(BOTH, rel=1e-6)
+    assert sol.bound == pytest.approx(BOTH, rel=1e-4)
+    cc = sol.tables["cell_channel"].set_index("channel")
+    assert cc.loc["online", "sales"] == pytest.approx(100 / 3, rel=1e-6)
+    assert cc.loc["store", "sales"] == pytest.approx(100 / 3, rel=1e-6)
+    assert set(sol.timings) == {"build", "handoff", "solve", "extract"}
+
+
+def test_overlap_cost_makes_online_alone_best(solver: str) -> None:
+    # both: 2666.67 - 200 = 2466.67 < online alone 2500
+    sol = solve(duo({"rules": {"overlap": {"cost": 200.0}}}), solver=solver)
+    assert sol.objective == pytest.approx(2500.0, rel=1e-6)
+    assert sol.kpis["overlap_count"] == 0
+    offered = sol.tables["cell_channel"].set_index("channel")["offered"]
+    assert offered["online"] and not offered["store"]
+
+
+def test_infeasible_partner_floor_is_diagnosed() -> None:
+    # the store's 30% of at most 50 units x 100 = 1500 is all partners can make
+    t = duo_tables(regions=[{"id": "R", "partner_profit_floor": 2000.0}])
+    sol = solve(Scenario.from_frames(t, {"rules": {"partner_floor": True}}))
+    assert sol.termination == "infeasible"
+    assert sol.exit_code == 3
+    assert not sol.has_plan
+    assert sol.diagnosis is not None
+    assert sol.diagnosis.families == ["partner_floor"]
+    c = sol.diagnosis.conflicts[0]
+    assert c.where == {"region": "R"}
+    assert c.amount == pytest.approx(500.0, rel=1e-6)  # 2000 - 1500
+    assert "partner profit floor" in c.text and "region R" in c.text
+
+
+def test_partner_floor_changes_the_design() -> None:
+    # floor 1200: store alone earns partners 1500 (profit 1500); both give 1000 (too little);
+    # online alone gives 0. Best feasible: store alone, 1500.
+    t = duo_tables(regions=[{"id": "R", "partner_profit_floor": 1200.0}])
+    sol = solve(Scenario.from_frames(t, {"rules": {"partner_floor": True}}))
+    assert sol.objective == pytest.approx(1500.0, rel=1e-6)
+
+
+def test_store_labour_dual_is_the_value_of_an_hour() -> None:
+    # store needs 0.5 h per unit; 10 hours -> 20 store units. Design: both channels
+    # (online 33.3 + store 20: 1666.7 + 600 = 2266.7) beats online alone (2500)? no:
+    # online alone 2500 wins, so make online worse: variable cost 40 -> margin 20.
+    # online alone 50 x 20 = 1000; store alone min(50, 20) x 30 = 600;
+    # both: online 33.3 x 20 + store 20 x 30 = 666.7 + 600 = 1266.7  <- best.
+    t = duo_tables()
+    t["channels"] = [
+        {"id": "online", "kind": "online", "variable_cost": 40.0},
+        {"id": "store", "kind": "offline", "fee_share": 0.3, "labour_hours": 0.5},
+    ]
+    t["regions"] = [{"id": "R", "store_labour_hours": 10.0}]
+    sol = solve(Scenario.from_frames(t, {"rules": {"store_labour": True}}))
+    assert sol.objective == pytest.approx(2000 / 3 + 600, rel=1e-6)
+    sens = sol.sensitivity
+    assert sens is not None
+    row = sens[sens["family"] == "store_labour"].iloc[0]
+    assert row["marginal_profit"] == pytest.approx(30 / 0.5, rel=1e-6)  # 60 per hour
+
+
+def test_time_limited_solve_reports_termination_apart_from_plan() -> None:
+    sol = solve(duo(), time_limit=30.0)
+    assert sol.termination == "optimal"
+    assert sol.options["time_limit"] == 30.0
+
+
+def test_plan_check_catches_a_corrupted_plan() -> None:
+    scen = duo()
+    sol = solve(scen)
+    am, data = build_array_model(scen)
+    assert sol.x is not None
+    x = sol.x.copy()
+    assert check_rows(am, x) == []
+    q = am.vars["sales"]
+    x[q.start] += 10.0  # sell 10 units more than the offered set's demand
+    assert any(v.startswith("row demand") for v in check_rows(am, x))
+    bad = check_plan(scen, extract_tables(am, data, x), float(am.cost @ x))
+    assert any("exceed the demand" in v for v in bad)
+
+
+def test_plan_check_catches_offer_without_opening() -> None:
+    scen = duo()
+    sol = solve(scen)
+    am, data = build_array_model(scen)
+    assert sol.x is not None
+    x = sol.x.copy()
+    o = am.vars["open_channel"]
+    x[o.start:o.start + o.n] = 0.0
+    assert any(v.startswith("row offer_needs_open") for v in check_rows(am, x))
+    bad = check_plan(scen, extract_tables(am, data, x), float(am.cost @ x))
+    assert any("not open in the region" in v for v in bad)
+
+
+def test_unknown_solver_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="unknown solver 'nope'"):
+        solve(duo(), solver="nope")
+
+
+def test_tables_are_consistent_with_kpis() -> None:
+    sol = solve(duo())
+    cc = sol.tables["cell_channel"]
+    assert sol.kpis["units_sold"] == pytest.approx(float(cc["sales"].sum()))
+    assert sol.kpis["lost_sales_units"] == pytest.approx(100 - 200 / 3, rel=1e-6)
+    assert np.isclose(sol.kpis["profit"], sol.objective)
