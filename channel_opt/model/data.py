@@ -207,6 +207,7 @@ def _offers(scen: Scenario, cc: pd.DataFrame, cells: pd.DataFrame,
     mask = np.bincount(cell_of, weights=bits, minlength=n_cells).astype(np.int64)
     first = np.searchsorted(cell_of, np.arange(n_cells))
     offer_parts: list[pd.DataFrame] = []
+    vocab: dict[str, int] = {}
     member_parts: list[pd.DataFrame] = []
     n_off = 0
     for m in np.unique(mask[mask > 0]):
@@ -232,11 +233,11 @@ def _offers(scen: Scenario, cc: pd.DataFrame, cells: pd.DataFrame,
             dem = np.broadcast_to((share * market[:, None])[:, None, :],
                                   (len(gcells), len(subsets), n_l))
         n_g, n_s = len(gcells), len(subsets)
-        labels = np.array(["+".join(ch_ids[chans[j]] for j in sub) for sub in subsets],
-                          dtype=object)
+        set_codes = np.array([vocab.setdefault("+".join(ch_ids[chans[j]] for j in sub),
+                                               len(vocab)) for sub in subsets], np.int64)
         offer_parts.append(pd.DataFrame({
             "cell": np.repeat(gcells, n_s),
-            "set": np.tile(labels, n_g),
+            "set": np.tile(set_codes, n_g),
             "size": np.tile(S.sum(1), n_g),
         }))
         si, li = np.nonzero(S)  # member pairs of the pattern
@@ -248,7 +249,10 @@ def _offers(scen: Scenario, cc: pd.DataFrame, cells: pd.DataFrame,
         }))
         n_off += n_g * n_s
     offers = pd.concat(offer_parts, ignore_index=True) if offer_parts else \
-        pd.DataFrame({"cell": np.zeros(0, np.int64), "set": [], "size": []})
+        pd.DataFrame({"cell": np.zeros(0, np.int64), "set": np.zeros(0, np.int64),
+                      "size": np.zeros(0, np.int64)})
+    offers["set"] = pd.Categorical.from_codes(offers["set"].to_numpy(),
+                                              categories=pd.Index(list(vocab), dtype=object))
     members = pd.concat(member_parts, ignore_index=True) if member_parts else \
         pd.DataFrame({"offer": np.zeros(0, np.int64), "cc": np.zeros(0, np.int64),
                       "demand": np.zeros(0)})
@@ -260,14 +264,23 @@ def kinds_of(data: ModelData, k: np.ndarray) -> np.ndarray:
     return data.channels["kind"].to_numpy()[k]
 
 
-def labels(data: ModelData, **cols: Any) -> pd.DataFrame:
-    """Readable id labels from codes: ``labels(d, product=p, region=r)``."""
+def labels(data: ModelData, *, categorical: bool = True, **cols: Any) -> pd.DataFrame:
+    """Id labels from codes: ``labels(d, product=p, region=r)``.
+
+    Model blocks get categorical columns (codes plus the id list, no string copies:
+    labels are only read when names are needed); result tables get plain ids.
+    """
     tables = {"product": data.products, "region": data.regions, "segment": data.segments,
               "channel": data.channels, "brand": data.brands}
-    out = {}
-    for name, codes in cols.items():
+    out: dict[str, Any] = {}
+    for name, values in cols.items():
         if name in tables:
-            out[name] = tables[name]["id"].to_numpy()[np.asarray(codes, np.int64)]
+            ids = tables[name]["id"].to_numpy()
+            codes = np.asarray(values, np.int64)
+            out[name] = pd.Categorical.from_codes(codes, categories=pd.Index(ids, dtype=object)) \
+                if categorical else ids[codes]
+        elif categorical and not isinstance(values, pd.Categorical):
+            out[name] = pd.Categorical(np.asarray(values))
         else:
-            out[name] = np.asarray(codes)
+            out[name] = values if categorical else np.asarray(values)
     return pd.DataFrame(out)

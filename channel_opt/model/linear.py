@@ -149,7 +149,7 @@ class ArrayModel:
                 np.concatenate([c.upper for c in self.cons.values()]))
 
     def matrix(self, fmt: str = "csc") -> sp.csc_matrix | sp.csr_matrix:
-        """The constraint matrix (duplicate entries summed)."""
+        """The constraint matrix, duplicate entries summed (CSR or CSC)."""
         if self.cons:
             rows = np.concatenate([c.rows + c.start for c in self.cons.values()])
             cols = np.concatenate([c.cols for c in self.cons.values()])
@@ -157,10 +157,9 @@ class ArrayModel:
         else:
             rows = cols = np.zeros(0, np.int64)
             vals = np.zeros(0)
+        # scipy compresses in one counting pass and sums duplicate entries
         coo = sp.coo_matrix((vals, (rows, cols)), shape=(self.n_rows, self.n_cols))
-        m = coo.tocsc() if fmt == "csc" else coo.tocsr()
-        m.sum_duplicates()
-        return m
+        return coo.tocsc() if fmt == "csc" else coo.tocsr()
 
     def column_names(self) -> list[str]:
         """Readable names ``block[label,...]`` of every column."""

@@ -99,7 +99,7 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
     lev_names = d.levels["level"].to_numpy()
     sold_lev = pd.Series(lev_names[s["lev"].to_numpy()]).where(q > 0, "")
     cc_level = sold_lev.groupby(s["cc"].to_numpy()).max().reindex(range(len(cc)), fill_value="")
-    cell_channel = labels(d, product=cc["p"], region=cc["r"], segment=cc["s"],
+    cell_channel = labels(d, categorical=False, product=cc["p"], region=cc["r"], segment=cc["s"],
                           channel=cc["k"]).assign(
         offered=offered > 0.5, demand=dem, sales=cc_sales, revenue=cc_rev, margin=cc_margin,
         level=cc_level.to_numpy())
@@ -124,7 +124,7 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
     zl[single] = listed[d.levels["pk"].to_numpy()[single]]
     chosen = chosen[zl > 0.5]
     pos = chosen.set_index("pk")
-    product_channel = labels(d, product=pc["p"], channel=pc["k"]).assign(
+    product_channel = labels(d, categorical=False, product=pc["p"], channel=pc["k"]).assign(
         listed=listed > 0.5,
         level=pos["level"].reindex(range(len(pk))).fillna("").to_numpy(),
         price=pos["price"].reindex(range(len(pk))).to_numpy(),
@@ -135,7 +135,7 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
     opened = np.rint(_val(am, x, "open_channel", len(rk)))
     rc = agg(["r", "k"], {"r": s["r"].to_numpy(), "k": s["k"].to_numpy()})
     rc = rk[["r", "k"]].merge(rc, on=["r", "k"], how="left").fillna(0.0)
-    region_channel = labels(d, region=rk["r"], channel=rk["k"]).assign(
+    region_channel = labels(d, categorical=False, region=rk["r"], channel=rk["k"]).assign(
         open=opened > 0.5, open_cost=rk["open_cost"].to_numpy(),
         sales=rc["sales"].to_numpy(), revenue=rc["revenue"].to_numpy(),
         margin=rc["margin"].to_numpy())
@@ -145,7 +145,7 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
     bcodes = d.cells["b"].to_numpy()[s["cell"].to_numpy()]
     bc = agg(["b", "k"], {"b": bcodes, "k": s["k"].to_numpy()})
     bc = bk[["b", "k"]].merge(bc, on=["b", "k"], how="left").fillna(0.0)
-    brand_channel = labels(d, brand=bk["b"], channel=bk["k"]).assign(
+    brand_channel = labels(d, categorical=False, brand=bk["b"], channel=bk["k"]).assign(
         sold=sold_b > 0.5, sales=bc["sales"].to_numpy(), revenue=bc["revenue"].to_numpy())
 
     # partners per region
@@ -198,7 +198,7 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
                        "offline": off & (kind == "offline")})
     pr = pr.groupby(["p", "r"], sort=True)[["online", "offline"]].any().reset_index()
     ov = pr[pr["online"] & pr["offline"]]
-    overlaps = labels(d, product=ov["p"], region=ov["r"])
+    overlaps = labels(d, categorical=False, product=ov["p"], region=ov["r"])
 
     prices = product_channel.loc[product_channel["listed"],
                                  ["product", "channel", "level", "price"]].reset_index(drop=True)
