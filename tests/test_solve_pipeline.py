@@ -23,7 +23,7 @@ def test_every_backend_finds_the_hand_optimum(solver: str) -> None:
     cc = sol.tables["cell_channel"].set_index("channel")
     assert cc.loc["online", "sales"] == pytest.approx(100 / 3, rel=1e-6)
     assert cc.loc["store", "sales"] == pytest.approx(100 / 3, rel=1e-6)
-    assert set(sol.timings) == {"build", "handoff", "solve", "extract"}
+    assert set(sol.timings) == {"build", "heuristic", "handoff", "solve", "extract"}
 
 
 def test_overlap_cost_makes_online_alone_best(solver: str) -> None:
@@ -122,3 +122,18 @@ def test_tables_are_consistent_with_kpis() -> None:
     assert sol.kpis["units_sold"] == pytest.approx(float(cc["sales"].sum()))
     assert sol.kpis["lost_sales_units"] == pytest.approx(100 - 200 / 3, rel=1e-6)
     assert np.isclose(sol.kpis["profit"], sol.objective)
+
+
+def test_time_limit_on_a_large_instance_returns_an_incumbent_with_bound() -> None:
+    from benchmarks.generator import generate
+
+    tables, settings = generate("capacity", 10_000, seed=1)
+    scen = Scenario.from_frames(tables, settings, name="capacity-1e4")
+    sol = solve(scen, time_limit=2.0, sensitivity=False)
+    assert sol.termination == "time_limit"
+    assert sol.plan_status == "feasible"
+    assert sol.exit_code == 1
+    assert sol.objective is not None and sol.bound is not None
+    assert sol.bound >= sol.objective
+    assert sol.gap is not None and sol.gap > 0
+    assert sol.violations == []

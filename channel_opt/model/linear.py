@@ -197,25 +197,53 @@ def _names(block: str, labels: pd.DataFrame) -> list[str]:
     return (block + "[" + joined + "]").tolist()
 
 
-def to_highs(am: ArrayModel, *, names: bool = False) -> Any:
-    """Pass the model to a new in-memory ``highspy.Highs`` instance (column-wise)."""
+@dataclass
+class HighsArrays:
+    """Everything ``highspy.Highs.passModel`` takes, column-wise (picklable)."""
+
+    n_cols: int
+    n_rows: int
+    sense: int  # -1 maximize, 1 minimize (HiGHS ObjSense)
+    cost: np.ndarray
+    col_lower: np.ndarray
+    col_upper: np.ndarray
+    row_lower: np.ndarray
+    row_upper: np.ndarray
+    start: np.ndarray
+    index: np.ndarray
+    value: np.ndarray
+    integrality: np.ndarray
+    name: str = ""
+
+
+def highs_arrays(am: ArrayModel) -> HighsArrays:
+    """The model as the arrays HiGHS takes (the CSC matrix assembled once)."""
+    a = am.matrix("csc")
+    lo, up = am.bounds()
+    rlo, rup = am.row_bounds()
+    return HighsArrays(am.n_cols, am.n_rows, -1 if am.sense == "max" else 1, am.cost, lo, up,
+                       rlo, rup, a.indptr.astype(np.int32), a.indices.astype(np.int32),
+                       a.data.astype(np.float64), am.integrality(), am.name)
+
+
+def highs_from_arrays(arr: HighsArrays) -> Any:
+    """A new quiet in-memory ``highspy.Highs`` holding the model."""
     import highspy
 
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    a = am.matrix("csc")
-    lo, up = am.bounds()
-    rlo, rup = am.row_bounds()
-    integ = am.integrality()
-    cost = am.cost
-    sense = -1 if am.sense == "max" else 1  # HiGHS: ObjSense.kMaximize == -1
-    status = h.passModel(am.n_cols, am.n_rows, a.nnz, 1, sense, 0.0,
-                         cost, lo, up, rlo, rup,
-                         a.indptr.astype(np.int32), a.indices.astype(np.int32),
-                         a.data.astype(np.float64), integ)
+    status = h.passModel(arr.n_cols, arr.n_rows, len(arr.value), 1, arr.sense, 0.0,
+                         arr.cost, arr.col_lower, arr.col_upper, arr.row_lower, arr.row_upper,
+                         arr.start, arr.index, arr.value, arr.integrality)
     if status == highspy.HighsStatus.kError:
-        raise RuntimeError(f"HiGHS rejected the model {am.name!r} ({am.n_cols} columns, "
-                           f"{am.n_rows} rows)")
+        raise RuntimeError(f"HiGHS rejected the model {arr.name!r} ({arr.n_cols} columns, "
+                           f"{arr.n_rows} rows)")
+    return h
+
+
+def to_highs(am: ArrayModel, *, names: bool = False) -> Any:
+    """Pass the model to a new in-memory ``highspy.Highs`` instance (column-wise)."""
+    h = highs_from_arrays(highs_arrays(am))
     if names:
         for j, n in enumerate(am.column_names()):
             h.passColName(j, n)

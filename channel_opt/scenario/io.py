@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import openpyxl
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -76,8 +77,9 @@ def _read_table(p: Path, table: str) -> pd.DataFrame:
     if p.suffix.lower() == ".parquet":
         return pd.read_parquet(p)
     try:
+        # only an empty cell is missing: 'NA', 'null', '#N/A' are reported, not defaulted
         opts = pacsv.ConvertOptions(column_types={c: pa.string() for c in _text_columns(table)},
-                                    strings_can_be_null=False)
+                                    null_values=[""], strings_can_be_null=False)
         df = pacsv.read_csv(p, convert_options=opts).to_pandas()
         if len(df) + 1 == _count_lines(p):
             return df
@@ -160,13 +162,17 @@ def _load_yaml(p: Path) -> Scenario:
 
 def _load_xlsx(p: Path) -> Scenario:
     try:
-        sheets = pd.read_excel(p, sheet_name=None, engine="openpyxl",
-                               dtype=dict.fromkeys(_text_columns(), str),
-                               keep_default_na=False, na_values=[""])
+        book = openpyxl.load_workbook(p, read_only=True, data_only=True)
+        try:
+            problems = _error_cells(book, p)
+            sheets = pd.read_excel(book, sheet_name=None, engine="openpyxl",
+                                   dtype=dict.fromkeys(_text_columns(), str),
+                                   keep_default_na=False, na_values=[""])
+        finally:
+            book.close()
     except Exception as e:  # noqa: BLE001 - any reader error is a bad input file
         raise ScenarioError([Problem(str(p), "", None, None, f"cannot read workbook: {e}",
                                      "save it as an .xlsx workbook")]) from None
-    problems: list[Problem] = []
     name, description = p.stem, ""
     settings: dict[str, Any] = {}
     tables: dict[str, Any] = {}
@@ -204,6 +210,26 @@ def _load_xlsx(p: Path) -> Scenario:
     if problems:
         raise ScenarioError(problems)
     return scen
+
+
+def _error_cells(book: Any, p: Path) -> list[Problem]:
+    """Cells holding a formula error (#REF!, #N/A, #DIV/0!...), which pandas reads as empty."""
+    out: list[Problem] = []
+    for ws in book.worksheets:
+        header: list[Any] | None = None
+        for row in ws.iter_rows():
+            if header is None:
+                header = [c.value for c in row]
+                continue
+            for j, c in enumerate(row):
+                if c.data_type == "e":
+                    col = header[j] if j < len(header) and header[j] is not None else None
+                    out.append(Problem(f"{p}[{ws.title}]", ws.title, c.row,
+                                       None if col is None else str(col),
+                                       f"spreadsheet error value '{c.value}'",
+                                       "replace it with a value (an empty cell means the "
+                                       "default)"))
+    return out
 
 
 def _cell_value(v: Any) -> Any:

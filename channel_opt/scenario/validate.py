@@ -242,8 +242,9 @@ def _cross_checks(t: dict[str, pd.DataFrame], sources: dict[str, Source], settin
         # duplicate ids are reported above; map through the first row of each id
         ch = t["channels"].drop_duplicates("id").set_index("id")
         reg = regions.drop_duplicates("id").set_index("id")
-        needs_store = shares["channel"].map(ch["requires_store"]).fillna(False).to_numpy(bool)
-        has_store = shares["region"].map(reg["has_stores"]).fillna(True).to_numpy(bool)
+        # unknown ids (reported above) map to NaN: neither needs nor lacks a store
+        needs_store = shares["channel"].map(ch["requires_store"]).eq(True).to_numpy(bool)
+        has_store = ~shares["region"].map(reg["has_stores"]).eq(False).to_numpy(bool)
         out.rows(src("shares"), needs_store & ~has_store, "channel",
                  "channel requires store presence but the region has no stores",
                  "drop the row, or set has_stores: true for the region", shares.index)

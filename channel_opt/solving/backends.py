@@ -11,7 +11,6 @@ import contextlib
 import logging
 import math
 import os
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,7 +18,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..model.linear import ArrayModel, to_highs, to_pyomo
+from ..model.linear import (
+    ArrayModel,
+    HighsArrays,
+    highs_arrays,
+    highs_from_arrays,
+    to_highs,
+    to_pyomo,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +48,7 @@ class SolveOptions:
     threads: int | None = None
     seed: int | None = None
     log_file: str | None = None
+    start: np.ndarray | None = None  # a feasible plan to start from (MIP start)
 
     def watchdog_seconds(self) -> float | None:
         """Wall-clock limit of the outer watchdog: the time limit plus a grace period."""
@@ -144,66 +151,98 @@ class HighsBackend(Backend):
             return str(getattr(highspy, "__version__", "unknown"))
 
     def solve(self, am: ArrayModel, opts: SolveOptions) -> RawResult:  # noqa: D102
-        import highspy
-
         t0 = time.perf_counter()
-        h = new_highs(am)
-        t1 = time.perf_counter()
-        if opts.log_file:
-            h.setOptionValue("output_flag", True)
-            h.setOptionValue("log_to_console", False)
-            h.setOptionValue("log_file", str(opts.log_file))
-        if opts.time_limit is not None:
-            h.setOptionValue("time_limit", float(opts.time_limit))
-        if opts.mip_gap is not None:
-            h.setOptionValue("mip_rel_gap", float(opts.mip_gap))
-        if opts.threads is not None:
-            h.setOptionValue("threads", int(opts.threads))
-        if opts.seed is not None:
-            h.setOptionValue("random_seed", int(opts.seed))
-        fired = threading.Event()
-        timer = None
-        limit = opts.watchdog_seconds()
-        if limit is not None:
-            def _cancel() -> None:
-                fired.set()
-                log.warning("watchdog: HiGHS passed its time limit by %.0f s; cancelling",
-                            limit - (opts.time_limit or 0))
-                h.cancelSolve()
-            timer = threading.Timer(limit, _cancel)
-            timer.daemon = True
-            timer.start()
-        try:
-            h.run()
-        finally:
-            if timer is not None:
-                timer.cancel()
-        t2 = time.perf_counter()
-        st = h.getModelStatus()
-        MS = highspy.HighsModelStatus
-        term = {
-            MS.kOptimal: OPTIMAL, MS.kTimeLimit: TIME_LIMIT, MS.kInfeasible: INFEASIBLE,
-            MS.kUnbounded: UNBOUNDED, MS.kUnboundedOrInfeasible: INFEASIBLE,
-            MS.kInterrupt: INTERRUPTED, MS.kIterationLimit: LIMIT,
-            MS.kSolutionLimit: LIMIT, MS.kObjectiveBound: LIMIT, MS.kObjectiveTarget: LIMIT,
-        }.get(st, ERROR)
-        if fired.is_set() and term in (INTERRUPTED, ERROR):
-            term = TIME_LIMIT
-        info = h.getInfo()
-        has = info.primal_solution_status == 2  # kSolutionStatusFeasible
-        x = np.asarray(h.getSolution().col_value, float) if has else None
-        obj = float(info.objective_function_value) if has else None
-        integer = bool(am.integrality().any())
-        bound: float | None
-        if integer:
-            bound = float(info.mip_dual_bound)
-            if not math.isfinite(bound):
-                bound = None
+        arrays = highs_arrays(am)
+        if opts.time_limit is None:
+            with _quiet_stdout():
+                h = highs_from_arrays(arrays)
+            t1 = time.perf_counter()
+            out = run_highs(h, opts)
         else:
-            bound = obj if term == OPTIMAL else None
-        return RawResult(term, x, obj, bound, self.name, self.version(),
-                         h.modelStatusToString(st), t1 - t0, t2 - t1,
-                         extra={"highs": h})
+            t1 = time.perf_counter()
+            out = _run_highs_watched(arrays, opts)
+        t2 = time.perf_counter()
+        return RawResult(out["termination"], out["x"], out["objective"], out["bound"],
+                         self.name, self.version(), out["message"], t1 - t0, t2 - t1)
+
+
+def run_highs(h: Any, opts: SolveOptions) -> dict[str, Any]:
+    """Set the options, run HiGHS and read the outcome as plain values."""
+    import highspy
+
+    if opts.log_file:
+        h.setOptionValue("output_flag", True)
+        h.setOptionValue("log_to_console", False)
+        h.setOptionValue("log_file", str(opts.log_file))
+    if opts.time_limit is not None:
+        h.setOptionValue("time_limit", float(opts.time_limit))
+    if opts.mip_gap is not None:
+        h.setOptionValue("mip_rel_gap", float(opts.mip_gap))
+    if opts.threads is not None:
+        h.setOptionValue("threads", int(opts.threads))
+    if opts.seed is not None:
+        h.setOptionValue("random_seed", int(opts.seed))
+    lp = h.getLp()
+    integer = any(int(v) != 0 for v in lp.integrality_) if len(lp.integrality_) else False
+    if opts.start is not None and integer:
+        n = h.getNumCol()
+        h.setSolution(n, np.arange(n, dtype=np.int32), np.asarray(opts.start, float))
+    h.run()
+    st = h.getModelStatus()
+    MS = highspy.HighsModelStatus
+    term = {
+        MS.kOptimal: OPTIMAL, MS.kTimeLimit: TIME_LIMIT, MS.kInfeasible: INFEASIBLE,
+        MS.kUnbounded: UNBOUNDED, MS.kUnboundedOrInfeasible: INFEASIBLE,
+        MS.kInterrupt: INTERRUPTED, MS.kIterationLimit: LIMIT,
+        MS.kSolutionLimit: LIMIT, MS.kObjectiveBound: LIMIT, MS.kObjectiveTarget: LIMIT,
+    }.get(st, ERROR)
+    info = h.getInfo()
+    has = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    x = np.asarray(h.getSolution().col_value, float) if has else None
+    obj = float(info.objective_function_value) if has else None
+    bound: float | None
+    if integer:
+        bound = float(info.mip_dual_bound)
+        if not math.isfinite(bound):
+            bound = None
+    else:
+        bound = obj if term == OPTIMAL else None
+    return {"termination": term, "x": x, "objective": obj, "bound": bound,
+            "message": h.modelStatusToString(st)}
+
+
+def _run_highs_watched(arrays: HighsArrays, opts: SolveOptions) -> dict[str, Any]:
+    """Solve in a child process that is killed at the watchdog limit.
+
+    HiGHS does not check its time limit everywhere (presolve of a large model can
+    run minutes past it); a process can always be stopped. The child is a fresh
+    interpreter (``python -m channel_opt.solving.highs_worker``) fed the model's
+    arrays over a pipe, so it never re-runs the caller's main script.
+    """
+    import pickle
+    import subprocess
+    import sys
+
+    payload = pickle.dumps((arrays, opts), protocol=pickle.HIGHEST_PROTOCOL)
+    proc = subprocess.Popen([sys.executable, "-m", "channel_opt.solving.highs_worker"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    limit = opts.watchdog_seconds()
+    try:
+        out, err = proc.communicate(payload, timeout=limit)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        log.warning("watchdog: HiGHS ran %.0f s past its time limit; killed",
+                    (limit or 0) - (opts.time_limit or 0))
+        return {"termination": TIME_LIMIT, "x": None, "objective": None, "bound": None,
+                "message": "killed by the watchdog after ignoring the time limit"}
+    if proc.returncode != 0 or not out:
+        return {"termination": ERROR, "x": None, "objective": None, "bound": None,
+                "message": f"the HiGHS process failed (exit code {proc.returncode}): "
+                + err.decode(errors="replace")[-500:]}
+    result: dict[str, Any] = pickle.loads(out)  # noqa: S301 - our own child's output
+    return result
 
 
 class PyomoBackend(Backend):

@@ -25,6 +25,7 @@ from .backends import (
 )
 from .check import check_plan, check_rows
 from .diagnose import Diagnosis, diagnose
+from .heuristic import Construction, construct
 from .results import extract_tables, kpis, tidy_plan
 from .sensitivity import sensitivity as lp_sensitivity
 
@@ -105,7 +106,27 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     """``|bound - objective| / max(1e-10, |objective|)`` as HiGHS and Gurobi define it."""
     if objective is None or bound is None or not math.isfinite(bound):
         return None
-    return abs(bound - objective) / max(1e-10, abs(objective))
+    if abs(bound - objective) <= 1e-9 * max(1.0, abs(objective)):
+        return 0.0
+    return abs(bound - objective) / abs(objective) if objective != 0 else math.inf
+
+
+def _with_fallback(raw: RawResult, start: Construction) -> RawResult:
+    """Use the constructive plan when the solver stopped without a better one, and
+    the cheap bound when it is tighter than the solver's (or the solver has none).
+    """
+    if raw.termination in (OPTIMAL, INFEASIBLE, UNBOUNDED):
+        return raw
+    solver_obj = -np.inf if raw.objective is None else raw.objective
+    if start.x is not None and start.objective is not None and (
+            raw.x is None or solver_obj < start.objective):
+        log.warning("the solver stopped (%s) without a better plan: returning the "
+                    "constructive plan", raw.termination)
+        raw.x, raw.objective = start.x, start.objective
+        raw.message += "; plan from the constructive heuristic"
+    if raw.bound is None or start.bound < raw.bound:
+        raw.bound = start.bound
+    return raw
 
 
 def solve(scenario: Scenario, *, solver: str = "highs", time_limit: float | None = None,
@@ -117,15 +138,21 @@ def solve(scenario: Scenario, *, solver: str = "highs", time_limit: float | None
     A pure function of its arguments: no files are written except the solver log
     (``log_file``), nothing is printed (progress goes to :mod:`logging`).
     """
-    opts = SolveOptions(time_limit, mip_gap, threads, seed, log_file)
     backend = get_backend(solver)
     timings: dict[str, float] = {}
     t = time.perf_counter()
     log.info("building the model of %s", scenario.name)
     am, data = build_array_model(scenario)
     timings["build"] = time.perf_counter() - t
-    log.info("model: %d columns, %d rows; solving with %s", am.n_cols, am.n_rows, solver)
+    t = time.perf_counter()
+    start = construct(am, data)
+    timings["heuristic"] = time.perf_counter() - t
+    log.info("model: %d columns, %d rows; constructive plan %s; solving with %s",
+             am.n_cols, am.n_rows, "none" if start.objective is None else
+             f"{start.objective:,.2f}", solver)
+    opts = SolveOptions(time_limit, mip_gap, threads, seed, log_file, start.x)
     raw: RawResult = backend.solve(am, opts)
+    raw = _with_fallback(raw, start)
     timings["handoff"] = raw.handoff_seconds
     timings["solve"] = raw.solve_seconds
     t = time.perf_counter()

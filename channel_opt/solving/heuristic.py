@@ -1,0 +1,244 @@
+"""A fast constructive plan and a cheap valid bound, from the model's own arrays.
+
+* **Plan.** Each cell gets the channel set with the largest stand-alone value (demand
+  of each member times its best unit margin over price levels), or nothing if no set
+  earns money; listings, openings, brands, launches, stock and price levels follow
+  from the chosen sets; the sales are then the LP with that design fixed. If the
+  rules make that design infeasible, the empty design is tried. The plan is a MIP
+  start for the solver and the incumbent of last resort when a time limit stops the
+  solver before it has one.
+* **Bound.** Every cost outside the sales margin is nonnegative and every rule only
+  restricts sales, so ``sum over cells of the best set value`` bounds the profit
+  from above. It costs one pass over the offers and holds even when the solver
+  stops before its root node.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..model.data import ModelData
+from ..model.linear import ArrayModel
+from .backends import new_highs
+from .sensitivity import fixed_design_lp
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Construction:
+    """The constructive plan (``x`` is None if no design was feasible) and the bound."""
+
+    x: np.ndarray | None
+    objective: float | None
+    bound: float
+
+
+def _best_unit_value(am: ArrayModel, d: ModelData) -> tuple[np.ndarray, np.ndarray]:
+    """Per (cell, channel) pair: best of ``multiplier x unit margin`` over its levels,
+    and the level achieving it.
+    """
+    s = d.sales
+    b = am.vars["sales"]
+    val = am.cost[b.start:b.start + b.n] * s["mult"].to_numpy()
+    order = np.lexsort((-val, s["cc"].to_numpy()))
+    first = order[np.unique(s["cc"].to_numpy()[order], return_index=True)[1]]
+    best = np.full(len(d.cc), -np.inf)
+    lev = np.full(len(d.cc), -1)
+    best[s["cc"].to_numpy()[first]] = val[first]
+    lev[s["cc"].to_numpy()[first]] = s["lev"].to_numpy()[first]
+    return best, lev
+
+
+def construct(am: ArrayModel, d: ModelData, rounds: int = 6) -> Construction:
+    """The constructive plan and the cheap upper bound.
+
+    The set values are re-weighted for a few rounds: where the fixed-design LP
+    misses a partner floor or a service level, the partners' income or the units of
+    that region count extra in the next choice; where shelf space is short, the
+    least valuable store assortment per unit of space is dropped.
+    """
+    mem, of = d.members, d.offers
+    best, lev = _best_unit_value(am, d)
+    m_cc, m_off = mem["cc"].to_numpy(), mem["offer"].to_numpy()
+    dem = mem["demand"].to_numpy()
+    hq = np.bincount(m_off, weights=dem * np.maximum(best[m_cc], 0.0), minlength=len(of))
+    cells = of["cell"].to_numpy()
+    bound = float(np.sum(np.maximum(_argmax_per_cell(hq, cells)[1], 0.0)))
+    region = d.cells["r"].to_numpy()[cells]
+    n_r = len(d.regions)
+    partner_unit = _partner_unit(d)
+    partner = np.bincount(m_off, weights=dem * partner_unit[m_cc], minlength=len(of))
+    units = np.bincount(m_off, weights=dem, minlength=len(of))
+    lam = np.zeros(n_r)
+    mu = np.zeros(n_r)
+    for _ in range(rounds):
+        value = hq + lam[region] * partner + mu[region] * units
+        top, val = _argmax_per_cell(value, cells)
+        chosen = _fit_shelf(am, d, top[val > 0], value)
+        x = _design_vector(am, d, chosen, lev)
+        h = new_highs(fixed_design_lp(am, x))
+        h.run()
+        if h.getInfo().primal_solution_status == 2:
+            x = np.asarray(h.getSolution().col_value, float)
+            return Construction(x, float(am.cost @ x), bound)
+        short = _short_regions(am, x, n_r)
+        if short is None:
+            break
+        floor_r, service_r = short
+        lam = np.where(floor_r, np.maximum(2 * lam, 0.5), lam)
+        mu = np.where(service_r, np.maximum(2 * mu, np.abs(hq).max() / max(units.max(), 1)),
+                      mu)
+    x = _design_vector(am, d, cells[:0], lev)
+    h = new_highs(fixed_design_lp(am, x))
+    h.run()
+    if h.getInfo().primal_solution_status == 2:
+        x = np.asarray(h.getSolution().col_value, float)
+        return Construction(x, float(am.cost @ x), bound)
+    return Construction(None, None, bound)
+
+
+def _argmax_per_cell(value: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The best offer of every cell that has offers, and its value."""
+    order = np.lexsort((-value, cells))
+    top = order[np.unique(cells[order], return_index=True)[1]]
+    return top, value[top]
+
+
+def _partner_unit(d: ModelData) -> np.ndarray:
+    """Partners' income per unit of demand of each (cell, channel) at reference price."""
+    ch = d.channels
+    k = d.cc["k"].to_numpy()
+    price = d.products["ref_price"].to_numpy()[d.cc["p"].to_numpy()]
+    return ch["fee_per_unit"].to_numpy()[k] + ch["fee_share"].to_numpy()[k] * price
+
+
+def _short_regions(am: ArrayModel, x: np.ndarray, n_r: int
+                   ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Regions whose partner floor / service level the fixed design misses (elastic LP)."""
+    from .diagnose import diagnose  # late: diagnose imports this package's backends
+
+    dg = diagnose(fixed_design_lp(am, x))
+    floor_r = np.zeros(n_r, bool)
+    service_r = np.zeros(n_r, bool)
+    regions = {str(r): i for i, r in enumerate(am.vars["open_channel"].labels["region"]
+                                               .cat.categories)} \
+        if "open_channel" in am.vars and hasattr(am.vars["open_channel"].labels["region"],
+                                                 "cat") else {}
+    for c in dg.conflicts:
+        r = regions.get(str(c.where.get("region")))
+        if r is None:
+            continue
+        if c.family == "partner_floor":
+            floor_r[r] = True
+        elif c.family in ("service_level", "cell_service_level", "dealer_min_volume"):
+            service_r[r] = True
+    if not (floor_r.any() or service_r.any()):
+        return None
+    return floor_r, service_r
+
+
+def _fit_shelf(am: ArrayModel, d: ModelData, chosen: np.ndarray,
+               value: np.ndarray) -> np.ndarray:
+    """Drop the least valuable store assortment (per shelf unit) where shelf space is
+    short, moving those cells to their best set without store-stock channels.
+    """
+    if "shelf_space" not in am.cons:
+        return chosen
+    mem, of = d.members, d.offers
+    uses = d.channels["uses_store_stock"].to_numpy(bool)[d.cc["k"].to_numpy()]
+    offer_stock = np.zeros(len(of), bool)
+    offer_stock[mem["offer"].to_numpy()[uses[mem["cc"].to_numpy()]]] = True
+    cells = of["cell"].to_numpy()
+    alt_val = np.where(offer_stock, -np.inf, value)
+    alt_top, alt_v = _argmax_per_cell(alt_val, cells)
+    alt = np.full(len(d.cells), -1)
+    alt_value = np.zeros(len(d.cells))
+    ok = np.isfinite(alt_v) & (alt_v > 0)
+    alt[cells[alt_top[ok]]] = alt_top[ok]
+    alt_value[cells[alt_top[ok]]] = alt_v[ok]
+    stocked = chosen[offer_stock[chosen]]
+    c_cells = cells[stocked]
+    p = d.cells["p"].to_numpy()[c_cells]
+    r = d.cells["r"].to_numpy()[c_cells]
+    loss = value[stocked] - alt_value[c_cells]
+    pr = pd.DataFrame({"p": p, "r": r, "loss": loss}).groupby(["p", "r"], as_index=False).sum()
+    pr["space"] = d.products["shelf_space"].to_numpy()[pr["p"].to_numpy()]
+    pr["per_space"] = pr["loss"] / np.maximum(pr["space"], 1e-12)
+    pr = pr.sort_values(["r", "per_space"], ascending=[True, False])
+    pr["used"] = pr.groupby("r")["space"].cumsum()
+    cap = d.regions["shelf_capacity"].to_numpy()[pr["r"].to_numpy()]
+    drop = pr[pr["used"].to_numpy() > cap]
+    if not len(drop):
+        return chosen
+    dropped = pd.MultiIndex.from_frame(drop[["p", "r"]])
+    hit = pd.MultiIndex.from_arrays([p, r]).isin(dropped)
+    replace = stocked[hit]
+    keep = np.setdiff1d(chosen, replace)
+    new = alt[cells[replace]]
+    return np.concatenate([keep, new[new >= 0]])
+
+
+def _design_vector(am: ArrayModel, d: ModelData, offers: np.ndarray,
+                   lev: np.ndarray) -> np.ndarray:
+    """Integer decisions implied by a choice of one set per cell (sales left at 0)."""
+    x = np.zeros(am.n_cols)
+    lo, _ = am.bounds()
+    x[:] = np.where(am.integrality() > 0, np.maximum(lo, 0.0), 0.0)  # forced stay forced
+
+    def put(block: str, idx: np.ndarray) -> None:
+        if block in am.vars and len(idx):
+            x[am.vars[block].start + np.asarray(idx, np.int64)] = 1.0
+
+    put("offer", offers)
+    on = np.isin(d.members["offer"].to_numpy(), offers)
+    cc_on = np.unique(d.members["cc"].to_numpy()[on])
+    cc = d.cc.iloc[cc_on]
+
+    def rows_of(table: pd.DataFrame, keys: list[str], sub: pd.DataFrame) -> np.ndarray:
+        pos = pd.MultiIndex.from_frame(table[keys]).get_indexer(
+            pd.MultiIndex.from_frame(sub[keys]))
+        return np.unique(pos[pos >= 0])
+
+    pk = rows_of(d.pk, ["p", "k"], cc)
+    put("list_product", pk)
+    put("open_channel", rows_of(d.rk, ["r", "k"], cc))
+    put("sell_brand", rows_of(d.bk, ["b", "k"], cc))
+    if "launch_brand" in am.vars:
+        lb = am.vars["launch_brand"]
+        codes = pd.Index(d.brands["id"]).get_indexer(lb.labels["brand"].astype(str))
+        put("launch_brand", np.flatnonzero(np.isin(codes, cc["b"].to_numpy())))
+    if "price_level" in am.vars:
+        multi = np.flatnonzero(d.pk["n_levels"].to_numpy()[d.levels["pk"].to_numpy()] >= 2)
+        zpos = np.full(len(d.levels), -1)
+        zpos[multi] = np.arange(len(multi))
+        # one level per listed (p,k): the best level of its first offered pair
+        first = pd.Series(lev[cc_on], index=cc["pk"].to_numpy()).groupby(level=0).first()
+        z = zpos[first.to_numpy()]
+        put("price_level", z[z >= 0])
+    if "stock" in am.vars:
+        st = am.vars["stock"]
+        uses = d.channels["uses_store_stock"].to_numpy(bool)[cc["k"].to_numpy()]
+        keys = pd.MultiIndex.from_arrays([
+            d.products["id"].to_numpy()[cc["p"].to_numpy()[uses]],
+            d.regions["id"].to_numpy()[cc["r"].to_numpy()[uses]]])
+        labs = pd.MultiIndex.from_arrays([st.labels["product"].astype(str),
+                                          st.labels["region"].astype(str)])
+        put("stock", np.flatnonzero(labs.isin(keys)))
+    if "commission_policy" in am.vars and "partner_floor" in am.cons:
+        pol = am.vars["commission_policy"]
+        floors = set(am.cons["partner_floor"].labels["region"].astype(str))
+        put("commission_policy", np.flatnonzero(pol.labels["region"].astype(str).isin(floors)))
+    if "brand_kind" in am.vars:
+        bkv = am.vars["brand_kind"]
+        sold = d.bk.iloc[rows_of(d.bk, ["b", "k"], cc)]
+        keys = pd.MultiIndex.from_arrays([d.brands["id"].to_numpy()[sold["b"].to_numpy()],
+                                          d.channels["kind"].to_numpy()[sold["k"].to_numpy()]])
+        labs = pd.MultiIndex.from_arrays([bkv.labels["brand"].astype(str),
+                                          bkv.labels["kind"].astype(str)])
+        put("brand_kind", np.flatnonzero(labs.isin(keys)))
+    return x
