@@ -133,7 +133,9 @@ def _canonical(name: str, df: pd.DataFrame) -> pd.DataFrame:
     cols = [c.name for c in columns(spec.row)]
     df = df[cols]
     if len(df):
-        df = df.sort_values(list(spec.key), kind="stable")
+        # sort on the ranks of the key values (factorize sorts only the distinct ids)
+        ranks = [pd.factorize(df[k], sort=True)[0] for k in reversed(spec.key)]
+        df = df.iloc[np.lexsort(ranks)]
     return df.reset_index(drop=True)
 
 
@@ -152,6 +154,7 @@ def content_hash(settings: Settings, tables: Mapping[str, pd.DataFrame]) -> str:
             elif pd.api.types.is_float_dtype(s.dtype):
                 v = s.to_numpy(dtype=float) + 0.0  # -0.0 -> 0.0
                 h.update(v.tobytes())
-            else:
-                h.update("\x1f".join(s.astype(str).tolist()).encode())
+            else:  # 64-bit hash of every string, then SHA-256 over those
+                h.update(pd.util.hash_pandas_object(s.astype("str"), index=False)
+                         .to_numpy().tobytes())
     return h.hexdigest()

@@ -154,10 +154,13 @@ def _coerce_column(s: pd.Series, col: Column, src: Source, out: Collector) -> pd
                  s.index)
         vals = np.where(blank | bad, bool(col.default), t)  # bad cells: reported, use default
         return pd.Series(vals.astype(bool), index=s.index)
-    txt = s.astype("string").str.strip()
-    txt = txt.where(~pd.Series(blank, index=s.index), "" if col.default is None
-                    else str(col.default)).fillna("")
-    res = pd.Series(txt.to_numpy(dtype=object), index=s.index, dtype=object)
+    txt = s if pd.api.types.is_string_dtype(s.dtype) and s.dtype != object \
+        else s.astype("str")
+    txt = txt.str.strip()
+    if blank.any():
+        txt = txt.where(~pd.Series(blank, index=s.index), "" if col.default is None
+                        else str(col.default))
+    res = txt.fillna("")
     if col.kind == "enum":
         bad = ~res.isin(col.choices).to_numpy() & ~blank
         out.rows(src, bad, col.name, f"unknown {col.name}",
@@ -206,6 +209,14 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], sources: dict[str, Sour
     return clean
 
 
+def _lookup(keys: pd.Series, values: pd.Series, missing: bool) -> np.ndarray:
+    """``values[keys]`` as a bool array (``missing`` for unknown keys), vectorized."""
+    if not len(values):
+        return np.full(len(keys), missing)
+    pos = pd.Index(values.index).get_indexer(keys)
+    return np.where(pos >= 0, values.to_numpy(bool)[np.maximum(pos, 0)], missing)
+
+
 def split_list(value: str) -> list[str]:
     """Split a ';'-separated cell into its items."""
     return [v.strip() for v in str(value).split(";") if v.strip()]
@@ -243,8 +254,8 @@ def _cross_checks(t: dict[str, pd.DataFrame], sources: dict[str, Source], settin
         ch = t["channels"].drop_duplicates("id").set_index("id")
         reg = regions.drop_duplicates("id").set_index("id")
         # unknown ids (reported above) map to NaN: neither needs nor lacks a store
-        needs_store = shares["channel"].map(ch["requires_store"]).eq(True).to_numpy(bool)
-        has_store = ~shares["region"].map(reg["has_stores"]).eq(False).to_numpy(bool)
+        needs_store = _lookup(shares["channel"], ch["requires_store"], False)
+        has_store = _lookup(shares["region"], reg["has_stores"], True)
         out.rows(src("shares"), needs_store & ~has_store, "channel",
                  "channel requires store presence but the region has no stores",
                  "drop the row, or set has_stores: true for the region", shares.index)
