@@ -124,3 +124,10 @@ def test_convert_round_trip(tmp_path: Path, capsys: pytest.CaptureFixture) -> No
     assert main(["convert", str(tmp_path / "duo.xlsx"), str(tmp_path / "back" / "duo.yaml")]) == 0
     hashes = [line.split("hash ")[1] for line in capsys.readouterr().out.splitlines()]
     assert hashes[0] == hashes[1]
+
+
+def test_readme_reference_is_current() -> None:
+    from channel_opt.scenario.docs import readme_section
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    assert readme_section() in readme, "run: python -m channel_opt.scenario.docs"

@@ -265,3 +265,31 @@ def _markdown_table(rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in body]
     return "\n".join(lines)
+
+
+START, END = "<!-- reference:start -->", "<!-- reference:end -->"
+
+
+def readme_section() -> str:
+    """The reference as embedded in README.md (one heading level down)."""
+    body = table_reference_markdown().split("\n", 1)[1].lstrip("\n")
+    lines = ["#" + ln if ln.startswith("#") else ln for ln in body.splitlines()]
+    return f"{START}\n" + "\n".join(lines).rstrip() + f"\n{END}"
+
+
+def update_readme(path: str = "README.md") -> bool:
+    """Rewrite the reference section of README.md; True if it changed."""
+    from pathlib import Path
+
+    p = Path(path)
+    text = p.read_text(encoding="utf-8")
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    new = head + readme_section() + tail
+    if new != text:
+        p.write_text(new, encoding="utf-8")
+    return new != text
+
+
+if __name__ == "__main__":
+    print("README.md updated" if update_readme() else "README.md already current")
