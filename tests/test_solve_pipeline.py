@@ -137,3 +137,11 @@ def test_time_limit_on_a_large_instance_returns_an_incumbent_with_bound() -> Non
     assert sol.bound >= sol.objective
     assert sol.gap is not None and sol.gap > 0
     assert sol.violations == []
+
+
+def test_every_backend_through_the_watchdog_process(solver: str) -> None:
+    # with a time limit the solve runs in a child process that can be killed
+    sol = solve(duo(), solver=solver, time_limit=60.0)
+    assert sol.plan_status == "optimal"
+    assert sol.objective == pytest.approx(BOTH, rel=1e-6)
+    assert sol.solver == solver

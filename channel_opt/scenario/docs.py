@@ -12,12 +12,11 @@ import math
 import types
 from typing import Any, Literal, Union, get_args, get_origin
 
-import annotated_types as at
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from .settings import ChannelRule, Flag, Rules, Settings
-from .tables import TABLES, Column, columns
+from .tables import TABLES, Column, columns, field_bounds
 
 _KIND_NAMES = {"str": "text", "float": "number", "bool": "true/false"}
 # meanings of the ChannelRule fields, which carry no pydantic description
@@ -183,18 +182,7 @@ def _field_default(field: FieldInfo) -> str:
 
 
 def _field_bounds(field: FieldInfo) -> str:
-    lower = upper = None
-    lo_strict = up_strict = False
-    for m in field.metadata:
-        if isinstance(m, at.Ge):
-            lower = float(m.ge)  # type: ignore[arg-type]
-        elif isinstance(m, at.Gt):
-            lower, lo_strict = float(m.gt), True  # type: ignore[arg-type]
-        elif isinstance(m, at.Le):
-            upper = float(m.le)  # type: ignore[arg-type]
-        elif isinstance(m, at.Lt):
-            upper, up_strict = float(m.lt), True  # type: ignore[arg-type]
-    return _bounds(lower, lo_strict, upper, up_strict)
+    return _bounds(*field_bounds(field))
 
 
 def _type_name(annotation: Any) -> str:

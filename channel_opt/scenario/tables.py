@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 
 import annotated_types as at
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.fields import FieldInfo
 
 INF = math.inf
 ChannelKind = Literal["online", "offline", "o2o"]
@@ -228,6 +229,22 @@ class Column:
     unit: str = ""
 
 
+def field_bounds(field: FieldInfo) -> tuple[float | None, bool, float | None, bool]:
+    """(lower, lower is strict, upper, upper is strict) of a pydantic field."""
+    lower = upper = None
+    lo_strict = up_strict = False
+    for m in field.metadata:
+        if isinstance(m, at.Ge):
+            lower = float(m.ge)  # type: ignore[arg-type]
+        elif isinstance(m, at.Gt):
+            lower, lo_strict = float(m.gt), True  # type: ignore[arg-type]
+        elif isinstance(m, at.Le):
+            upper = float(m.le)  # type: ignore[arg-type]
+        elif isinstance(m, at.Lt):
+            upper, up_strict = float(m.lt), True  # type: ignore[arg-type]
+    return lower, lo_strict, upper, up_strict
+
+
 def columns(row: type[_Row]) -> list[Column]:
     """The column checks of a row model, in declaration order."""
     out = []
@@ -243,17 +260,7 @@ def columns(row: type[_Row]) -> list[Column]:
             kind = "enum"
         else:
             kind = "str"
-        lower = upper = None
-        lo_strict = up_strict = False
-        for m in field.metadata:
-            if isinstance(m, at.Ge):
-                lower = float(m.ge)  # type: ignore[arg-type]
-            elif isinstance(m, at.Gt):
-                lower, lo_strict = float(m.gt), True  # type: ignore[arg-type]
-            elif isinstance(m, at.Le):
-                upper = float(m.le)  # type: ignore[arg-type]
-            elif isinstance(m, at.Lt):
-                upper, up_strict = float(m.lt), True  # type: ignore[arg-type]
+        lower, lo_strict, upper, up_strict = field_bounds(field)
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         out.append(Column(
             name=name, kind=kind, required=field.is_required(),

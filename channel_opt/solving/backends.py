@@ -20,9 +20,6 @@ import numpy as np
 
 from ..model.linear import (
     ArrayModel,
-    HighsArrays,
-    highs_arrays,
-    highs_from_arrays,
     to_highs,
     to_pyomo,
 )
@@ -152,15 +149,9 @@ class HighsBackend(Backend):
 
     def solve(self, am: ArrayModel, opts: SolveOptions) -> RawResult:  # noqa: D102
         t0 = time.perf_counter()
-        arrays = highs_arrays(am)
-        if opts.time_limit is None:
-            with _quiet_stdout():
-                h = highs_from_arrays(arrays)
-            t1 = time.perf_counter()
-            out = run_highs(h, opts)
-        else:
-            t1 = time.perf_counter()
-            out = _run_highs_watched(arrays, opts)
+        h = new_highs(am)
+        t1 = time.perf_counter()
+        out = run_highs(h, opts)
         t2 = time.perf_counter()
         return RawResult(out["termination"], out["x"], out["objective"], out["bound"],
                          self.name, self.version(), out["message"], t1 - t0, t2 - t1)
@@ -211,37 +202,41 @@ def run_highs(h: Any, opts: SolveOptions) -> dict[str, Any]:
             "message": h.modelStatusToString(st)}
 
 
-def _run_highs_watched(arrays: HighsArrays, opts: SolveOptions) -> dict[str, Any]:
-    """Solve in a child process that is killed at the watchdog limit.
+def solve_watched(name: str, am: ArrayModel, opts: SolveOptions) -> RawResult:
+    """Solve with backend ``name`` in a child process killed at the watchdog limit.
 
-    HiGHS does not check its time limit everywhere (presolve of a large model can
-    run minutes past it); a process can always be stopped. The child is a fresh
-    interpreter (``python -m channel_opt.solving.highs_worker``) fed the model's
-    arrays over a pipe, so it never re-runs the caller's main script.
+    Solvers do not check their time limit everywhere (HiGHS' presolve of a large
+    model can run minutes past it; in-process Pyomo solvers cannot be interrupted at
+    all); a process can always be stopped. The child is a fresh interpreter
+    (``python -m channel_opt.solving.worker``) fed the model over a pipe, so it never
+    re-runs the caller's main script.
     """
     import pickle
     import subprocess
     import sys
 
-    payload = pickle.dumps((arrays, opts), protocol=pickle.HIGHEST_PROTOCOL)
-    proc = subprocess.Popen([sys.executable, "-m", "channel_opt.solving.highs_worker"],
+    t0 = time.perf_counter()
+    payload = pickle.dumps((name, am, opts), protocol=pickle.HIGHEST_PROTOCOL)
+    proc = subprocess.Popen([sys.executable, "-m", "channel_opt.solving.worker"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     limit = opts.watchdog_seconds()
+    version = BACKENDS[name].version()
     try:
         out, err = proc.communicate(payload, timeout=limit)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
-        log.warning("watchdog: HiGHS ran %.0f s past its time limit; killed",
+        log.warning("watchdog: %s ran %.0f s past its time limit; killed", name,
                     (limit or 0) - (opts.time_limit or 0))
-        return {"termination": TIME_LIMIT, "x": None, "objective": None, "bound": None,
-                "message": "killed by the watchdog after ignoring the time limit"}
+        return RawResult(TIME_LIMIT, None, None, None, name, version,
+                         "killed by the watchdog after ignoring the time limit",
+                         0.0, time.perf_counter() - t0)
     if proc.returncode != 0 or not out:
-        return {"termination": ERROR, "x": None, "objective": None, "bound": None,
-                "message": f"the HiGHS process failed (exit code {proc.returncode}): "
-                + err.decode(errors="replace")[-500:]}
-    result: dict[str, Any] = pickle.loads(out)  # noqa: S301 - our own child's output
+        return RawResult(ERROR, None, None, None, name, version,
+                         f"the solver process failed (exit code {proc.returncode}): "
+                         + err.decode(errors="replace")[-500:], 0.0, time.perf_counter() - t0)
+    result: RawResult = pickle.loads(out)  # noqa: S301 - our own child's output
     return result
 
 

@@ -1,0 +1,29 @@
+"""Child process of the solver watchdog: read (backend name, model, options) from
+stdin, solve, write the RawResult to stdout (both pickled). Not a public entry point.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+
+
+def main() -> None:
+    """Solve the model on stdin with the named backend."""
+    from .backends import ERROR, RawResult, _quiet_stdout, get_backend
+
+    name, am, opts = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our own parent
+    out_fd = os.dup(1)  # keep the real stdout for the result; solvers may print to fd 1
+    try:
+        with _quiet_stdout():
+            result = get_backend(name).solve(am, opts)
+    except Exception as e:  # noqa: BLE001 - reported to the parent as a failure
+        result = RawResult(ERROR, None, None, None, name, "", f"{type(e).__name__}: {e}")
+    result.extra = {}
+    with os.fdopen(out_fd, "wb") as out:
+        pickle.dump(result, out, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+if __name__ == "__main__":
+    main()
