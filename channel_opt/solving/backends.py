@@ -245,7 +245,6 @@ class PyomoBackend(Backend):
 
     pyomo_name: ClassVar[str]
     option_names: ClassVar[dict[str, str]] = {}
-    shell: ClassVar[bool] = False  # an executable that Pyomo can kill at a wall-clock limit
 
     @classmethod
     def _factory(cls) -> Any:
@@ -286,8 +285,6 @@ class PyomoBackend(Backend):
         kw: dict[str, Any] = {"load_solutions": False, "tee": False}
         if opts.log_file:
             kw["logfile"] = str(opts.log_file)
-        if self.shell and opts.watchdog_seconds() is not None:
-            kw["timelimit"] = opts.watchdog_seconds()
         try:
             res = solver.solve(m, options=self._options(opts), **kw)
         except Exception as e:  # noqa: BLE001 - a backend failure is a result, not a crash
@@ -333,7 +330,6 @@ class CbcBackend(PyomoBackend):
 
     name = "cbc"
     pyomo_name = "cbc"
-    shell = True
     option_names = {"time_limit": "sec", "mip_gap": "ratioGap", "threads": "threads",
                     "seed": "randomSeed"}
 
@@ -343,7 +339,6 @@ class GlpkBackend(PyomoBackend):
 
     name = "glpk"
     pyomo_name = "glpk"
-    shell = True
     option_names = {"time_limit": "tmlim", "mip_gap": "mipgap"}
 
     def _options(self, opts: SolveOptions) -> dict[str, Any]:
