@@ -123,6 +123,27 @@ class ArrayModel:
         self.n_rows += n
         return blk
 
+    def fixed(self, x: np.ndarray, blocks: list[str] | None = None, *,
+              continuous: bool = False) -> ArrayModel:
+        """A copy with the columns of ``blocks`` (default: every integer block) fixed at
+        ``x`` (rounded for integer blocks); ``continuous`` drops integrality.
+        """
+        names = [b.name for b in self.vars.values() if b.integer] if blocks is None else blocks
+        m = ArrayModel(name=self.name + "_fixed", objective_name=self.objective_name,
+                       sense=self.sense)
+        for b in self.vars.values():
+            lo, up = b.lower, b.upper
+            if b.name in names:
+                v = x[b.start:b.start + b.n]
+                lo = up = np.rint(v) if b.integer else v
+            m.add_vars(b.name, b.labels, lower=lo, upper=up,
+                       integer=b.integer and not continuous, description=b.description)
+        m._cost = [c.copy() for c in self._cost]
+        for c in self.cons.values():
+            m.add_cons(c.name, c.labels, [(c.rows, c.cols, c.vals)], lower=c.lower,
+                       upper=c.upper, description=c.description)
+        return m
+
     @property
     def cost(self) -> np.ndarray:
         """Objective coefficient of every column (to be maximized)."""

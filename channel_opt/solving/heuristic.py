@@ -81,11 +81,9 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6) -> Construction:
         top, val = _argmax_per_cell(value, cells)
         chosen = _fit_shelf(am, d, top[val > 0], value)
         x = _design_vector(am, d, chosen, lev)
-        h = new_highs(fixed_design_lp(am, x))
-        h.run()
-        if h.getInfo().primal_solution_status == 2:
-            x = np.asarray(h.getSolution().col_value, float)
-            return Construction(x, float(am.cost @ x), bound)
+        done = _complete(am, x)
+        if done is not None:
+            return Construction(done, float(am.cost @ done), bound)
         short = _short_regions(am, x, n_r)
         if short is None:
             break
@@ -93,13 +91,30 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6) -> Construction:
         lam = np.where(floor_r, np.maximum(2 * lam, 0.5), lam)
         mu = np.where(service_r, np.maximum(2 * mu, np.abs(hq).max() / max(units.max(), 1)),
                       mu)
-    x = _design_vector(am, d, cells[:0], lev)
+    done = _complete(am, _design_vector(am, d, cells[:0], lev))
+    if done is not None:
+        return Construction(done, float(am.cost @ done), bound)
+    return Construction(None, None, bound)
+
+
+def _complete(am: ArrayModel, x: np.ndarray, time_limit: float = 20.0) -> np.ndarray | None:
+    """Sales for the design ``x``: the LP with every decision fixed; if that fails, the
+    small MIP with only the offered sets fixed (price levels, listings, policies free,
+    e.g. to respect the price-parity band).
+    """
     h = new_highs(fixed_design_lp(am, x))
     h.run()
     if h.getInfo().primal_solution_status == 2:
-        x = np.asarray(h.getSolution().col_value, float)
-        return Construction(x, float(am.cost @ x), bound)
-    return Construction(None, None, bound)
+        return np.asarray(h.getSolution().col_value, float)
+    if "offer" not in am.vars:
+        return None
+    h = new_highs(am.fixed(x, ["offer"]))
+    h.setOptionValue("time_limit", time_limit)
+    h.setOptionValue("mip_rel_gap", 1e-3)
+    h.run()
+    if h.getInfo().primal_solution_status == 2:
+        return np.asarray(h.getSolution().col_value, float)
+    return None
 
 
 def _argmax_per_cell(value: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

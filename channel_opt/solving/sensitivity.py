@@ -16,20 +16,8 @@ from .results import CAPACITY_FAMILIES, FLOOR_FAMILIES
 
 
 def fixed_design_lp(am: ArrayModel, x: np.ndarray) -> ArrayModel:
-    """A copy of the model with integer columns fixed at ``x`` and made continuous."""
-    lp = ArrayModel(name=am.name + "_fixed")
-    for b in am.vars.values():
-        if b.integer:
-            v = np.rint(x[b.start:b.start + b.n])
-            lp.add_vars(b.name, b.labels, lower=v, upper=v, description=b.description)
-        else:
-            lp.add_vars(b.name, b.labels, lower=b.lower, upper=b.upper,
-                        description=b.description)
-    lp._cost = [c.copy() for c in am._cost]
-    for c in am.cons.values():
-        lp.add_cons(c.name, c.labels, [(c.rows, c.cols, c.vals)], lower=c.lower,
-                    upper=c.upper, description=c.description)
-    return lp
+    """The LP left when every integer decision is fixed at the plan ``x``."""
+    return am.fixed(x, continuous=True)
 
 
 def sensitivity(am: ArrayModel, x: np.ndarray) -> pd.DataFrame:
