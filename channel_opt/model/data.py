@@ -154,12 +154,12 @@ def build_data(scen: Scenario) -> ModelData:
     rk = cc[["r", "k"]].drop_duplicates().sort_values(["r", "k"]).reset_index(drop=True)
     rk["open_cost"] = ch["open_cost"].to_numpy()[rk["k"].to_numpy()]
     rc = scen.region_channels
-    if len(rc):
-        over = rc[np.isfinite(rc["open_cost"].to_numpy())]
+    over = rc[np.isfinite(rc["open_cost"].to_numpy())]
+    if len(over):
         key = pd.MultiIndex.from_arrays([_codes(over["region"], regions["id"]),
                                          _codes(over["channel"], ch["id"])])
         pos = key.get_indexer(pd.MultiIndex.from_frame(rk[["r", "k"]]))
-        rk["open_cost"] = np.where(pos >= 0, over["open_cost"].to_numpy()[pos],
+        rk["open_cost"] = np.where(pos >= 0, over["open_cost"].to_numpy()[np.maximum(pos, 0)],
                                    rk["open_cost"].to_numpy())
     bk = cc[["b", "k"]].drop_duplicates().sort_values(["b", "k"]).reset_index(drop=True)
     pr = cc[["p", "r"]].drop_duplicates().sort_values(["p", "r"]).reset_index(drop=True)

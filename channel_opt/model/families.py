@@ -591,6 +591,9 @@ def define_channel_forcing(b: Build) -> None:
         if rule.segment is not None:
             s_code = int(np.flatnonzero(d.segments["id"].to_numpy() == rule.segment)[0])
             hit = np.flatnonzero(match(d.cc["k"].to_numpy()) & (d.cc["s"].to_numpy() == s_code))
+            if not len(hit):
+                raise ValueError(f"channel rule {rule.model_dump(exclude_none=True)} forces a "
+                                 "channel that no cell can use")
             seg_rows.append(hit)
             continue
         if rule.product is not None or rule.season is not None:

@@ -41,7 +41,8 @@ class Commission(_Cfg):
     decision: bool = Field(False, description="Decide per region whether to pay it (true) or "
                            "pay it in every region (false).")
     policy_cost: float = Field(0.0, ge=0, description="Fixed cost of running the policy in "
-                               "one region (currency).")
+                               "one region (currency); charged only when the policy is a "
+                               "decision.")
 
 
 class Flag(_Cfg):

@@ -57,7 +57,8 @@ class ChannelRow(_Row):
     dealer_use: float = _f("Dealer capacity used per unit; channels with dealer_use > 0 are the "
                            "dealer channels (minimum volume, dealer capacity).",
                            "dealer units/unit", default=0.0, ge=0)
-    requires_store: bool = _f("Can only be opened in regions with store presence.", default=False)
+    requires_store: bool = _f("Can only be opened in regions with store presence (always true "
+                              "for kind o2o).", default=False)
     uses_store_stock: bool = _f("Sells from the region's store assortment: a product must be "
                                 "stocked in the region's stores to be sold here.", default=False)
     open_cost: float = _f("Fixed cost of operating the channel in one region for the period.",
@@ -112,8 +113,8 @@ class RegionRow(_Row):
                                 default=INF, ge=0)
     partner_profit_floor: float = _f("Least profit the offline partners of the region must "
                                      "make.", "currency", default=0.0, ge=0)
-    dealer_min_volume: float = _f("Least units through dealer channels if a dealer channel is "
-                                  "open in the region.", "units", default=0.0, ge=0)
+    dealer_min_volume: float = _f("Least units through each dealer channel that is open in "
+                                  "the region.", "units", default=0.0, ge=0)
     service_level: float = _f("Least share of the region's market (units at reference price) "
                               "that must be served.", "fraction", default=0.0, ge=0, le=1)
 

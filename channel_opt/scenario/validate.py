@@ -254,7 +254,8 @@ def _cross_checks(t: dict[str, pd.DataFrame], sources: dict[str, Source], settin
         ch = t["channels"].drop_duplicates("id").set_index("id")
         reg = regions.drop_duplicates("id").set_index("id")
         # unknown ids (reported above) map to NaN: neither needs nor lacks a store
-        needs_store = _lookup(shares["channel"], ch["requires_store"], False)
+        needs_store = _lookup(shares["channel"], ch["requires_store"] | (ch["kind"] == "o2o"),
+                              False)
         has_store = _lookup(shares["region"], reg["has_stores"], True)
         out.rows(src("shares"), needs_store & ~has_store, "channel",
                  "channel requires store presence but the region has no stores",

@@ -157,6 +157,17 @@ class HighsBackend(Backend):
                          self.name, self.version(), out["message"], t1 - t0, t2 - t1)
 
 
+def trivial_result(am: ArrayModel) -> RawResult:
+    """The outcome of a model without columns (no cell can use any channel): the empty
+    plan if every row admits 0, else infeasible. Solvers disagree on such models.
+    """
+    rlo, rup = am.row_bounds()
+    ok = bool(np.all(rlo <= 1e-9) and np.all(rup >= -1e-9))
+    return RawResult(OPTIMAL if ok else INFEASIBLE, np.zeros(0) if ok else None,
+                     0.0 if ok else None, 0.0 if ok else None, "none", "",
+                     "empty model: nothing can be offered")
+
+
 def run_highs(h: Any, opts: SolveOptions) -> dict[str, Any]:
     """Set the options, run HiGHS and read the outcome as plain values."""
     import highspy

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..model.linear import ArrayModel, VarBlock
+from ..model.linear import ArrayModel
 from .backends import new_highs
 
 # Families that are structure (choice of sets, linking): never relaxed.
@@ -71,10 +71,10 @@ def _where(lab: dict[str, Any]) -> str:
     return ", ".join(f"{k} {v}" for k, v in lab.items() if k != "scope") or "overall"
 
 
-def elastic_model(am: ArrayModel) -> tuple[ArrayModel, list[tuple[str, str, int, int]]]:
+def elastic_model(am: ArrayModel) -> tuple[ArrayModel, list[tuple[str, str]]]:
     """A copy of ``am`` with penalized slack on every rule row and forced bound.
 
-    Returns the model and, per slack block, (family, side, first column, n).
+    Returns the model and, per slack block, (family, slack block name).
     """
     el = ArrayModel(name=am.name + "_elastic")
     for b in am.vars.values():
@@ -83,7 +83,7 @@ def elastic_model(am: ArrayModel) -> tuple[ArrayModel, list[tuple[str, str, int,
             lower = np.minimum(lower, 0.0)  # forced decisions are released (and penalized)
         el.add_vars(b.name, b.labels, lower=lower, upper=b.upper, integer=b.integer,
                     description=b.description)
-    slacks: list[tuple[str, str, int, int]] = []
+    slacks: list[tuple[str, str]] = []
     extra: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     for c in am.cons.values():
         if c.name in STRUCTURE:
@@ -94,7 +94,7 @@ def elastic_model(am: ArrayModel) -> tuple[ArrayModel, list[tuple[str, str, int,
             if not len(rows):
                 continue
             blk = el.add_vars(f"slack_{c.name}_{side}", c.labels.iloc[rows], cost=-1.0)
-            slacks.append((c.name, side, blk.start, blk.n))
+            slacks.append((c.name, blk.name))
             extra[c.name].append((rows, blk.cols, np.full(len(rows), sign)))
     # forced lower bounds become rows  x + release >= 1 with a penalized release
     for b in am.vars.values():
@@ -102,7 +102,7 @@ def elastic_model(am: ArrayModel) -> tuple[ArrayModel, list[tuple[str, str, int,
         if not len(forced):
             continue
         rel = el.add_vars(f"release_{b.name}", b.labels.iloc[forced], upper=1.0, cost=-1.0)
-        slacks.append((f"forced {b.name}", "lower", rel.start, rel.n))
+        slacks.append((f"forced {b.name}", rel.name))
         n = len(forced)
         el.add_cons(f"forced_{b.name}", b.labels.iloc[forced],
                     [(np.arange(n), b.start + forced, 1.0), (np.arange(n), rel.cols, 1.0)],
@@ -131,9 +131,9 @@ def diagnose(am: ArrayModel, currency: str = "EUR") -> Diagnosis:
                          "the structure of the scenario")
     x = np.asarray(h.getSolution().col_value)
     conflicts = []
-    for fam, _side, start, n in slacks:
-        vals = x[start:start + n]
-        blk = _block_at(el, start)
+    for fam, name in slacks:
+        blk = el.vars[name]
+        vals = x[blk.start:blk.start + blk.n]
         for i in np.flatnonzero(vals > 1e-6):
             lab = {str(k): v for k, v in blk.labels.iloc[int(i)].items()}
             conflicts.append(_conflict(fam, lab, float(vals[i]), currency))
@@ -142,13 +142,6 @@ def diagnose(am: ArrayModel, currency: str = "EUR") -> Diagnosis:
     msg = ("the scenario is infeasible: " + "; ".join(c.text for c in conflicts[:10])
            if conflicts else "no rule family needs relaxing: the infeasibility is numerical")
     return Diagnosis(conflicts, fams, msg)
-
-
-def _block_at(am: ArrayModel, start: int) -> VarBlock:
-    for b in am.vars.values():
-        if b.start == start:
-            return b
-    raise KeyError(start)
 
 
 def _conflict(fam: str, lab: dict[str, Any], amount: float, currency: str) -> Conflict:

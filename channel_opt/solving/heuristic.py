@@ -74,6 +74,9 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6) -> Construction:
     partner_unit = _partner_unit(d)
     partner = np.bincount(m_off, weights=dem * partner_unit[m_cc], minlength=len(of))
     units = np.bincount(m_off, weights=dem, minlength=len(of))
+    if not len(of):  # nothing can be offered: the empty design or nothing
+        done = _complete(am, _design_vector(am, d, cells, lev))
+        return Construction(done, None if done is None else float(am.cost @ done), bound)
     lam = np.zeros(n_r)
     mu = np.zeros(n_r)
     for _ in range(rounds):

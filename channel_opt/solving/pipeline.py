@@ -23,6 +23,7 @@ from .backends import (
     SolveOptions,
     get_backend,
     solve_watched,
+    trivial_result,
 )
 from .check import check_plan, check_rows
 from .diagnose import Diagnosis, diagnose
@@ -152,8 +153,13 @@ def solve(scenario: Scenario, *, solver: str = "highs", time_limit: float | None
              am.n_cols, am.n_rows, "none" if start.objective is None else
              f"{start.objective:,.2f}", solver)
     opts = SolveOptions(time_limit, mip_gap, threads, seed, log_file, start.x)
-    raw: RawResult = backend.solve(am, opts) if time_limit is None else \
-        solve_watched(solver, am, opts)
+    raw: RawResult
+    if am.n_cols == 0:
+        raw = trivial_result(am)
+    elif time_limit is None:
+        raw = backend.solve(am, opts)
+    else:
+        raw = solve_watched(solver, am, opts)
     raw = _with_fallback(raw, start)
     timings["handoff"] = raw.handoff_seconds
     timings["solve"] = raw.solve_seconds
