@@ -147,8 +147,14 @@ def parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("-v", "--verbose", action="count", default=1)
     p.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    # the same flags after the subcommand (defaults suppressed so they don't overwrite)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS)
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="warnings and errors only")
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("solve", help="solve a scenario (default: the shipped apparel)")
+    s = sub.add_parser("solve", parents=[common],
+                       help="solve a scenario (default: the shipped apparel)")
     s.add_argument("scenario", nargs="?", help="scenario file (.yaml/.json/.xlsx)")
     s.add_argument("--solver", default="highs", help="highs (default), cbc, glpk, scip, "
                    "highs_pyomo, gurobi, cplex, xpress")
@@ -160,18 +166,20 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--log-file", help="write the solver's log here")
     s.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     s.set_defaults(fn=cmd_solve)
-    v = sub.add_parser("validate", help="check a scenario and summarize it")
+    v = sub.add_parser("validate", parents=[common],
+                       help="check a scenario and summarize it")
     v.add_argument("scenario")
     v.set_defaults(fn=cmd_validate)
-    c = sub.add_parser("convert", help="convert YAML/JSON+CSV <-> .xlsx")
+    c = sub.add_parser("convert", parents=[common], help="convert YAML/JSON+CSV <-> .xlsx")
     c.add_argument("input")
     c.add_argument("output")
     c.set_defaults(fn=cmd_convert)
-    sc = sub.add_parser("schema", help="print the scenario JSON Schema")
+    sc = sub.add_parser("schema", parents=[common], help="print the scenario JSON Schema")
     sc.set_defaults(fn=cmd_schema)
-    so = sub.add_parser("solvers", help="list solver backends")
+    so = sub.add_parser("solvers", parents=[common], help="list solver backends")
     so.set_defaults(fn=cmd_solvers)
-    b = sub.add_parser("bench", help="run benchmarks (see benchmarks/README.md)")
+    b = sub.add_parser("bench", parents=[common],
+                       help="run benchmarks (see benchmarks/README.md)")
     b.add_argument("bench_args", nargs=argparse.REMAINDER)
     b.set_defaults(fn=cmd_bench)
     return p

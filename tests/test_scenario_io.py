@@ -348,3 +348,23 @@ def test_reference_documents_every_setting_and_rule_switch() -> None:
     assert "| `band` | number | required | >= 0 |" in md
     assert md.endswith("\n")
     assert "``" not in md
+
+
+def test_workbook_text_settings_are_not_parsed_and_bad_values_are_problems(
+        tmp_path: Path) -> None:
+    import openpyxl
+
+    scen = Scenario.from_frames(small_tables(), {}, name="g",
+                                description="Grocer: weekly shop")
+    p = save_scenario(scen, tmp_path / "g.xlsx")
+    assert oct(p.stat().st_mode & 0o777) != "0o600"
+    back = load_scenario(p)
+    assert back.description == "Grocer: weekly shop"
+    wb = openpyxl.load_workbook(p)
+    ws = wb["settings"]
+    ws.append(["rules.overlap.cost", "{x"])
+    wb.save(p)
+    with pytest.raises(ScenarioError) as e:
+        load_scenario(p)
+    assert any(pr.rule == "cannot read the value of 'rules.overlap.cost'"
+               for pr in e.value.problems)

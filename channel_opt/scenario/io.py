@@ -183,18 +183,27 @@ def _load_xlsx(p: Path) -> Scenario:
                 key, val = str(row.get("key", "")).strip(), row.get("value")
                 if not key or key == "nan":
                     continue
-                val = _cell_value(val)
-                if key == "name":
-                    name = str(val)
-                elif key == "description":
-                    description = "" if val is None else str(val)
-                else:
-                    try:
-                        _set_dotted(settings, key, val)
-                    except ValueError as e:
-                        problems.append(Problem(str(p), "settings", int(str(i)) + 2, "key",
-                                                str(e), "use a dotted key such as "
-                                                "rules.overlap.cost"))
+                if key in ("name", "description"):  # free text, never parsed
+                    text = "" if val is None or (isinstance(val, float) and math.isnan(val)) \
+                        else str(val)
+                    if key == "name":
+                        name = text or name
+                    else:
+                        description = text
+                    continue
+                try:
+                    val = _cell_value(val)
+                except yaml.YAMLError:
+                    problems.append(Problem(str(p), "settings", int(str(i)) + 2, "value",
+                                            f"cannot read the value of '{key}'",
+                                            "write a number, true/false, or plain text"))
+                    continue
+                try:
+                    _set_dotted(settings, key, val)
+                except ValueError as e:
+                    problems.append(Problem(str(p), "settings", int(str(i)) + 2, "key",
+                                            str(e), "use a dotted key such as "
+                                            "rules.overlap.cost"))
         elif sheet == "channel_rules":
             rows = df.astype(object).where(df.notna(), None).to_dict("records")
             settings["channel_rules"] = [{k: v for k, v in r.items() if v is not None}
@@ -298,7 +307,7 @@ def save_scenario(scen: Scenario, path: str | os.PathLike[str]) -> Path:
         os.close(fd)
         try:
             _write_xlsx(scen, Path(tmp))
-            os.replace(tmp, p)
+            _publish(tmp, p)
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
@@ -320,7 +329,7 @@ def save_scenario(scen: Scenario, path: str | os.PathLike[str]) -> Path:
             fd, tmp = tempfile.mkstemp(suffix=suffix, dir=p.parent)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
-            os.replace(tmp, p)
+            _publish(tmp, p)
         except BaseException:
             for f in written:
                 f.unlink(missing_ok=True)
@@ -329,12 +338,22 @@ def save_scenario(scen: Scenario, path: str | os.PathLike[str]) -> Path:
     raise ValueError(f"unknown scenario file type '{suffix}': use .yaml, .json or .xlsx")
 
 
+def _publish(tmp: str, target: Path) -> None:
+    """Give the temporary file the mode a new file gets (mkstemp makes it 0600) and
+    move it into place.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, target)
+
+
 def _atomic_csv(df: pd.DataFrame, f: Path) -> None:
     fd, tmp = tempfile.mkstemp(suffix=".csv", dir=f.parent)
     os.close(fd)
     try:
         df.to_csv(tmp, index=False)
-        os.replace(tmp, f)
+        _publish(tmp, f)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
