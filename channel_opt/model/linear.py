@@ -115,9 +115,25 @@ class ArrayModel:
         vals = np.concatenate([np.broadcast_to(np.asarray(t[2], float), (len(t[0]),))
                                for t in terms]) if terms else np.zeros(0)
         keep = vals != 0
-        blk = ConBlock(name, labels.reset_index(drop=True), rows[keep], cols[keep], vals[keep],
-                       np.array(np.broadcast_to(np.asarray(lower, float), (n,))),
-                       np.array(np.broadcast_to(np.asarray(upper, float), (n,))),
+        if not keep.all():
+            rows, cols, vals = rows[keep], cols[keep], vals[keep]
+        lo = np.array(np.broadcast_to(np.asarray(lower, float), (n,)))
+        up = np.array(np.broadcast_to(np.asarray(upper, float), (n,)))
+        # A row without coefficients that admits 0 always holds: leave it out (solvers
+        # such as SCIP reject constant constraints). One that excludes 0 stays, so the
+        # infeasibility is seen and diagnosed.
+        empty = np.bincount(rows, minlength=n) == 0
+        drop = empty & (lo <= 0) & (up >= 0)
+        if drop.any():
+            keep_rows = np.flatnonzero(~drop)
+            if not len(keep_rows):
+                return None
+            renum = np.full(n, -1)
+            renum[keep_rows] = np.arange(len(keep_rows))
+            rows = renum[rows]
+            labels, lo, up, n = labels.iloc[keep_rows], lo[keep_rows], up[keep_rows], \
+                len(keep_rows)
+        blk = ConBlock(name, labels.reset_index(drop=True), rows, cols, vals, lo, up,
                        description, self.n_rows)
         self.cons[name] = blk
         self.n_rows += n
@@ -171,13 +187,18 @@ class ArrayModel:
 
     def matrix(self, fmt: str = "csc") -> sp.csc_matrix | sp.csr_matrix:
         """The constraint matrix, duplicate entries summed (CSR or CSC)."""
-        if self.cons:
-            rows = np.concatenate([c.rows + c.start for c in self.cons.values()])
-            cols = np.concatenate([c.cols for c in self.cons.values()])
-            vals = np.concatenate([c.vals for c in self.cons.values()])
-        else:
-            rows = cols = np.zeros(0, np.int64)
-            vals = np.zeros(0)
+        nnz = sum(len(c.vals) for c in self.cons.values())
+        idx = np.int32 if max(self.n_rows, self.n_cols, nnz) < 2**31 - 1 else np.int64
+        rows = np.empty(nnz, idx)
+        cols = np.empty(nnz, idx)
+        vals = np.empty(nnz, float)
+        at = 0
+        for c in self.cons.values():  # fill in place: no temporaries per block
+            k = len(c.vals)
+            np.add(c.rows, c.start, out=rows[at:at + k], casting="unsafe")
+            cols[at:at + k] = c.cols
+            vals[at:at + k] = c.vals
+            at += k
         # scipy compresses in one counting pass and sums duplicate entries
         coo = sp.coo_matrix((vals, (rows, cols)), shape=(self.n_rows, self.n_cols))
         return coo.tocsc() if fmt == "csc" else coo.tocsr()
@@ -243,8 +264,9 @@ def highs_arrays(am: ArrayModel) -> HighsArrays:
     lo, up = am.bounds()
     rlo, rup = am.row_bounds()
     return HighsArrays(am.n_cols, am.n_rows, -1 if am.sense == "max" else 1, am.cost, lo, up,
-                       rlo, rup, a.indptr.astype(np.int32), a.indices.astype(np.int32),
-                       a.data.astype(np.float64), am.integrality(), am.name)
+                       rlo, rup, a.indptr.astype(np.int32, copy=False),
+                       a.indices.astype(np.int32, copy=False),
+                       a.data.astype(np.float64, copy=False), am.integrality(), am.name)
 
 
 def highs_from_arrays(arr: HighsArrays) -> Any:

@@ -320,11 +320,16 @@ class PyomoBackend(Backend):
                     obj = float(am.cost @ x)
             except Exception as e:  # noqa: BLE001
                 log.warning("%s: could not load the solution: %s", self.name, e)
-        bound = _pyomo_bound(res, am.sense)
+        bound = self._bound(res, am.sense, obj)
         if term == OPTIMAL and bound is None:
             bound = obj
         msg = str(getattr(res.solver, "message", "") or tc)
         return RawResult(term, x, obj, bound, self.name, self.version(), msg, t1 - t0, t2 - t1)
+
+
+    def _bound(self, res: Any, sense: str, objective: float | None) -> float | None:
+        """The solver's best bound in the model's own sense, if it reports one."""
+        return _pyomo_bound(res, sense)
 
 
 def _pyomo_bound(res: Any, sense: str) -> float | None:
@@ -343,6 +348,27 @@ class CbcBackend(PyomoBackend):
     pyomo_name = "cbc"
     option_names = {"time_limit": "sec", "mip_gap": "ratioGap", "threads": "threads",
                     "seed": "randomSeed"}
+
+    def _options(self, opts: SolveOptions) -> dict[str, Any]:
+        o = super()._options(opts)
+        if "sec" in o:
+            o["timeMode"] = "elapsed"  # CBC's limit is CPU time unless told otherwise
+        return o
+
+    def _bound(self, res: Any, sense: str, objective: float | None) -> float | None:
+        # CBC minimizes the negated objective of a maximization; at a limit Pyomo can
+        # hand back that internal bound with its sign. A bound on the wrong side of the
+        # incumbent is that case: flip it, or drop it if flipping does not help.
+        b = _pyomo_bound(res, sense)
+        if b is None or objective is None:
+            return b
+        worse = b < objective - 1e-6 * max(1.0, abs(objective)) if sense == "max" else \
+            b > objective + 1e-6 * max(1.0, abs(objective))
+        if not worse:
+            return b
+        flipped = -b
+        ok = flipped >= objective if sense == "max" else flipped <= objective
+        return flipped if ok else None
 
 
 class GlpkBackend(PyomoBackend):

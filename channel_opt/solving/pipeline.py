@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..model import build_array_model
+from ..model import ArrayModel, build_array_model
 from ..scenario import Scenario
 from .backends import (
     ERROR,
@@ -113,12 +113,18 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     return abs(bound - objective) / abs(objective) if objective != 0 else math.inf
 
 
-def _with_fallback(raw: RawResult, start: Construction) -> RawResult:
+def _with_fallback(raw: RawResult, start: Construction, am: ArrayModel) -> RawResult:
     """Use the constructive plan when the solver stopped without a better one, and
     the cheap bound when it is tighter than the solver's (or the solver has none).
     """
     if raw.termination in (OPTIMAL, INFEASIBLE, UNBOUNDED):
         return raw
+    if raw.x is not None:
+        broken = check_rows(am, raw.x)
+        if broken:  # e.g. CBC hands back a fractional point at its time limit
+            log.warning("the %s point at %s breaks %d rule(s) (%s): discarded", raw.solver,
+                        raw.termination, len(broken), broken[0])
+            raw.x = raw.objective = None
     solver_obj = -np.inf if raw.objective is None else raw.objective
     if start.x is not None and start.objective is not None and (
             raw.x is None or solver_obj < start.objective):
@@ -160,7 +166,7 @@ def solve(scenario: Scenario, *, solver: str = "highs", time_limit: float | None
         raw = backend.solve(am, opts)
     else:
         raw = solve_watched(solver, am, opts)
-    raw = _with_fallback(raw, start)
+    raw = _with_fallback(raw, start, am)
     timings["handoff"] = raw.handoff_seconds
     timings["solve"] = raw.solve_seconds
     t = time.perf_counter()
