@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..scenario import Scenario
+from ..scenario.tables import CHANNEL_KINDS
 from ..scenario.validate import split_list
 
 MAX_SETS_PER_CELL = 255
@@ -47,59 +48,66 @@ def _codes(values: pd.Series, ids: pd.Series) -> np.ndarray:
     return pd.Index(ids).get_indexer(values).astype(np.int64)
 
 
-def _eligible(scen: Scenario, ch: pd.DataFrame) -> pd.DataFrame:
-    """Share rows that survive segment, reservation, kind, region and forbid rules."""
-    sh = scen.shares
-    keep = np.ones(len(sh), bool)
-    kind = sh["channel"].map(ch.set_index("id")["kind"])
-    seg = scen.segments.set_index("id")["channels"].map(split_list)
-    keep &= _pairs_ok(sh["segment"], sh["channel"], seg).to_numpy(bool)
+def _allow(ids: pd.Series, lists: Any, universe: np.ndarray) -> np.ndarray:
+    """Boolean table [id, item]: item allowed for id (an empty list allows every item)."""
+    out = np.zeros((len(ids), len(universe)), bool)
+    pos = pd.Index(universe)
+    for i, xs in enumerate(lists):  # one small list per entity
+        items = split_list(xs) if isinstance(xs, str) else list(xs)
+        if items:
+            out[i, pos.get_indexer(items)] = True
+        else:
+            out[i, :] = True
+    return out
+
+
+def _eligible(scen: Scenario, ch: pd.DataFrame, codes: dict[str, np.ndarray]) -> np.ndarray:
+    """Mask of the share rows that survive segment, reservation, kind, region and forbid
+    rules, from integer codes (boolean look-up tables per rule, no string joins).
+    """
+    p, r, s, k = codes["p"], codes["r"], codes["s"], codes["k"]
+    kinds = np.array(CHANNEL_KINDS)
+    ch_kind = pd.Index(kinds).get_indexer(ch["kind"])
+    kk = ch_kind[k]
+    ch_ids = ch["id"].to_numpy()
+    segs = scen.segments
+    keep = _allow(segs["id"], segs["channels"], ch_ids)[s, k]
     res = scen.settings.rules.reserved_segments or {}
     if res:
-        reserved = sh["segment"].isin(list(res)).to_numpy()
-        allowed = _pairs_ok(sh["segment"], sh["channel"],
-                            pd.Series({s: list(v) for s, v in res.items()}))
-        keep &= ~reserved | allowed.to_numpy(bool)
-    prod = scen.products.set_index("id")
-    brand_of = sh["product"].map(prod["brand"])
-    pk_ok = _pairs_ok(sh["product"], kind, prod["allowed_kinds"].map(split_list))
-    bk_ok = _pairs_ok(brand_of, kind, scen.brands.set_index("id")["allowed_kinds"]
-                      .map(split_list))
-    keep &= pk_ok.to_numpy(bool) & bk_ok.to_numpy(bool)
+        lists = [res.get(sid, None) for sid in segs["id"]]
+        table = _allow(segs["id"], [x if x is not None else [] for x in lists], ch_ids)
+        reserved = np.array([x is not None for x in lists])
+        keep &= ~reserved[s] | table[s, k]
+    prod, brands = scen.products, scen.brands
+    b_of_p = pd.Index(brands["id"]).get_indexer(prod["brand"])
+    keep &= _allow(prod["id"], prod["allowed_kinds"], kinds)[p, kk]
+    keep &= _allow(brands["id"], brands["allowed_kinds"], kinds)[b_of_p[p], kk]
     rc = scen.region_channels
     if len(rc):
-        banned = rc.loc[~rc["allowed"], ["region", "channel"]]
-        idx = pd.MultiIndex.from_frame(sh[["region", "channel"]])
-        keep &= ~idx.isin(pd.MultiIndex.from_frame(banned))
-    season = np.where(sh["product"].map(prod["in_season"]).to_numpy(bool), "in", "out")
+        banned = np.zeros((len(scen.regions), len(ch)), bool)
+        rcb = rc[~rc["allowed"]]
+        banned[pd.Index(scen.regions["id"]).get_indexer(rcb["region"]),
+               pd.Index(ch["id"]).get_indexer(rcb["channel"])] = True
+        keep &= ~banned[r, k]
+    in_season = prod["in_season"].to_numpy(bool)
+    ids = {"product": prod["id"], "region": scen.regions["id"], "segment": segs["id"],
+           "brand": brands["id"]}
     for rule in scen.settings.channel_rules:
         if rule.action != "forbid":
             continue
-        hit = np.ones(len(sh), bool)
+        hit = np.ones(len(p), bool)
         if rule.channel is not None:
-            hit &= (sh["channel"] == rule.channel).to_numpy()
+            hit &= ch_ids[k] == rule.channel
         if rule.kind is not None:
-            hit &= (kind == rule.kind).to_numpy()
-        for col, val in (("product", rule.product), ("region", rule.region),
-                         ("segment", rule.segment)):
+            hit &= kinds[kk] == rule.kind
+        for scope, code in (("product", p), ("region", r), ("segment", s), ("brand", b_of_p[p])):
+            val = getattr(rule, scope)
             if val is not None:
-                hit &= (sh[col] == val).to_numpy()
-        if rule.brand is not None:
-            hit &= (brand_of == rule.brand).to_numpy()
+                hit &= code == pd.Index(ids[scope]).get_loc(val)
         if rule.season is not None:
-            hit &= season == rule.season
+            hit &= in_season[p] == (rule.season == "in")
         keep &= ~hit
-    return sh.loc[keep].reset_index(drop=True)
-
-
-def _pairs_ok(keys: pd.Series, items: pd.Series, allowed: pd.Series) -> pd.Series:
-    """Whether ``items[i]`` is in the list ``allowed[keys[i]]`` (an empty list allows all)."""
-    pairs = pd.DataFrame({"key": allowed.index.repeat(allowed.map(len)),
-                          "item": [x for xs in allowed for x in xs]})
-    open_keys = set(allowed.index[allowed.map(len) == 0])
-    idx = pd.MultiIndex.from_arrays([keys.astype(object), items.astype(object)])
-    ok = idx.isin(pd.MultiIndex.from_frame(pairs)) if len(pairs) else np.zeros(len(keys), bool)
-    return pd.Series(np.asarray(ok) | keys.isin(list(open_keys)).to_numpy(), index=keys.index)
+    return keep
 
 
 def build_data(scen: Scenario) -> ModelData:
@@ -117,26 +125,31 @@ def build_data(scen: Scenario) -> ModelData:
     cells["market"] = cells["market_size"].to_numpy() * brands["ramp_up"].to_numpy()[
         cells["b"].to_numpy()]
 
-    sh = _eligible(scen, ch)
-    cell_idx = pd.MultiIndex.from_frame(cells[["product", "region", "segment"]])
-    cc = pd.DataFrame({
-        "cell": cell_idx.get_indexer(pd.MultiIndex.from_frame(sh[["product", "region",
-                                                                   "segment"]])),
-        "k": _codes(sh["channel"], ch["id"]),
-        "share": sh["share"].to_numpy(float),
-    })
-    cc = cc[cc["cell"] >= 0]
-    cc["dmax"] = cc["share"].to_numpy() * cells["market"].to_numpy()[cc["cell"].to_numpy()]
-    cc = cc[cc["dmax"] > 0].sort_values(["cell", "k"]).reset_index(drop=True)
+    sh = scen.shares
+    codes = {"p": _codes(sh["product"], products["id"]), "r": _codes(sh["region"], regions["id"]),
+             "s": _codes(sh["segment"], segments["id"]), "k": _codes(sh["channel"], ch["id"])}
+    keep = _eligible(scen, ch, codes)
+    n_r, n_s, n_k = len(regions), len(segments), len(ch)
+    cell_key = (cells["p"].to_numpy() * n_r + cells["r"].to_numpy()) * n_s + \
+        cells["s"].to_numpy()
+    sh_key = (codes["p"][keep] * n_r + codes["r"][keep]) * n_s + codes["s"][keep]
+    cell = pd.Index(cell_key).get_indexer(sh_key)
+    k = codes["k"][keep]
+    share = sh["share"].to_numpy(float)[keep]
+    dmax = share * cells["market"].to_numpy()[cell]
+    ok = (cell >= 0) & (dmax > 0)
+    order = np.lexsort((k[ok], cell[ok]))
+    cc = pd.DataFrame({"cell": cell[ok][order], "k": k[ok][order], "share": share[ok][order],
+                       "dmax": dmax[ok][order]})
     for col in ("p", "r", "s", "b"):
         cc[col] = cells[col].to_numpy()[cc["cell"].to_numpy()]
 
-    pk = cc[["p", "k"]].drop_duplicates().sort_values(["p", "k"]).reset_index(drop=True)
+    pk_key, pk_of_cc = np.unique(cc["p"].to_numpy() * n_k + cc["k"].to_numpy(),
+                                 return_inverse=True)
+    pk = pd.DataFrame({"p": pk_key // n_k, "k": pk_key % n_k})
     levels = _levels(scen, pk, products, ch)
     pk["n_levels"] = np.bincount(levels["pk"].to_numpy(), minlength=len(pk))
-
-    pk_index = pd.MultiIndex.from_frame(pk[["p", "k"]])
-    cc["pk"] = pk_index.get_indexer(pd.MultiIndex.from_frame(cc[["p", "k"]]))
+    cc["pk"] = pk_of_cc
     # sales columns: one per (cc, level of its pk)
     lev_start = np.concatenate([[0], np.cumsum(pk["n_levels"].to_numpy())[:-1]])
     nl = pk["n_levels"].to_numpy()[cc["pk"].to_numpy()]
