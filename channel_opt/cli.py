@@ -187,7 +187,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``channel-opt``."""
-    a = parser().parse_args(argv)
+    args = sys.argv[1:] if argv is None else list(argv)
+    if args[:1] == ["bench"]:  # everything after 'bench' (--help too) is the driver's
+        return cmd_bench(argparse.Namespace(bench_args=args[1:]))
+    a = parser().parse_args(args)
     _setup_logging(a.verbose, a.quiet)
     try:
         return int(a.fn(a))
