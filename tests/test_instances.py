@@ -41,3 +41,22 @@ def test_apparel_solves_to_proven_optimality() -> None:
     assert sol.gap is not None and sol.gap <= 1e-4
     assert sol.objective == pytest.approx(18_336_928.51, rel=1.5e-4)
     assert sol.bound >= 18_336_928.51 - 0.01
+
+
+def test_infeasible_tiny_variant_exits_3_naming_family_and_region(tmp_path: Path) -> None:
+    # instances/tiny/README.md: partners in the south can make at most 1,800 (a floor of
+    # 1,801 cannot be met by any design)
+    import shutil
+
+    import pandas as pd
+
+    d = tmp_path / "tiny"
+    shutil.copytree(ROOT / "tiny", d)
+    regions = pd.read_csv(d / "tiny.regions.csv")
+    regions.loc[regions["id"] == "south", "partner_profit_floor"] = 1801.0
+    regions.to_csv(d / "tiny.regions.csv", index=False)
+    out = tmp_path / "res"
+    assert main(["solve", str(d / "tiny.yaml"), "--out", str(out), "-q"]) == 3
+    diag = (out / "diagnosis.csv").read_text()
+    assert "partner_floor" in diag
+    assert "region south" in diag
