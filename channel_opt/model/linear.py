@@ -79,6 +79,13 @@ class ArrayModel:
     sense: str = "max"
     n_cols: int = 0
     n_rows: int = 0
+    _matrices: dict[str, Any] = field(default_factory=dict, repr=False)  # assembled, cached
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the cached matrices (they are rebuilt on demand)."""
+        state = dict(self.__dict__)
+        state["_matrices"] = {}
+        return state
 
     def add_vars(self, name: str, labels: pd.DataFrame, *, lower: Any = 0.0,
                  upper: Any = INF, integer: bool = False, binary: bool = False,
@@ -92,6 +99,7 @@ class ArrayModel:
             upper = np.minimum(np.broadcast_to(np.asarray(upper, float), (n,)), 1.0)
         lo = np.array(np.broadcast_to(np.asarray(lower, float), (n,)))
         up = np.array(np.broadcast_to(np.asarray(upper, float), (n,)))
+        self._matrices.clear()
         blk = VarBlock(name, labels.reset_index(drop=True), self.n_cols, lo, up, integer,
                        description)
         self.vars[name] = blk
@@ -133,6 +141,7 @@ class ArrayModel:
             rows = renum[rows]
             labels, lo, up, n = labels.iloc[keep_rows], lo[keep_rows], up[keep_rows], \
                 len(keep_rows)
+        self._matrices.clear()
         blk = ConBlock(name, labels.reset_index(drop=True), rows, cols, vals, lo, up,
                        description, self.n_rows)
         self.cons[name] = blk
@@ -186,7 +195,16 @@ class ArrayModel:
                 np.concatenate([c.upper for c in self.cons.values()]))
 
     def matrix(self, fmt: str = "csc") -> sp.csc_matrix | sp.csr_matrix:
-        """The constraint matrix, duplicate entries summed (CSR or CSC)."""
+        """The constraint matrix, duplicate entries summed (CSR or CSC).
+
+        Assembled once per format and kept until a block is added; treat it as
+        read-only.
+        """
+        if fmt not in self._matrices:
+            self._matrices[fmt] = self._assemble(fmt)
+        return self._matrices[fmt]
+
+    def _assemble(self, fmt: str) -> sp.csc_matrix | sp.csr_matrix:
         nnz = sum(len(c.vals) for c in self.cons.values())
         idx = np.int32 if max(self.n_rows, self.n_cols, nnz) < 2**31 - 1 else np.int64
         rows = np.empty(nnz, idx)

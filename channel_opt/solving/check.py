@@ -35,9 +35,9 @@ def check_rows(am: ArrayModel, x: np.ndarray) -> list[str]:
     for j in frac[:10]:
         blk, lab = am.locate_column(int(j))
         out.append(f"integrality of {blk}{lab}: value {x[j]:.6g}")
-    ax = am.matrix("csr") @ x
-    rlo, rup = am.row_bounds()
     a = am.matrix("csr")
+    ax = a @ x
+    rlo, rup = am.row_bounds()
     mag = np.maximum(1.0, abs(a) @ np.abs(x))
     viol = np.flatnonzero((ax < rlo - TOL * mag) | (ax > rup + TOL * mag))
     for i in viol[:10]:
