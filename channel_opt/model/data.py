@@ -35,7 +35,7 @@ class ModelData:
     cells: pd.DataFrame  # product, region, segment (ids), p, r, s, b (codes), market
     cc: pd.DataFrame  # eligible (cell, channel): cell, k, p, r, s, share, dmax
     pk: pd.DataFrame  # (product, channel) pairs with any eligible cell: p, k, n_levels
-    levels: pd.DataFrame  # pk, level, price, mult
+    levels: pd.DataFrame  # pk, level, price, mult, z (entry in price_level, -1 if single)
     sales: pd.DataFrame  # cc, lev, cell, k, p, r, price, mult
     offers: pd.DataFrame  # cell, set (label), size
     members: pd.DataFrame  # offer, cc, demand   (channel of cc is a member of offer's set)
@@ -113,7 +113,7 @@ def _eligible(scen: Scenario, ch: pd.DataFrame, codes: dict[str, np.ndarray]) ->
 def build_data(scen: Scenario) -> ModelData:
     """Index the scenario for the model builder."""
     ch = scen.channels.reset_index(drop=True)
-    products = scen.products.reset_index(drop=True)
+    products = scen.products.reset_index(drop=True).copy()
     regions = scen.regions.reset_index(drop=True)
     brands = scen.brands.reset_index(drop=True)
     segments = scen.segments.reset_index(drop=True)
@@ -121,7 +121,8 @@ def build_data(scen: Scenario) -> ModelData:
     cells["p"] = _codes(cells["product"], products["id"])
     cells["r"] = _codes(cells["region"], regions["id"])
     cells["s"] = _codes(cells["segment"], segments["id"])
-    cells["b"] = _codes(products["brand"].to_numpy()[cells["p"].to_numpy()], brands["id"])
+    products["b"] = _codes(products["brand"], brands["id"])
+    cells["b"] = products["b"].to_numpy()[cells["p"].to_numpy()]
     cells["market"] = cells["market_size"].to_numpy() * brands["ramp_up"].to_numpy()[
         cells["b"].to_numpy()]
 
@@ -149,6 +150,10 @@ def build_data(scen: Scenario) -> ModelData:
     pk = pd.DataFrame({"p": pk_key // n_k, "k": pk_key % n_k})
     levels = _levels(scen, pk, products, ch)
     pk["n_levels"] = np.bincount(levels["pk"].to_numpy(), minlength=len(pk))
+    # levels of a (product, channel) with several levels get a price_level variable;
+    # a single level is decided by the listing itself
+    multi = pk["n_levels"].to_numpy()[levels["pk"].to_numpy()] >= 2
+    levels["z"] = np.where(multi, np.cumsum(multi) - 1, -1)
     cc["pk"] = pk_of_cc
     # sales columns: one per (cc, level of its pk)
     lev_start = np.concatenate([[0], np.cumsum(pk["n_levels"].to_numpy())[:-1]])

@@ -68,8 +68,7 @@ def define_listings(b: Build) -> None:
         "sell_brand", labels(d, brand=d.bk["b"], channel=d.bk["k"]), binary=True,
         description="1 if the brand is sold through the channel")
     bk = pd.MultiIndex.from_frame(d.bk[["b", "k"]])
-    brand_of_p = d.cells.drop_duplicates("p").set_index("p")["b"]
-    pb = brand_of_p.loc[d.pk["p"]].to_numpy()
+    pb = d.products["b"].to_numpy()[d.pk["p"].to_numpy()]
     j = bk.get_indexer(pd.MultiIndex.from_arrays([pb, d.pk["k"].to_numpy()]))
     n = len(d.pk)
     am.add_cons("listing_needs_brand", labels(d, product=d.pk["p"], channel=d.pk["k"]),
@@ -105,16 +104,13 @@ def define_price_levels(b: Build) -> None:
     ``price_level_sales[c,k,l]``: sales at a level only if that level is chosen.
     """
     d, am = b.data, b.am
-    multi = d.pk["n_levels"].to_numpy()[d.levels["pk"].to_numpy()] >= 2
-    lv = d.levels[multi].reset_index()
+    lv = d.levels[d.levels["z"].to_numpy() >= 0].reset_index()
     if not len(lv):
         return
     b.v["price_level"] = am.add_vars(
         "price_level", labels(d, product=lv["p"], channel=lv["k"], level=lv["level"]),
         binary=True, description="1 if the product is sold at this price level in the channel")
-    z_of_lev = np.full(len(d.levels), -1)
-    z_of_lev[lv["index"].to_numpy()] = np.arange(len(lv))
-    b.idx["z_of_lev"] = z_of_lev
+    z_of_lev = d.levels["z"].to_numpy()
     rows, first = _group_index(lv["pk"].to_numpy())
     pks = lv["pk"].to_numpy()[first]
     am.add_cons("price_one_level", labels(d, product=d.pk["p"].to_numpy()[pks],
@@ -256,7 +252,7 @@ def define_price_parity(b: Build) -> None:
     band = d.scenario.settings.rules.price_parity.band  # type: ignore[union-attr]
     lv = d.levels
     kind = kinds_of(d, lv["k"].to_numpy())
-    z_of_lev = b.idx.get("z_of_lev", np.full(len(lv), -1))
+    z_of_lev = lv["z"].to_numpy()
     zcol = np.where(z_of_lev >= 0, b.col("price_level", np.maximum(z_of_lev, 0)), -1) \
         if "price_level" in b.v else np.full(len(lv), -1)
     xcol = b.col("list_product", lv["pk"].to_numpy())

@@ -87,7 +87,7 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6) -> Construction:
         done = _complete(am, x)
         if done is not None:
             return Construction(done, float(am.cost @ done), bound)
-        short = _short_regions(am, x, n_r)
+        short = _short_regions(am, d, x)
         if short is None:
             break
         floor_r, service_r = short
@@ -135,18 +135,15 @@ def _partner_unit(d: ModelData) -> np.ndarray:
     return ch["fee_per_unit"].to_numpy()[k] + ch["fee_share"].to_numpy()[k] * price
 
 
-def _short_regions(am: ArrayModel, x: np.ndarray, n_r: int
+def _short_regions(am: ArrayModel, d: ModelData, x: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray] | None:
     """Regions whose partner floor / service level the fixed design misses (elastic LP)."""
     from .diagnose import diagnose  # late: diagnose imports this package's backends
 
     dg = diagnose(fixed_design_lp(am, x))
-    floor_r = np.zeros(n_r, bool)
-    service_r = np.zeros(n_r, bool)
-    regions = {str(r): i for i, r in enumerate(am.vars["open_channel"].labels["region"]
-                                               .cat.categories)} \
-        if "open_channel" in am.vars and hasattr(am.vars["open_channel"].labels["region"],
-                                                 "cat") else {}
+    floor_r = np.zeros(len(d.regions), bool)
+    service_r = np.zeros(len(d.regions), bool)
+    regions = {str(r): i for i, r in enumerate(d.regions["id"])}
     for c in dg.conflicts:
         r = regions.get(str(c.where.get("region")))
         if r is None:
@@ -231,9 +228,7 @@ def _design_vector(am: ArrayModel, d: ModelData, offers: np.ndarray,
         codes = pd.Index(d.brands["id"]).get_indexer(lb.labels["brand"].astype(str))
         put("launch_brand", np.flatnonzero(np.isin(codes, cc["b"].to_numpy())))
     if "price_level" in am.vars:
-        multi = np.flatnonzero(d.pk["n_levels"].to_numpy()[d.levels["pk"].to_numpy()] >= 2)
-        zpos = np.full(len(d.levels), -1)
-        zpos[multi] = np.arange(len(multi))
+        zpos = d.levels["z"].to_numpy()
         # one level per listed (p,k): the best level of its first offered pair
         first = pd.Series(lev[cc_on], index=cc["pk"].to_numpy()).groupby(level=0).first()
         z = zpos[first.to_numpy()]

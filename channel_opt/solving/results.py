@@ -52,12 +52,12 @@ def tidy_plan(am: ArrayModel, d: ModelData, x: np.ndarray) -> np.ndarray:
     clear("open_channel", used_of(cc[["r", "k"]], d.rk[["r", "k"]]))
     lp = am.vars["list_product"]
     listed = np.rint(x[lp.start:lp.start + lp.n]) > 0.5
-    brand_of_p = d.cells.drop_duplicates("p").set_index("p")["b"]
     bk_used = pd.MultiIndex.from_frame(d.bk[["b", "k"]]).isin(pd.MultiIndex.from_arrays(
-        [brand_of_p.loc[d.pk["p"][listed]].to_numpy(), d.pk["k"][listed].to_numpy()]))
+        [d.products["b"].to_numpy()[d.pk["p"].to_numpy()[listed]],
+         d.pk["k"].to_numpy()[listed]]))
     clear("sell_brand", np.asarray(bk_used))
     if "price_level" in am.vars:
-        multi = d.pk["n_levels"].to_numpy()[d.levels["pk"].to_numpy()] >= 2
+        multi = d.levels["z"].to_numpy() >= 0
         clear("price_level", listed[d.levels["pk"].to_numpy()[multi]])
     if "stock" in am.vars:
         st = am.vars["stock"]
@@ -116,12 +116,12 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
     chosen = d.levels.assign(sold=0.0)
     lev_sales = np.bincount(s["lev"].to_numpy(), weights=q, minlength=len(d.levels))
     chosen["sold"] = lev_sales
-    zl = np.full(len(d.levels), np.nan)
+    # chosen level: its price_level value, or the listing for a single level
+    z = d.levels["z"].to_numpy()
+    multi = z >= 0
+    zl = listed[d.levels["pk"].to_numpy()].astype(float)
     if "price_level" in am.vars:
-        multi = d.pk["n_levels"].to_numpy()[d.levels["pk"].to_numpy()] >= 2
-        zl[np.flatnonzero(multi)] = np.rint(_val(am, x, "price_level", int(multi.sum())))
-    single = d.pk["n_levels"].to_numpy()[d.levels["pk"].to_numpy()] == 1
-    zl[single] = listed[d.levels["pk"].to_numpy()[single]]
+        zl[multi] = np.rint(_val(am, x, "price_level", int(multi.sum())))[z[multi]]
     chosen = chosen[zl > 0.5]
     pos = chosen.set_index("pk")
     product_channel = labels(d, categorical=False, product=pc["p"], channel=pc["k"]).assign(
