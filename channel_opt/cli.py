@@ -72,6 +72,8 @@ def cmd_solve(a: argparse.Namespace) -> int:
           f"{scen.settings.currency}, gap {gap} -> {out}")
     if sol.diagnosis is not None:
         print(sol.diagnosis.message)
+        for m in sol.diagnosis.iis:
+            print(f"  in conflict: {m.text}")
     for v in sol.violations[:5]:
         print(f"plan check: {v}", file=sys.stderr)
     return sol.exit_code

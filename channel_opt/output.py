@@ -84,6 +84,7 @@ def _write_into(d: Path, sol: Solution, scen: Scenario, extra: dict[str, float],
         tables["sensitivity"] = sol.sensitivity
     if sol.diagnosis is not None:
         tables["diagnosis"] = sol.diagnosis.as_table()
+        tables["iis"] = sol.diagnosis.iis_table()
     tables["kpis"] = pd.DataFrame([{"kpi": k, "value": v} for k, v in sol.kpis.items()])
     parquet = _has_parquet()
     for name, df in tables.items():
@@ -159,7 +160,11 @@ def report_markdown(sol: Solution, scen: Scenario, images: list[str]) -> str:
         s += ["## Plan check failed", ""] + [f"- {v}" for v in sol.violations] + [""]
     if sol.diagnosis is not None:
         s += ["## Why the scenario is infeasible", "", sol.diagnosis.message, "",
-              _md_table(sol.diagnosis.as_table()), ""]
+              _md_table(sol.diagnosis.as_table()), "",
+              "### Irreducible conflicting set (IIS of the LP relaxation)", "",
+              sol.diagnosis.iis_note, ""]
+        if sol.diagnosis.iis:
+            s += [_md_table(sol.diagnosis.iis_table()), ""]
     if not sol.has_plan:
         return "\n".join(s)
     k = sol.kpis

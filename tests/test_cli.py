@@ -65,6 +65,9 @@ def test_infeasible_exits_3_with_diagnosis(tmp_path: Path) -> None:
     assert summary["diagnosis"]["families"] == ["partner_floor"]
     diag = (out / "diagnosis.csv").read_text()
     assert "partner_floor" in diag and "region R" in diag
+    assert summary["diagnosis"]["iis"][0]["family"] == "partner_floor"
+    assert "partner profit floor at region R: at least 2,000.00" in (out / "iis.csv").read_text()
+    assert "Irreducible conflicting set" in (out / "report.md").read_text()
 
 
 def test_solver_failure_exits_4(tmp_path: Path) -> None:

@@ -48,6 +48,26 @@ def test_infeasible_partner_floor_is_diagnosed() -> None:
     assert c.where == {"region": "R"}
     assert c.amount == pytest.approx(500.0, rel=1e-6)  # 2000 - 1500
     assert "partner profit floor" in c.text and "region R" in c.text
+    # the IIS: the floor of 2000 and the store's sales of at most 50 (its demand alone)
+    iis = {(m.kind, m.family, m.side, round(m.value, 6)) for m in sol.diagnosis.iis}
+    assert iis == {("rule", "partner_floor", "lower", 2000.0), ("bound", "sales", "upper", 50.0)}
+    store = next(m for m in sol.diagnosis.iis if m.kind == "bound")
+    assert store.where["channel"] == "store"
+
+
+def test_iis_names_every_rule_of_the_conflict() -> None:
+    # the cell must sell at least 50% of its 100 units, but only 30 are in stock: the IIS is
+    # exactly those two rows (the channel rows and the demand are not needed for it)
+    t = duo_tables(products=[{"id": "P", "brand": "B", "unit_cost": 40.0, "ref_price": 100.0,
+                              "inventory": 30.0}])
+    sol = solve(Scenario.from_frames(t, {"rules": {"inventory": True,
+                                                   "cell_service_level": 0.5}}))
+    assert sol.exit_code == 3
+    assert sol.diagnosis is not None
+    iis = {(m.kind, m.family, m.side, round(m.value, 6)) for m in sol.diagnosis.iis}
+    assert iis == {("rule", "inventory", "upper", 30.0),
+                   ("rule", "cell_service_level", "lower", 50.0)}
+    assert sol.diagnosis.iis_note.startswith("2 rule row(s) and 0 variable bound(s)")
 
 
 def test_partner_floor_changes_the_design() -> None:

@@ -4,6 +4,11 @@ The elastic version of the model gives every row of the rule families (floors,
 capacities, budgets, forced channels) a penalized slack and every forced decision
 a penalized release; the least total slack tells which rules cannot hold together,
 where, and by how much.
+
+Where the LP relaxation is itself infeasible, HiGHS also gives an irreducible
+infeasible subsystem (IIS): a smallest set of rows and bounds that cannot hold
+together, each of which is needed for the conflict. It names every rule involved
+(structure included), where the elastic model names only what to relax.
 """
 
 from __future__ import annotations
@@ -52,12 +57,26 @@ class Conflict:
 
 
 @dataclass
+class IisMember:
+    """One row or variable bound of an irreducible infeasible subsystem."""
+
+    kind: str  # "rule" (a row of a constraint family) or "bound" (a variable's bound)
+    family: str  # constraint family or variable block
+    where: dict[str, Any]
+    side: str  # "lower", "upper" or "both"
+    value: float  # the bound that is part of the conflict (lower if "both")
+    text: str
+
+
+@dataclass
 class Diagnosis:
     """The families and places that conflict."""
 
     conflicts: list[Conflict] = field(default_factory=list)
     families: list[str] = field(default_factory=list)
     message: str = ""
+    iis: list[IisMember] = field(default_factory=list)
+    iis_note: str = ""
 
     def as_table(self) -> pd.DataFrame:
         """One row per conflict."""
@@ -65,6 +84,14 @@ class Diagnosis:
                               "amount": c.amount, "explanation": c.text}
                              for c in self.conflicts],
                             columns=["family", "where", "amount", "explanation"])
+
+    def iis_table(self) -> pd.DataFrame:
+        """One row per member of the irreducible infeasible subsystem."""
+        return pd.DataFrame([{"kind": m.kind, "family": m.family, "where": _where(m.where),
+                              "side": m.side, "value": m.value, "explanation": m.text}
+                             for m in self.iis],
+                            columns=["kind", "family", "where", "side", "value",
+                                     "explanation"])
 
 
 def _where(lab: dict[str, Any]) -> str:
@@ -116,8 +143,15 @@ def elastic_model(am: ArrayModel) -> tuple[ArrayModel, list[tuple[str, str]]]:
     return el, slacks
 
 
-def diagnose(am: ArrayModel, currency: str = "EUR") -> Diagnosis:
-    """Least-slack explanation of an infeasible model (solved with HiGHS)."""
+def diagnose(am: ArrayModel, currency: str = "EUR", *,
+             iis_time_limit: float | None = 60.0) -> Diagnosis:
+    """Least-slack explanation of an infeasible model, plus its IIS (both from HiGHS)."""
+    diag = _elastic_diagnosis(am, currency)
+    diag.iis, diag.iis_note = irreducible_subsystem(am, currency, time_limit=iis_time_limit)
+    return diag
+
+
+def _elastic_diagnosis(am: ArrayModel, currency: str) -> Diagnosis:
     el, slacks = elastic_model(am)
     h = new_highs(el)
     h.run()
@@ -156,3 +190,74 @@ def _conflict(fam: str, lab: dict[str, Any], amount: float, currency: str) -> Co
     return Conflict(fam, lab, amount, text)
 
 
+
+
+_SIDES = {2: "lower", 3: "upper", 4: "both"}  # highspy.IisBoundStatus values
+
+
+def irreducible_subsystem(am: ArrayModel, currency: str = "EUR", *,
+                          time_limit: float | None = 60.0) -> tuple[list[IisMember], str]:
+    """The IIS of the LP relaxation from HiGHS (``getIis``), in the model's names.
+
+    Returns the members and a note; the list is empty, with the reason in the note,
+    when the LP relaxation is feasible (only the integer decisions conflict) or
+    HiGHS cannot find an IIS within ``time_limit`` seconds.
+    """
+    import highspy
+
+    h = new_highs(am)
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("solve_relaxation", True)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+        h.setOptionValue("iis_time_limit", float(time_limit))
+    h.run()
+    if h.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
+        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
+            return [], ("the LP relaxation is feasible: the conflict lies in the yes/no "
+                        "decisions, so there is no IIS of rows and bounds to show")
+        return [], ("HiGHS could not settle the LP relaxation "
+                    f"({h.modelStatusToString(h.getModelStatus())}); no IIS")
+    # elastic LP, then deletion filtering down to an irreducible set; HiGHS' default
+    # "light" strategy only catches rows infeasible on their own bounds
+    h.setOptionValue("iis_strategy", int(highspy.IisStrategy.kIisStrategyFromLp)
+                     | int(highspy.IisStrategy.kIisStrategyIrreducible))
+    try:
+        status, iis = h.getIis()
+    except Exception as e:  # noqa: BLE001 - the elastic diagnosis stands without it
+        return [], f"HiGHS could not compute an IIS ({type(e).__name__}: {e})"
+    if status == highspy.HighsStatus.kError or not iis.valid_ or \
+            not len(iis.row_index_) + len(iis.col_index_):
+        return [], "HiGHS could not compute an IIS within its time limit"
+    col_lo, col_up = am.bounds()
+    row_lo, row_up = am.row_bounds()
+    members = []
+    for i, side in zip(iis.row_index_, iis.row_bound_, strict=True):
+        if int(side) in _SIDES:
+            fam, where = am.locate_row(int(i))
+            members.append(_member("rule", fam, where, int(side), row_lo[i], row_up[i],
+                                   currency))
+    n_rows = len(members)
+    for j, side in zip(iis.col_index_, iis.col_bound_, strict=True):
+        if int(side) in _SIDES:  # a free column takes part, but no bound of it is needed
+            blk, where = am.locate_column(int(j))
+            members.append(_member("bound", blk, where, int(side), col_lo[j], col_up[j],
+                                   currency))
+    note = (f"{n_rows} rule row(s) and {len(members) - n_rows} variable bound(s) cannot hold "
+            "together even with fractional decisions; relaxing any one of them removes "
+            "this conflict")
+    return members, note
+
+
+def _member(kind: str, fam: str, where: dict[str, Any], side_code: int, lo: float,
+            up: float, currency: str) -> IisMember:
+    side = _SIDES.get(side_code, "both")
+    value = float(up if side == "upper" else lo)
+    name, _, unit = PLANNER_WORDS.get(fam, (fam.replace("_", " "), "", ""))
+    unit = currency if unit == "currency" else unit
+    if side == "both":
+        rel = f"between {lo:,.2f} and {up:,.2f}" if lo != up else f"= {lo:,.2f}"
+    else:
+        rel = f"{'at least' if side == 'lower' else 'at most'} {value:,.2f}"
+    text = f"{name} at {_where(where)}: {rel} {unit}".rstrip()
+    return IisMember(kind, fam, where, side, value, text)

@@ -100,7 +100,9 @@ class Solution:
             "violations": self.violations,
             "diagnosis": None if self.diagnosis is None else {
                 "message": self.diagnosis.message, "families": self.diagnosis.families,
-                "conflicts": self.diagnosis.as_table().to_dict("records")},
+                "conflicts": self.diagnosis.as_table().to_dict("records"),
+                "iis_note": self.diagnosis.iis_note,
+                "iis": self.diagnosis.iis_table().to_dict("records")},
         }
 
 
