@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import duo, duo_tables
 
 from channel_opt import Scenario, solve
 from channel_opt.model import build_array_model
+from channel_opt.solving.backends import available_backends
 from channel_opt.solving.check import check_plan, check_rows
 from channel_opt.solving.results import extract_tables
 
@@ -165,3 +168,25 @@ def test_every_backend_through_the_watchdog_process(solver: str) -> None:
     assert sol.plan_status == "optimal"
     assert sol.objective == pytest.approx(BOTH, rel=1e-6)
     assert sol.solver == solver
+
+
+def test_every_backend_writes_its_log_file(solver: str, tmp_path: Path) -> None:
+    log_file = tmp_path / "solver.log"
+    sol = solve(duo(), solver=solver, log_file=str(log_file))
+    assert sol.plan_status == "optimal"
+    assert log_file.stat().st_size > 0
+
+
+@pytest.mark.parametrize(("solver", "accepted"), [
+    ("highs", "MIP start solution is feasible"),
+    ("highs_pyomo", "MIP start solution is feasible"),
+    ("cbc", "MIPStart values read"),
+])
+def test_the_constructive_plan_is_the_mip_start(solver: str, accepted: str,
+                                                tmp_path: Path) -> None:
+    if solver not in available_backends():
+        pytest.skip(f"{solver} is not installed here")
+    log_file = tmp_path / "solver.log"
+    sol = solve(duo(), solver=solver, log_file=str(log_file))
+    assert sol.objective == pytest.approx(BOTH, rel=1e-6)
+    assert accepted in log_file.read_text()

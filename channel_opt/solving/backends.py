@@ -11,6 +11,7 @@ import contextlib
 import logging
 import math
 import os
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -96,22 +97,39 @@ class Backend:
 
 
 @contextlib.contextmanager
-def _quiet_stdout() -> Iterator[None]:
-    """Silence C-level writes to stdout (HiGHS prints a banner on construction)."""
+def _quiet_stdout(to: str = os.devnull) -> Iterator[None]:
+    """Send writes to stdout, C-level and Python-level, to the file ``to``.
+
+    By default they are silenced: HiGHS prints a banner on construction. SCIP's log
+    is sent to the log file this way.
+    """
+    sys.stdout.flush()
     try:
         fd = os.dup(1)
     except OSError:  # no real stdout (e.g. some embedded interpreters)
         yield
         return
     try:
-        with open(os.devnull, "w") as null:
+        # Python-level writes too (pyscipopt routes SCIP's messages through sys.stdout)
+        with open(to, "a") as null, contextlib.redirect_stdout(null):
             os.dup2(null.fileno(), 1)
             try:
                 yield
             finally:
+                sys.stdout.flush()
+                _flush_c_stdout()  # C's buffered stdout would spill after the switch back
                 os.dup2(fd, 1)
     finally:
         os.close(fd)
+
+
+def _flush_c_stdout() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):  # no C library to reach: nothing buffered by us
+        pass
 
 
 def new_highs(am: ArrayModel) -> Any:
@@ -255,7 +273,11 @@ class PyomoBackend(Backend):
     """A solver driven through a Pyomo ``ConcreteModel``."""
 
     pyomo_name: ClassVar[str]
+    # our option -> the solver's option name; "log_file" here means the solver takes its
+    # log file as an option, otherwise Pyomo's ``logfile`` keyword is used
     option_names: ClassVar[dict[str, str]] = {}
+    # False: the interface has no log file; its console output is sent to the file
+    logfile_keyword: ClassVar[bool] = True
 
     @classmethod
     def _factory(cls) -> Any:
@@ -281,7 +303,8 @@ class PyomoBackend(Backend):
 
     def _options(self, opts: SolveOptions) -> dict[str, Any]:
         values = {"time_limit": opts.time_limit, "mip_gap": opts.mip_gap,
-                  "threads": opts.threads, "seed": opts.seed}
+                  "threads": opts.threads, "seed": opts.seed,
+                  "log_file": None if opts.log_file is None else str(opts.log_file)}
         return {self.option_names[k]: v for k, v in values.items()
                 if v is not None and k in self.option_names}
 
@@ -294,10 +317,18 @@ class PyomoBackend(Backend):
         t1 = time.perf_counter()
         solver = self._factory()
         kw: dict[str, Any] = {"load_solutions": False, "tee": False}
-        if opts.log_file:
+        to_console = bool(opts.log_file) and not self.logfile_keyword
+        if opts.log_file and "log_file" not in self.option_names and not to_console:
             kw["logfile"] = str(opts.log_file)
+        if to_console:
+            kw["tee"] = True
+        if opts.start is not None and _warm_start_capable(solver):
+            for v, val in zip(m._array_model_columns, opts.start, strict=True):
+                v.set_value(float(val), skip_validation=True)
+            kw["warmstart"] = True
         try:
-            res = solver.solve(m, options=self._options(opts), **kw)
+            with _quiet_stdout(str(opts.log_file)) if to_console else contextlib.nullcontext():
+                res = solver.solve(m, options=self._options(opts), **kw)
         except Exception as e:  # noqa: BLE001 - a backend failure is a result, not a crash
             return RawResult(ERROR, None, None, None, self.name, self.version(),
                              f"{type(e).__name__}: {e}", t1 - t0, time.perf_counter() - t1)
@@ -330,6 +361,13 @@ class PyomoBackend(Backend):
     def _bound(self, res: Any, sense: str, objective: float | None) -> float | None:
         """The solver's best bound in the model's own sense, if it reports one."""
         return _pyomo_bound(res, sense)
+
+
+def _warm_start_capable(solver: Any) -> bool:
+    try:
+        return bool(solver.warm_start_capable())
+    except Exception:  # noqa: BLE001 - an interface without the query takes no start
+        return False
 
 
 def _pyomo_bound(res: Any, sense: str) -> float | None:
@@ -392,6 +430,7 @@ class ScipBackend(PyomoBackend):
     pyomo_name = "scip_direct"
     option_names = {"time_limit": "limits/time", "mip_gap": "limits/gap",
                     "threads": "parallel/maxnthreads", "seed": "randomization/randomseedshift"}
+    logfile_keyword = False
 
 
 class HighsPyomoBackend(PyomoBackend):
@@ -400,7 +439,7 @@ class HighsPyomoBackend(PyomoBackend):
     name = "highs_pyomo"
     pyomo_name = "appsi_highs"
     option_names = {"time_limit": "time_limit", "mip_gap": "mip_rel_gap",
-                    "threads": "threads", "seed": "random_seed"}
+                    "threads": "threads", "seed": "random_seed", "log_file": "log_file"}
 
 
 class GurobiBackend(PyomoBackend):
