@@ -64,7 +64,8 @@ def cmd_solve(a: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT if "solver" not in str(e) else EXIT_FAILURE
     out = Path(a.out) if a.out else Path("results") / scen.name
     t = time.perf_counter()
-    write_solution(sol, scen, out, extra_timings={"load": load}, plots=not a.no_plots)
+    sol.timings = {"load": load, **sol.timings}
+    write_solution(sol, scen, out, plots=not a.no_plots)
     log.info("wrote %s in %.2f s", out, time.perf_counter() - t)
     obj = "n/a" if sol.objective is None else f"{sol.objective:,.2f}"
     gap = "n/a" if sol.gap is None else f"{sol.gap:.4%}"

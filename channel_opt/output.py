@@ -50,7 +50,6 @@ def _json_default(o: Any) -> Any:
 
 
 def write_solution(sol: Solution, scenario: Scenario, out_dir: str | os.PathLike[str], *,
-                   extra_timings: dict[str, float] | None = None,
                    plots: bool = True) -> Path:
     """Write ``summary.json``, the tables (CSV, and Parquet where available),
     ``report.md`` and plots into ``out_dir``, atomically.
@@ -59,7 +58,7 @@ def write_solution(sol: Solution, scenario: Scenario, out_dir: str | os.PathLike
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        _write_into(tmp, sol, scenario, extra_timings or {}, plots)
+        _write_into(tmp, sol, scenario, plots)
         _swap_into_place(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -77,8 +76,7 @@ def _swap_into_place(tmp: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _write_into(d: Path, sol: Solution, scen: Scenario, extra: dict[str, float],
-                plots: bool) -> None:
+def _write_into(d: Path, sol: Solution, scen: Scenario, plots: bool) -> None:
     tables = dict(sol.tables)
     if sol.sensitivity is not None:
         tables["sensitivity"] = sol.sensitivity
@@ -97,7 +95,6 @@ def _write_into(d: Path, sol: Solution, scen: Scenario, extra: dict[str, float],
     images = _plots(d, sol) if plots else []
     (d / "report.md").write_text(report_markdown(sol, scen, images), encoding="utf-8")
     summary = sol.summary()
-    summary["timings_seconds"] = {**extra, **summary["timings_seconds"]}
     summary["package_versions"] = package_versions()
     summary["scenario_summary"] = scen.summary()
     summary["tables"] = sorted(tables)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import duo, duo_tables
 
-from channel_opt import Scenario, solve
+from channel_opt import Scenario, ScenarioError, solve
 from channel_opt.model import build_array_model
 from channel_opt.solving.backends import available_backends
 from channel_opt.solving.check import check_plan, check_rows
@@ -190,3 +190,12 @@ def test_the_constructive_plan_is_the_mip_start(solver: str, accepted: str,
     sol = solve(duo(), solver=solver, log_file=str(log_file))
     assert sol.objective == pytest.approx(BOTH, rel=1e-6)
     assert accepted in log_file.read_text()
+
+
+def test_solve_takes_a_path_and_times_the_load() -> None:
+    tiny = Path(__file__).parent.parent / "instances" / "tiny" / "tiny.yaml"
+    sol = solve(tiny)
+    assert sol.objective == pytest.approx(7440.0, rel=1e-6)  # tiny's hand optimum
+    assert list(sol.timings)[0] == "load"
+    with pytest.raises(ScenarioError, match="file not found"):
+        solve(tiny.with_name("missing.yaml"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..model import ArrayModel, build_array_model
-from ..scenario import Scenario
+from ..scenario import Scenario, load_scenario
 from .backends import (
     ERROR,
     INFEASIBLE,
@@ -139,17 +140,24 @@ def _with_fallback(raw: RawResult, start: Construction, am: ArrayModel) -> RawRe
     return raw
 
 
-def solve(scenario: Scenario, *, solver: str = "highs", time_limit: float | None = None,
+def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
+          time_limit: float | None = None,
           mip_gap: float | None = None, threads: int | None = None, seed: int | None = None,
           log_file: str | None = None, sensitivity: bool = True,
           diagnose_infeasible: bool = True) -> Solution:
     """Build, solve, check and extract a scenario.
 
     A pure function of its arguments: no files are written except the solver log
-    (``log_file``), nothing is printed (progress goes to :mod:`logging`).
+    (``log_file``), nothing is printed (progress goes to :mod:`logging`). A path is
+    loaded with :func:`~channel_opt.scenario.load_scenario` (bad input raises
+    :class:`~channel_opt.scenario.ScenarioError`) and the load is timed.
     """
     backend = get_backend(solver)
     timings: dict[str, float] = {}
+    if not isinstance(scenario, Scenario):
+        t = time.perf_counter()
+        scenario = load_scenario(scenario)
+        timings["load"] = time.perf_counter() - t
     t = time.perf_counter()
     log.info("building the model of %s", scenario.name)
     am, data = build_array_model(scenario)
