@@ -73,6 +73,22 @@ def test_iis_names_every_rule_of_the_conflict() -> None:
     assert sol.diagnosis.iis_note.startswith("2 rule row(s) and 0 variable bound(s)")
 
 
+def test_conflict_only_in_the_yes_no_decisions_has_no_iis() -> None:
+    # partner floor 1200 needs {store} alone (partners 1500, 50 units); selling 60% of the
+    # market needs {online, store} (66.7 units, partners 1000). No set does both, but
+    # 0.4 {store} + 0.6 {both} does: the LP relaxation is feasible, so no IIS exists.
+    # Least slack: {store} alone, 10 units short of 60 (the other way is 200 EUR short).
+    t = duo_tables(regions=[{"id": "R", "partner_profit_floor": 1200.0}])
+    sol = solve(Scenario.from_frames(t, {"rules": {"partner_floor": True,
+                                                   "cell_service_level": 0.6}}))
+    assert sol.exit_code == 3
+    assert sol.diagnosis is not None
+    assert sol.diagnosis.iis == []
+    assert sol.diagnosis.iis_note.startswith("the LP relaxation is feasible")
+    [c] = sol.diagnosis.conflicts
+    assert (c.family, c.amount) == ("cell_service_level", pytest.approx(10.0, rel=1e-6))
+
+
 def test_partner_floor_changes_the_design() -> None:
     # floor 1200: store alone earns partners 1500 (profit 1500); both give 1000 (too little);
     # online alone gives 0. Best feasible: store alone, 1500.
