@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,13 @@ from conftest import duo, duo_tables
 
 from channel_opt import Scenario, ScenarioError, solve
 from channel_opt.model import build_array_model
-from channel_opt.solving.backends import available_backends
+from channel_opt.scenario import load_scenario
+from channel_opt.solving.backends import (
+    SolveOptions,
+    available_backends,
+    get_backend,
+    solve_watched,
+)
 from channel_opt.solving.check import check_plan, check_rows
 from channel_opt.solving.results import extract_tables
 
@@ -215,3 +223,49 @@ def test_solve_takes_a_path_and_times_the_load() -> None:
     assert list(sol.timings)[0] == "load"
     with pytest.raises(ScenarioError, match="file not found"):
         solve(tiny.with_name("missing.yaml"))
+
+
+@pytest.mark.parametrize("watched", [False, True])
+def test_a_mip_solve_logs_its_progress(watched: bool, caplog: pytest.LogCaptureFixture) -> None:
+    # in the watchdog's child process the lines travel over its stderr and are logged here
+    tiny = load_scenario(Path(__file__).parent.parent / "instances" / "tiny" / "tiny.yaml")
+    am, _ = build_array_model(tiny)
+    opts = SolveOptions(time_limit=60.0 if watched else None, progress_seconds=0.0)
+    with caplog.at_level(logging.INFO, logger="channel_opt"):
+        raw = solve_watched("highs", am, opts) if watched else \
+            get_backend("highs").solve(am, opts)
+    assert raw.objective == pytest.approx(7440.0, rel=1e-6)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("solving: ")]
+    assert lines and "best plan" in lines[-1] and "bound" in lines[-1]
+
+
+def _cbc_pids() -> set[int]:
+    import subprocess
+
+    out = subprocess.run(["pgrep", "-x", "cbc"], capture_output=True, text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+@pytest.mark.parametrize(("solver", "allowed"), [("highs", 1.0), ("cbc", 8.0)])
+def test_the_watchdog_kills_a_solver_past_its_limit(solver: str, allowed: float,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # the solver is told 60 s but the watchdog allows less: regional needs longer than that
+    # (HiGHS ~5 s, CBC ~20 s; after 8 s the cbc program is running)
+    if solver not in available_backends():
+        pytest.skip(f"{solver} is not installed here")
+    regional = load_scenario(Path(__file__).parent.parent / "instances" / "regional" /
+                             "regional.yaml")
+    am, _ = build_array_model(regional)
+    monkeypatch.setattr(SolveOptions, "watchdog_seconds", lambda self: allowed)
+    before = _cbc_pids()
+    raw = solve_watched(solver, am, SolveOptions(time_limit=60.0))
+    assert raw.termination == "time_limit"
+    assert "killed by the watchdog" in raw.message
+    assert raw.solve_seconds < allowed + 5.0
+    # the cbc program the child started is gone too: killed with the child's process group
+    # (an orphan would also die on its next write to the closed pipe; init must reap it)
+    for _ in range(50):
+        if _cbc_pids() <= before:
+            break
+        time.sleep(0.1)
+    assert _cbc_pids() <= before

@@ -27,6 +27,9 @@ from ..model.linear import (
 
 log = logging.getLogger(__name__)
 
+PROGRESS_SECONDS = 10.0  # how often a long MIP solve reports its progress
+RELAY_PREFIX = "\x1echannel_opt-log "  # marks a log record on the watchdog child's stderr
+
 # Termination reasons (kept apart from whether a plan exists).
 OPTIMAL = "optimal"
 TIME_LIMIT = "time_limit"
@@ -47,6 +50,7 @@ class SolveOptions:
     seed: int | None = None
     log_file: str | None = None
     start: np.ndarray | None = None  # a feasible plan to start from (MIP start)
+    progress_seconds: float = PROGRESS_SECONDS  # cadence of the progress log line
 
     def watchdog_seconds(self) -> float | None:
         """Wall-clock limit of the outer watchdog: the time limit plus a grace period."""
@@ -207,6 +211,8 @@ def run_highs(h: Any, opts: SolveOptions) -> dict[str, Any]:
     if opts.start is not None and integer:
         n = h.getNumCol()
         h.setSolution(n, np.arange(n, dtype=np.int32), np.asarray(opts.start, float))
+    if integer and log.isEnabledFor(logging.INFO):
+        h.cbMipInterrupt.subscribe(_Progress(opts.progress_seconds))
     h.run()
     st = h.getModelStatus()
     MS = highspy.HighsModelStatus
@@ -231,6 +237,37 @@ def run_highs(h: Any, opts: SolveOptions) -> dict[str, Any]:
             "message": h.modelStatusToString(st)}
 
 
+def _kill_group(proc: Any) -> None:
+    """Kill the watchdog child and every process of its group (e.g. a cbc it started)."""
+    if os.name == "posix":
+        import signal
+
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    proc.kill()
+    proc.wait()
+
+
+class _Progress:
+    """A progress line (time, best plan, bound, gap) every ``every`` seconds of a MIP."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self.next = every
+
+    def __call__(self, event: Any) -> None:
+        d = event.data_out
+        if d.running_time < self.next:
+            return
+        self.next = d.running_time + self.every
+        plan = d.mip_primal_bound
+        log.info("solving: %.0f s, best plan %s, bound %s, gap %s", d.running_time,
+                 f"{plan:,.2f}" if math.isfinite(plan) else "none yet",
+                 f"{d.mip_dual_bound:,.2f}" if math.isfinite(d.mip_dual_bound) else "none",
+                 f"{d.mip_gap:.4%}" if math.isfinite(plan) and math.isfinite(d.mip_gap)
+                 else "n/a")
+
+
 def solve_watched(name: str, am: ArrayModel, opts: SolveOptions) -> RawResult:
     """Solve with backend ``name`` in a child process killed at the watchdog limit.
 
@@ -242,29 +279,62 @@ def solve_watched(name: str, am: ArrayModel, opts: SolveOptions) -> RawResult:
     """
     import pickle
     import subprocess
-    import sys
+    import threading
+    from collections import deque
 
     t0 = time.perf_counter()
     payload = pickle.dumps((name, am, opts), protocol=pickle.HIGHEST_PROTOCOL)
+    # its own process group, so the watchdog also stops the solver programs it starts
     proc = subprocess.Popen([sys.executable, "-m", "channel_opt.solving.worker"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+                            stderr=subprocess.PIPE, start_new_session=os.name == "posix")
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    chunks: list[bytes] = []
+    tail: deque[str] = deque(maxlen=40)  # the child's last words, for a failure report
+
+    def read_result() -> None:
+        assert proc.stdout is not None
+        chunks.append(proc.stdout.read())
+
+    def relay_log() -> None:  # the child's progress lines become our log records
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            line = raw.decode(errors="replace").rstrip("\n")
+            if line.startswith(RELAY_PREFIX):
+                level, _, msg = line[len(RELAY_PREFIX):].partition(" ")
+                log.log(int(level), "%s", msg)
+            else:
+                tail.append(line)
+
+    readers = [threading.Thread(target=f, daemon=True) for f in (read_result, relay_log)]
+    for r in readers:
+        r.start()
     limit = opts.watchdog_seconds()
     version = BACKENDS[name].version()
     try:
-        out, err = proc.communicate(payload, timeout=limit)
+        proc.stdin.write(payload)
+        proc.stdin.close()
+    except BrokenPipeError:  # the child died before reading: reported below
+        pass
+    try:
+        proc.wait(timeout=limit)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
+        _kill_group(proc)
         log.warning("watchdog: %s ran %.0f s past its time limit; killed", name,
                     (limit or 0) - (opts.time_limit or 0))
         return RawResult(TIME_LIMIT, None, None, None, name, version,
                          "killed by the watchdog after ignoring the time limit",
                          0.0, time.perf_counter() - t0)
+    finally:
+        for r in readers:
+            r.join()
+        proc.stdout.close()
+        proc.stderr.close()
+    out = b"".join(chunks)
     if proc.returncode != 0 or not out:
         return RawResult(ERROR, None, None, None, name, version,
                          f"the solver process failed (exit code {proc.returncode}): "
-                         + err.decode(errors="replace")[-500:], 0.0, time.perf_counter() - t0)
+                         + "\n".join(tail)[-500:], 0.0, time.perf_counter() - t0)
     result: RawResult = pickle.loads(out)  # noqa: S301 - our own child's output
     return result
 

@@ -11,8 +11,15 @@ import sys
 
 def main() -> None:
     """Solve the model on stdin with the named backend."""
-    from .backends import ERROR, RawResult, _quiet_stdout, get_backend
+    import logging
 
+    from .backends import ERROR, RELAY_PREFIX, RawResult, _quiet_stdout, get_backend
+
+    relay = logging.StreamHandler(sys.stderr)  # the parent turns these back into records
+    relay.setFormatter(logging.Formatter(RELAY_PREFIX + "%(levelno)d %(message)s"))
+    root = logging.getLogger("channel_opt")
+    root.addHandler(relay)
+    root.setLevel(logging.INFO)
     name, am, opts = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our own parent
     out_fd = os.dup(1)  # keep the real stdout for the result; solvers may print to fd 1
     try:
