@@ -486,8 +486,13 @@ class GlpkBackend(PyomoBackend):
     pyomo_name = "glpk"
     option_names = {"time_limit": "tmlim", "mip_gap": "mipgap"}
 
+    # All cut families and hybrid pseudocost branching (flags: value None). Measured on
+    # apparel: GLPK's defaults end 600 s at a 0.26% gap; with these it stops at the 1e-4
+    # gap in about 7 minutes, and its root bound is tighter.
+    flags: ClassVar[dict[str, None]] = {"cuts": None, "pcost": None}
+
     def _options(self, opts: SolveOptions) -> dict[str, Any]:
-        o = super()._options(opts)
+        o: dict[str, Any] = {**self.flags, **super()._options(opts)}
         if "tmlim" in o:
             o["tmlim"] = max(1, int(math.ceil(o["tmlim"])))
         return o

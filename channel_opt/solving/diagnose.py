@@ -143,11 +143,16 @@ def elastic_model(am: ArrayModel) -> tuple[ArrayModel, list[tuple[str, str]]]:
     return el, slacks
 
 
-def diagnose(am: ArrayModel, currency: str = "EUR", *,
+def diagnose(am: ArrayModel, currency: str = "EUR", *, iis: bool = True,
              iis_time_limit: float | None = 60.0) -> Diagnosis:
-    """Least-slack explanation of an infeasible model, plus its IIS (both from HiGHS)."""
+    """Least-slack explanation of an infeasible model, plus its IIS (both from HiGHS).
+
+    ``iis=False`` skips the IIS (it can take far longer than the elastic LP).
+    """
     diag = _elastic_diagnosis(am, currency)
-    diag.iis, diag.iis_note = irreducible_subsystem(am, currency, time_limit=iis_time_limit)
+    if iis:
+        diag.iis, diag.iis_note = irreducible_subsystem(am, currency,
+                                                        time_limit=iis_time_limit)
     return diag
 
 

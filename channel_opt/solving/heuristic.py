@@ -140,7 +140,7 @@ def _short_regions(am: ArrayModel, d: ModelData, x: np.ndarray
     """Regions whose partner floor / service level the fixed design misses (elastic LP)."""
     from .diagnose import diagnose  # late: diagnose imports this package's backends
 
-    dg = diagnose(fixed_design_lp(am, x))
+    dg = diagnose(fixed_design_lp(am, x), iis=False)
     floor_r = np.zeros(len(d.regions), bool)
     service_r = np.zeros(len(d.regions), bool)
     regions = {str(r): i for i, r in enumerate(d.regions["id"])}
