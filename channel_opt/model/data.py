@@ -282,6 +282,15 @@ def kinds_of(data: ModelData, k: np.ndarray) -> np.ndarray:
     return data.channels["kind"].to_numpy()[k]
 
 
+def offer_touches(data: ModelData, kind: str) -> np.ndarray:
+    """Per offer: does its set contain a channel of ``kind``."""
+    mem = data.members
+    hit = kinds_of(data, data.cc["k"].to_numpy()[mem["cc"].to_numpy()]) == kind
+    out = np.zeros(len(data.offers), bool)
+    out[mem["offer"].to_numpy()[hit]] = True
+    return out
+
+
 def labels(data: ModelData, *, categorical: bool = True, **cols: Any) -> pd.DataFrame:
     """Id labels from codes: ``labels(d, product=p, region=r)``.
 

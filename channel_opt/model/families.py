@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .data import ModelData, kinds_of, labels
+from .data import ModelData, kinds_of, labels, offer_touches
 from .linear import ArrayModel, VarBlock
 
 ONLINE, OFFLINE = "online", "offline"
@@ -274,16 +274,6 @@ def define_price_parity(b: Build) -> None:
                 description="online and offline prices of a product within the band")
 
 
-def _offer_touches(d: ModelData, kind: str) -> np.ndarray:
-    """Per offer: does its set contain a channel of ``kind``."""
-    mem = d.members
-    k = d.cc["k"].to_numpy()[mem["cc"].to_numpy()]
-    hit = kinds_of(d, k) == kind
-    out = np.zeros(len(d.offers), bool)
-    out[mem["offer"].to_numpy()[hit]] = True
-    return out
-
-
 def define_overlap(b: Build) -> None:
     """``overlap[p,r]``: product sold in region through online and offline kinds.
 
@@ -296,7 +286,7 @@ def define_overlap(b: Build) -> None:
     rule = d.scenario.settings.rules.overlap
     assert rule is not None
     of = d.offers
-    t_on, t_off = _offer_touches(d, ONLINE), _offer_touches(d, OFFLINE)
+    t_on, t_off = offer_touches(d, ONLINE), offer_touches(d, OFFLINE)
     cell_on = np.zeros(len(d.cells), bool)
     cell_on[of["cell"].to_numpy()[t_on]] = True
     cell_off = np.zeros(len(d.cells), bool)

@@ -82,7 +82,7 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6) -> Construction:
     for _ in range(rounds):
         value = hq + lam[region] * partner + mu[region] * units
         top, val = _argmax_per_cell(value, cells)
-        chosen = _fit_shelf(am, d, top[val > 0], value)
+        chosen = _fit_overlap_budget(am, d, _fit_shelf(am, d, top[val > 0], value), value)
         x = _design_vector(am, d, chosen, lev)
         done = _complete(am, x)
         if done is not None:
@@ -169,13 +169,7 @@ def _fit_shelf(am: ArrayModel, d: ModelData, chosen: np.ndarray,
     offer_stock = np.zeros(len(of), bool)
     offer_stock[mem["offer"].to_numpy()[uses[mem["cc"].to_numpy()]]] = True
     cells = of["cell"].to_numpy()
-    alt_val = np.where(offer_stock, -np.inf, value)
-    alt_top, alt_v = _argmax_per_cell(alt_val, cells)
-    alt = np.full(len(d.cells), -1)
-    alt_value = np.zeros(len(d.cells))
-    ok = np.isfinite(alt_v) & (alt_v > 0)
-    alt[cells[alt_top[ok]]] = alt_top[ok]
-    alt_value[cells[alt_top[ok]]] = alt_v[ok]
+    alt, alt_value = _best_without(d, value, offer_stock)
     stocked = chosen[offer_stock[chosen]]
     c_cells = cells[stocked]
     p = d.cells["p"].to_numpy()[c_cells]
@@ -195,6 +189,64 @@ def _fit_shelf(am: ArrayModel, d: ModelData, chosen: np.ndarray,
     replace = stocked[hit]
     keep = np.setdiff1d(chosen, replace)
     new = alt[cells[replace]]
+    return np.concatenate([keep, new[new >= 0]])
+
+
+def _best_without(d: ModelData, value: np.ndarray, banned: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell: the best offer not ``banned`` with a positive value (-1: offer nothing)
+    and its value (0 for nothing).
+    """
+    cells = d.offers["cell"].to_numpy()
+    top, val = _argmax_per_cell(np.where(banned, -np.inf, value), cells)
+    alt = np.full(len(d.cells), -1)
+    alt_value = np.zeros(len(d.cells))
+    ok = np.isfinite(val) & (val > 0)
+    alt[cells[top[ok]]] = top[ok]
+    alt_value[cells[top[ok]]] = val[ok]
+    return alt, alt_value
+
+
+def _fit_overlap_budget(am: ArrayModel, d: ModelData, chosen: np.ndarray,
+                        value: np.ndarray) -> np.ndarray:
+    """Where more (product, region) pairs are sold online and offline than the overlap
+    budget allows, end the overlaps that cost least to end: per pair, move the cells
+    of one side (online or offline, the cheaper) to their best set without it.
+    """
+    if "overlap_budget" not in am.cons:
+        return chosen
+    from ..model.data import offer_touches
+
+    budget = int(np.floor(am.cons["overlap_budget"].upper[0] + 1e-9))
+    cells = d.offers["cell"].to_numpy()
+    c = cells[chosen]
+    touch = {"online": offer_touches(d, "online"), "offline": offer_touches(d, "offline")}
+    ch = pd.DataFrame({"offer": chosen, "cell": c, "p": d.cells["p"].to_numpy()[c],
+                       "r": d.cells["r"].to_numpy()[c], "online": touch["online"][chosen],
+                       "offline": touch["offline"][chosen]})
+    sides = ch.groupby(["p", "r"])[["online", "offline"]].any()
+    both = sides.index[sides["online"] & sides["offline"]]
+    excess = len(both) - budget
+    if excess <= 0:
+        return chosen
+    ch = ch[pd.MultiIndex.from_frame(ch[["p", "r"]]).isin(both)]
+    alts = {}
+    for side in ("online", "offline"):
+        alt, alt_value = _best_without(d, value, touch[side])
+        hit = ch[side].to_numpy()
+        ch[f"loss_{side}"] = np.where(hit, value[ch["offer"].to_numpy()] -
+                                      alt_value[ch["cell"].to_numpy()], 0.0)
+        alts[side] = alt
+    pairs = ch.groupby(["p", "r"])[["loss_online", "loss_offline"]].sum()
+    pairs["side"] = np.where(pairs["loss_online"] <= pairs["loss_offline"], "online",
+                             "offline")
+    pairs["loss"] = pairs[["loss_online", "loss_offline"]].min(axis=1)
+    ended = pairs.nsmallest(excess, "loss")
+    ch = ch.join(ended["side"], on=["p", "r"], how="inner")
+    move = ch[np.where(ch["side"] == "online", ch["online"], ch["offline"])]
+    new = np.array([alts[s][cl] for s, cl in zip(move["side"], move["cell"], strict=True)],
+                   dtype=np.int64)
+    keep = np.setdiff1d(chosen, move["offer"].to_numpy())
     return np.concatenate([keep, new[new >= 0]])
 
 
