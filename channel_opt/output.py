@@ -83,7 +83,7 @@ def _write_into(d: Path, sol: Solution, scen: Scenario, plots: bool) -> None:
     if sol.diagnosis is not None:
         tables["diagnosis"] = sol.diagnosis.as_table()
         tables["iis"] = sol.diagnosis.iis_table()
-    tables["kpis"] = pd.DataFrame([{"kpi": k, "value": v} for k, v in sol.kpis.items()])
+    tables["kpis"] = kpi_table(sol.kpis)
     parquet = _has_parquet()
     for name, df in tables.items():
         df.to_csv(d / f"{name}.csv", index=False)
@@ -100,6 +100,17 @@ def _write_into(d: Path, sol: Solution, scen: Scenario, plots: bool) -> None:
     summary["tables"] = sorted(tables)
     (d / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default),
                                     encoding="utf-8")
+
+
+def kpi_table(kpis: dict[str, Any]) -> pd.DataFrame:
+    """KPIs as a table: numbers in ``value`` (float), lists and words in ``text``."""
+    rows = []
+    for k, v in kpis.items():
+        number = isinstance(v, int | float) and not isinstance(v, bool)
+        text = ";".join(map(str, v)) if isinstance(v, list | tuple) else \
+            ("" if v is None or number else str(v))
+        rows.append({"kpi": k, "value": float(v) if number else float("nan"), "text": text})
+    return pd.DataFrame(rows, columns=["kpi", "value", "text"])
 
 
 def _has_parquet() -> bool:

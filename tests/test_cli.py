@@ -35,6 +35,13 @@ def test_solve_writes_a_complete_folder(tmp_path: Path, capsys: pytest.CaptureFi
     for name in ("cell_channel", "product_channel", "region_channel", "brand_channel",
                  "capacity", "partners", "overlaps", "prices", "kpis"):
         assert (out / f"{name}.csv").exists(), name
+        if output._has_parquet():  # every table has its Parquet copy, KPIs included
+            assert (out / f"{name}.parquet").exists(), name
+    import pandas as pd
+
+    kpi = pd.read_csv(out / "kpis.csv", keep_default_na=False).set_index("kpi")
+    assert float(kpi.loc["profit", "value"]) == pytest.approx(100 / 3 * 80, rel=1e-6)
+    assert kpi.loc["brands_launched", "text"] == ""  # no new brand in duo
     report = (out / "report.md").read_text()
     assert "plan: **optimal**" in report
     assert scen.read_bytes() == before  # input untouched
