@@ -195,11 +195,6 @@ def _conflict(fam: str, lab: dict[str, Any], amount: float, currency: str) -> Co
     return Conflict(fam, lab, amount, text)
 
 
-
-
-_SIDES = {2: "lower", 3: "upper", 4: "both"}  # highspy.IisBoundStatus values
-
-
 def irreducible_subsystem(am: ArrayModel, currency: str = "EUR", *,
                           time_limit: float | None = 60.0) -> tuple[list[IisMember], str]:
     """The IIS of the LP relaxation from HiGHS (``getIis``), in the model's names.
@@ -234,29 +229,31 @@ def irreducible_subsystem(am: ArrayModel, currency: str = "EUR", *,
     if status == highspy.HighsStatus.kError or not iis.valid_ or \
             not len(iis.row_index_) + len(iis.col_index_):
         return [], "HiGHS could not compute an IIS within its time limit"
+    bs = highspy.IisBoundStatus
+    sides = {int(bs.kIisBoundStatusLower): "lower", int(bs.kIisBoundStatusUpper): "upper",
+             int(bs.kIisBoundStatusBoxed): "both"}  # free / dropped: no bound is needed
     col_lo, col_up = am.bounds()
     row_lo, row_up = am.row_bounds()
     members = []
-    for i, side in zip(iis.row_index_, iis.row_bound_, strict=True):
-        if int(side) in _SIDES:
+    for i, code in zip(iis.row_index_, iis.row_bound_, strict=True):
+        if int(code) in sides:
             fam, where = am.locate_row(int(i))
-            members.append(_member("rule", fam, where, int(side), row_lo[i], row_up[i],
-                                   currency))
+            members.append(_member("rule", fam, where, sides[int(code)], row_lo[i],
+                                   row_up[i], currency))
     n_rows = len(members)
-    for j, side in zip(iis.col_index_, iis.col_bound_, strict=True):
-        if int(side) in _SIDES:  # a free column takes part, but no bound of it is needed
+    for j, code in zip(iis.col_index_, iis.col_bound_, strict=True):
+        if int(code) in sides:
             blk, where = am.locate_column(int(j))
-            members.append(_member("bound", blk, where, int(side), col_lo[j], col_up[j],
-                                   currency))
+            members.append(_member("bound", blk, where, sides[int(code)], col_lo[j],
+                                   col_up[j], currency))
     note = (f"{n_rows} rule row(s) and {len(members) - n_rows} variable bound(s) cannot hold "
             "together even with fractional decisions; relaxing any one of them removes "
             "this conflict")
     return members, note
 
 
-def _member(kind: str, fam: str, where: dict[str, Any], side_code: int, lo: float,
-            up: float, currency: str) -> IisMember:
-    side = _SIDES.get(side_code, "both")
+def _member(kind: str, fam: str, where: dict[str, Any], side: str, lo: float, up: float,
+            currency: str) -> IisMember:
     value = float(up if side == "upper" else lo)
     name, _, unit = PLANNER_WORDS.get(fam, (fam.replace("_", " "), "", ""))
     unit = currency if unit == "currency" else unit
