@@ -72,6 +72,20 @@ def test_every_backend_agrees_on_regional(solver: str) -> None:
     assert sol.objective == pytest.approx(16_802_073.73, rel=1e-4)
 
 
+@pytest.mark.slow
+def test_every_backend_reports_a_true_bound_at_a_loose_gap(solver: str) -> None:
+    # Stopped at a 1% gap, a solver's plan is below the optimum 16,802,073.73 and its bound
+    # must be at or above it. Pyomo used to hand back CBC's and GLPK's incumbent as the
+    # bound (gap 0, a "bound" below the optimum) and to call GLPK's stop "feasible".
+    sol = solve(load_scenario(ROOT / "regional" / "regional.yaml"), solver=solver,
+                mip_gap=1e-2, time_limit=300.0, sensitivity=False)
+    assert sol.plan_status == "optimal", (sol.termination, sol.solver_message)
+    assert sol.objective is not None and sol.bound is not None and sol.gap is not None
+    assert sol.objective <= 16_802_073.73 * (1 + 1e-9)
+    assert sol.bound >= 16_802_073.73 * (1 - 1e-9)
+    assert sol.gap <= 1e-2 * (1 + 1e-6)
+
+
 @pytest.mark.long
 def test_every_backend_agrees_on_apparel(solver: str) -> None:
     # The acceptance run: every installed backend solves the default scenario to

@@ -269,3 +269,40 @@ def test_the_watchdog_kills_a_solver_past_its_limit(solver: str, allowed: float,
             break
         time.sleep(0.1)
     assert _cbc_pids() <= before
+
+
+# Log lines as CBC 2.10 and GLPK 5.0 printed them on the shipped instances (maximizing).
+CBC_GAP_EXIT = """\
+Cbc0010I After 0 nodes, 1 on tree, -18335045 best solution, best possible -18337450 (17.63 s)
+Cbc0011I Exiting as integer gap of 1712.8717 less than 1e-10 or 0.01%
+Result - Optimal solution found
+Objective value:                18335736.93867533
+"""
+CBC_TIME_LIMIT = """\
+Cbc0020I Exiting on maximum time
+Cbc0005I Partial search - best objective -16784857 (best possible -16802195), took 0 \
+iterations and 0 nodes (4.75 seconds)
+Result - Stopped on time limit
+"""
+GLPK_GAP_EXIT = """\
++ 44615: >>>>>   1.833551718e+07 <=   1.833720453e+07 < 0.1% (3306; 6548)
++ 44615: mip =   1.833551718e+07 <=   1.833720453e+07 < 0.1% (2315; 8510)
+RELATIVE MIP GAP TOLERANCE REACHED; SEARCH TERMINATED
+"""
+GLPK_TREE_EMPTY = """\
++ 17347: mip =     not found yet <=   1.680219473e+07        (2; 0)
++ 17524: mip =   1.680207373e+07 <=     tree is empty   0.0% (0; 3)
+INTEGER OPTIMAL SOLUTION FOUND
+"""
+
+
+def test_bounds_are_read_from_the_solver_logs() -> None:
+    from channel_opt.solving.backends import _cbc_log_bound, _glpk_log_bound
+
+    # CBC minimizes the negated profit: its gap is added to the incumbent, its bound negated
+    assert _cbc_log_bound(CBC_GAP_EXIT, "max", 18_335_736.94) == \
+        pytest.approx(18_335_736.94 + 1712.8717)
+    assert _cbc_log_bound(CBC_TIME_LIMIT, "max", 16_784_857.16) == 16_802_195.0
+    assert _glpk_log_bound(GLPK_GAP_EXIT, 18_335_517.18) == 18_337_204.53
+    assert _glpk_log_bound(GLPK_TREE_EMPTY, 16_802_073.73) == 16_802_073.73  # proven
+    assert _glpk_log_bound("+ 1: mip = not found yet <= +inf (1; 0)\n", None) is None

@@ -388,8 +388,12 @@ class PyomoBackend(Backend):
         solver = self._factory()
         kw: dict[str, Any] = {"load_solutions": False, "tee": False}
         to_console = bool(opts.log_file) and not self.logfile_keyword
-        if opts.log_file and "log_file" not in self.option_names and not to_console:
-            kw["logfile"] = str(opts.log_file)
+        # a shell solver's log is also where its true bound is: keep one even unasked
+        log_path = None
+        if self.logfile_keyword and "log_file" not in self.option_names:
+            log_path = str(opts.log_file) if opts.log_file else \
+                _temp_path(f".{self.name}.log")
+            kw["logfile"] = log_path
         if to_console:
             kw["tee"] = True
         if opts.start is not None and _warm_start_capable(solver):
@@ -402,6 +406,8 @@ class PyomoBackend(Backend):
         except Exception as e:  # noqa: BLE001 - a backend failure is a result, not a crash
             return RawResult(ERROR, None, None, None, self.name, self.version(),
                              f"{type(e).__name__}: {e}", t1 - t0, time.perf_counter() - t1)
+        finally:
+            log_text = _read_log(log_path, keep=bool(opts.log_file))
         t2 = time.perf_counter()
         tc = res.solver.termination_condition
         term = {TC.optimal: OPTIMAL, TC.maxTimeLimit: TIME_LIMIT, TC.infeasible: INFEASIBLE,
@@ -411,6 +417,7 @@ class PyomoBackend(Backend):
                 TC.globallyOptimal: OPTIMAL}.get(tc, ERROR)
         if res.solver.status == SolverStatus.aborted and term == ERROR:
             term = TIME_LIMIT
+        term = self._termination(term, log_text)
         x = obj = None
         if len(res.solution) > 0:
             try:
@@ -421,16 +428,51 @@ class PyomoBackend(Backend):
                     obj = float(am.cost @ x)
             except Exception as e:  # noqa: BLE001
                 log.warning("%s: could not load the solution: %s", self.name, e)
-        bound = self._bound(res, am.sense, obj)
-        if term == OPTIMAL and bound is None:
-            bound = obj
+        bound = _valid_bound(self._bound(res, am.sense, obj, log_text), am.sense, obj)
+        if term == OPTIMAL and bound is None and not opts.mip_gap and obj is not None:
+            bound = obj  # only when the solver proved optimality without a gap tolerance
         msg = str(getattr(res.solver, "message", "") or tc)
         return RawResult(term, x, obj, bound, self.name, self.version(), msg, t1 - t0, t2 - t1)
 
-
-    def _bound(self, res: Any, sense: str, objective: float | None) -> float | None:
+    def _bound(self, res: Any, sense: str, objective: float | None,
+               log_text: str) -> float | None:
         """The solver's best bound in the model's own sense, if it reports one."""
         return _pyomo_bound(res, sense)
+
+    def _termination(self, term: str, log_text: str) -> str:
+        """Pyomo's termination, corrected from the solver's log where Pyomo misreads it."""
+        return term
+
+
+def _temp_path(suffix: str) -> str:
+    import tempfile
+
+    fd, path = tempfile.mkstemp(suffix=suffix)
+    os.close(fd)
+    return path
+
+
+def _read_log(path: str | None, keep: bool) -> str:
+    if path is None:
+        return ""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+    finally:
+        if not keep:
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
+
+def _valid_bound(bound: float | None, sense: str, objective: float | None) -> float | None:
+    """``bound`` unless it lies on the wrong side of the incumbent (then it is none)."""
+    if bound is None or objective is None:
+        return bound
+    tol = 1e-9 * max(1.0, abs(objective))
+    wrong = bound < objective - tol if sense == "max" else bound > objective + tol
+    return None if wrong else bound
 
 
 def _warm_start_capable(solver: Any) -> bool:
@@ -463,20 +505,29 @@ class CbcBackend(PyomoBackend):
             o["timeMode"] = "elapsed"  # CBC's limit is CPU time unless told otherwise
         return o
 
-    def _bound(self, res: Any, sense: str, objective: float | None) -> float | None:
-        # CBC minimizes the negated objective of a maximization; at a limit Pyomo can
-        # hand back that internal bound with its sign. A bound on the wrong side of the
-        # incumbent is that case: flip it, or drop it if flipping does not help.
-        b = _pyomo_bound(res, sense)
-        if b is None or objective is None:
-            return b
-        worse = b < objective - 1e-6 * max(1.0, abs(objective)) if sense == "max" else \
-            b > objective + 1e-6 * max(1.0, abs(objective))
-        if not worse:
-            return b
-        flipped = -b
-        ok = flipped >= objective if sense == "max" else flipped <= objective
-        return flipped if ok else None
+    def _bound(self, res: Any, sense: str, objective: float | None,
+               log_text: str) -> float | None:
+        # Pyomo reports the objective as the bound of a run that stopped at the gap
+        # tolerance, and at a time limit CBC's internal bound (of the negated objective
+        # of a maximization). CBC's own log has the truth.
+        return _cbc_log_bound(log_text, sense, objective)
+
+
+def _cbc_log_bound(text: str, sense: str, objective: float | None) -> float | None:
+    """The bound in CBC's log: the gap it exited on, else its last "best possible"."""
+    import re
+
+    sign = -1.0 if sense == "max" else 1.0  # CBC minimizes; a maximum is negated
+    gap = re.findall(r"Exiting as integer gap of ([-+0-9.eE]+)", text)
+    if gap and objective is not None:
+        g = abs(float(gap[-1]))
+        return objective + g if sense == "max" else objective - g
+    best = re.findall(r"best possible ([-+0-9.eE]+)", text)
+    if best:
+        return sign * float(best[-1])
+    if "Result - Optimal solution found" in text and "Exiting as integer gap" not in text:
+        return objective  # the search finished: proven without a tolerance
+    return None
 
 
 class GlpkBackend(PyomoBackend):
@@ -496,6 +547,36 @@ class GlpkBackend(PyomoBackend):
         if "tmlim" in o:
             o["tmlim"] = max(1, int(math.ceil(o["tmlim"])))
         return o
+
+    def _termination(self, term: str, log_text: str) -> str:
+        # Pyomo calls a stop at the gap tolerance "feasible"; it is optimal within the gap,
+        # as for every other solver
+        return OPTIMAL if "MIP GAP TOLERANCE REACHED" in log_text else term
+
+    def _bound(self, res: Any, sense: str, objective: float | None,
+               log_text: str) -> float | None:
+        # Pyomo reports the objective as the bound when GLPK stops at its gap tolerance;
+        # GLPK's progress lines "+ it: mip = best <= bound" have the bound
+        bound = _glpk_log_bound(log_text, objective)
+        return bound if bound is not None else _pyomo_bound(res, sense)
+
+
+def _glpk_log_bound(text: str, objective: float | None) -> float | None:
+    """The bound on GLPK's last progress line ("tree is empty": the objective)."""
+    import re
+
+    lines = re.findall(r"^\+\s*\d+: .*?(?:<=|>=)\s+(.+?)\s*(?:<\s*)?[-0-9.]*%?\s*\(",
+                       text, flags=re.MULTILINE)
+    if not lines:
+        return None
+    last = lines[-1].strip()
+    if last.startswith("tree is empty"):
+        return objective
+    try:
+        value = float(last.split()[0])
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
 
 
 class ScipBackend(PyomoBackend):
