@@ -162,7 +162,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--solver", default="highs", help="highs (default), cbc, glpk, scip, "
                    "highs_pyomo, gurobi, cplex, xpress")
     s.add_argument("--time-limit", type=float, help="seconds")
-    s.add_argument("--mip-gap", type=float, help="relative gap, e.g. 0.001")
+    s.add_argument("--mip-gap", type=float,
+                   help="relative gap at which to stop (default 1e-4, every solver)")
     s.add_argument("--threads", type=int)
     s.add_argument("--seed", type=int)
     s.add_argument("--out", help="result folder (default results/<scenario name>)")

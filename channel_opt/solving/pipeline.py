@@ -34,6 +34,8 @@ from .sensitivity import sensitivity as lp_sensitivity
 
 log = logging.getLogger(__name__)
 
+DEFAULT_MIP_GAP = 1e-4  # relative gap at which every backend stops: HiGHS' own default
+
 # Plan status (whether and how good a plan exists), kept apart from termination.
 PLAN_OPTIMAL = "optimal"
 PLAN_FEASIBLE = "feasible"
@@ -147,12 +149,15 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
           diagnose_infeasible: bool = True) -> Solution:
     """Build, solve, check and extract a scenario.
 
-    A pure function of its arguments: no files are written except the solver log
+    ``mip_gap`` defaults to 1e-4 (relative) for every backend. A pure function of its
+    arguments: no files are written except the solver log
     (``log_file``), nothing is printed (progress goes to :mod:`logging`). A path is
     loaded with :func:`~channel_opt.scenario.load_scenario` (bad input raises
     :class:`~channel_opt.scenario.ScenarioError`) and the load is timed.
     """
     backend = get_backend(solver)
+    if mip_gap is None:  # one default for every backend (their own defaults differ: 0 to 1e-4)
+        mip_gap = DEFAULT_MIP_GAP
     timings: dict[str, float] = {}
     if not isinstance(scenario, Scenario):
         t = time.perf_counter()
