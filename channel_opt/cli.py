@@ -120,12 +120,11 @@ def cmd_schema(a: argparse.Namespace) -> int:
 
 def cmd_solvers(a: argparse.Namespace) -> int:
     """List the solver backends and whether they are installed here."""
-    from .solving.backends import BACKENDS
+    from .solving.backends import BACKENDS, CAPABILITIES
 
     for name, b in BACKENDS.items():
         ok = b.is_available()
-        caps = [c for c in ("integers", "in_memory", "iis", "dual_bound", "duals")
-                if getattr(b, c)]
+        caps = [c for c in CAPABILITIES if getattr(b, c)]
         print(f"{name:12s} {'available ' + b.version() if ok else 'not installed':28s} "
               f"{', '.join(caps)}")
     return 0

@@ -75,14 +75,18 @@ class RawResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+CAPABILITIES = ("integers", "in_memory", "iis", "dual_bound", "duals", "mip_start")
+
+
 class Backend:
-    """A solver backend."""
+    """A solver backend; its capabilities are the flags named in ``CAPABILITIES``."""
 
     name: ClassVar[str]
     integers: ClassVar[bool] = True
     in_memory: ClassVar[bool] = False
     iis: ClassVar[bool] = False
     dual_bound: ClassVar[bool] = True
+    mip_start: ClassVar[bool] = False  # takes the constructive plan as a starting solution
     duals: ClassVar[bool] = False
 
     @classmethod
@@ -148,6 +152,7 @@ class HighsBackend(Backend):
     name = "highs"
     in_memory = True
     iis = True
+    mip_start = True
     duals = True
 
     @classmethod
@@ -396,7 +401,7 @@ class PyomoBackend(Backend):
             kw["logfile"] = log_path
         if to_console:
             kw["tee"] = True
-        if opts.start is not None and _warm_start_capable(solver):
+        if opts.start is not None and self.mip_start and _warm_start_capable(solver):
             for v, val in zip(m._array_model_columns, opts.start, strict=True):
                 v.set_value(float(val), skip_validation=True)
             kw["warmstart"] = True
@@ -495,6 +500,7 @@ class CbcBackend(PyomoBackend):
     """COIN-OR CBC (Debian package ``coinor-cbc``), through Pyomo's shell interface."""
 
     name = "cbc"
+    mip_start = True
     pyomo_name = "cbc"
     option_names = {"time_limit": "sec", "mip_gap": "ratioGap", "threads": "threads",
                     "seed": "randomSeed"}
@@ -593,6 +599,7 @@ class HighsPyomoBackend(PyomoBackend):
     """HiGHS through Pyomo (``appsi_highs``): the reference for the Pyomo hand-off."""
 
     name = "highs_pyomo"
+    mip_start = True
     pyomo_name = "appsi_highs"
     option_names = {"time_limit": "time_limit", "mip_gap": "mip_rel_gap",
                     "threads": "threads", "seed": "random_seed", "log_file": "log_file"}
@@ -602,6 +609,7 @@ class GurobiBackend(PyomoBackend):
     """Gurobi (licensed), through Pyomo's ``gurobi_direct``."""
 
     name = "gurobi"
+    mip_start = True
     pyomo_name = "gurobi_direct"
     option_names = {"time_limit": "TimeLimit", "mip_gap": "MIPGap", "threads": "Threads",
                     "seed": "Seed"}
@@ -611,6 +619,7 @@ class CplexBackend(PyomoBackend):
     """CPLEX (licensed), through Pyomo's ``cplex_direct``."""
 
     name = "cplex"
+    mip_start = True
     pyomo_name = "cplex_direct"
     option_names = {"time_limit": "timelimit", "mip_gap": "mip_tolerances_mipgap",
                     "threads": "threads", "seed": "randomseed"}
@@ -620,6 +629,7 @@ class XpressBackend(PyomoBackend):
     """FICO Xpress (licensed), through Pyomo's ``xpress_direct``."""
 
     name = "xpress"
+    mip_start = True
     pyomo_name = "xpress_direct"
     option_names = {"time_limit": "maxtime", "mip_gap": "miprelstop", "threads": "threads",
                     "seed": "randomseed"}
