@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -199,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(a.fn(a))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
+        return EXIT_FAILURE
+    except BrokenPipeError:  # output piped into e.g. `head`, which has closed it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILURE
 
 
