@@ -11,16 +11,13 @@ written through :func:`channel_opt.scenario.save_scenario` from a validated
 :class:`~channel_opt.scenario.Scenario`. ``apparel`` is also written as one workbook
 (``apparel/apparel.xlsx``).
 
-The generator is seeded and vectorized: running it twice writes the same bytes (the
-workbook's zip timestamps and document dates are pinned for that).
+The generator is seeded and vectorized: running it twice writes the same bytes
+(``save_scenario`` pins a workbook's zip timestamps and document dates).
 """
 
 from __future__ import annotations
 
-import io
-import re
 import sys
-import zipfile
 from collections.abc import Callable
 from itertools import combinations
 from pathlib import Path
@@ -32,7 +29,6 @@ from channel_opt.scenario import Scenario, load_scenario, save_scenario
 
 HERE = Path(__file__).resolve().parent
 SEEDS = {"apparel": 20240611, "electronics": 20240612, "regional": 20240613}
-FIXED_DATE = "2024-01-01T00:00:00Z"
 
 
 # ---------------------------------------------------------------- helpers
@@ -633,24 +629,6 @@ def regional(rng: np.random.Generator, *, max_pairs_frac: float = 0.15) -> Scena
 # ---------------------------------------------------------------- writing
 
 
-def _pin_xlsx(path: Path) -> None:
-    """Rewrite a workbook with fixed zip timestamps and document dates."""
-    src = path.read_bytes()
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(src)) as zin, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            data = zin.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(<)",
-                              rb"\g<1>" + FIXED_DATE.encode() + rb"\g<3>", data)
-            zi = zipfile.ZipInfo(info.filename, date_time=(2024, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = info.external_attr
-            zout.writestr(zi, data)
-    path.write_bytes(out.getvalue())
-
-
 def write(name: str, build: Callable[[np.random.Generator], Scenario],
           xlsx: bool = False) -> tuple[Scenario, list[str]]:
     """Build one instance, write it to ``instances/<name>/`` and read it back.
@@ -668,8 +646,7 @@ def write(name: str, build: Callable[[np.random.Generator], Scenario],
     if back.hash != scen.hash:
         problems.append(f"{name}: YAML/CSV loads to another hash than the generated scenario")
     if xlsx:
-        wb = save_scenario(scen, folder / f"{name}.xlsx")
-        _pin_xlsx(wb)
+        wb = save_scenario(scen, folder / f"{name}.xlsx")  # dates pinned: same bytes
         if load_scenario(wb).hash != back.hash:
             problems.append(f"{name}: workbook and YAML/CSV load to different hashes")
     for f in folder.glob(f"{name}.*"):

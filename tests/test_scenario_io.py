@@ -161,6 +161,16 @@ def test_save_yaml_to_xlsx_to_yaml(tmp_path: Path, reference: Scenario) -> None:
         ["s.yaml"] + [f"s.{k}.csv" for k in small_tables()])
 
 
+def test_saving_a_workbook_twice_gives_the_same_bytes(tmp_path: Path,
+                                                      reference: Scenario) -> None:
+    import time
+
+    a = save_scenario(reference, tmp_path / "a.xlsx").read_bytes()
+    time.sleep(1.1)  # openpyxl stamps the time of writing, to the second
+    b = save_scenario(reference, tmp_path / "b.xlsx").read_bytes()
+    assert a == b
+
+
 def test_save_json_round_trip(tmp_path: Path, reference: Scenario) -> None:
     path = save_scenario(reference, tmp_path / "s.json")
     json.loads(path.read_text())

@@ -307,6 +307,7 @@ def save_scenario(scen: Scenario, path: str | os.PathLike[str]) -> Path:
         os.close(fd)
         try:
             _write_xlsx(scen, Path(tmp))
+            _pin_xlsx(Path(tmp))
             _publish(tmp, p)
         finally:
             if os.path.exists(tmp):
@@ -357,6 +358,32 @@ def _atomic_csv(df: pd.DataFrame, f: Path) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+WORKBOOK_DATE = "2024-01-01T00:00:00Z"  # pinned document dates: same scenario, same bytes
+
+
+def _pin_xlsx(path: Path) -> None:
+    """Rewrite a workbook with fixed zip timestamps and document dates (openpyxl stamps
+    the time of writing), so saving a scenario twice gives the same file.
+    """
+    import io
+    import re
+    import zipfile
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as zin, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(<)",
+                              rb"\g<1>" + WORKBOOK_DATE.encode() + rb"\g<3>", data)
+            zi = zipfile.ZipInfo(info.filename, date_time=(2024, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = info.external_attr
+            zout.writestr(zi, data)
+    path.write_bytes(out.getvalue())
 
 
 def _write_xlsx(scen: Scenario, path: Path) -> None:
