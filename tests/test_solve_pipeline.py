@@ -82,19 +82,32 @@ def test_iis_names_every_rule_of_the_conflict() -> None:
 
 
 def test_conflict_only_in_the_yes_no_decisions_has_no_iis() -> None:
-    # partner floor 1200 needs {store} alone (partners 1500, 50 units); selling 60% of the
+    # partner floor 1200 needs {store} alone (partners 1500, 50 units); selling 55% of the
     # market needs {online, store} (66.7 units, partners 1000). No set does both, but
-    # 0.4 {store} + 0.6 {both} does: the LP relaxation is feasible, so no IIS exists.
-    # Least slack: {store} alone, 10 units short of 60 (the other way is 200 EUR short).
+    # 0.5 {store} + 0.5 {both} does: the LP relaxation is feasible, so no IIS exists.
+    # Least relative slack: {store} alone, 5 of 55 units short (9.1%), not {both} with
+    # partners 200 of 1200 short (16.7%).
     t = duo_tables(regions=[{"id": "R", "partner_profit_floor": 1200.0}])
     sol = solve(Scenario.from_frames(t, {"rules": {"partner_floor": True,
-                                                   "cell_service_level": 0.6}}))
+                                                   "cell_service_level": 0.55}}))
     assert sol.exit_code == 3
     assert sol.diagnosis is not None
     assert sol.diagnosis.iis == []
     assert sol.diagnosis.iis_note.startswith("the LP relaxation is feasible")
     [c] = sol.diagnosis.conflicts
-    assert (c.family, c.amount) == ("cell_service_level", pytest.approx(10.0, rel=1e-6))
+    assert (c.family, c.amount) == ("cell_service_level", pytest.approx(5.0, rel=1e-6))
+
+
+def test_diagnosis_weighs_slack_relative_to_the_rule() -> None:
+    # floor 1100, 60% service: {store} is 10 of 60 units short (16.7%), {both} is 100 of
+    # 1100 EUR short (9.1%). Relative slack names the floor; summing raw amounts would
+    # have named the service level (10 < 100) because units are smaller numbers than EUR.
+    t = duo_tables(regions=[{"id": "R", "partner_profit_floor": 1100.0}])
+    sol = solve(Scenario.from_frames(t, {"rules": {"partner_floor": True,
+                                                   "cell_service_level": 0.6}}))
+    assert sol.diagnosis is not None
+    [c] = sol.diagnosis.conflicts
+    assert (c.family, c.amount) == ("partner_floor", pytest.approx(100.0, rel=1e-6))
 
 
 def test_partner_floor_changes_the_design() -> None:

@@ -3,7 +3,8 @@
 The elastic version of the model gives every row of the rule families (floors,
 capacities, budgets, forced channels) a penalized slack and every forced decision
 a penalized release; the least total slack tells which rules cannot hold together,
-where, and by how much.
+where, and by how much. Slack is weighed relative to the row's bound (a floor
+short by 10% counts like a capacity 10% over), so euros, units and hours compare.
 
 Where the LP relaxation is itself infeasible, HiGHS also gives an irreducible
 infeasible subsystem (IIS): a smallest set of rows and bounds that cannot hold
@@ -120,7 +121,10 @@ def elastic_model(am: ArrayModel) -> tuple[ArrayModel, list[tuple[str, str]]]:
             rows = np.flatnonzero(np.isfinite(bound))
             if not len(rows):
                 continue
-            blk = el.add_vars(f"slack_{c.name}_{side}", c.labels.iloc[rows], cost=-1.0)
+            # relative slack: a floor short by 10% weighs like a capacity 10% over,
+            # whatever the units (EUR, units, hours); a broken 0/1 rule weighs 1
+            weight = 1.0 / np.maximum(1.0, np.abs(bound[rows]))
+            blk = el.add_vars(f"slack_{c.name}_{side}", c.labels.iloc[rows], cost=-weight)
             slacks.append((c.name, blk.name))
             extra[c.name].append((rows, blk.cols, np.full(len(rows), sign)))
     # forced lower bounds become rows  x + release >= 1 with a penalized release
