@@ -282,13 +282,18 @@ def kinds_of(data: ModelData, k: np.ndarray) -> np.ndarray:
     return data.channels["kind"].to_numpy()[k]
 
 
-def offer_touches(data: ModelData, kind: str) -> np.ndarray:
-    """Per offer: does its set contain a channel of ``kind``."""
+def offer_touches(data: ModelData, channels: np.ndarray) -> np.ndarray:
+    """Per offer: does its set contain one of ``channels`` (a bool mask by channel code)."""
     mem = data.members
-    hit = kinds_of(data, data.cc["k"].to_numpy()[mem["cc"].to_numpy()]) == kind
+    hit = channels[data.cc["k"].to_numpy()[mem["cc"].to_numpy()]]
     out = np.zeros(len(data.offers), bool)
     out[mem["offer"].to_numpy()[hit]] = True
     return out
+
+
+def offer_touches_kind(data: ModelData, kind: str) -> np.ndarray:
+    """Per offer: does its set contain a channel of ``kind``."""
+    return offer_touches(data, data.channels["kind"].to_numpy() == kind)
 
 
 def labels(data: ModelData, *, categorical: bool = True, **cols: Any) -> pd.DataFrame:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .data import ModelData, kinds_of, labels, offer_touches
+from .data import ModelData, kinds_of, labels, offer_touches_kind
 from .linear import ArrayModel, VarBlock
 
 ONLINE, OFFLINE = "online", "offline"
@@ -286,7 +286,7 @@ def define_overlap(b: Build) -> None:
     rule = d.scenario.settings.rules.overlap
     assert rule is not None
     of = d.offers
-    t_on, t_off = offer_touches(d, ONLINE), offer_touches(d, OFFLINE)
+    t_on, t_off = offer_touches_kind(d, ONLINE), offer_touches_kind(d, OFFLINE)
     cell_on = np.zeros(len(d.cells), bool)
     cell_on[of["cell"].to_numpy()[t_on]] = True
     cell_off = np.zeros(len(d.cells), bool)

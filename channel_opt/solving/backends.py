@@ -178,7 +178,7 @@ class HighsBackend(Backend):
         t0 = time.perf_counter()
         h = new_highs(am)
         t1 = time.perf_counter()
-        out = run_highs(h, opts)
+        out = run_highs(h, opts, integer=bool(am.integrality().any()))
         t2 = time.perf_counter()
         return RawResult(out["termination"], out["x"], out["objective"], out["bound"],
                          self.name, self.version(), out["message"], t1 - t0, t2 - t1)
@@ -195,8 +195,12 @@ def trivial_result(am: ArrayModel) -> RawResult:
                      "empty model: nothing can be offered")
 
 
-def run_highs(h: Any, opts: SolveOptions) -> dict[str, Any]:
-    """Set the options, run HiGHS and read the outcome as plain values."""
+def run_highs(h: Any, opts: SolveOptions, *, integer: bool) -> dict[str, Any]:
+    """Set the options, run HiGHS and read the outcome as plain values.
+
+    ``integer``: whether the model has integer columns (known from the ArrayModel;
+    asking HiGHS would copy the whole model out with ``getLp``).
+    """
     import highspy
 
     if opts.log_file:
@@ -211,8 +215,6 @@ def run_highs(h: Any, opts: SolveOptions) -> dict[str, Any]:
         h.setOptionValue("threads", int(opts.threads))
     if opts.seed is not None:
         h.setOptionValue("random_seed", int(opts.seed))
-    lp = h.getLp()
-    integer = any(int(v) != 0 for v in lp.integrality_) if len(lp.integrality_) else False
     if opts.start is not None and integer:
         n = h.getNumCol()
         h.setSolution(n, np.arange(n, dtype=np.int32), np.asarray(opts.start, float))
@@ -531,8 +533,8 @@ def _cbc_log_bound(text: str, sense: str, objective: float | None) -> float | No
     best = re.findall(r"best possible ([-+0-9.eE]+)", text)
     if best:
         return sign * float(best[-1])
-    if "Result - Optimal solution found" in text and "Exiting as integer gap" not in text:
-        return objective  # the search finished: proven without a tolerance
+    if "Result - Optimal solution found" in text:
+        return objective  # the search finished without exiting on a gap: proven
     return None
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..model.data import ModelData
+from ..model.data import ModelData, offer_touches, offer_touches_kind
 from ..model.linear import ArrayModel
 from .backends import new_highs
 from .sensitivity import fixed_design_lp
@@ -164,11 +164,8 @@ def _fit_shelf(am: ArrayModel, d: ModelData, chosen: np.ndarray,
     """
     if "shelf_space" not in am.cons:
         return chosen
-    mem, of = d.members, d.offers
-    uses = d.channels["uses_store_stock"].to_numpy(bool)[d.cc["k"].to_numpy()]
-    offer_stock = np.zeros(len(of), bool)
-    offer_stock[mem["offer"].to_numpy()[uses[mem["cc"].to_numpy()]]] = True
-    cells = of["cell"].to_numpy()
+    offer_stock = offer_touches(d, d.channels["uses_store_stock"].to_numpy(bool))
+    cells = d.offers["cell"].to_numpy()
     alt, alt_value = _best_without(d, value, offer_stock)
     stocked = chosen[offer_stock[chosen]]
     c_cells = cells[stocked]
@@ -215,12 +212,10 @@ def _fit_overlap_budget(am: ArrayModel, d: ModelData, chosen: np.ndarray,
     """
     if "overlap_budget" not in am.cons:
         return chosen
-    from ..model.data import offer_touches
-
     budget = int(np.floor(am.cons["overlap_budget"].upper[0] + 1e-9))
     cells = d.offers["cell"].to_numpy()
     c = cells[chosen]
-    touch = {"online": offer_touches(d, "online"), "offline": offer_touches(d, "offline")}
+    touch = {side: offer_touches_kind(d, side) for side in ("online", "offline")}
     ch = pd.DataFrame({"offer": chosen, "cell": c, "p": d.cells["p"].to_numpy()[c],
                        "r": d.cells["r"].to_numpy()[c], "online": touch["online"][chosen],
                        "offline": touch["offline"][chosen]})
@@ -244,8 +239,9 @@ def _fit_overlap_budget(am: ArrayModel, d: ModelData, chosen: np.ndarray,
     ended = pairs.nsmallest(excess, "loss")
     ch = ch.join(ended["side"], on=["p", "r"], how="inner")
     move = ch[np.where(ch["side"] == "online", ch["online"], ch["offline"])]
-    new = np.array([alts[s][cl] for s, cl in zip(move["side"], move["cell"], strict=True)],
-                   dtype=np.int64)
+    moved = move["cell"].to_numpy()
+    new = np.where(move["side"].to_numpy() == "online", alts["online"][moved],
+                   alts["offline"][moved])
     keep = np.setdiff1d(chosen, move["offer"].to_numpy())
     return np.concatenate([keep, new[new >= 0]])
 

@@ -110,7 +110,9 @@ class Solution:
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:
-    """``|bound - objective| / max(1e-10, |objective|)`` as HiGHS and Gurobi define it."""
+    """``|bound - objective| / |objective|`` as HiGHS and Gurobi define it: 0 when the
+    two agree to 1e-9 (relative), infinite for a zero objective with another bound.
+    """
     if objective is None or bound is None or not math.isfinite(bound):
         return None
     if abs(bound - objective) <= 1e-9 * max(1.0, abs(objective)):
