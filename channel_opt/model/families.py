@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..scenario.settings import PriceParity
 from .data import ModelData, kinds_of, labels, offer_touches_kind
 from .linear import ArrayModel, VarBlock
 
@@ -241,7 +242,7 @@ def define_brand_single_kind(b: Build) -> None:
                 description="at most one channel kind per single-kind brand")
 
 
-def parity_kind_pairs(d: ModelData) -> list[tuple[str, str]]:
+def parity_kind_pairs(rule: PriceParity | None) -> list[tuple[str, str]]:
     """Pairs of channel kinds whose prices the parity band binds (SPEC 5.1).
 
     The band binds prices a customer sees side by side: online-kind against
@@ -249,7 +250,6 @@ def parity_kind_pairs(d: ModelData) -> list[tuple[str, str]]:
     the side they are shown on, ``rules.price_parity.o2o_side`` (``online``, the web
     shop, unless the scenario says ``offline``, the store).
     """
-    rule = d.scenario.settings.rules.price_parity
     side = ONLINE if rule is None else rule.o2o_side
     return [(ONLINE, OFFLINE), ("o2o", side)]
 
@@ -273,7 +273,8 @@ def define_price_parity(b: Build) -> None:
     xcol = b.col("list_product", lv["pk"].to_numpy())
     lvc = lv.assign(col=np.where(zcol >= 0, zcol, xcol))
     pairs = pd.concat([lvc[kind == k1].merge(lvc[kind == k2], on="p", suffixes=("_a", "_b"))
-                       for k1, k2 in parity_kind_pairs(d)], ignore_index=True)
+                       for k1, k2 in parity_kind_pairs(d.scenario.settings.rules.price_parity)],
+                      ignore_index=True)
     ref = d.products["ref_price"].to_numpy()[pairs["p"].to_numpy()]
     bad = np.abs(pairs["price_a"].to_numpy() - pairs["price_b"].to_numpy()) > band * ref + 1e-9
     pairs = pairs[bad].reset_index(drop=True)
