@@ -306,6 +306,28 @@ def _plots(d: Path, sol: Solution) -> list[str]:
     return out
 
 
+def channel_map_states(sol: Solution) -> dict[str, np.ndarray]:
+    """Per channel, a product x region matrix (rows and columns as in
+    :func:`channel_map`): 0 the channel may not serve the product there (no eligible
+    cell), 1 eligible but not offered, 2 offered to some segment.
+    """
+    cm = channel_map(sol)
+    cc = sol.tables["cell_channel"]
+    if not len(cm) or not len(cc):
+        return {}
+    products, regions = cm.index.astype(str), cm.columns.astype(str)
+    state = cc.groupby(["channel", "product", "region"])["offered"].any().astype(int) + 1
+    grid = pd.MultiIndex.from_product([products, regions], names=["product", "region"])
+    out = {}
+    for k in sorted(state.index.get_level_values("channel").unique().astype(str)):
+        codes = state.xs(k, level="channel")
+        codes.index = pd.MultiIndex.from_arrays([codes.index.get_level_values(0).astype(str),
+                                                 codes.index.get_level_values(1).astype(str)])
+        out[k] = codes.reindex(grid).fillna(0).to_numpy(int).reshape(len(products),
+                                                                     len(regions))
+    return out
+
+
 def _channel_map_png(path: Path, sol: Solution, plt: Any) -> bool:
     """One panel per channel, product x region: offered (the channel's colour), eligible
     but not offered (light grey), no eligible pair (white). Panels, not one colour per
@@ -314,24 +336,17 @@ def _channel_map_png(path: Path, sol: Solution, plt: Any) -> bool:
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
-    cm = channel_map(sol)
-    cc = sol.tables["cell_channel"]
-    if not len(cm) or not len(cc):
+    states = channel_map_states(sol)
+    if not states:
         return False
+    cm = channel_map(sol)
     products, regions = cm.index.astype(str), cm.columns.astype(str)
-    state = cc.groupby(["channel", "product", "region"])["offered"].any().astype(int) + 1
-    channels = sorted(state.index.get_level_values("channel").unique().astype(str))
-    n_k, n_p, n_r = len(channels), len(products), len(regions)
+    n_k, n_p, n_r = len(states), len(products), len(regions)
     fig, axes = plt.subplots(1, n_k, squeeze=False, sharey=True,
                              figsize=(min(24.0, 1.2 + n_k * (0.8 + 0.16 * n_r)),
                                       min(16.0, 2.5 + 0.045 * n_p)))
     palette = plt.get_cmap("tab10").colors
-    grid = pd.MultiIndex.from_product([products, regions], names=["product", "region"])
-    for i, (ax, k) in enumerate(zip(axes[0], channels, strict=True)):
-        codes = state.xs(k, level="channel")
-        codes.index = pd.MultiIndex.from_arrays([codes.index.get_level_values(0).astype(str),
-                                                 codes.index.get_level_values(1).astype(str)])
-        m = codes.reindex(grid).fillna(0).to_numpy(float).reshape(n_p, n_r)
+    for i, (ax, (k, m)) in enumerate(zip(axes[0], states.items(), strict=True)):
         colours = ListedColormap(["white", "#d9d9d9", palette[i % len(palette)]])
         ax.imshow(m, aspect="auto", cmap=colours, vmin=-0.5, vmax=2.5,
                   interpolation="nearest")
@@ -340,7 +355,7 @@ def _channel_map_png(path: Path, sol: Solution, plt: Any) -> bool:
         for side in ("top", "right", "bottom", "left"):
             ax.spines[side].set_color("#999999")
     ax0 = axes[0][0]
-    if n_p <= 60:
+    if n_p <= 40:
         ax0.set_yticks(range(n_p), products, fontsize=6)
     else:
         ax0.set_yticks([])
