@@ -140,3 +140,20 @@ def test_o2o_side_is_validated() -> None:
     with pytest.raises((ScenarioError, ValueError)) as e:
         scen(("online", "bopis"), {"band": 0.15, "o2o_side": "store"})
     assert "o2o_side" in str(e.value)
+
+
+def test_plan_check_knows_the_sides() -> None:
+    """The independent plan check (from the scenario's tables, not the model) flags a
+    plan with promo online next to BOPIS at 81.99 under the default side only.
+    """
+    from channel_opt.solving.check import check_plan
+
+    ch = ("online", "bopis")
+    free = channel_opt.solve(scen(ch, None), sensitivity=False)
+    pc = free.tables["product_channel"].set_index("channel")
+    assert pc.loc["online", "level"] == "promo" and bool(pc.loc["bopis", "listed"])
+    obj = float(free.objective or 0.0)
+    bad = [v for v in check_plan(scen(ch, {"band": 0.15}), free.tables, obj) if "parity" in v]
+    assert len(bad) == 1 and "online (61.49)" in bad[0] and "bopis (81.99)" in bad[0]
+    assert not [v for v in check_plan(scen(ch, {"band": 0.15, "o2o_side": "offline"}),
+                                      free.tables, obj) if "parity" in v]
