@@ -307,9 +307,10 @@ def price_gaps(d: ModelData, prices: pd.DataFrame) -> pd.DataFrame:
     out["pair"] = out["pair"].fillna("")
     out["gap_share"] = out["gap"] / out["ref_price"]
     out["band"] = np.nan if rule is None else rule.band
-    out["within_band"] = pd.array(
-        [pd.NA if rule is None or np.isnan(g) else bool(g <= rule.band + 1e-9)
-         for g in out["gap_share"].to_numpy(float)], dtype="boolean")
+    share = out["gap_share"].to_numpy(float)
+    within = pd.array(share <= (np.inf if rule is None else rule.band) + 1e-9, dtype="boolean")
+    within[np.isnan(share) | (rule is None)] = pd.NA
+    out["within_band"] = within
     return out[cols]
 
 
@@ -325,9 +326,9 @@ def channel_map(d: ModelData, cell_channel: pd.DataFrame) -> pd.DataFrame:
     keys = pd.MultiIndex.from_product([prod, reg], names=["product", "region"])
     cell = pd.Series(NOT_ELIGIBLE, index=keys, dtype=object)
     cell[keys.isin(pd.MultiIndex.from_frame(cc[["product", "region"]]))] = NOT_OFFERED
-    off = cc[cc["offered"]]
-    sets = off.groupby(["product", "region"])["channel"].agg(
-        lambda v: "+".join(sorted(set(v))))
+    off = cc.loc[cc["offered"], ["product", "region", "channel"]].drop_duplicates() \
+        .sort_values(["product", "region", "channel"])
+    sets = off.groupby(["product", "region"])["channel"].agg("+".join)
     cell[sets.index] = sets
     grid = pd.DataFrame(cell.to_numpy().reshape(len(prod), len(reg)), columns=reg)
     grid.insert(0, "product", prod)
