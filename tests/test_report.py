@@ -308,6 +308,7 @@ def test_prices_section_shows_the_band_and_the_gap() -> None:
     g = sol.tables["price_gaps"].set_index("product").loc["p1"]
     assert g["gap"] == pytest.approx(20.5) and g["gap_share"] == pytest.approx(20.5 / 81.99)
     assert pd.isna(g["band"]) and pd.isna(g["within_band"])
+    assert g["pair"] == "online promo 61.49 vs store 81.99"  # first of the tied pairs
     row = prices_table(sol).set_index("product").loc["p1"]
     assert row["online"] == "61.49 (promo)" and row["bopis"] == "81.99"
     assert row["largest gap / ref"] == "25.00%"

@@ -295,12 +295,15 @@ def price_gaps(d: ModelData, prices: pd.DataFrame) -> pd.DataFrame:
                         "ref_price": ref.reindex(products).to_numpy(float)})
     if len(pairs):
         pairs["gap"] = (pairs["price_a"] - pairs["price_b"]).abs()
-        top = pairs.sort_values(["product", "gap"], ascending=[True, False]) \
+        top = pairs.sort_values(["product", "gap"], ascending=[True, False], kind="stable") \
             .drop_duplicates("product")
-        top = top.assign(pair=top["channel_a"] + " " + top["level_a"].astype(str) + " "
-                         + top["price_a"].map("{:.2f}".format) + " vs " + top["channel_b"]
-                         + " " + top["level_b"].astype(str) + " "
-                         + top["price_b"].map("{:.2f}".format))
+
+        def side(c: str) -> pd.Series:  # "online promo 61.49"; the implicit level unnamed
+            lev = top[f"level_{c}"].astype(str)
+            return (top[f"channel_{c}"] + np.where(lev == "ref", "", " " + lev) + " "
+                    + top[f"price_{c}"].map("{:.2f}".format))
+
+        top = top.assign(pair=side("a") + " vs " + side("b"))
         out = out.merge(top[["product", "gap", "pair"]], on="product", how="left")
     else:
         out = out.assign(gap=np.nan, pair="")
