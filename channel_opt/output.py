@@ -293,12 +293,14 @@ def _plots(d: Path, sol: Solution) -> list[str]:
         out.append("capacity.png")
     p = sol.tables["partners"]
     if len(p) and (p["partner_profit"].abs().sum() > 0 or p["floor"].sum() > 0):
-        fig, ax = plt.subplots(figsize=(min(16, 2 + 0.35 * len(p)), 4))
+        fig, ax = plt.subplots(figsize=(min(16.0, max(4.0, 2 + 0.35 * len(p))), 4))
         xs = np.arange(len(p))
         ax.bar(xs, p["partner_profit"], label="partner profit")
-        ax.scatter(xs, p["floor"], color="r", marker="_", s=200, label="floor", zorder=3)
+        act = p["floor_active"].to_numpy(bool)  # no marker where no floor applies
+        ax.scatter(xs[act], p["floor"].to_numpy(float)[act], color="r", marker="_", s=200,
+                   label="floor", zorder=3)
         ax.set_xticks(xs, p["region"], rotation=90, fontsize=7)
-        ax.legend()
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         ax.set_title("Offline partners' profit vs floor")
         fig.savefig(d / "partners.png", dpi=110, bbox_inches="tight")
         plt.close(fig)
