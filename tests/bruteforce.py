@@ -44,7 +44,8 @@ Semantic choices where the documents leave room (mirroring the documented model)
 * ``commission.policy_cost`` is charged per region with the policy switched on, only
   when ``decision`` is true (the objective term is ``policy_cost * commission_policy``).
 * Overlap counts offered (not sold) online-kind and offline-kind channels; ``o2o``
-  counts as neither. Price parity compares online-kind with offline-kind channels.
+  counts as neither. Price parity compares online-kind with offline-kind channels, and
+  o2o-kind with the kind ``price_parity.o2o_side`` names.
 """
 
 from __future__ import annotations
@@ -592,11 +593,12 @@ def solve(scen: Any, *, max_combinations: int = 2_000_000) -> Result:
         # price parity on the listed pairs
         if rules.price_parity is not None:
             band = rules.price_parity.band
+            bound = {("online", "offline"), ("o2o", rules.price_parity.o2o_side)}
             for p, prod in prob.products.items():
                 ref = float(prod["ref_price"])
                 for i1 in range(nk):
                     for i2 in range(nk):
-                        if kinds[i1] != "online" or kinds[i2] != "offline":
+                        if (kinds[i1], kinds[i2]) not in bound:
                             continue
                         if (p, i1) not in prob.levels or (p, i2) not in prob.levels:
                             continue

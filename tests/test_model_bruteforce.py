@@ -232,7 +232,8 @@ def tiny_scenarios(draw: Any, max_channels: int = 3) -> tuple[dict[str, Any], di
         if rc:
             tables["region_channels"] = rc
     if on["price_parity"]:
-        rules["price_parity"] = {"band": draw(money([0.0, 0.1, 0.2, 0.5]))}
+        rules["price_parity"] = {"band": draw(money([0.0, 0.1, 0.2, 0.5])),
+                                 "o2o_side": draw(st.sampled_from(["online", "offline"]))}
     if on["overlap"]:
         ov: dict[str, Any] = {"cost": draw(money([0.0, 10.0, 50.0, 200.0]))}
         if draw(st.booleans()):

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..scenario.settings import PriceParity
 from .data import ModelData, kinds_of, labels, offer_touches_kind
 from .linear import ArrayModel, VarBlock
 
@@ -241,12 +242,26 @@ def define_brand_single_kind(b: Build) -> None:
                 description="at most one channel kind per single-kind brand")
 
 
-def define_price_parity(b: Build) -> None:
-    """``price_parity``: no pair of online and offline prices further apart than the band.
+def parity_kind_pairs(rule: PriceParity | None) -> list[tuple[str, str]]:
+    """Pairs of channel kinds whose prices the parity band binds (SPEC 5.1).
 
-    For every product with an online-kind and an offline-kind channel, every pair of
-    levels whose prices differ by more than ``band * ref_price`` cannot both be
-    chosen (a conflict-graph inequality; no big-M).
+    The band binds prices a customer sees side by side: online-kind against
+    offline-kind, and the o2o-kind prices (BOPIS, ship-from-store) against the kind of
+    the side they are shown on, ``rules.price_parity.o2o_side`` (``online``, the web
+    shop, unless the scenario says ``offline``, the store).
+    """
+    side = ONLINE if rule is None else rule.o2o_side
+    return [(ONLINE, OFFLINE), ("o2o", side)]
+
+
+def define_price_parity(b: Build) -> None:
+    """``price_parity``: no two prices of a product that the band binds further apart
+    than the band.
+
+    The band binds online-kind against offline-kind channels and o2o-kind channels
+    against the side they are shown on (:func:`parity_kind_pairs`). For every such pair
+    of channels of one product, every pair of levels whose prices differ by more than
+    ``band * ref_price`` cannot both be chosen (a conflict-graph inequality; no big-M).
     """
     d, am = b.data, b.am
     band = d.scenario.settings.rules.price_parity.band  # type: ignore[union-attr]
@@ -256,22 +271,23 @@ def define_price_parity(b: Build) -> None:
     zcol = np.where(z_of_lev >= 0, b.col("price_level", np.maximum(z_of_lev, 0)), -1) \
         if "price_level" in b.v else np.full(len(lv), -1)
     xcol = b.col("list_product", lv["pk"].to_numpy())
-    col = np.where(zcol >= 0, zcol, xcol)
-    on = lv.assign(col=col)[kind == ONLINE]
-    off = lv.assign(col=col)[kind == OFFLINE]
-    pairs = on.merge(off, on="p", suffixes=("_on", "_off"))
+    lvc = lv.assign(col=np.where(zcol >= 0, zcol, xcol))
+    pairs = pd.concat([lvc[kind == k1].merge(lvc[kind == k2], on="p", suffixes=("_a", "_b"))
+                       for k1, k2 in parity_kind_pairs(d.scenario.settings.rules.price_parity)],
+                      ignore_index=True)
     ref = d.products["ref_price"].to_numpy()[pairs["p"].to_numpy()]
-    bad = np.abs(pairs["price_on"].to_numpy() - pairs["price_off"].to_numpy()) > band * ref + 1e-9
+    bad = np.abs(pairs["price_a"].to_numpy() - pairs["price_b"].to_numpy()) > band * ref + 1e-9
     pairs = pairs[bad].reset_index(drop=True)
     n = len(pairs)
+    ids = d.channels["id"].to_numpy()
     am.add_cons("price_parity",
-                labels(d, product=pairs["p"], online_channel=d.channels["id"].to_numpy()[
-                    pairs["k_on"].to_numpy()], online_level=pairs["level_on"],
-                    offline_channel=d.channels["id"].to_numpy()[pairs["k_off"].to_numpy()],
-                    offline_level=pairs["level_off"]),
-                [(np.arange(n), pairs["col_on"].to_numpy(), 1.0),
-                 (np.arange(n), pairs["col_off"].to_numpy(), 1.0)], upper=1.0,
-                description="online and offline prices of a product within the band")
+                labels(d, product=pairs["p"], channel=pairs["k_a"].to_numpy(),
+                       level=pairs["level_a"], other_channel=ids[pairs["k_b"].to_numpy()],
+                       other_level=pairs["level_b"]),
+                [(np.arange(n), pairs["col_a"].to_numpy(), 1.0),
+                 (np.arange(n), pairs["col_b"].to_numpy(), 1.0)], upper=1.0,
+                description="two prices of a product that customers see side by side "
+                "within the band")
 
 
 def define_overlap(b: Build) -> None:

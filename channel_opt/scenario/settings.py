@@ -17,11 +17,22 @@ class _Cfg(BaseModel):
 
 
 class PriceParity(_Cfg):
-    """Price conflict: a product's online and offline prices differ by at most a band."""
+    """Price conflict (SPEC 5.1): prices of one product that customers see side by side
+    differ by at most a band.
 
-    band: float = Field(description="Largest allowed price gap between an online-kind and an "
-                        "offline-kind channel of one product, as a share of its reference price.",
-                        ge=0)
+    The band binds every online-kind against every offline-kind price, and every
+    o2o-kind price (BOPIS, ship-from-store) against the prices of the side it is shown
+    on: the web shop (``o2o_side: online``, the default) or the store (``offline``).
+    """
+
+    band: float = Field(description="Largest allowed gap between two prices of one product "
+                        "that the band binds, as a share of its reference price.", ge=0)
+    o2o_side: Literal["online", "offline"] = Field(
+        "online", description="Side the o2o-kind channels' prices are shown on. online "
+        "(default): they are ordered in the web shop, so each is held within the band of the "
+        "product's online-kind prices; offline: they are held within the band of its "
+        "offline-kind (store) prices instead. Online-kind against offline-kind prices are "
+        "bound either way.")
 
 
 class Overlap(_Cfg):

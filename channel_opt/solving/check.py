@@ -99,6 +99,31 @@ def check_plan(scen: Scenario, tables: dict[str, pd.DataFrame], objective: float
     if not objective <= profit + 1e-6 * max(1.0, abs(objective)) + 1e-4:
         out.append(f"profit recomputed from the plan ({profit:.6f}) is below the reported "
                    f"objective ({objective:.6f})")
+    return out + _check_parity(scen, tables)
+
+
+def _check_parity(scen: Scenario, t: dict[str, pd.DataFrame]) -> list[str]:
+    """Chosen prices of a product that the parity band binds (online vs offline, o2o vs
+    the side ``o2o_side`` names) further apart than the band.
+    """
+    rule = scen.settings.rules.price_parity
+    if rule is None:
+        return []
+    kind = scen.channels.set_index("id")["kind"]
+    pc = t["product_channel"]
+    pr = pc.loc[pc["listed"], ["product", "channel", "price"]]
+    pr = pr.assign(kind=kind.reindex(pr["channel"]).to_numpy())
+    ref = scen.products.set_index("id")["ref_price"]
+    out = []
+    for k1, k2 in (("online", "offline"), ("o2o", rule.o2o_side)):
+        m = pr[pr["kind"] == k1].merge(pr[pr["kind"] == k2], on="product")
+        gap = (m["price_x"] - m["price_y"]).abs().to_numpy()
+        lim = rule.band * ref.reindex(m["product"]).to_numpy()
+        for i in np.flatnonzero(gap > lim + 1e-9)[:10]:
+            r = m.iloc[i]
+            out.append(f"prices of {r['product']} in {r['channel_x']} ({r['price_x']:g}) and "
+                       f"{r['channel_y']} ({r['price_y']:g}) differ by more than the parity "
+                       f"band {rule.band:g} of the reference price")
     return out
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.data import ModelData, kinds_of, labels
-from ..model.families import partner_income_per_unit, sales_unit_margin
+from ..model.families import parity_kind_pairs, partner_income_per_unit, sales_unit_margin
 from ..model.linear import ArrayModel
 
 CAPACITY_FAMILIES = ("store_labour", "dealer_capacity", "dc_capacity", "inventory",
@@ -164,7 +164,8 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
     floor = reg["partner_profit_floor"].to_numpy()
     partners = pd.DataFrame({"region": reg["id"], "fees_and_margin": inc, "commission": com,
                              "partner_profit": inc + com, "floor": floor,
-                             "floor_active": am.cons.get("partner_floor") is not None,
+                             "floor_active": (floor > 0)
+                             & (d.scenario.settings.rules.partner_floor is not None),
                              "commission_policy": pol})
 
     # capacity use per row of every capacity / floor family
@@ -205,7 +206,136 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
     return {"cell_channel": cell_channel, "product_channel": product_channel,
             "region_channel": region_channel, "brand_channel": brand_channel,
             "partners": partners, "capacity": capacity, "overlaps": overlaps,
-            "prices": prices}
+            "prices": prices, "price_gaps": price_gaps(d, prices),
+            "profit": profit_breakdown(am, d, x), "channel_map": channel_map(d, cell_channel)}
+
+
+# objective terms of the variable blocks other than sales, openings and listings
+_PROFIT_LINES = {"launch_brand": "brand launch", "commission": "commission to stores",
+                 "commission_policy": "commission policy", "overlap": "overlap cost"}
+PROFIT_COLUMNS = ["component", "channel", "amount", "revenue", "product_cost",
+                  "variable_cost", "partner_fees", "returns_cost"]
+
+
+def profit_breakdown(am: ArrayModel, d: ModelData, x: np.ndarray) -> pd.DataFrame:
+    """Where the profit comes from: one line per objective term, summing to the objective.
+
+    ``amount`` is each term's share of ``cost @ x`` read off the model's own objective,
+    so the lines add up to the objective exactly: the sales margin, channel openings
+    and listings per channel, then brand launches, commission, the commission policy
+    and the overlap cost (any other block with an objective term gets its own line).
+    The sales-margin lines also split the margin into revenue and the costs taken
+    from it (``revenue - product_cost - variable_cost - partner_fees - returns_cost``).
+    """
+    rows: list[dict[str, Any]] = []
+    ids = d.channels["id"].to_numpy()
+
+    def part(block: str) -> np.ndarray:
+        b = am.vars[block]
+        return am.cost[b.start:b.start + b.n] * x[b.start:b.start + b.n]
+
+    s = d.sales
+    q = _val(am, x, "sales", len(s))
+    k = s["k"].to_numpy()
+    ch = d.channels
+    detail = {
+        "revenue": q * s["price"].to_numpy(),
+        "product_cost": q * d.products["unit_cost"].to_numpy()[s["p"].to_numpy()],
+        "variable_cost": q * ch["variable_cost"].to_numpy()[k],
+        "partner_fees": q * partner_income_per_unit(d),
+        "returns_cost": q * (ch["return_rate"].to_numpy() * ch["return_cost"].to_numpy())[k],
+    }
+    n_k = len(ch)
+    margin = np.bincount(k, weights=part("sales"), minlength=n_k) if "sales" in am.vars \
+        else np.zeros(n_k)
+    det = {name: np.bincount(k, weights=v, minlength=n_k) for name, v in detail.items()}
+    for j in range(n_k):
+        rows.append({"component": "sales margin", "channel": ids[j], "amount": margin[j],
+                     **{name: v[j] for name, v in det.items()}})
+    for block, name, table in (("open_channel", "channel opening", d.rk),
+                               ("list_product", "listing", d.pk)):
+        if block not in am.vars:
+            continue
+        amt = np.bincount(table["k"].to_numpy(), weights=part(block), minlength=n_k)
+        rows += [{"component": name, "channel": ids[j], "amount": amt[j]}
+                 for j in np.flatnonzero(amt != 0)]
+    done = {"sales", "open_channel", "list_product"}
+    for block in am.vars:
+        if block in done:
+            continue
+        terms = part(block)
+        b = am.vars[block]
+        if terms.any() or am.cost[b.start:b.start + b.n].any():  # a cost, even if unpaid
+            rows.append({"component": _PROFIT_LINES.get(block, block), "channel": "",
+                         "amount": float(terms.sum())})
+    out = pd.DataFrame(rows, columns=PROFIT_COLUMNS)
+    out["amount"] = out["amount"].astype(float) + 0.0  # no -0.0 in the table
+    return out
+
+
+def price_gaps(d: ModelData, prices: pd.DataFrame) -> pd.DataFrame:
+    """Per listed product: the largest gap between two chosen prices the parity band
+    binds (online-kind vs offline-kind, o2o-kind vs its side), as money and as a share
+    of the reference price, the pair, the band and whether the gap is within it.
+
+    Without the price-parity rule the pairs are those of its default sides and
+    ``band`` / ``within_band`` are empty.
+    """
+    rule = d.scenario.settings.rules.price_parity
+    kind = d.channels.set_index("id")["kind"]
+    pr = prices.assign(kind=kind.reindex(prices["channel"]).to_numpy())
+    parts = [pr[pr["kind"] == k1].merge(pr[pr["kind"] == k2], on="product",
+                                        suffixes=("_a", "_b"))
+             for k1, k2 in parity_kind_pairs(rule)]
+    pairs = pd.concat(parts, ignore_index=True)
+    ref = d.products.set_index("id")["ref_price"]
+    cols = ["product", "ref_price", "gap", "gap_share", "pair", "band", "within_band"]
+    products = pd.Series(pd.unique(prices["product"]), dtype=object)
+    out = pd.DataFrame({"product": products,
+                        "ref_price": ref.reindex(products).to_numpy(float)})
+    if len(pairs):
+        pairs["gap"] = (pairs["price_a"] - pairs["price_b"]).abs()
+        top = pairs.sort_values(["product", "gap"], ascending=[True, False], kind="stable") \
+            .drop_duplicates("product")
+
+        def side(c: str) -> pd.Series:  # "online promo 61.49"; the implicit level unnamed
+            lev = top[f"level_{c}"].astype(str)
+            return (top[f"channel_{c}"] + np.where(lev == "ref", "", " " + lev) + " "
+                    + top[f"price_{c}"].map("{:.2f}".format))
+
+        top = top.assign(pair=side("a") + " vs " + side("b"))
+        out = out.merge(top[["product", "gap", "pair"]], on="product", how="left")
+    else:
+        out = out.assign(gap=np.nan, pair="")
+    out["pair"] = out["pair"].fillna("")
+    out["gap_share"] = out["gap"] / out["ref_price"]
+    out["band"] = np.nan if rule is None else rule.band
+    share = out["gap_share"].to_numpy(float)
+    within = pd.array(share <= (np.inf if rule is None else rule.band) + 1e-9, dtype="boolean")
+    within[np.isnan(share) | (rule is None)] = pd.NA
+    out["within_band"] = within
+    return out[cols]
+
+
+NOT_OFFERED, NOT_ELIGIBLE = "-", "(none eligible)"
+
+
+def channel_map(d: ModelData, cell_channel: pd.DataFrame) -> pd.DataFrame:
+    """Product x region: the channels offered (any segment), ``+``-joined; ``-`` where
+    channels are eligible but none is offered, ``(none eligible)`` where no channel is.
+    """
+    cc = cell_channel
+    prod, reg = d.products["id"].to_numpy(), d.regions["id"].to_numpy()
+    keys = pd.MultiIndex.from_product([prod, reg], names=["product", "region"])
+    cell = pd.Series(NOT_ELIGIBLE, index=keys, dtype=object)
+    cell[keys.isin(pd.MultiIndex.from_frame(cc[["product", "region"]]))] = NOT_OFFERED
+    off = cc.loc[cc["offered"], ["product", "region", "channel"]].drop_duplicates() \
+        .sort_values(["product", "region", "channel"])
+    sets = off.groupby(["product", "region"])["channel"].agg("+".join)
+    cell[sets.index] = sets
+    grid = pd.DataFrame(cell.to_numpy().reshape(len(prod), len(reg)), columns=reg)
+    grid.insert(0, "product", prod)
+    return grid
 
 
 def kpis(am: ArrayModel, d: ModelData, x: np.ndarray,
