@@ -29,6 +29,7 @@ from .backends import (
 from .check import check_plan, check_rows
 from .diagnose import Diagnosis, diagnose
 from .heuristic import Construction, construct
+from .options import check_options
 from .results import extract_tables, kpis, tidy_plan
 from .sensitivity import sensitivity as lp_sensitivity
 
@@ -157,6 +158,9 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     loaded with :func:`~channel_opt.scenario.load_scenario` (bad input raises
     :class:`~channel_opt.scenario.ScenarioError`) and the load is timed.
     """
+    check_options(scenario, solver=solver, time_limit=time_limit, mip_gap=mip_gap,
+                  threads=threads, seed=seed, log_file=log_file, sensitivity=sensitivity,
+                  diagnose_infeasible=diagnose_infeasible)
     backend = get_backend(solver)
     if mip_gap is None:  # one default for every backend (their own defaults differ: 0 to 1e-4)
         mip_gap = DEFAULT_MIP_GAP
