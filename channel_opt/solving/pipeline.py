@@ -46,7 +46,7 @@ PLAN_INVALID = "invalid"
 EXIT_OPTIMAL, EXIT_FEASIBLE, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_FAILURE = 0, 1, 2, 3, 4
 
 
-@dataclass
+@dataclass(eq=False)
 class Solution:
     """The outcome of one solve.
 
@@ -55,6 +55,9 @@ class Solution:
     ``plan_status`` says what plan there is (``optimal``: proven within the gap and
     checked; ``feasible``: checked but not proven optimal; ``none``; ``invalid``: the
     solver's plan broke a rule, see ``violations``).
+
+    Solutions pickle, and two are equal when their :attr:`content_hash` is (the same
+    scenario, outcome and plan; timings and messages aside).
     """
 
     scenario_name: str
@@ -75,6 +78,30 @@ class Solution:
     diagnosis: Diagnosis | None = None
     sensitivity: pd.DataFrame | None = None
     x: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 of the scenario's hash, the outcome (statuses, objective, bound,
+        solver, options) and the plan vector; the result tables follow from these.
+        """
+        import hashlib
+        import json
+
+        h = hashlib.sha256(json.dumps(
+            [self.scenario_hash, self.termination, self.plan_status, self.objective,
+             self.bound, self.solver, self.solver_version, self.options],
+            sort_keys=True, default=str).encode())
+        if self.x is not None:
+            h.update(np.ascontiguousarray(self.x, dtype=float).tobytes())
+        return h.hexdigest()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Solution):
+            return NotImplemented
+        return self.content_hash == other.content_hash
+
+    def __hash__(self) -> int:
+        return hash(self.content_hash)
 
     @property
     def has_plan(self) -> bool:
