@@ -106,6 +106,21 @@ def test_every_backend_result_is_normalized() -> None:
     assert Liar().solve(am, SolveOptions()).bound is None
 
 
+def test_fallback_plan_never_gets_a_bound_below_it() -> None:
+    """The solver stopped without a plan but with a 'bound' (0) below the constructive
+    plan (7380 on tiny, say): the reported bound is the constructive bound, not 0.
+    """
+    from channel_opt.solving.heuristic import Construction
+    from channel_opt.solving.pipeline import _with_fallback
+
+    am, _ = build_array_model(duo())
+    start = Construction(np.zeros(am.n_cols), 100.0, 250.0)
+    out = _with_fallback(_raw(TIME_LIMIT, None, 0.0), start, am)
+    assert (out.objective, out.bound) == (100.0, 250.0)
+    out = _with_fallback(_raw(TIME_LIMIT, None, 180.0), start, am)  # a valid, tighter one
+    assert (out.objective, out.bound) == (100.0, 180.0)
+
+
 # ---- item 6: option validation -----------------------------------------------------
 
 @pytest.mark.parametrize(("option", "value", "words"), [

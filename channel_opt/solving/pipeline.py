@@ -23,6 +23,7 @@ from .backends import (
     RawResult,
     SolveOptions,
     get_backend,
+    normalize_result,
     solve_watched,
     trivial_result,
 )
@@ -167,6 +168,7 @@ def _with_fallback(raw: RawResult, start: Construction, am: ArrayModel) -> RawRe
                     "constructive plan", raw.termination)
         raw.x, raw.objective = start.x, start.objective
         raw.message += "; plan from the constructive heuristic"
+    raw = normalize_result(raw, am.sense)  # the solver's bound against the plan now kept
     if raw.bound is None or start.bound < raw.bound:
         raw.bound = start.bound
     return raw
