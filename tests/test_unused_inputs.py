@@ -98,3 +98,17 @@ def test_other_inputs_without_effect_are_noted() -> None:
 
 def test_the_shipped_tiny_instance_has_no_unused_input() -> None:
     assert load_scenario(ROOT / "instances" / "tiny" / "tiny.yaml").notes == ()
+
+
+def test_the_note_reaches_summary_json(tmp_path: Path) -> None:
+    import json
+
+    from channel_opt.cli import main
+
+    doc = {"name": "duo", "tables": duo_tables(regions=_regions(service_level=0.9))}
+    scen = tmp_path / "duo.yaml"
+    scen.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    out = tmp_path / "res"
+    assert main(["-q", "solve", str(scen), "--out", str(out), "--no-plots"]) == 0
+    notes = json.loads((out / "summary.json").read_text())["scenario_summary"]["unused_inputs"]
+    assert len(notes) == 1 and "service_level" in notes[0] and "is off" in notes[0]
