@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from .scenario import ScenarioError, load_scenario, save_scenario
+from .solving.options import OptionsError
 from .solving.pipeline import EXIT_BAD_INPUT, EXIT_FAILURE
 
 log = logging.getLogger("channel_opt")
@@ -60,6 +61,9 @@ def cmd_solve(a: argparse.Namespace) -> int:
     try:
         sol = solve(scen, solver=a.solver, time_limit=a.time_limit, mip_gap=a.mip_gap,
                     threads=a.threads, seed=a.seed, log_file=a.log_file)
+    except OptionsError as e:  # a bad option: bad input, nothing written
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except ValueError as e:  # unknown or missing solver, rule forcing the impossible
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT if "solver" not in str(e) else EXIT_FAILURE

@@ -242,6 +242,9 @@ def report_markdown(sol: Solution, scen: Scenario, images: list[str]) -> str:
     if sol.sensitivity is not None and len(sol.sensitivity):
         sens = sol.sensitivity[sol.sensitivity["marginal_profit"] != 0]
         s += ["## What one more unit is worth (design fixed)", "",
+              "Fixed-design values: LP duals with the channel design held as planned; a "
+              "floor with slack reads 0 even where raising it would force a costly change "
+              "of design, so re-solve to price a change of a limit.", "",
               _md_table(sens, 40, "sensitivity.csv"), ""]
     s += ["## Overlaps (product sold online and offline in a region)", "",
           _md_table(sol.tables["overlaps"], 40, "overlaps.csv", "pairs"), ""]

@@ -185,8 +185,6 @@ def test_round_trip_keeps_optional_tables_and_no_limit(tmp_path: Path) -> None:
                                       "demand_multiplier": [1.0, 1.4]})
     t["region_channels"] = pd.DataFrame({"region": ["south"], "channel": ["dealer"],
                                          "allowed": [False]})
-    t["demand_scenarios"] = pd.DataFrame({"id": ["low", "high"], "probability": [0.4, 0.6],
-                                          "market_multiplier": [0.8, 1.2]})
     scen = Scenario.from_frames(t, small_settings())
     assert np.isnan(scen.region_channels["open_cost"]).all()
     for suffix in ("yaml", "xlsx"):

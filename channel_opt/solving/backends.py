@@ -100,8 +100,42 @@ class Backend:
         raise NotImplementedError
 
     def solve(self, am: ArrayModel, opts: SolveOptions) -> RawResult:
-        """Solve the model."""
+        """Solve the model; the result is normalized by :func:`normalize_result`."""
+        return normalize_result(self._solve(am, opts), am.sense)
+
+    def _solve(self, am: ArrayModel, opts: SolveOptions) -> RawResult:
+        """The solver's own result, before normalization."""
         raise NotImplementedError
+
+
+def normalize_result(raw: RawResult, sense: str) -> RawResult:
+    """The one place a backend's result is made consistent before anyone reads it.
+
+    A bound that is not finite, or lies on the wrong side of the solver's own plan
+    (below it when maximizing), or comes from a run that failed, is no bound: it
+    becomes ``None`` (the pipeline then falls back on the constructive bound).
+    """
+    failed = raw.termination == ERROR
+    if failed or (raw.bound is not None and not math.isfinite(raw.bound)):
+        raw.bound = None
+    raw.bound = _valid_bound(raw.bound, sense, raw.objective)
+    return raw
+
+
+def highs_threads(threads: int | None) -> None:
+    """Let the next HiGHS run in this thread use ``threads`` threads.
+
+    HiGHS keeps one task scheduler per calling thread, sized by the thread count of
+    the first run; a later run asking for another count fails ("global scheduler has
+    already been initialized"). Shutting this thread's scheduler down lets the next
+    run start one of the size asked for; schedulers of other threads are untouched.
+    Runs without a thread count (``threads`` 0, HiGHS' default) accept any scheduler.
+    """
+    if threads is None:
+        return
+    import highspy
+
+    highspy.Highs.resetGlobalScheduler(True)
 
 
 @contextlib.contextmanager
@@ -174,7 +208,7 @@ class HighsBackend(Backend):
         except Exception:  # noqa: BLE001
             return str(getattr(highspy, "__version__", "unknown"))
 
-    def solve(self, am: ArrayModel, opts: SolveOptions) -> RawResult:  # noqa: D102
+    def _solve(self, am: ArrayModel, opts: SolveOptions) -> RawResult:
         t0 = time.perf_counter()
         h = new_highs(am)
         t1 = time.perf_counter()
@@ -213,6 +247,7 @@ def run_highs(h: Any, opts: SolveOptions, *, integer: bool) -> dict[str, Any]:
         h.setOptionValue("mip_rel_gap", float(opts.mip_gap))
     if opts.threads is not None:
         h.setOptionValue("threads", int(opts.threads))
+        highs_threads(opts.threads)
     if opts.seed is not None:
         h.setOptionValue("random_seed", int(opts.seed))
     if opts.start is not None and integer:
@@ -385,7 +420,7 @@ class PyomoBackend(Backend):
         return {self.option_names[k]: v for k, v in values.items()
                 if v is not None and k in self.option_names}
 
-    def solve(self, am: ArrayModel, opts: SolveOptions) -> RawResult:  # noqa: D102
+    def _solve(self, am: ArrayModel, opts: SolveOptions) -> RawResult:
         from pyomo.opt import SolverStatus
         from pyomo.opt import TerminationCondition as TC
 
@@ -407,6 +442,7 @@ class PyomoBackend(Backend):
             for v, val in zip(m._array_model_columns, opts.start, strict=True):
                 v.set_value(float(val), skip_validation=True)
             kw["warmstart"] = True
+        self._prepare(opts)
         try:
             with _quiet_stdout(str(opts.log_file)) if to_console else contextlib.nullcontext():
                 res = solver.solve(m, options=self._options(opts), **kw)
@@ -435,11 +471,14 @@ class PyomoBackend(Backend):
                     obj = float(am.cost @ x)
             except Exception as e:  # noqa: BLE001
                 log.warning("%s: could not load the solution: %s", self.name, e)
-        bound = _valid_bound(self._bound(res, am.sense, obj, log_text), am.sense, obj)
+        bound = self._bound(res, am.sense, obj, log_text)
         if term == OPTIMAL and bound is None and not opts.mip_gap and obj is not None:
             bound = obj  # only when the solver proved optimality without a gap tolerance
         msg = str(getattr(res.solver, "message", "") or tc)
         return RawResult(term, x, obj, bound, self.name, self.version(), msg, t1 - t0, t2 - t1)
+
+    def _prepare(self, opts: SolveOptions) -> None:
+        """Anything the solver needs done in this process before it runs."""
 
     def _bound(self, res: Any, sense: str, objective: float | None,
                log_text: str) -> float | None:
@@ -605,6 +644,9 @@ class HighsPyomoBackend(PyomoBackend):
     pyomo_name = "appsi_highs"
     option_names = {"time_limit": "time_limit", "mip_gap": "mip_rel_gap",
                     "threads": "threads", "seed": "random_seed", "log_file": "log_file"}
+
+    def _prepare(self, opts: SolveOptions) -> None:
+        highs_threads(opts.threads)  # appsi_highs runs highspy in this process
 
 
 class GurobiBackend(PyomoBackend):

@@ -92,8 +92,7 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6) -> Construction:
             break
         floor_r, service_r = short
         lam = np.where(floor_r, np.maximum(2 * lam, 0.5), lam)
-        mu = np.where(service_r, np.maximum(2 * mu, np.abs(hq).max() / max(units.max(), 1)),
-                      mu)
+        mu = np.where(service_r, np.maximum(2 * mu, _unit_weight(hq, units, best)), mu)
     done = _complete(am, _design_vector(am, d, cells[:0], lev))
     if done is not None:
         return Construction(done, float(am.cost @ done), bound)
@@ -125,6 +124,18 @@ def _argmax_per_cell(value: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, 
     order = np.lexsort((-value, cells))
     top = order[np.unique(cells[order], return_index=True)[1]]
     return top, value[top]
+
+
+def _unit_weight(hq: np.ndarray, units: np.ndarray, best: np.ndarray) -> float:
+    """First weight of a unit of demand where a service level is missed: money per unit.
+
+    When no set earns money (every margin <= 0, so ``hq`` is all 0) the scale is the
+    largest unit loss instead (at least 1), so that the reweighting still offers sets.
+    """
+    w = float(np.abs(hq).max(initial=0.0)) / max(float(units.max(initial=0.0)), 1.0)
+    if w > 0:
+        return w
+    return max(float(np.abs(best[np.isfinite(best)]).max(initial=0.0)), 1.0)
 
 
 def _partner_unit(d: ModelData) -> np.ndarray:

@@ -23,12 +23,14 @@ from .backends import (
     RawResult,
     SolveOptions,
     get_backend,
+    normalize_result,
     solve_watched,
     trivial_result,
 )
 from .check import check_plan, check_rows
 from .diagnose import Diagnosis, diagnose
 from .heuristic import Construction, construct
+from .options import check_options
 from .results import extract_tables, kpis, tidy_plan
 from .sensitivity import sensitivity as lp_sensitivity
 
@@ -45,7 +47,7 @@ PLAN_INVALID = "invalid"
 EXIT_OPTIMAL, EXIT_FEASIBLE, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_FAILURE = 0, 1, 2, 3, 4
 
 
-@dataclass
+@dataclass(eq=False)
 class Solution:
     """The outcome of one solve.
 
@@ -54,6 +56,9 @@ class Solution:
     ``plan_status`` says what plan there is (``optimal``: proven within the gap and
     checked; ``feasible``: checked but not proven optimal; ``none``; ``invalid``: the
     solver's plan broke a rule, see ``violations``).
+
+    Solutions pickle, and two are equal when their :attr:`content_hash` is (the same
+    scenario, outcome and plan; timings and messages aside).
     """
 
     scenario_name: str
@@ -74,6 +79,30 @@ class Solution:
     diagnosis: Diagnosis | None = None
     sensitivity: pd.DataFrame | None = None
     x: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 of the scenario's hash, the outcome (statuses, objective, bound,
+        solver, options) and the plan vector; the result tables follow from these.
+        """
+        import hashlib
+        import json
+
+        h = hashlib.sha256(json.dumps(
+            [self.scenario_hash, self.termination, self.plan_status, self.objective,
+             self.bound, self.solver, self.solver_version, self.options],
+            sort_keys=True, default=str).encode())
+        if self.x is not None:
+            h.update(np.ascontiguousarray(self.x, dtype=float).tobytes())
+        return h.hexdigest()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Solution):
+            return NotImplemented
+        return self.content_hash == other.content_hash
+
+    def __hash__(self) -> int:
+        return hash(self.content_hash)
 
     @property
     def has_plan(self) -> bool:
@@ -139,6 +168,7 @@ def _with_fallback(raw: RawResult, start: Construction, am: ArrayModel) -> RawRe
                     "constructive plan", raw.termination)
         raw.x, raw.objective = start.x, start.objective
         raw.message += "; plan from the constructive heuristic"
+    raw = normalize_result(raw, am.sense)  # the solver's bound against the plan now kept
     if raw.bound is None or start.bound < raw.bound:
         raw.bound = start.bound
     return raw
@@ -157,6 +187,9 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     loaded with :func:`~channel_opt.scenario.load_scenario` (bad input raises
     :class:`~channel_opt.scenario.ScenarioError`) and the load is timed.
     """
+    check_options(scenario, solver=solver, time_limit=time_limit, mip_gap=mip_gap,
+                  threads=threads, seed=seed, log_file=log_file, sensitivity=sensitivity,
+                  diagnose_infeasible=diagnose_infeasible)
     backend = get_backend(solver)
     if mip_gap is None:  # one default for every backend (their own defaults differ: 0 to 1e-4)
         mip_gap = DEFAULT_MIP_GAP

@@ -2,7 +2,11 @@
 
 With every integer decision fixed at the plan's value, the remaining model is a
 linear program in the sales; its row duals are the marginal profit of one more
-unit of each capacity or floor ("value of one more store-labour hour in region r").
+unit of each capacity or floor ("value of one more store-labour hour in region r")
+*as long as the channel design stays as it is*. They are fixed-design values, and
+every row says so (``basis``): a floor with slack in the fixed design reads 0 even
+where raising it would force a costly change of design, and a capacity's value can
+jump once the design may adapt. True marginal values need re-solving.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from ..model.linear import ArrayModel
 from .backends import new_highs
 from .results import CAPACITY_FAMILIES, FLOOR_FAMILIES
 
+BASIS = "fixed design"  # the value of every row's ``basis``: the design is held fixed
+
 
 def fixed_design_lp(am: ArrayModel, x: np.ndarray) -> ArrayModel:
     """The LP left when every integer decision is fixed at the plan ``x``."""
@@ -23,15 +29,18 @@ def fixed_design_lp(am: ArrayModel, x: np.ndarray) -> ArrayModel:
 def sensitivity(am: ArrayModel, x: np.ndarray) -> pd.DataFrame:
     """Marginal profit per unit of right-hand side of every capacity and floor row.
 
-    ``marginal_profit`` is d(profit)/d(limit): for a capacity, what one more unit of
-    capacity is worth (>= 0); for a floor, what raising the floor by one costs (<= 0).
+    ``marginal_profit`` is d(profit)/d(limit) with the design (channels offered,
+    listings, openings, levels) held at the plan's: for a capacity, what one more
+    unit of capacity is worth (>= 0); for a floor, what raising the floor by one
+    costs (<= 0). ``basis`` is ``"fixed design"`` on every row: these are not the
+    marginal values of the design problem (see the module note).
     """
     lp = fixed_design_lp(am, x)
     h = new_highs(lp)
     h.run()
     import highspy
 
-    cols = ["family", "where", "limit", "used", "marginal_profit"]
+    cols = ["family", "where", "limit", "used", "marginal_profit", "basis"]
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return pd.DataFrame(columns=cols)
     sol = h.getSolution()
@@ -52,4 +61,5 @@ def sensitivity(am: ArrayModel, x: np.ndarray) -> pd.DataFrame:
     out = pd.concat(parts, ignore_index=True)
     out["marginal_profit"] = np.where(np.abs(out["marginal_profit"]) < 1e-9, 0.0,
                                       out["marginal_profit"])
+    out["basis"] = BASIS
     return out
