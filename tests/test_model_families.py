@@ -564,3 +564,25 @@ def test_option_guard_names_the_cell_and_the_remedy() -> None:
                                          r"max_channels_per_cell"):
         n_offers(scenario(t, model="mnl"))
     assert n_offers(scenario(t, model="mnl", max_channels_per_cell=2)) == 45
+
+
+def test_promo_tables_show_demand_at_the_level_and_check_recomputes_it() -> None:
+    # The promo case: cell_channel shows level promo and its demand 96.43 (= sales); the
+    # independent plan check recomputes that demand from the scenario and rejects the
+    # old rule's 270 units (3 x 90) as above the demand and above the market.
+    import channel_opt
+    from channel_opt.solving.check import check_plan
+
+    scen = _promo("mnl")
+    sol = channel_opt.solve(scen, sensitivity=False)
+    cc = sol.tables["cell_channel"]
+    assert cc["level"].tolist() == ["promo"]
+    assert cc["demand"].iloc[0] == pytest.approx(100 * 27 / 28)
+    assert cc["sales"].iloc[0] == pytest.approx(100 * 27 / 28)
+    assert check_plan(scen, sol.tables, sol.objective) == []
+    bad = {k: v.copy() for k, v in sol.tables.items()}
+    bad["cell_channel"].loc[0, ["sales", "revenue"]] = [270.0, 270.0 * 9.5]
+    bad["product_channel"].loc[0, ["sales", "revenue"]] = [270.0, 270.0 * 9.5]
+    errors = " ".join(check_plan(scen, bad, sol.objective))
+    assert "exceed the demand 96.4286" in errors
+    assert "exceed the market 100" in errors
