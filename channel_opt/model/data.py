@@ -244,14 +244,18 @@ def _patterns(cc: pd.DataFrame, n_lev: np.ndarray, n_cells: int
     first = np.cumsum(count) - count
     pos = np.arange(len(cc)) - first[cell_of]
     width = int(count.max())
-    key = np.full((n_cells, 2 * width), -1, np.int64)
-    key[cell_of, 2 * pos] = cc["k"].to_numpy()
-    key[cell_of, 2 * pos + 1] = n_lev
     has = count > 0
-    uniq, inv = np.unique(key[has], axis=0, return_inverse=True)
+    row = np.cumsum(has) - 1  # row of each cell with a channel
+    base = int(n_lev.max()) + 1
+    key = np.full((int(has.sum()), width), -1, np.int64)  # channel and level count, packed
+    key[row[cell_of], pos] = cc["k"].to_numpy() * base + n_lev
+    uniq, inv = np.unique(key, axis=0, return_inverse=True)
     pattern = np.full(n_cells, -1)
     pattern[has] = inv.ravel()
-    return pattern, uniq, count[has][np.unique(inv.ravel(), return_index=True)[1]]
+    rows = np.full((len(uniq), 2 * width), -1, np.int64)
+    rows[:, 0::2] = np.where(uniq >= 0, uniq // base, -1)
+    rows[:, 1::2] = np.where(uniq >= 0, uniq % base, -1)
+    return pattern, rows, (uniq >= 0).sum(1)
 
 
 def _offers(scen: Scenario, cc: pd.DataFrame, cells: pd.DataFrame, ch: pd.DataFrame,
