@@ -46,6 +46,7 @@ def test_apparel_solves_to_proven_optimality() -> None:
     assert sol.bound >= APPAREL_OPTIMUM - 0.01
 
 
+@pytest.mark.slow
 def test_apparel_no_cell_sells_above_its_market() -> None:
     # SPEC section 4: under mnl a price level multiplies the channel's odds, so no cell's
     # sales exceed its market (the old rule sold up to 1.66x the market in 64 cells).
