@@ -586,3 +586,25 @@ def test_promo_tables_show_demand_at_the_level_and_check_recomputes_it() -> None
     errors = " ".join(check_plan(scen, bad, sol.objective))
     assert "exceed the demand 96.4286" in errors
     assert "exceed the market 100" in errors
+
+
+def test_option_guard_from_the_command_line_exits_2(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    import pandas as pd
+    from scenario_factory import write_yaml_scenario
+
+    ks = [f"k{i}" for i in range(9)]
+    t = {name: pd.DataFrame(rows) for name, rows in
+         _one_product(ks, [("R", ks)], 0.1).items()}
+    path = write_yaml_scenario(tmp_path, t, {"demand_model": "mnl"})
+    out = tmp_path / "out"
+    root = str(Path(__file__).resolve().parents[1])
+    r = subprocess.run([sys.executable, "-m", "channel_opt.cli", "solve", str(path),
+                        "--out", str(out), "-q"], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": root}, timeout=120)
+    assert r.returncode == 2
+    assert "cell (P, R, S): 9 eligible channels, giving 511 offer options" in r.stderr
+    assert "max_channels_per_cell" in r.stderr
+    assert not out.exists()

@@ -298,8 +298,9 @@ def _offers(scen: Scenario, cc: pd.DataFrame, cells: pd.DataFrame, ch: pd.DataFr
             lv_txt = ", ".join(f"{ch_ids[k]}: {n}" for k, n in zip(chans, n_levels, strict=True)
                            if n > 1)
             raise ValueError(
-                f"cell ({c0['product']}, {c0['region']}, {c0['segment']}) and "
-                f"{len(gcells) - 1} other cell(s) have {n_l} eligible channels"
+                f"cell ({c0['product']}, {c0['region']}, {c0['segment']})"
+                + (f" and {len(gcells) - 1} other cell(s) like it" if len(gcells) > 1 else "")
+                + f": {n_l} eligible channels"
                 + (f" (price levels {lv_txt})" if lv_txt else "")
                 + f", giving {n_opt} offer options (channel set x price level of each "
                 f"member) per cell, more than {MAX_OPTIONS_PER_CELL}: set "
