@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from itertools import combinations
+from itertools import combinations, product
 from pathlib import Path
 
 import numpy as np
@@ -68,25 +68,31 @@ def _segment_channels(segments: pd.DataFrame) -> dict[str, list[str]]:
 
 
 def _best_set_value(cell: np.ndarray, k: np.ndarray, share: np.ndarray, value: np.ndarray,
-                    market: np.ndarray, n_k: int, cap: int) -> np.ndarray:
-    """Per cell, the most ``value`` any channel set (at most ``cap`` channels) earns.
+                    mult: np.ndarray, market: np.ndarray, n_k: int, cap: int) -> np.ndarray:
+    """Per cell, the most ``value`` any offer option (at most ``cap`` channels, one price
+    level each) earns.
 
-    ``value`` is per unit of each (cell, channel) pair; demand is the MNL demand of the
-    set. Fixed costs and capacities are ignored, so this bounds what the model can
-    reach, e.g. the partners' income of a region without commission.
+    ``value[i, l]`` is per unit of (cell, channel) pair ``i`` at its level ``l`` and
+    ``mult[i, l]`` that level's demand multiplier (pad a single level by repeating it);
+    demand is the MNL demand of the option, a level multiplying its channel's odds
+    (SPEC section 4). Fixed costs and capacities are ignored, so this bounds what the
+    model can reach, e.g. the partners' income of a region without commission.
     """
     n = len(market)
-    odds, val = np.zeros((n, n_k)), np.zeros((n, n_k))
+    n_l = value.shape[1]
+    odds, val = np.zeros((n, n_k, n_l)), np.zeros((n, n_k, n_l))
     elig = np.zeros((n, n_k), bool)
-    odds[cell, k] = share / (1.0 - share)
+    odds[cell, k] = (share / (1.0 - share))[:, None] * mult
     val[cell, k] = value
     elig[cell, k] = True
     best = np.zeros(n)
     for size in range(1, cap + 1):
         for sub in combinations(range(n_k), size):
             s = list(sub)
-            v = (val[:, s] * odds[:, s]).sum(1) / (1.0 + odds[:, s].sum(1)) * market
-            best = np.where(elig[:, s].all(1), np.maximum(best, v), best)
+            for lv in product(range(n_l), repeat=size):
+                o = odds[:, s, list(lv)]
+                v = (val[:, s, list(lv)] * o).sum(1) / (1.0 + o.sum(1)) * market
+                best = np.where(elig[:, s].all(1), np.maximum(best, v), best)
     return best
 
 
@@ -284,17 +290,23 @@ def apparel(rng: np.random.Generator, *, metro_range: float = 0.35,
     fee_share = channels["fee_share"].fillna(0.0).to_numpy()
     fee_unit = channels["fee_per_unit"].fillna(0.0).to_numpy()
     k_of = pd.Index(chans).get_indexer(ch)
-    # partner income per unit of "alone" demand, best over the price levels
+    # partner income per unit at each price level (two per pair: the reference price
+    # twice where the pair has no levels) and the levels' multipliers
     per_level = price_levels.assign(
         k=pd.Index(chans).get_indexer(price_levels["channel"]))
-    per_level["inc"] = ((fee_share[per_level["k"]] * per_level["price"]
-                         + fee_unit[per_level["k"]])
-                        * per_level["demand_multiplier"])
-    best_inc = per_level.groupby(["product", "channel"])["inc"].max()
-    look = best_inc.reindex(pd.MultiIndex.from_arrays([products["id"].to_numpy()[ep], ch]))
-    inc_unit = np.where(look.isna().to_numpy(),
-                        fee_share[k_of] * ref[ep] + fee_unit[k_of], look.to_numpy())
-    best = _best_set_value(e, k_of, shares["share"].to_numpy(), inc_unit,
+    per_level["inc"] = (fee_share[per_level["k"]] * per_level["price"]
+                        + fee_unit[per_level["k"]])
+    key = pd.MultiIndex.from_arrays([products["id"].to_numpy()[ep], ch])
+    inc_unit = np.repeat((fee_share[k_of] * ref[ep] + fee_unit[k_of])[:, None], 2, axis=1)
+    mult_unit = np.ones((len(ep), 2))
+    for j, name in enumerate(("full", "promo")):
+        lvl = per_level[per_level["level"] == name].set_index(["product", "channel"])
+        inc = lvl["inc"].reindex(key).to_numpy()
+        mul = lvl["demand_multiplier"].reindex(key).to_numpy()
+        has = ~np.isnan(inc)
+        inc_unit[has, j] = inc[has]
+        mult_unit[has, j] = mul[has]
+    best = _best_set_value(e, k_of, shares["share"].to_numpy(), inc_unit, mult_unit,
                            cells["market_size"].to_numpy(), len(chans), 3)
     partner_max = np.bincount(cr, weights=best, minlength=n_r)
     pick = rng.permutation(np.flatnonzero(stores))[:floor_regions]

@@ -261,13 +261,18 @@ def _rule_matches_scope(rule: Any, p: str, prod: dict[str, Any], r: str, s: str)
 # ----------------------------------------------------------------------------- demand
 
 
-def demand(prob: Problem, c: _Cell, M: tuple[int, ...]) -> dict[int, float]:
-    """Demand of each member of the offered set ``M`` (SPEC section 4)."""
+def demand(prob: Problem, c: _Cell, M: tuple[int, ...],
+           lv: dict[tuple[str, int], int]) -> dict[int, float]:
+    """Demand of each member of the offered set ``M`` at the levels ``lv`` (SPEC section
+    4): under ``mnl`` a level's multiplier multiplies the channel's odds, under
+    ``independent`` its demand.
+    """
+    mult = {i: prob.levels[c.p, i][lv[c.p, i]][2] for i in M}
     if prob.scen.settings.demand_model == "mnl":
-        odds = {i: c.share[i] / (1.0 - c.share[i]) for i in M}
-        den = 1.0 + sum(odds.values())
-        return {i: c.D * odds[i] / den for i in M}
-    return {i: c.share[i] * c.D for i in M}
+        att = {i: mult[i] * c.share[i] / (1.0 - c.share[i]) for i in M}
+        den = 1.0 + sum(att.values())
+        return {i: c.D * att[i] / den for i in M}
+    return {i: mult[i] * c.share[i] * c.D for i in M}
 
 
 def design_space_size(prob: Problem) -> int:
@@ -340,12 +345,12 @@ class _Col:
 def _columns(prob: Problem, ci: int, M: tuple[int, ...], lv: dict[tuple[str, int], int],
              pol: dict[str, int]) -> list[_Col]:
     c = prob.cells[ci]
-    d = demand(prob, c, M)
+    d = demand(prob, c, M, lv)
     prod = prob.products[c.p]
     com = prob.scen.settings.rules.commission
     out = []
     for i in M:
-        _, P, m = prob.levels[c.p, i][lv[c.p, i]]
+        _, P, _m = prob.levels[c.p, i][lv[c.p, i]]
         chn = prob.ch[i]
         fs, fu = float(chn["fee_share"]), float(chn["fee_per_unit"])
         mu = (P * (1 - fs) - float(prod["unit_cost"]) - float(chn["variable_cost"]) - fu
@@ -354,7 +359,7 @@ def _columns(prob: Problem, ci: int, M: tuple[int, ...], lv: dict[tuple[str, int
         if com is not None and chn["kind"] == "online" and pol[c.r]:
             mu -= com.share * P
             partner += com.share * P
-        out.append(_Col(ci, i, m * d[i], mu, P, partner))
+        out.append(_Col(ci, i, d[i], mu, P, partner))
     return out
 
 
@@ -493,7 +498,7 @@ def solve(scen: Any, *, max_combinations: int = 2_000_000) -> Result:
     sizes = [len(c.options) for c in cells]
     if any(s == 0 for s in sizes):
         return Result(None)
-    n_design = int(np.prod(sizes, dtype=np.int64)) if sizes else 1
+    n_design = math.prod(sizes)
     gchoices = _global_choices(prob)
     if n_design * len(gchoices) > max_combinations:
         raise ValueError(f"design space too large: {n_design} x {len(gchoices)}")
@@ -508,27 +513,24 @@ def solve(scen: Any, *, max_combinations: int = 2_000_000) -> Result:
     nk = len(K)
     kinds = [str(c["kind"]) for c in prob.ch]
 
-    def mask_of(M: tuple[int, ...]) -> int:
-        return sum(1 << i for i in M)
-
-    OM = np.zeros((N, n_c), np.int64)  # offered channel bitmask per design and cell
+    # offered channels per design and cell, as booleans (any number of channels)
+    OM = np.zeros((N, n_c, nk), bool)
     for ci, c in enumerate(cells):
-        lut = np.array([mask_of(M) for M in c.options], np.int64)
-        OM[:, ci] = lut[idx[:, ci]]
+        lut = np.zeros((max(1, len(c.options)), nk), bool)
+        for j, M in enumerate(c.options):
+            lut[j, list(M)] = True
+        OM[:, ci, :] = lut[idx[:, ci]]
 
     def or_over(sel: list[int]) -> np.ndarray:
-        out = np.zeros(N, np.int64)
-        for ci in sel:
-            out |= OM[:, ci]
+        return OM[:, sel, :].any(axis=1) if sel else np.zeros((N, nk), bool)
+
+    def forced_mask(forced: set[tuple[str, int]], key: str) -> np.ndarray:
+        out = np.zeros(nk, bool)
+        for x, i in forced:
+            if x == key:
+                out[i] = True
         return out
 
-    def bit(i: int) -> int:
-        return 1 << i
-
-    def forced_mask(forced: set[tuple[str, int]], key: str) -> int:
-        return sum(bit(i) for (x, i) in forced if x == key)
-
-    popcount = np.array([bin(x).count("1") for x in range(1 << max(nk, 3))])
     feas = np.ones(N, bool)
     fixed = np.zeros(N)
     # openings
@@ -538,7 +540,7 @@ def solve(scen: Any, *, max_combinations: int = 2_000_000) -> Result:
             prob.forced_open, r)
         open_mask[r] = m
         for i in range(nk):
-            fixed += prob.open_cost[r, i] * ((m >> i) & 1)
+            fixed += prob.open_cost[r, i] * m[:, i]
     # listings
     list_mask: dict[str, np.ndarray] = {}
     for p in prob.products:
@@ -546,40 +548,38 @@ def solve(scen: Any, *, max_combinations: int = 2_000_000) -> Result:
             prob.forced_list, p)
         list_mask[p] = m
         for i in range(nk):
-            fixed += float(prob.ch[i]["listing_cost"]) * ((m >> i) & 1)
+            fixed += float(prob.ch[i]["listing_cost"]) * m[:, i]
     # brands: sold, launched, single kind
-    kind_codes = {"online": 1, "offline": 2, "o2o": 4}
     for b, br in prob.brands.items():
-        m = np.zeros(N, np.int64) | forced_mask(prob.forced_sell, b)
+        m = np.zeros((N, nk), bool) | forced_mask(prob.forced_sell, b)
         for p, prod in prob.products.items():
             if prod["brand"] == b:
                 m |= list_mask[p]
         if br["new"]:
-            fixed += float(br["launch_cost"]) * (m != 0)
+            fixed += float(br["launch_cost"]) * m.any(axis=1)
         if br["single_kind"]:
-            km = np.zeros(N, np.int64)
-            for i in range(nk):
-                km |= ((m >> i) & 1) * kind_codes[kinds[i]]
-            feas &= popcount[km] <= 1
+            n_kinds = sum(m[:, [i for i in range(nk) if kinds[i] == kd]].any(axis=1)
+                          for kd in ("online", "offline", "o2o"))
+            feas &= n_kinds <= 1
     # stock / shelf space
     if rules.shelf_space is not None:
-        stock_bits = sum(bit(i) for i in range(nk) if prob.ch[i]["uses_store_stock"])
+        stock_bits = np.array([bool(prob.ch[i]["uses_store_stock"]) for i in range(nk)])
         for r, reg in prob.regions.items():
             used = np.zeros(N)
             for p, prod in prob.products.items():
                 m = or_over([ci for ci, c in enumerate(cells) if c.p == p and c.r == r])
-                used += float(prod["shelf_space"]) * ((m & stock_bits) != 0)
+                used += float(prod["shelf_space"]) * (m & stock_bits).any(axis=1)
             cap = float(reg["shelf_capacity"])
             feas &= used <= cap + 1e-9 * max(1.0, abs(cap))
     # overlap
     if rules.overlap is not None:
-        on_bits = sum(bit(i) for i in range(nk) if kinds[i] == "online")
-        off_bits = sum(bit(i) for i in range(nk) if kinds[i] == "offline")
+        on_bits = np.array([kinds[i] == "online" for i in range(nk)])
+        off_bits = np.array([kinds[i] == "offline" for i in range(nk)])
         count = np.zeros(N)
         for p in prob.products:
             for r in prob.regions:
                 m = or_over([ci for ci, c in enumerate(cells) if c.p == p and c.r == r])
-                count += ((m & on_bits) != 0) & ((m & off_bits) != 0)
+                count += (m & on_bits).any(axis=1) & (m & off_bits).any(axis=1)
         fixed += rules.overlap.cost * count
         if rules.overlap.max_pairs is not None:
             feas &= count <= rules.overlap.max_pairs + 1e-9
@@ -605,8 +605,7 @@ def solve(scen: Any, *, max_combinations: int = 2_000_000) -> Result:
                         P1 = prob.levels[p, i1][lv[p, i1]][1]
                         P2 = prob.levels[p, i2][lv[p, i2]][1]
                         if abs(P1 - P2) > band * ref + 1e-9:
-                            both = ((list_mask[p] >> i1) & 1) & ((list_mask[p] >> i2) & 1)
-                            feas_g &= both == 0
+                            feas_g &= ~(list_mask[p][:, i1] & list_mask[p][:, i2])
         pol_cost = 0.0
         if rules.commission is not None and rules.commission.decision:
             pol_cost = rules.commission.policy_cost * sum(pol.values())
@@ -647,7 +646,7 @@ def solve(scen: Any, *, max_combinations: int = 2_000_000) -> Result:
                     vmin = float(reg["dealer_min_volume"])
                     for i in range(nk):
                         if float(prob.ch[i]["dealer_use"]) > 0 and vmin > 0:
-                            is_open = ((open_mask[r] >> i) & 1) == 1
+                            is_open = open_mask[r][:, i]
                             feas_g &= ~is_open | (reg_dealer[r, i] >= vmin - 1e-7 * vmin)
         val[~feas_g] = -INF
         cand_ub.append(val)
@@ -675,8 +674,7 @@ def solve(scen: Any, *, max_combinations: int = 2_000_000) -> Result:
         gi, di = divmod(int(t), N)
         lv, pol = gchoices[gi]
         design = [int(x) for x in idx[di]]
-        open_rk = {(r, i) for r in prob.regions for i in range(nk)
-                   if (int(open_mask[r][di]) >> i) & 1}
+        open_rk = {(r, i) for r in prob.regions for i in range(nk) if open_mask[r][di, i]}
         n_lp += 1
         v = sales_lp(prob, design, lv, pol, open_rk)
         if v is None:

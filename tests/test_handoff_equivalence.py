@@ -45,7 +45,34 @@ def _generated(family: str, n_cells: int) -> Scenario:
     return Scenario.from_frames(tables, settings, name=f"{family}_{n_cells}")
 
 
+def _many_channels_with_levels() -> Scenario:
+    """70 channels; three cells each eligible for a few of them (the top codes
+    included), two with price levels: option labels like ``k69@promo+k03``.
+    """
+    ks = [f"k{i:02d}" for i in range(70)]
+    elig = {"r1": ["k00", "k63", "k69"], "r2": ["k03", "k69"], "r3": ["k64"]}
+    levels = [{"product": "P", "channel": k, "level": lv, "price": price,
+               "demand_multiplier": m}
+              for k in ("k69", "k64") for lv, price, m in (("list", 10.0, 1.0),
+                                                          ("promo", 8.5, 2.5))]
+    tables = {
+        "channels": [{"id": k, "kind": ("online", "offline", "o2o")[i % 3],
+                      "open_cost": 20.0 * (i % 4)} for i, k in enumerate(ks)],
+        "brands": [{"id": "B"}],
+        "products": [{"id": "P", "brand": "B", "unit_cost": 3.0, "ref_price": 10.0}],
+        "regions": [{"id": r} for r in elig],
+        "segments": [{"id": "S"}],
+        "cells": [{"product": "P", "region": r, "segment": "S", "market_size": 100.0}
+                  for r in elig],
+        "shares": [{"product": "P", "region": r, "segment": "S", "channel": k,
+                    "share": 0.3} for r, kk in elig.items() for k in kk],
+        "price_levels": levels,
+    }
+    return Scenario.from_frames(tables, {"demand_model": "mnl"}, name="many_channels")
+
+
 CASES: dict[str, Any] = {
+    "many-channels-levels": _many_channels_with_levels,
     **{f"shipped-{n}": (lambda n=n: _shipped(n)) for n in SHIPPED},
     "generated-core-1e3": lambda: _generated("core", 1000),
     "generated-all-1e3": lambda: _generated("all", 1000),
@@ -223,6 +250,7 @@ def test_same_lp_relaxation_optimum(case: dict[str, Any]) -> None:
 
 SMALL: dict[str, Any] = {
     "shipped-tiny": lambda: _shipped("tiny"),
+    "many-channels-levels": _many_channels_with_levels,
     **{f"generated-{f}-60": (lambda f=f: _generated(f, 60))
        for f in ("core", "independent", "conflict", "partners", "capacity", "all")},
 }

@@ -343,6 +343,94 @@ def test_mip_equals_bruteforce(case: tuple[dict[str, Any], dict[str, Any]]) -> N
     check(*case)
 
 
+KINDS = ("online", "offline", "o2o")
+
+
+@st.composite
+def many_channel_scenarios(draw: Any, model: str | None = None
+                           ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A scenario declaring 1-80 channels of which each tiny cell may use a few (the
+    high channel codes included), with price levels under both demand models.
+    """
+    model = model or draw(st.sampled_from(["mnl", "independent"]))
+    n_ch = draw(st.integers(1, 80))
+    ids = [f"k{i:02d}" for i in range(n_ch)]
+    money = st.sampled_from
+    ch_rows = [{"id": k, "kind": draw(money(KINDS)),
+                "variable_cost": draw(money([0.0, 1.0, 3.0])),
+                "open_cost": draw(money([0.0, 0.0, 40.0, 150.0])),
+                "listing_cost": draw(money([0.0, 20.0]))} for k in ids]
+    n_prod, n_reg = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    products = [f"p{i + 1}" for i in range(n_prod)]
+    regions = [f"r{i + 1}" for i in range(n_reg)]
+    pr_rows = [{"id": p, "brand": "b", "ref_price": 10.0,
+                "unit_cost": draw(money([2.0, 5.0, 8.0]))} for p in products]
+    cell_rows, share_rows = [], []
+    for p in products:
+        for r in regions:
+            cell_rows.append({"product": p, "region": r, "segment": "s",
+                              "market_size": draw(money([50.0, 100.0]))})
+            # favour the top of the code range, where a 64-bit mask broke
+            pick = draw(st.lists(st.one_of(st.integers(0, n_ch - 1),
+                                           st.integers(max(0, n_ch - 3), n_ch - 1)),
+                                 min_size=1, max_size=min(3, n_ch), unique=True))
+            for i in pick:
+                share_rows.append({"product": p, "region": r, "segment": "s",
+                                   "channel": ids[i],
+                                   "share": draw(money([0.1, 0.3, 0.5, 0.8, 0.9]))})
+    tables: dict[str, Any] = {
+        "channels": ch_rows, "brands": [{"id": "b"}], "products": pr_rows,
+        "regions": [{"id": r} for r in regions], "segments": [{"id": "s"}],
+        "cells": cell_rows, "shares": share_rows}
+    used = sorted({(row["product"], row["channel"]) for row in share_rows})
+    pl = []
+    for p, k in used:
+        if _flip(draw, 0.5):
+            pl.append({"product": p, "channel": k, "level": "list", "price": 10.0})
+            pl.append({"product": p, "channel": k, "level": "promo",
+                       "price": draw(money([8.0, 9.0, 9.5])),
+                       "demand_multiplier": draw(money([1.5, 3.0, 6.0]))})
+    if pl:
+        tables["price_levels"] = pl
+    rules: dict[str, Any] = {}
+    if _flip(draw, 0.2):
+        rules["inventory"] = True
+        for row in pr_rows:
+            row["inventory"] = draw(money([30.0, 80.0]))
+    if _flip(draw, 0.2):
+        rules["overlap"] = {"cost": draw(money([10.0, 100.0]))}
+    settings_: dict[str, Any] = {"demand_model": model, "rules": rules}
+    if _flip(draw, 0.2):
+        settings_["max_channels_per_cell"] = 1
+    return tables, settings_
+
+
+@pytest.mark.slow
+@settings(max_examples=40, **COMMON)
+@given(many_channel_scenarios())
+def test_mip_equals_bruteforce_many_channels(case: tuple[dict[str, Any], dict[str, Any]]
+                                              ) -> None:
+    check(*case)
+
+
+@pytest.mark.slow
+@settings(max_examples=25, **COMMON)
+@given(many_channel_scenarios(model="mnl"))
+def test_mnl_sales_never_exceed_the_market(case: tuple[dict[str, Any], dict[str, Any]]
+                                           ) -> None:
+    import channel_opt
+
+    scen = Scenario.from_frames(*case)
+    sol = channel_opt.solve(scen, sensitivity=False, diagnose_infeasible=False)
+    cc = sol.tables["cell_channel"]
+    keys = ["product", "region", "segment"]
+    sold = cc.groupby(keys)["sales"].sum()
+    market = scen.cells.set_index(keys)["market_size"].reindex(sold.index)
+    assert (sold <= market * (1 + 1e-9) + 1e-9).all(), sold - market
+    # every offered channel's sales within the demand shown at its level
+    assert (cc["sales"] <= cc["demand"] * (1 + 1e-9) + 1e-9).all()
+
+
 def test_bruteforce_agrees_on_factory_scenario() -> None:
     from scenario_factory import small_settings, small_tables
 

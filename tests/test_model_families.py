@@ -136,11 +136,12 @@ def test_offer_one_set_and_demand_mnl_cannibalization() -> None:
     assert {"offer", "offer_one_set", "demand", "sales"} <= components(mnl)
 
 
-def test_offer_needs_listing() -> None:
+def test_offer_needs_level_single_level_needs_listing() -> None:
     # store listing cost 160 > store's contribution 150: drop the store, 480 - 150 = 330.
+    # (one level per (product, channel): offer_needs_level links the offer to the listing)
     scen = scenario(edit(base_tables(), "channels", "store", listing_cost=160.0))
     assert_value(scen, 330.0)
-    assert {"list_product", "offer_needs_listing"} <= components(scen)
+    assert {"list_product", "offer_needs_level"} <= components(scen)
 
 
 def test_offer_needs_open() -> None:
@@ -205,7 +206,7 @@ def test_price_levels() -> None:
     ]
     scen = scenario(t)
     assert_value(scen, 300.0)
-    assert {"price_level", "price_one_level", "price_level_sales"} <= components(scen)
+    assert {"price_level", "price_one_level", "offer_needs_level"} <= components(scen)
 
 
 def test_brand_single_kind() -> None:
@@ -478,3 +479,132 @@ def test_tiny_instance_bruteforce() -> None:
     assert offers["p1", "south", "small"] == ["store"]
     assert offers["p2", "north", "small"] == ["store"]
     assert offers["p2", "south", "small"] == ["store"]
+
+
+# ------------------------------------------------------------------ exactness (issue 9)
+
+
+def _one_product(channels: list[str], cells: list[tuple[str, list[str]]], share: float,
+                 **extra: Any) -> dict[str, Any]:
+    """Product P (price 10, no costs), one online channel per id, a cell per region."""
+    return {
+        "channels": [{"id": k, "kind": "online"} for k in channels],
+        "brands": [{"id": "B"}],
+        "products": [{"id": "P", "brand": "B", "unit_cost": 0.0, "ref_price": 10.0}],
+        "regions": [{"id": r} for r, _ in cells],
+        "segments": [{"id": "S"}],
+        "cells": [{"product": "P", "region": r, "segment": "S", "market_size": 100.0}
+                  for r, _ in cells],
+        "shares": [{"product": "P", "region": r, "segment": "S", "channel": k, "share": share}
+                   for r, ks in cells for k in ks],
+        **extra,
+    }
+
+
+def test_65_channels_none_dropped() -> None:
+    # 65 channels, region rNN may use only kNN (share 0.5, mnl, market 100, price 10):
+    # each cell sells 100 * 1/(1+1) = 50 units at 10: 65 * 500 = 32,500 (a 64-bit mask
+    # dropped k63 and k64: 31,500).
+    ks = [f"k{i:02d}" for i in range(65)]
+    t = _one_product(ks, [(f"r{i:02d}", [k]) for i, k in enumerate(ks)], 0.5)
+    assert_value(scenario(t, model="mnl"), 32_500.0)
+
+
+def test_61_channels_no_merge() -> None:
+    # 61 channels, one cell eligible for k00 and k60 (0.5 each, odds 1): both offered,
+    # 2 * 100/3 units at 10 = 666.67 (a float64 mask merged them: 500).
+    ks = [f"k{i:02d}" for i in range(61)]
+    t = _one_product(ks, [("R", ["k00", "k60"])], 0.5)
+    scen = scenario(t, model="mnl")
+    assert_value(scen, 2 * 100 / 3 * 10)
+    assert n_offers(scen) == 3  # {k00}, {k60}, {k00, k60}
+
+
+def _promo(model: str) -> Scenario:
+    return scenario(_one_product(["web"], [("R", ["web"])], 0.9, price_levels=[
+        {"product": "P", "channel": "web", "level": "list", "price": 10.0},
+        {"product": "P", "channel": "web", "level": "promo", "price": 9.5,
+         "demand_multiplier": 3.0}]), model=model)
+
+
+def test_promo_multiplies_odds_under_mnl() -> None:
+    # alone share 0.9: odds 9; promo x3: odds 27, demand 100 * 27/28 = 96.43 units at 9.5
+    # = 916.07 > list price 90 units at 10 = 900. Sales never exceed the market (100).
+    scen = _promo("mnl")
+    assert_value(scen, 100 * 27 / 28 * 9.5)
+    # each level is its own offer option: {web@list}, {web@promo}
+    assert n_offers(scen) == 2
+
+
+def test_promo_independent_keeps_cell_cap() -> None:
+    # independent: promo demand 3 * 0.9 * 100 = 270, capped by the market: 100 * 9.5 = 950
+    assert_value(_promo("independent"), 950.0)
+
+
+def test_promo_draws_from_the_other_channel() -> None:
+    # two channels, odds 1 each (share 0.5), market 100, price 10. Web promo (9.5, x3):
+    # {web@promo, shop}: web 100*3/5 = 60 units * 9.5 = 570, shop 100/5 = 20 * 10 = 200,
+    # total 770 (> {web@list, shop}: 2 * 33.33 * 10 = 666.67; > {web@promo}: 75 * 9.5).
+    t = _one_product(["web", "shop"], [("R", ["web", "shop"])], 0.5, price_levels=[
+        {"product": "P", "channel": "web", "level": "list", "price": 10.0},
+        {"product": "P", "channel": "web", "level": "promo", "price": 9.5,
+         "demand_multiplier": 3.0}])
+    scen = scenario(t, model="mnl")
+    assert_value(scen, 770.0)
+    # options: web@list, web@promo, shop, and each web level with shop: 5
+    assert n_offers(scen) == 5
+
+
+def test_option_guard_names_the_cell_and_the_remedy() -> None:
+    # 9 eligible channels: 511 channel sets > 255 options; with max_channels_per_cell 2
+    # there are 9 + 36 = 45.
+    ks = [f"k{i}" for i in range(9)]
+    t = _one_product(ks, [("R", ks)], 0.1)
+    with pytest.raises(ValueError, match=r"\(P, R, S\).*511 offer options.*"
+                                         r"max_channels_per_cell"):
+        n_offers(scenario(t, model="mnl"))
+    assert n_offers(scenario(t, model="mnl", max_channels_per_cell=2)) == 45
+
+
+def test_promo_tables_show_demand_at_the_level_and_check_recomputes_it() -> None:
+    # The promo case: cell_channel shows level promo and its demand 96.43 (= sales); the
+    # independent plan check recomputes that demand from the scenario and rejects the
+    # old rule's 270 units (3 x 90) as above the demand and above the market.
+    import channel_opt
+    from channel_opt.solving.check import check_plan
+
+    scen = _promo("mnl")
+    sol = channel_opt.solve(scen, sensitivity=False)
+    cc = sol.tables["cell_channel"]
+    assert cc["level"].tolist() == ["promo"]
+    assert cc["demand"].iloc[0] == pytest.approx(100 * 27 / 28)
+    assert cc["sales"].iloc[0] == pytest.approx(100 * 27 / 28)
+    assert check_plan(scen, sol.tables, sol.objective) == []
+    bad = {k: v.copy() for k, v in sol.tables.items()}
+    bad["cell_channel"].loc[0, ["sales", "revenue"]] = [270.0, 270.0 * 9.5]
+    bad["product_channel"].loc[0, ["sales", "revenue"]] = [270.0, 270.0 * 9.5]
+    errors = " ".join(check_plan(scen, bad, sol.objective))
+    assert "exceed the demand 96.4286" in errors
+    assert "exceed the market 100" in errors
+
+
+def test_option_guard_from_the_command_line_exits_2(tmp_path: Path) -> None:
+    import os
+    import subprocess
+
+    import pandas as pd
+    from scenario_factory import write_yaml_scenario
+
+    ks = [f"k{i}" for i in range(9)]
+    t = {name: pd.DataFrame(rows) for name, rows in
+         _one_product(ks, [("R", ks)], 0.1).items()}
+    path = write_yaml_scenario(tmp_path, t, {"demand_model": "mnl"})
+    out = tmp_path / "out"
+    root = str(Path(__file__).resolve().parents[1])
+    r = subprocess.run([sys.executable, "-m", "channel_opt.cli", "solve", str(path),
+                        "--out", str(out), "-q"], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": root}, timeout=120)
+    assert r.returncode == 2
+    assert "cell (P, R, S): 9 eligible channels, giving 511 offer options" in r.stderr
+    assert "max_channels_per_cell" in r.stderr
+    assert not out.exists()

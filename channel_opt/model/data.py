@@ -2,14 +2,15 @@
 
 Everything the families need is computed here once, vectorized, from the validated
 scenario: integer codes for every entity, the eligible (cell, channel) pairs, the
-price levels of every (product, channel), the sales columns, and the offerable
-channel sets of every cell with the exact demand of each member.
+price levels of every (product, channel), the sales columns, and the offer options
+of every cell (a channel set and one price level per member) with the exact demand
+of each member.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import combinations, product
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,9 @@ from ..scenario import Scenario
 from ..scenario.tables import CHANNEL_KINDS
 from ..scenario.validate import split_list
 
-MAX_SETS_PER_CELL = 255
+# Offer options (channel set x level of each member) per cell beyond which the model
+# refuses to enumerate: the planner caps the channels per cell or the price levels.
+MAX_OPTIONS_PER_CELL = 255
 
 
 @dataclass
@@ -36,9 +39,10 @@ class ModelData:
     cc: pd.DataFrame  # eligible (cell, channel): cell, k, p, r, s, share, dmax
     pk: pd.DataFrame  # (product, channel) pairs with any eligible cell: p, k, n_levels
     levels: pd.DataFrame  # pk, level, price, mult, z (entry in price_level, -1 if single)
-    sales: pd.DataFrame  # cc, lev, cell, k, p, r, price, mult
-    offers: pd.DataFrame  # cell, set (label), size
-    members: pd.DataFrame  # offer, cc, demand   (channel of cc is a member of offer's set)
+    sales: pd.DataFrame  # cc, lev, cell, k, p, r, s, price, mult, dmax (largest demand)
+    offers: pd.DataFrame  # cell, set (option label: channels, @level where several), size
+    members: pd.DataFrame  # offer, cc, sale, demand: member (cc) of the option's set at the
+    #                         level of sales column ``sale``, with its exact demand
     rk: pd.DataFrame  # (region, channel) pairs with any eligible cell: r, k, open_cost
     bk: pd.DataFrame  # (brand, channel) pairs: b, k
     pr: pd.DataFrame  # (product, region) pairs with any eligible cell: p, r
@@ -167,7 +171,12 @@ def build_data(scen: Scenario) -> ModelData:
     sales["price"] = levels["price"].to_numpy()[lev]
     sales["mult"] = levels["mult"].to_numpy()[lev]
 
-    offers, members = _offers(scen, cc, cells, ch)
+    sale_start = np.cumsum(nl) - nl
+    offers, members = _offers(scen, cc, cells, ch, levels, lev_start, sale_start)
+    # the largest demand a sales column can ever face (its bound): over the options
+    dmax_sale = np.zeros(len(sales))
+    np.maximum.at(dmax_sale, members["sale"].to_numpy(), members["demand"].to_numpy())
+    sales["dmax"] = dmax_sale
 
     rk = cc[["r", "k"]].drop_duplicates().sort_values(["r", "k"]).reset_index(drop=True)
     rk["open_cost"] = ch["open_cost"].to_numpy()[rk["k"].to_numpy()]
@@ -208,64 +217,144 @@ def _levels(scen: Scenario, pk: pd.DataFrame, products: pd.DataFrame,
     return out.sort_values(["pk", "level"], kind="stable").reset_index(drop=True)
 
 
-def _offers(scen: Scenario, cc: pd.DataFrame, cells: pd.DataFrame,
-            ch: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every offerable channel set of every cell and the exact demand of its members.
+def _count_options(n_levels: list[int], top: int) -> int:
+    """Number of offer options of a pattern: sum over member sets of size <= ``top`` of
+    the product of their level counts (elementary symmetric sums, exact integers).
+    """
+    e = [1] + [0] * top
+    for n in n_levels:
+        for size in range(top, 0, -1):
+            e[size] += e[size - 1] * n
+    return sum(e[1:])
 
-    Cells are grouped by their eligible-channel pattern; each pattern's subsets are
-    enumerated once and all cells of the pattern are handled with one array operation.
+
+def _patterns(cc: pd.DataFrame, n_lev: np.ndarray, n_cells: int
+              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group cells by eligibility pattern: the sorted channel codes of the cell with the
+    number of price levels of each.
+
+    Returns the pattern of every cell (-1: no eligible channel), each pattern's
+    (channel, levels) rows padded with -1, and each pattern's member count. Works for
+    any number of channels (rows of codes, no bit masks).
+    """
+    cell_of = cc["cell"].to_numpy()
+    if not len(cc):
+        return np.full(n_cells, -1), np.zeros((0, 0), np.int64), np.zeros(0, np.int64)
+    count = np.bincount(cell_of, minlength=n_cells)
+    first = np.cumsum(count) - count
+    pos = np.arange(len(cc)) - first[cell_of]
+    width = int(count.max())
+    has = count > 0
+    row = np.cumsum(has) - 1  # row of each cell with a channel
+    base = int(n_lev.max()) + 1
+    key = np.full((int(has.sum()), width), -1, np.int64)  # channel and level count, packed
+    key[row[cell_of], pos] = cc["k"].to_numpy() * base + n_lev
+    uniq, inv = np.unique(key, axis=0, return_inverse=True)
+    pattern = np.full(n_cells, -1)
+    pattern[has] = inv.ravel()
+    rows = np.full((len(uniq), 2 * width), -1, np.int64)
+    rows[:, 0::2] = np.where(uniq >= 0, uniq // base, -1)
+    rows[:, 1::2] = np.where(uniq >= 0, uniq % base, -1)
+    return pattern, rows, (uniq >= 0).sum(1)
+
+
+def _offers(scen: Scenario, cc: pd.DataFrame, cells: pd.DataFrame, ch: pd.DataFrame,
+            levels: pd.DataFrame, lev_start: np.ndarray,
+            sale_start: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every offer option of every cell and the exact demand of its members.
+
+    An offer option is a channel set together with one price level per member. Cells
+    are grouped by their eligibility pattern (eligible channels and the number of
+    levels of each); each pattern's options are enumerated once and the demand of all
+    cells of the pattern is computed with one array operation (SPEC section 4: under
+    ``mnl`` a level multiplies its channel's odds, under ``independent`` its demand).
     """
     cap = scen.settings.max_channels_per_cell
     mnl = scen.settings.demand_model == "mnl"
     ch_ids = ch["id"].to_numpy()
-    cell_of = cc["cell"].to_numpy()
-    k_of = cc["k"].to_numpy()
-    bits = np.left_shift(np.int64(1), k_of.astype(np.int64))
     n_cells = len(cells)
-    mask = np.bincount(cell_of, weights=bits, minlength=n_cells).astype(np.int64)
-    first = np.searchsorted(cell_of, np.arange(n_cells))
+    pk_of = cc["pk"].to_numpy()
+    n_lev = (np.diff(np.append(lev_start, len(levels))))[pk_of]
+    pattern, pat_rows, pat_n = _patterns(cc, n_lev, n_cells)
+    first = np.searchsorted(cc["cell"].to_numpy(), np.arange(n_cells))
+    lev_names = levels["level"].astype(str).to_numpy()
+    mult_all = levels["mult"].to_numpy(float)
+    # level-name signature of every (product, channel): labels differ only where names do
+    pk_names = pd.Series(lev_names).groupby(levels["pk"].to_numpy()).agg("\x1f".join)
+    name_code = pd.factorize(pk_names.to_numpy())[0]
     offer_parts: list[pd.DataFrame] = []
     vocab: dict[str, int] = {}
     member_parts: list[pd.DataFrame] = []
     n_off = 0
-    for m in np.unique(mask[mask > 0]):
-        chans = [k for k in range(len(ch_ids)) if (int(m) >> k) & 1]
-        n_l = len(chans)
+    for u in range(len(pat_rows)):
+        n_l = int(pat_n[u])
+        chans = pat_rows[u, 0:2 * n_l:2]
+        n_levels = [int(x) for x in pat_rows[u, 1:2 * n_l:2]]
         top = n_l if cap is None else min(cap, n_l)
+        n_opt = _count_options(n_levels, top)
+        gcells = np.flatnonzero(pattern == u)
+        if n_opt > MAX_OPTIONS_PER_CELL:
+            c0 = cells.iloc[int(gcells[0])]
+            lv_txt = ", ".join(f"{ch_ids[k]}: {n}" for k, n in zip(chans, n_levels, strict=True)
+                           if n > 1)
+            raise ValueError(
+                f"cell ({c0['product']}, {c0['region']}, {c0['segment']})"
+                + (f" and {len(gcells) - 1} other cell(s) like it" if len(gcells) > 1 else "")
+                + f": {n_l} eligible channels"
+                + (f" (price levels {lv_txt})" if lv_txt else "")
+                + f", giving {n_opt} offer options (channel set x price level of each "
+                f"member) per cell, more than {MAX_OPTIONS_PER_CELL}: set "
+                "max_channels_per_cell or give fewer price levels")
         subsets = [c for size in range(1, top + 1) for c in combinations(range(n_l), size)]
-        if len(subsets) > MAX_SETS_PER_CELL:
-            raise ValueError(f"{n_l} eligible channels give {len(subsets)} channel sets per "
-                             "cell; set max_channels_per_cell")
-        S = np.zeros((len(subsets), n_l), bool)
-        for i, sub in enumerate(subsets):
+        opts = [(sub, lv) for sub in subsets
+                for lv in product(*[range(n_levels[j]) for j in sub])]
+        n_o = len(opts)
+        S = np.zeros((n_o, n_l), bool)
+        L = np.zeros((n_o, n_l), np.int64)
+        for i, (sub, lv) in enumerate(opts):
             S[i, list(sub)] = True
-        gcells = np.flatnonzero(mask == m)
+            L[i, list(sub)] = lv
+        n_g = len(gcells)
         ccidx = first[gcells][:, None] + np.arange(n_l)[None, :]  # (n_g, n_l)
         share = cc["share"].to_numpy()[ccidx]
         market = cells["market"].to_numpy()[gcells]
+        base = lev_start[pk_of[ccidx]]  # first level of each member's (product, channel)
+        mult = np.where(S[None], mult_all[base[:, None, :] + L[None]], 0.0)  # (n_g, n_o, n_l)
         if mnl:
-            odds = share / (1.0 - share)
-            denom = 1.0 + odds @ S.T.astype(float)  # (n_g, n_S)
-            dem = market[:, None, None] * odds[:, None, :] / denom[:, :, None]
+            attr = share / (1.0 - share)
+            attr = attr[:, None, :] * mult
+            dem = market[:, None, None] * attr / (1.0 + attr.sum(2))[:, :, None]
         else:
-            dem = np.broadcast_to((share * market[:, None])[:, None, :],
-                                  (len(gcells), len(subsets), n_l))
-        n_g, n_s = len(gcells), len(subsets)
-        set_codes = np.array([vocab.setdefault("+".join(ch_ids[chans[j]] for j in sub),
-                                               len(vocab)) for sub in subsets], np.int64)
+            dem = (share * market[:, None])[:, None, :] * mult
+        # option labels: channel ids, with the level name where a member has several
+        multi = [j for j in range(n_l) if n_levels[j] > 1]
+        sig, sig_of = np.unique(name_code[pk_of[ccidx[:, multi]]], axis=0,
+                                return_inverse=True) if multi else \
+            (np.zeros((1, 0), np.int64), np.zeros(n_g, np.int64))
+        codes = np.empty((len(sig), n_o), np.int64)
+        for t in range(len(sig)):
+            g0 = int(np.flatnonzero(sig_of.ravel() == t)[0])
+            for i, (sub, lv) in enumerate(opts):
+                lab = "+".join(
+                    str(ch_ids[chans[j]]) + (f"@{lev_names[base[g0, j] + lj]}"
+                                             if n_levels[j] > 1 else "")
+                    for j, lj in zip(sub, lv, strict=True))
+                codes[t, i] = vocab.setdefault(lab, len(vocab))
         offer_parts.append(pd.DataFrame({
-            "cell": np.repeat(gcells, n_s),
-            "set": np.tile(set_codes, n_g),
+            "cell": np.repeat(gcells, n_o),
+            "set": codes[sig_of.ravel()].ravel(),
             "size": np.tile(S.sum(1), n_g),
         }))
         si, li = np.nonzero(S)  # member pairs of the pattern
-        off_id = n_off + np.arange(n_g)[:, None] * n_s + si[None, :]
+        off_id = n_off + np.arange(n_g)[:, None] * n_o + si[None, :]
+        mcc = ccidx[:, li]
         member_parts.append(pd.DataFrame({
             "offer": off_id.ravel(),
-            "cc": ccidx[:, li].ravel(),
+            "cc": mcc.ravel(),
+            "sale": (sale_start[mcc] + L[si, li][None, :]).ravel(),
             "demand": dem[:, si, li].ravel(),
         }))
-        n_off += n_g * n_s
+        n_off += n_g * n_o
     offers = pd.concat(offer_parts, ignore_index=True) if offer_parts else \
         pd.DataFrame({"cell": np.zeros(0, np.int64), "set": np.zeros(0, np.int64),
                       "size": np.zeros(0, np.int64)})
@@ -273,7 +362,7 @@ def _offers(scen: Scenario, cc: pd.DataFrame, cells: pd.DataFrame,
                                               categories=pd.Index(list(vocab), dtype=object))
     members = pd.concat(member_parts, ignore_index=True) if member_parts else \
         pd.DataFrame({"offer": np.zeros(0, np.int64), "cc": np.zeros(0, np.int64),
-                      "demand": np.zeros(0)})
+                      "sale": np.zeros(0, np.int64), "demand": np.zeros(0)})
     return offers, members
 
 

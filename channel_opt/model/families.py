@@ -101,8 +101,9 @@ def define_brand_launch(b: Build) -> None:
 def define_price_levels(b: Build) -> None:
     """``price_level[p,k,l]`` where a product-channel has several levels.
 
-    ``price_one_level[p,k]``: a listed product takes exactly one level;
-    ``price_level_sales[c,k,l]``: sales at a level only if that level is chosen.
+    ``price_one_level[p,k]``: a listed product takes exactly one level. Offers and
+    sales at a level are linked to it by ``offer_needs_level`` (in
+    :func:`define_offers_and_demand`, built after this family).
     """
     d, am = b.data, b.am
     lv = d.levels[d.levels["z"].to_numpy() >= 0].reset_index()
@@ -111,7 +112,6 @@ def define_price_levels(b: Build) -> None:
     b.v["price_level"] = am.add_vars(
         "price_level", labels(d, product=lv["p"], channel=lv["k"], level=lv["level"]),
         binary=True, description="1 if the product is sold at this price level in the channel")
-    z_of_lev = d.levels["z"].to_numpy()
     rows, first = _group_index(lv["pk"].to_numpy())
     pks = lv["pk"].to_numpy()[first]
     am.add_cons("price_one_level", labels(d, product=d.pk["p"].to_numpy()[pks],
@@ -119,16 +119,6 @@ def define_price_levels(b: Build) -> None:
                 [(rows, b.col("price_level", np.arange(len(lv))), 1.0),
                  (np.arange(len(pks)), b.col("list_product", pks), -1.0)],
                 lower=0.0, upper=0.0, description="a listed product has exactly one price level")
-    s = d.sales
-    sm = z_of_lev[s["lev"].to_numpy()] >= 0
-    idx = np.flatnonzero(sm)
-    n = len(idx)
-    cap = d.cc["dmax"].to_numpy()[s["cc"].to_numpy()[idx]] * s["mult"].to_numpy()[idx]
-    am.add_cons("price_level_sales", _sales_labels(d, idx),
-                [(np.arange(n), b.col("sales", idx), 1.0),
-                 (np.arange(n), b.col("price_level", z_of_lev[s["lev"].to_numpy()[idx]]),
-                  -cap)], upper=0.0,
-                description="sales at a price level only if the level is chosen")
 
 
 def _sales_labels(d: ModelData, idx: np.ndarray) -> pd.DataFrame:
@@ -155,13 +145,28 @@ def sales_unit_margin(d: ModelData) -> np.ndarray:
             - ch["return_rate"].to_numpy()[k] * ch["return_cost"].to_numpy()[k])
 
 
-def define_offers_and_demand(b: Build) -> None:
-    """Offered channel set per cell and its exact demand.
+def level_columns(b: Build) -> np.ndarray:
+    """Per sales column: the decision that chooses its level, ``price_level[p,k,l]``
+    where ``(p,k)`` has several levels, else ``list_product[p,k]``.
+    """
+    d = b.data
+    s = d.sales
+    z = d.levels["z"].to_numpy()[s["lev"].to_numpy()]
+    xcol = b.col("list_product", d.levels["pk"].to_numpy()[s["lev"].to_numpy()])
+    if "price_level" not in b.v:
+        return xcol
+    return np.where(z >= 0, b.col("price_level", np.maximum(z, 0)), xcol)
 
-    ``offer[c,M]`` picks at most one channel set per cell (``offer_one_set``); a member
-    channel must be listed and open (``offer_needs_listing``, ``offer_needs_open``);
-    sales are bounded by the demand the chosen set gives the channel (``demand``),
-    and, for the independent model, by the cell's market (``cell_market``).
+
+def define_offers_and_demand(b: Build) -> None:
+    """Offer option per cell (a channel set and a level per member) and its exact demand.
+
+    ``offer[c,o]`` picks at most one option per cell (``offer_one_set``); a member at a
+    level needs that level chosen (``offer_needs_level``: the price level, or the
+    listing where the product has one level in the channel) and the channel open
+    (``offer_needs_open``); each sales column is bounded by the demand the chosen
+    option gives the channel at that level (``demand``), and, for the independent
+    model, the cell's sales by its market (``cell_market``).
     """
     d, am = b.data, b.am
     of, mem, s, cc = d.offers, d.members, d.sales, d.cc
@@ -170,11 +175,11 @@ def define_offers_and_demand(b: Build) -> None:
                         region=d.cells["r"].to_numpy()[of["cell"].to_numpy()],
                         segment=d.cells["s"].to_numpy()[of["cell"].to_numpy()],
                         set=of["set"]), binary=True,
-        description="1 if exactly this channel set is offered to the cell")
-    mult = s["mult"].to_numpy()
-    ub = cc["dmax"].to_numpy()[s["cc"].to_numpy()] * mult
-    b.v["sales"] = am.add_vars("sales", _sales_labels(d, np.arange(len(s))), upper=ub,
-                               cost=sales_unit_margin(d),
+        description="1 if exactly this offer option (channel set and levels) is offered to "
+        "the cell")
+    n_s = len(s)
+    b.v["sales"] = am.add_vars("sales", _sales_labels(d, np.arange(n_s)),
+                               upper=s["dmax"].to_numpy(), cost=sales_unit_margin(d),
                                description="units sold in the cell through the channel at "
                                "the price level")
     rows, first = _group_index(of["cell"].to_numpy())
@@ -183,33 +188,33 @@ def define_offers_and_demand(b: Build) -> None:
                                         region=d.cells["r"].to_numpy()[cells_w],
                                         segment=d.cells["s"].to_numpy()[cells_w]),
                 [(rows, b.col("offer", np.arange(len(of))), 1.0)], upper=1.0,
-                description="at most one channel set per cell")
+                description="at most one offer option per cell")
+    off_cols = b.col("offer", mem["offer"].to_numpy())
+    sale = mem["sale"].to_numpy()
+    all_s = np.arange(n_s)
+    am.add_cons("offer_needs_level", _sales_labels(d, all_s),
+                [(sale, off_cols, 1.0), (all_s, level_columns(b), -1.0)], upper=0.0,
+                description="a channel is offered at a price level only if the product is "
+                "listed in it at that level")
     n = len(cc)
-    off_terms = (mem["cc"].to_numpy(), b.col("offer", mem["offer"].to_numpy()), 1.0)
-    pk_cols = b.col("list_product", cc["pk"].to_numpy())
-    am.add_cons("offer_needs_listing", _cc_labels(d),
-                [off_terms, (np.arange(n), pk_cols, -1.0)], upper=0.0,
-                description="a channel is offered only if the product is listed in it")
     rk = pd.MultiIndex.from_frame(d.rk[["r", "k"]])
     rk_pos = rk.get_indexer(pd.MultiIndex.from_frame(cc[["r", "k"]]))
     am.add_cons("offer_needs_open", _cc_labels(d),
-                [off_terms, (np.arange(n), b.col("open_channel", rk_pos), -1.0)], upper=0.0,
+                [(mem["cc"].to_numpy(), off_cols, 1.0),
+                 (np.arange(n), b.col("open_channel", rk_pos), -1.0)], upper=0.0,
                 description="a channel is offered only in regions where it is open")
-    with np.errstate(divide="ignore"):
-        inv_mult = np.where(mult > 0, 1.0 / np.where(mult > 0, mult, 1.0), 0.0)
-    am.add_cons("demand", _cc_labels(d),
-                [(s["cc"].to_numpy(), b.col("sales", np.arange(len(s))), inv_mult),
-                 (mem["cc"].to_numpy(), b.col("offer", mem["offer"].to_numpy()),
-                  -mem["demand"].to_numpy())], upper=0.0,
-                description="sales (at reference-price terms) within the demand the offered "
-                "set gives the channel")
+    am.add_cons("demand", _sales_labels(d, all_s),
+                [(all_s, b.col("sales", all_s), 1.0),
+                 (sale, off_cols, -mem["demand"].to_numpy())], upper=0.0,
+                description="sales at a level within the demand the offered option gives "
+                "the channel")
     if d.scenario.settings.demand_model == "independent":
         rows, first = _group_index(s["cell"].to_numpy())
         cw = s["cell"].to_numpy()[first]
         am.add_cons("cell_market", labels(d, product=d.cells["p"].to_numpy()[cw],
                                           region=d.cells["r"].to_numpy()[cw],
                                           segment=d.cells["s"].to_numpy()[cw]),
-                    [(rows, b.col("sales", np.arange(len(s))), 1.0)],
+                    [(rows, b.col("sales", all_s), 1.0)],
                     upper=d.cells["market"].to_numpy()[cw],
                     description="total sales of a cell within its market")
 

@@ -5,8 +5,10 @@ Two layers:
 1. every row, bound and integrality of the array model holds at the plan
    (catches a wrong or corrupted solution vector from any backend);
 2. the plan's tables are re-evaluated from the *scenario* (not from the model's
-   arrays): sales within the demand the offered channel set gives by the demand
-   formula, offered channels open and listed, and the profit recomputed from
+   arrays): sales within the demand the offered option (channel set and price
+   levels) gives by the demand formula, no cell above its market, the demand shown
+   equal to the formula's, offered levels the listed ones, offered channels open and
+   listed, and the profit recomputed from
    prices and costs equals the reported objective.
 """
 
@@ -60,29 +62,43 @@ def check_plan(scen: Scenario, tables: dict[str, pd.DataFrame], objective: float
     market = cells.reindex(pd.MultiIndex.from_frame(cc[keys])).to_numpy() * \
         ramp.reindex(cc["product"]).to_numpy()
     offered = cc["offered"].to_numpy(bool)
-    if scen.settings.demand_model == "mnl":
-        odds = share / (1.0 - share)
-        cell_id = pd.MultiIndex.from_frame(cc[keys]).factorize()[0]
-        denom = 1.0 + np.bincount(cell_id, weights=np.where(offered, odds, 0.0))[cell_id]
-        demand = np.where(offered, market * odds / denom, 0.0)
-    else:
-        demand = np.where(offered, market * share, 0.0)
-        cell_id = pd.MultiIndex.from_frame(cc[keys]).factorize()[0]
-        tot = np.bincount(cell_id, weights=cc["sales"].to_numpy())
-        cm = np.bincount(cell_id, weights=market, minlength=len(tot)) / np.maximum(
-            1, np.bincount(cell_id, minlength=len(tot)))
-        for i in np.flatnonzero(tot > cm * (1 + TOL) + TOL)[:10]:
-            out.append(f"cell {i}: total sales {tot[i]:.6g} exceed the market {cm[i]:.6g}")
+    # the level each offered channel is offered at: a level multiplies the channel's
+    # odds under mnl and its demand under independent (SPEC section 4)
     pl = scen.price_levels.set_index(["product", "channel", "level"])["demand_multiplier"]
     mult = pl.reindex(pd.MultiIndex.from_frame(cc[["product", "channel", "level"]]
                                                .astype(str))).fillna(1.0).to_numpy()
+    cell_id = pd.MultiIndex.from_frame(cc[keys]).factorize()[0]
+    if scen.settings.demand_model == "mnl":
+        attr = np.where(offered, share / (1.0 - share) * mult, 0.0)
+        denom = 1.0 + np.bincount(cell_id, weights=attr)[cell_id]
+        demand = market * attr / denom
+    else:
+        demand = np.where(offered, market * share * mult, 0.0)
+    tot = np.bincount(cell_id, weights=cc["sales"].to_numpy())
+    cm = np.bincount(cell_id, weights=market, minlength=len(tot)) / np.maximum(
+        1, np.bincount(cell_id, minlength=len(tot)))
+    for i in np.flatnonzero(tot > cm * (1 + TOL) + TOL)[:10]:
+        out.append(f"cell {i}: total sales {tot[i]:.6g} exceed the market {cm[i]:.6g}")
     q = cc["sales"].to_numpy()
-    over = q > demand * mult * (1 + TOL) + TOL
+    over = q > demand * (1 + TOL) + TOL
     for i in np.flatnonzero(over)[:10]:
         r = cc.iloc[i]
         out.append(f"sales {q[i]:.6g} of {r['product']} in {r['region']}/{r['segment']} "
-                   f"through {r['channel']} exceed the demand {demand[i] * mult[i]:.6g} of "
-                   "the offered channel set")
+                   f"through {r['channel']} exceed the demand {demand[i]:.6g} of the "
+                   f"offered option (level {r['level']!r})")
+    shown = cc["demand"].to_numpy()
+    for i in np.flatnonzero(np.abs(shown - demand) > 1e-6 * np.maximum(1.0, demand))[:10]:
+        r = cc.iloc[i]
+        out.append(f"demand {shown[i]:.6g} shown for {r['product']} in {r['region']}/"
+                   f"{r['segment']} through {r['channel']} is not the formula's "
+                   f"{demand[i]:.6g}")
+    pc_level = tables["product_channel"].set_index(["product", "channel"])["level"]
+    lev_of = pc_level.reindex(pd.MultiIndex.from_frame(cc[["product", "channel"]])).to_numpy()
+    for i in np.flatnonzero(offered & (cc["level"].to_numpy() != lev_of))[:10]:
+        r = cc.iloc[i]
+        out.append(f"{r['channel']} is offered to {r['product']}/{r['region']}/"
+                   f"{r['segment']} at level {r['level']!r}, but the product's level in "
+                   f"the channel is {lev_of[i]!r}")
     rc = tables["region_channel"].set_index(["region", "channel"])["open"]
     is_open = rc.reindex(pd.MultiIndex.from_frame(cc[["region", "channel"]])).fillna(False)
     pc = tables["product_channel"].set_index(["product", "channel"])["listed"]

@@ -24,8 +24,8 @@ from ..model.linear import ArrayModel
 from .backends import new_highs
 
 # Families that are structure (choice of sets, linking): never relaxed.
-STRUCTURE = {"offer_one_set", "offer_needs_listing", "offer_needs_open", "demand",
-             "listing_needs_brand", "brand_launch", "price_one_level", "price_level_sales",
+STRUCTURE = {"offer_one_set", "offer_needs_level", "offer_needs_open", "demand",
+             "listing_needs_brand", "brand_launch", "price_one_level",
              "brand_kind_link", "overlap_online", "overlap_offline", "overlap_pair",
              "commission_def", "commission_lower", "commission_upper_revenue",
              "commission_upper_policy", "offer_needs_stock", "cell_market"}

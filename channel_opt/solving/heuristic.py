@@ -1,14 +1,15 @@
 """A fast constructive plan and a cheap valid bound, from the model's own arrays.
 
-* **Plan.** Each cell gets the channel set with the largest stand-alone value (demand
-  of each member times its best unit margin over price levels), or nothing if no set
-  earns money; listings, openings, brands, launches, stock and price levels follow
-  from the chosen sets; the sales are then the LP with that design fixed. If the
-  rules make that design infeasible, the empty design is tried. The plan is a MIP
-  start for the solver and the incumbent of last resort when a time limit stops the
-  solver before it has one.
+* **Plan.** Each cell gets the offer option (channel set and levels) with the largest
+  stand-alone value (demand of each member at its level times that level's unit
+  margin), among the options agreeing with one level per (product, channel), or
+  nothing if no option earns money; listings, openings, brands, launches, stock and
+  price levels follow from the chosen options; the sales are then the LP with that
+  design fixed. If the rules make that design infeasible, the empty design is tried.
+  The plan is a MIP start for the solver and the incumbent of last resort when a time
+  limit stops the solver before it has one.
 * **Bound.** Every cost outside the sales margin is nonnegative and every rule only
-  restricts sales, so ``sum over cells of the best set value`` bounds the profit
+  restricts sales, so ``sum over cells of the best option value`` bounds the profit
   from above. It costs one pass over the offers and holds even when the solver
   stops before its root node.
 """
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.data import ModelData, offer_touches, offer_touches_kind
+from ..model.families import partner_income_per_unit
 from ..model.linear import ArrayModel
 from .backends import new_highs
 from .sensitivity import fixed_design_lp
@@ -38,52 +40,74 @@ class Construction:
     bound: float
 
 
-def _best_unit_value(am: ArrayModel, d: ModelData) -> tuple[np.ndarray, np.ndarray]:
-    """Per (cell, channel) pair: best of ``multiplier x unit margin`` over its levels,
-    and the level achieving it.
+def _level_choice(d: ModelData, value: np.ndarray, mem_value: np.ndarray) -> np.ndarray:
+    """Offers whose members' levels agree with one level per (product, channel).
+
+    A product takes one price level per channel, so cells cannot each pick their own:
+    the level of a (product, channel) is the one carrying the most value among the
+    cells' best offers (for pairs no best offer uses, the level of largest member
+    value); offers using any other level are dropped from the choice.
     """
-    s = d.sales
-    b = am.vars["sales"]
-    val = am.cost[b.start:b.start + b.n] * s["mult"].to_numpy()
-    order = np.lexsort((-val, s["cc"].to_numpy()))
-    first = order[np.unique(s["cc"].to_numpy()[order], return_index=True)[1]]
-    best = np.full(len(d.cc), -np.inf)
-    lev = np.full(len(d.cc), -1)
-    best[s["cc"].to_numpy()[first]] = val[first]
-    lev[s["cc"].to_numpy()[first]] = s["lev"].to_numpy()[first]
-    return best, lev
+    mem, s = d.members, d.sales
+    lev = s["lev"].to_numpy()[mem["sale"].to_numpy()]
+    m_off = mem["offer"].to_numpy()
+    top, val = _argmax_per_cell(value, d.offers["cell"].to_numpy())
+    in_top = np.zeros(len(d.offers), bool)
+    in_top[top[val > 0]] = True
+    score = np.bincount(lev, weights=np.where(in_top[m_off], mem_value, 0.0),
+                        minlength=len(d.levels))
+    used = np.bincount(lev, weights=in_top[m_off], minlength=len(d.levels)) > 0
+    fallback = np.full(len(d.levels), -np.inf)
+    np.maximum.at(fallback, lev, mem_value)
+    used_pk = np.bincount(d.levels["pk"].to_numpy(), weights=used, minlength=len(d.pk)) > 0
+    key = np.where(used_pk[d.levels["pk"].to_numpy()], np.where(used, score, -np.inf),
+                   fallback)
+    order = np.lexsort((-key, d.levels["pk"].to_numpy()))
+    best = order[np.unique(d.levels["pk"].to_numpy()[order], return_index=True)[1]]
+    chosen = np.zeros(len(d.levels), bool)
+    chosen[best] = True
+    bad = np.bincount(m_off, weights=~chosen[lev], minlength=len(d.offers)) > 0
+    return ~bad
 
 
 def construct(am: ArrayModel, d: ModelData, rounds: int = 6) -> Construction:
     """The constructive plan and the cheap upper bound.
 
-    The set values are re-weighted for a few rounds: where the fixed-design LP
+    The option values are re-weighted for a few rounds: where the fixed-design LP
     misses a partner floor or a service level, the partners' income or the units of
     that region count extra in the next choice; where shelf space is short, the
-    least valuable store assortment per unit of space is dropped.
+    least valuable store assortment per unit of space is dropped. Within a round the
+    cells' options are restricted to one price level per (product, channel).
     """
     mem, of = d.members, d.offers
-    best, lev = _best_unit_value(am, d)
-    m_cc, m_off = mem["cc"].to_numpy(), mem["offer"].to_numpy()
+    sb = am.vars["sales"]
+    unit_margin = am.cost[sb.start:sb.start + sb.n]
+    unit = np.maximum(unit_margin, 0.0)
+    m_sale, m_off = mem["sale"].to_numpy(), mem["offer"].to_numpy()
     dem = mem["demand"].to_numpy()
-    hq = np.bincount(m_off, weights=dem * np.maximum(best[m_cc], 0.0), minlength=len(of))
+    hq_mem = dem * unit[m_sale]
+    hq = np.bincount(m_off, weights=hq_mem, minlength=len(of))
     cells = of["cell"].to_numpy()
+    # every cost outside the sales margin is nonnegative and each cell sells at most the
+    # demand of its option at the option's levels: the best option value per cell bounds
     bound = float(np.sum(np.maximum(_argmax_per_cell(hq, cells)[1], 0.0)))
     region = d.cells["r"].to_numpy()[cells]
     n_r = len(d.regions)
-    partner_unit = _partner_unit(d)
-    partner = np.bincount(m_off, weights=dem * partner_unit[m_cc], minlength=len(of))
+    partner_mem = dem * partner_income_per_unit(d)[m_sale]
+    partner = np.bincount(m_off, weights=partner_mem, minlength=len(of))
     units = np.bincount(m_off, weights=dem, minlength=len(of))
     if not len(of):  # nothing can be offered: the empty design or nothing
-        done = _complete(am, _design_vector(am, d, cells, lev))
+        done = _complete(am, _design_vector(am, d, cells))
         return Construction(done, None if done is None else float(am.cost @ done), bound)
     lam = np.zeros(n_r)
     mu = np.zeros(n_r)
     for _ in range(rounds):
         value = hq + lam[region] * partner + mu[region] * units
+        mem_value = hq_mem + lam[region[m_off]] * partner_mem + mu[region[m_off]] * dem
+        value = np.where(_level_choice(d, value, mem_value), value, -np.inf)
         top, val = _argmax_per_cell(value, cells)
         chosen = _fit_overlap_budget(am, d, _fit_shelf(am, d, top[val > 0], value), value)
-        x = _design_vector(am, d, chosen, lev)
+        x = _design_vector(am, d, chosen)
         done = _complete(am, x)
         if done is not None:
             return Construction(done, float(am.cost @ done), bound)
@@ -92,8 +116,9 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6) -> Construction:
             break
         floor_r, service_r = short
         lam = np.where(floor_r, np.maximum(2 * lam, 0.5), lam)
-        mu = np.where(service_r, np.maximum(2 * mu, _unit_weight(hq, units, best)), mu)
-    done = _complete(am, _design_vector(am, d, cells[:0], lev))
+        mu = np.where(service_r, np.maximum(2 * mu, _unit_weight(hq, units, unit_margin)),
+                      mu)
+    done = _complete(am, _design_vector(am, d, cells[:0]))
     if done is not None:
         return Construction(done, float(am.cost @ done), bound)
     return Construction(None, None, bound)
@@ -126,7 +151,7 @@ def _argmax_per_cell(value: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, 
     return top, value[top]
 
 
-def _unit_weight(hq: np.ndarray, units: np.ndarray, best: np.ndarray) -> float:
+def _unit_weight(hq: np.ndarray, units: np.ndarray, unit_margin: np.ndarray) -> float:
     """First weight of a unit of demand where a service level is missed: money per unit.
 
     When no set earns money (every margin <= 0, so ``hq`` is all 0) the scale is the
@@ -135,15 +160,7 @@ def _unit_weight(hq: np.ndarray, units: np.ndarray, best: np.ndarray) -> float:
     w = float(np.abs(hq).max(initial=0.0)) / max(float(units.max(initial=0.0)), 1.0)
     if w > 0:
         return w
-    return max(float(np.abs(best[np.isfinite(best)]).max(initial=0.0)), 1.0)
-
-
-def _partner_unit(d: ModelData) -> np.ndarray:
-    """Partners' income per unit of demand of each (cell, channel) at reference price."""
-    ch = d.channels
-    k = d.cc["k"].to_numpy()
-    price = d.products["ref_price"].to_numpy()[d.cc["p"].to_numpy()]
-    return ch["fee_per_unit"].to_numpy()[k] + ch["fee_share"].to_numpy()[k] * price
+    return max(float(np.abs(unit_margin[np.isfinite(unit_margin)]).max(initial=0.0)), 1.0)
 
 
 def _short_regions(am: ArrayModel, d: ModelData, x: np.ndarray
@@ -257,9 +274,8 @@ def _fit_overlap_budget(am: ArrayModel, d: ModelData, chosen: np.ndarray,
     return np.concatenate([keep, new[new >= 0]])
 
 
-def _design_vector(am: ArrayModel, d: ModelData, offers: np.ndarray,
-                   lev: np.ndarray) -> np.ndarray:
-    """Integer decisions implied by a choice of one set per cell (sales left at 0)."""
+def _design_vector(am: ArrayModel, d: ModelData, offers: np.ndarray) -> np.ndarray:
+    """Integer decisions implied by a choice of one option per cell (sales left at 0)."""
     x = np.zeros(am.n_cols)
     lo, _ = am.bounds()
     x[:] = np.where(am.integrality() > 0, np.maximum(lo, 0.0), 0.0)  # forced stay forced
@@ -287,10 +303,9 @@ def _design_vector(am: ArrayModel, d: ModelData, offers: np.ndarray,
         codes = pd.Index(d.brands["id"]).get_indexer(lb.labels["brand"].astype(str))
         put("launch_brand", np.flatnonzero(np.isin(codes, cc["b"].to_numpy())))
     if "price_level" in am.vars:
-        zpos = d.levels["z"].to_numpy()
-        # one level per listed (p,k): the best level of its first offered pair
-        first = pd.Series(lev[cc_on], index=cc["pk"].to_numpy()).groupby(level=0).first()
-        z = zpos[first.to_numpy()]
+        # the levels of the offered options' members (one per (p,k) by construction)
+        lev = d.sales["lev"].to_numpy()[d.members["sale"].to_numpy()[on]]
+        z = d.levels["z"].to_numpy()[np.unique(lev)]
         put("price_level", z[z >= 0])
     if "stock" in am.vars:
         st = am.vars["stock"]

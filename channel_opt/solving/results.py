@@ -96,13 +96,17 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
     cc_sales = np.bincount(s["cc"].to_numpy(), weights=q, minlength=len(cc))
     cc_rev = np.bincount(s["cc"].to_numpy(), weights=rev, minlength=len(cc))
     cc_margin = np.bincount(s["cc"].to_numpy(), weights=margin, minlength=len(cc))
-    lev_names = d.levels["level"].to_numpy()
-    sold_lev = pd.Series(lev_names[s["lev"].to_numpy()]).where(q > 0, "")
-    cc_level = sold_lev.groupby(s["cc"].to_numpy()).max().reindex(range(len(cc)), fill_value="")
+    # the level of each offered channel is the one of the chosen option's member: the
+    # demand shown is the demand at that level, so "sales <= demand" reads off the table
+    lev_names = d.levels["level"].astype(str).to_numpy()
+    on = y[mem["offer"].to_numpy()] > 0.5
+    cc_level = np.full(len(cc), "", dtype=object)
+    cc_level[mem["cc"].to_numpy()[on]] = lev_names[
+        s["lev"].to_numpy()[mem["sale"].to_numpy()[on]]]
     cell_channel = labels(d, categorical=False, product=cc["p"], region=cc["r"], segment=cc["s"],
                           channel=cc["k"]).assign(
         offered=offered > 0.5, demand=dem, sales=cc_sales, revenue=cc_rev, margin=cc_margin,
-        level=cc_level.to_numpy())
+        level=cc_level)
 
     def agg(keys: list[str], codes: dict[str, np.ndarray]) -> pd.DataFrame:
         df = pd.DataFrame({**codes, "sales": q, "revenue": rev, "margin": margin,
