@@ -10,7 +10,9 @@ For a tiny scenario it enumerates every discrete design:
   channels with at most ``max_channels_per_cell`` members, containing every channel a
   segment ``force`` rule requires);
 * per (product, channel) with two or more price levels, the level (it only matters
-  where the product ends up listed);
+  where the product ends up listed); a level's multiplier multiplies the channel's
+  odds under ``mnl`` and its demand under ``independent`` (SPEC section 4), so a
+  cell's offer is a channel set at the chosen levels, as the model's offer options;
 * per region the commission policy when ``commission.decision`` is on.
 
 Everything else is derived minimally from the offered sets (costs are nonnegative,
