@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,14 +55,17 @@ def _best_unit_value(am: ArrayModel, d: ModelData) -> tuple[np.ndarray, np.ndarr
     return best, lev
 
 
-def construct(am: ArrayModel, d: ModelData, rounds: int = 6) -> Construction:
+def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
+              time_limit: float | None = None) -> Construction:
     """The constructive plan and the cheap upper bound.
 
     The set values are re-weighted for a few rounds: where the fixed-design LP
     misses a partner floor or a service level, the partners' income or the units of
     that region count extra in the next choice; where shelf space is short, the
     least valuable store assortment per unit of space is dropped.
+    With ``time_limit`` (seconds) no new round starts once it has passed.
     """
+    stop = None if time_limit is None else time.monotonic() + time_limit
     mem, of = d.members, d.offers
     best, lev = _best_unit_value(am, d)
     m_cc, m_off = mem["cc"].to_numpy(), mem["offer"].to_numpy()
@@ -88,7 +92,7 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6) -> Construction:
         if done is not None:
             return Construction(done, float(am.cost @ done), bound)
         short = _short_regions(am, d, x)
-        if short is None:
+        if short is None or (stop is not None and time.monotonic() > stop):
             break
         floor_r, service_r = short
         lam = np.where(floor_r, np.maximum(2 * lam, 0.5), lam)
