@@ -61,7 +61,8 @@ def cmd_solve(a: argparse.Namespace) -> int:
     from .solving.backends import ERROR, INTERRUPTED
 
     # the limit covers the whole run, from the start of the process
-    budget = Budget(a.time_limit, time.monotonic() - process_age())
+    startup = process_age()
+    budget = Budget(a.time_limit, time.monotonic() - startup)
     path = Path(a.scenario) if a.scenario else default_scenario()
     if not a.scenario and not path.exists():
         print(f"no scenario given and the default {path} is not here; pass a scenario file",
@@ -88,7 +89,7 @@ def cmd_solve(a: argparse.Namespace) -> int:
     except ValueError as e:  # unknown or missing solver, rule forcing the impossible
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT if "solver" not in str(e) else EXIT_FAILURE
-    sol.timings = {"load": load, **sol.timings}
+    sol.timings = {"startup": startup, "load": load, **sol.timings}
     if sol.termination == INTERRUPTED:  # the solver itself caught the signal
         raise KeyboardInterrupt
     kept = sol.termination == ERROR and target.exists() and any(target.iterdir())

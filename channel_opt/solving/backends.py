@@ -51,6 +51,16 @@ class SolveOptions:
     log_file: str | None = None
     start: np.ndarray | None = None  # a feasible plan to start from (MIP start)
     progress_seconds: float = PROGRESS_SECONDS  # cadence of the progress log line
+    # time.monotonic() by which the solver must stop (the clock is shared by the
+    # solver child, so its start-up and the model transfer come out of the limit)
+    deadline: float | None = None
+
+    def seconds_left(self) -> float | None:
+        """The solver's time limit as of now: ``time_limit``, cut to the deadline."""
+        if self.deadline is None:
+            return self.time_limit
+        left = max(0.1, self.deadline - time.monotonic())
+        return left if self.time_limit is None else min(self.time_limit, left)
 
     def watchdog_seconds(self) -> float | None:
         """Wall-clock limit of the outer watchdog: the time limit plus a grace period."""
@@ -208,8 +218,9 @@ def run_highs(h: Any, opts: SolveOptions, *, integer: bool) -> dict[str, Any]:
         h.setOptionValue("output_flag", True)
         h.setOptionValue("log_to_console", False)
         h.setOptionValue("log_file", str(opts.log_file))
-    if opts.time_limit is not None:
-        h.setOptionValue("time_limit", float(opts.time_limit))
+    limit = opts.seconds_left()
+    if limit is not None:
+        h.setOptionValue("time_limit", float(limit))
     if opts.mip_gap is not None:
         h.setOptionValue("mip_rel_gap", float(opts.mip_gap))
     if opts.threads is not None:
@@ -245,7 +256,7 @@ def run_highs(h: Any, opts: SolveOptions, *, integer: bool) -> dict[str, Any]:
             "message": h.modelStatusToString(st)}
 
 
-def run_interruptible(h: Any, settle_seconds: float = 5.0) -> None:
+def run_interruptible(h: Any, settle_seconds: float = 2.0) -> None:
     """``h.run()`` in HiGHS' own thread while this one waits, so that Ctrl-C or
     SIGTERM (a :class:`KeyboardInterrupt`) is seen within 0.1 s: the solve is
     cancelled, given ``settle_seconds`` to stop, and the interrupt goes on.
@@ -332,13 +343,12 @@ def run_temp_dir() -> Iterator[str]:
 
     clean_stale_run_dirs()
     d = tempfile.mkdtemp(prefix=f"{RUN_DIR_PREFIX}{os.getpid()}-")
-    ctx = TempfileManager.push()
-    ctx.tempdir = d
+    before = TempfileManager.tempdir  # Pyomo's shell solvers push contexts of their own,
+    TempfileManager.tempdir = d  # which fall back to the manager's folder
     try:
         yield d
     finally:
-        with contextlib.suppress(Exception):
-            TempfileManager.pop(remove=True)
+        TempfileManager.tempdir = before
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -526,7 +536,7 @@ class PyomoBackend(Backend):
             return "unknown"
 
     def _options(self, opts: SolveOptions) -> dict[str, Any]:
-        values = {"time_limit": opts.time_limit, "mip_gap": opts.mip_gap,
+        values = {"time_limit": opts.seconds_left(), "mip_gap": opts.mip_gap,
                   "threads": opts.threads, "seed": opts.seed,
                   "log_file": None if opts.log_file is None else str(opts.log_file)}
         return {self.option_names[k]: v for k, v in values.items()

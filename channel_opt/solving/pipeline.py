@@ -204,7 +204,9 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
              am.n_cols, am.n_rows, "none" if start.objective is None else
              f"{start.objective:,.2f}", solver,
              "" if solver_limit is None else f" for at most {solver_limit:.1f} s")
-    opts = SolveOptions(solver_limit, mip_gap, threads, seed, log_file, start.x)
+    opts = SolveOptions(solver_limit, mip_gap, threads, seed, log_file, start.x,
+                        deadline=None if solver_limit is None else
+                        time.monotonic() + solver_limit)
     raw: RawResult
     if am.n_cols == 0:
         raw = trivial_result(am)
