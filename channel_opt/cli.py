@@ -247,7 +247,14 @@ def main(argv: list[str] | None = None) -> int:
         signum = e.signum if isinstance(e, Interrupted) else 2
         print(f"interrupted ({'Ctrl-C' if signum == 2 else f'signal {signum}'}): nothing "
               "written; a previous result is kept", file=sys.stderr)
-        return EXIT_INTERRUPTED if signum == 2 else 128 + signum
+        code = EXIT_INTERRUPTED if signum == 2 else 128 + signum
+        from .solving.backends import unsettled_solver
+
+        if unsettled_solver():  # HiGHS has not seen the cancel yet: leave now
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
     except BrokenPipeError:  # output piped into e.g. `head`, which has closed it
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILURE

@@ -256,7 +256,18 @@ def run_highs(h: Any, opts: SolveOptions, *, integer: bool) -> dict[str, Any]:
             "message": h.modelStatusToString(st)}
 
 
-def run_interruptible(h: Any, settle_seconds: float = 2.0) -> None:
+_UNSETTLED: list[Any] = []  # HiGHS threads still running after an interrupt
+
+
+def unsettled_solver() -> bool:
+    """Whether an interrupted HiGHS solve is still running in its thread (HiGHS
+    checks for interrupts only between phases, at times 30 s apart): the command line
+    then leaves with ``os._exit`` instead of waiting, or aborting in C++ at exit.
+    """
+    return any(t.is_alive() for t in _UNSETTLED)
+
+
+def run_interruptible(h: Any, settle_seconds: float = 1.0) -> None:
     """``h.run()`` in HiGHS' own thread while this one waits, so that Ctrl-C or
     SIGTERM (a :class:`KeyboardInterrupt`) is seen within 0.1 s: the solve is
     cancelled, given ``settle_seconds`` to stop, and the interrupt goes on.
@@ -277,6 +288,8 @@ def run_interruptible(h: Any, settle_seconds: float = 2.0) -> None:
     except KeyboardInterrupt:
         h.cancelSolve()
         thread.join(settle_seconds)
+        if thread.is_alive():
+            _UNSETTLED.append(thread)
         raise
 
 
