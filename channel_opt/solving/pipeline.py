@@ -149,8 +149,8 @@ def _with_fallback(raw: RawResult, start: Construction, am: ArrayModel) -> RawRe
                     "constructive plan", raw.termination)
         raw.x, raw.objective = start.x, start.objective
         raw.message += "; plan from the constructive heuristic"
-    if raw.bound is None or start.bound < raw.bound:
-        raw.bound = start.bound
+    if math.isfinite(start.bound) and (raw.bound is None or start.bound < raw.bound):
+        raw.bound = start.bound  # (infinite when the constructive plan was skipped)
     return raw
 
 
