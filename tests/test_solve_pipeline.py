@@ -34,7 +34,8 @@ def test_every_backend_finds_the_hand_optimum(solver: str) -> None:
     cc = sol.tables["cell_channel"].set_index("channel")
     assert cc.loc["online", "sales"] == pytest.approx(100 / 3, rel=1e-6)
     assert cc.loc["store", "sales"] == pytest.approx(100 / 3, rel=1e-6)
-    assert set(sol.timings) == {"build", "heuristic", "handoff", "solve", "extract"}
+    assert set(sol.timings) == {"build", "heuristic", "handoff", "solve", "sensitivity",
+                                "extract"}
 
 
 def test_overlap_cost_makes_online_alone_best(solver: str) -> None:
