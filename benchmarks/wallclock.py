@@ -78,9 +78,12 @@ def run_interrupt(scenario: Path, out: Path, limit: float, solver: str = "highs"
         return {"latency": None, "exit": p.returncode, "note": "finished before the signal"}
     t = time.monotonic()
     p.send_signal(signal.SIGINT)
-    p.stderr.read()
+    rest = p.stderr.read()
     p.wait()
-    return {"latency": time.monotonic() - t, "exit": p.returncode, "note": ""}
+    # a run past its solve (e.g. no time was left for the solver) may exit before the
+    # signal is handled: say so rather than count it as a fast interrupt
+    note = "" if "interrupted" in rest else "was already ending"
+    return {"latency": time.monotonic() - t, "exit": p.returncode, "note": note}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                 if not a.no_interrupt:
                     i = run_interrupt(scen, Path(tmp) / f"int_{n}_{limit:g}", limit, a.solver)
                     lat = "finished first" if i["latency"] is None else \
-                        f"{i['latency']:.1f} (exit {i['exit']})"
+                        f"{i['latency']:.1f} (exit {i['exit']}{', ' if i['note'] else ''}" \
+                        f"{i['note']})"
                 rows.append(f"| {n:,} | {limit:g} | {r['wall']:.1f} | {cap:g} | "
                             f"{'yes' if r['wall'] <= cap else '**no**'} | {r['exit']} | "
                             f"{r['termination']} | {phases} | {lat} |")

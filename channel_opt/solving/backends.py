@@ -476,18 +476,22 @@ def solve_watched(name: str, am: ArrayModel, opts: SolveOptions,
             else:
                 tail.append(line)
 
-    readers = [threading.Thread(target=f, daemon=True) for f in (read_result, relay_log)]
-    for r in readers:
-        r.start()
-    limit = opts.watchdog_seconds() if kill_after is None else kill_after
-    version = BACKENDS[name].version()
-    try:
-        try:
+    def send_model() -> None:  # blocks until the child has read it all (after its imports)
+        assert proc.stdin is not None
+        with contextlib.suppress(BrokenPipeError, OSError):  # child gone: reported below
             proc.stdin.write(payload)
             proc.stdin.close()
-        except BrokenPipeError:  # the child died before reading: reported below
-            pass
-        proc.wait(timeout=limit)
+
+    limit = opts.watchdog_seconds() if kill_after is None else kill_after
+    readers = [threading.Thread(target=f, daemon=True)
+               for f in (read_result, relay_log, send_model)]
+    for r in readers:
+        r.start()
+    version = BACKENDS[name].version()
+    try:
+        # the watchdog's clock runs from the start, child start-up and transfer included
+        proc.wait(timeout=None if limit is None else max(0.0, limit - (time.perf_counter()
+                                                                        - t0)))
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         log.warning("watchdog: %s ran past its time limit (%s); killed", name,

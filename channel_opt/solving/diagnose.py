@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.linear import ArrayModel
-from .backends import new_highs
+from .backends import new_highs, run_interruptible
 
 # Families that are structure (choice of sets, linking): never relaxed.
 STRUCTURE = {"offer_one_set", "offer_needs_listing", "offer_needs_open", "demand",
@@ -176,7 +176,7 @@ def _elastic_diagnosis(am: ArrayModel, currency: str,
     h = new_highs(el)
     if time_limit is not None:
         h.setOptionValue("time_limit", max(0.1, float(time_limit)))
-    h.run()
+    run_interruptible(h)
     info = h.getInfo()
     import highspy
 

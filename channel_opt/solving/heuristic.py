@@ -66,6 +66,10 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
     With ``time_limit`` (seconds) no new round starts once it has passed.
     """
     stop = None if time_limit is None else time.monotonic() + time_limit
+
+    def left() -> float | None:  # seconds for the next LP, cut to the limit
+        return None if stop is None else max(0.1, stop - time.monotonic())
+
     mem, of = d.members, d.offers
     best, lev = _best_unit_value(am, d)
     m_cc, m_off = mem["cc"].to_numpy(), mem["offer"].to_numpy()
@@ -88,7 +92,7 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
         top, val = _argmax_per_cell(value, cells)
         chosen = _fit_overlap_budget(am, d, _fit_shelf(am, d, top[val > 0], value), value)
         x = _design_vector(am, d, chosen, lev)
-        done = _complete(am, x)
+        done = _complete(am, x, left())
         if done is not None:
             return Construction(done, float(am.cost @ done), bound)
         short = _short_regions(am, d, x)
@@ -98,25 +102,33 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
         lam = np.where(floor_r, np.maximum(2 * lam, 0.5), lam)
         mu = np.where(service_r, np.maximum(2 * mu, np.abs(hq).max() / max(units.max(), 1)),
                       mu)
-    done = _complete(am, _design_vector(am, d, cells[:0], lev))
+    done = _complete(am, _design_vector(am, d, cells[:0], lev), left())
     if done is not None:
         return Construction(done, float(am.cost @ done), bound)
     return Construction(None, None, bound)
 
 
-def _complete(am: ArrayModel, x: np.ndarray, time_limit: float = 20.0) -> np.ndarray | None:
+def _complete(am: ArrayModel, x: np.ndarray,
+              time_limit: float | None = None) -> np.ndarray | None:
     """Sales for the design ``x``: the LP with every decision fixed; if that fails, the
     small MIP with only the offered sets fixed (price levels, listings, policies free,
-    e.g. to respect the price-parity band).
+    e.g. to respect the price-parity band), for at most 20 s. Both within
+    ``time_limit`` seconds.
     """
     h = new_highs(fixed_design_lp(am, x))
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    t0 = time.monotonic()
     h.run()
     if h.getInfo().primal_solution_status == 2:
         return np.asarray(h.getSolution().col_value, float)
     if "offer" not in am.vars:
         return None
+    mip_limit = 20.0 if time_limit is None else time_limit - (time.monotonic() - t0)
+    if mip_limit < 0.1:
+        return None
     h = new_highs(am.fixed(x, ["offer"]))
-    h.setOptionValue("time_limit", time_limit)
+    h.setOptionValue("time_limit", min(20.0, mip_limit))
     h.setOptionValue("mip_rel_gap", 1e-3)
     h.run()
     if h.getInfo().primal_solution_status == 2:

@@ -186,6 +186,13 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
         t = time.perf_counter()
         scenario = load_scenario(scenario)
         timings["load"] = time.perf_counter() - t
+    options = {"solver": solver, "time_limit": time_limit, "mip_gap": mip_gap,
+               "threads": threads, "seed": seed}
+    if budget.expired():  # the load used it all: not even a model
+        log.warning("time limit: used up before the model was built (%s)", budget.describe())
+        return Solution(scenario.name, scenario.hash, TIME_LIMIT, PLAN_NONE, None, None, None,
+                        solver, backend.version(), "not started: the time limit was used up "
+                        "before the model was built", options, timings)
     t = time.perf_counter()
     log.info("building the model of %s", scenario.name)
     am, data = build_array_model(scenario)
@@ -224,8 +231,6 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     if raw.process_seconds:
         timings["process"] = raw.process_seconds  # solver child start-up and transfer
     t = time.perf_counter()
-    options = {"solver": solver, "time_limit": time_limit, "mip_gap": mip_gap,
-               "threads": threads, "seed": seed}
     sol = Solution(scenario.name, scenario.hash, raw.termination, PLAN_NONE, raw.objective,
                    raw.bound, relative_gap(raw.objective, raw.bound), raw.solver, raw.version,
                    raw.message, options, timings)
