@@ -478,9 +478,13 @@ def solve_watched(name: str, am: ArrayModel, opts: SolveOptions,
 
     def send_model() -> None:  # blocks until the child has read it all (after its imports)
         assert proc.stdin is not None
-        with contextlib.suppress(BrokenPipeError, OSError):  # child gone: reported below
+        try:
             proc.stdin.write(payload)
-            proc.stdin.close()
+        except OSError:  # the child is gone (killed, crashed): reported below
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
 
     limit = opts.watchdog_seconds() if kill_after is None else kill_after
     readers = [threading.Thread(target=f, daemon=True)
