@@ -233,7 +233,9 @@ def clean_stale_work_folders(parent: Path) -> list[Path]:
         if not m or p.is_symlink() or not p.is_dir() or _pid_alive(int(m.group(1))):
             continue
         if read_marker(p) is None:
-            continue  # not ours: leave it
+            with contextlib.suppress(OSError):  # killed before its marker: empty, else kept
+                p.rmdir()
+            continue  # not ours (or not provably): leave it
         shutil.rmtree(p, ignore_errors=True)
         log.info("removed %s, left by an interrupted run", p)
         removed.append(p)
