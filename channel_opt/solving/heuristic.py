@@ -95,8 +95,10 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
         done = _complete(am, x, left())
         if done is not None:
             return Construction(done, float(am.cost @ done), bound)
-        short = _short_regions(am, d, x)
-        if short is None or (stop is not None and time.monotonic() > stop):
+        if stop is not None and time.monotonic() > stop:
+            break
+        short = _short_regions(am, d, x, left())
+        if short is None:
             break
         floor_r, service_r = short
         lam = np.where(floor_r, np.maximum(2 * lam, 0.5), lam)
@@ -151,12 +153,14 @@ def _partner_unit(d: ModelData) -> np.ndarray:
     return ch["fee_per_unit"].to_numpy()[k] + ch["fee_share"].to_numpy()[k] * price
 
 
-def _short_regions(am: ArrayModel, d: ModelData, x: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Regions whose partner floor / service level the fixed design misses (elastic LP)."""
+def _short_regions(am: ArrayModel, d: ModelData, x: np.ndarray,
+                   time_limit: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Regions whose partner floor / service level the fixed design misses (elastic LP,
+    within ``time_limit`` seconds; none found if it is cut).
+    """
     from .diagnose import diagnose  # late: diagnose imports this package's backends
 
-    dg = diagnose(fixed_design_lp(am, x), iis=False)
+    dg = diagnose(fixed_design_lp(am, x), iis=False, time_limit=time_limit)
     floor_r = np.zeros(len(d.regions), bool)
     service_r = np.zeros(len(d.regions), bool)
     regions = {str(r): i for i, r in enumerate(d.regions["id"])}
