@@ -104,6 +104,8 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
         lam = np.where(floor_r, np.maximum(2 * lam, 0.5), lam)
         mu = np.where(service_r, np.maximum(2 * mu, np.abs(hq).max() / max(units.max(), 1)),
                       mu)
+    if stop is not None and time.monotonic() > stop:
+        return Construction(None, None, bound)  # no time for the empty design either
     done = _complete(am, _design_vector(am, d, cells[:0], lev), left())
     if done is not None:
         return Construction(done, float(am.cost @ done), bound)
@@ -127,7 +129,7 @@ def _complete(am: ArrayModel, x: np.ndarray,
     if "offer" not in am.vars:
         return None
     mip_limit = 20.0 if time_limit is None else time_limit - (time.monotonic() - t0)
-    if mip_limit < 0.1:
+    if mip_limit < 1.0:
         return None
     h = new_highs(am.fixed(x, ["offer"]))
     h.setOptionValue("time_limit", min(20.0, mip_limit))
