@@ -60,8 +60,9 @@ def cmd_solve(a: argparse.Namespace) -> int:
     from .solving import solve
     from .solving.backends import ERROR, INTERRUPTED
 
-    # the limit covers the whole run, from the start of the process
-    startup = process_age()
+    # the limit covers the whole run: from the start of the process when this is the
+    # program (main() without arguments), else from this call
+    startup = process_age() if getattr(a, "whole_process", False) else 0.0
     budget = Budget(a.time_limit, time.monotonic() - startup)
     path = Path(a.scenario) if a.scenario else default_scenario()
     if not a.scenario and not path.exists():
@@ -239,6 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["bench"]:  # everything after 'bench' (--help too) is the driver's
         return cmd_bench(argparse.Namespace(bench_args=args[1:]))
     a = parser().parse_args(args)
+    a.whole_process = argv is None  # run as the program: its start-up counts
     _setup_logging(a.verbose, a.quiet)
     previous = _stop_on_sigterm()
     try:
