@@ -151,7 +151,8 @@ def test_interrupt_keeps_the_previous_result(big: Path, tmp_path: Path, sig: int
     rc, out, err = run.finish()
     latency = time.monotonic() - t
     assert rc == code, err
-    assert latency < (3.0 if limit else 6.0), latency  # the solve is stopped, not awaited
+    # the solve is stopped, not awaited (measured about 1 s; margin for a loaded machine)
+    assert latency < (5.0 if limit else 8.0), latency
     assert "interrupted" in err and out == ""
     assert (res / "summary.json").read_bytes() == kept
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]  # no half-written folder
