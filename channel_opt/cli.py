@@ -1,7 +1,9 @@
 """The ``channel-opt`` command line.
 
-Exit status: 0 optimal, 1 feasible but not proven optimal, 2 bad input,
-3 infeasible (diagnosis written), 4 solver failure.
+Exit status: 0 optimal, 1 feasible but not proven optimal, 2 bad input or a
+result folder that may not be written (nothing solved, nothing written),
+3 infeasible (diagnosis written), 4 solver failure or no plan, 130 interrupted
+by Ctrl-C (143 by SIGTERM; nothing written, a previous result kept).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import time
 from pathlib import Path
 
 from .scenario import ScenarioError, load_scenario, save_scenario
+from .solving.budget import Budget, Interrupted, process_age
 from .solving.options import OptionsError
-from .solving.pipeline import EXIT_BAD_INPUT, EXIT_FAILURE
+from .solving.pipeline import EXIT_BAD_INPUT, EXIT_FAILURE, EXIT_INTERRUPTED
 
 log = logging.getLogger("channel_opt")
 
@@ -42,10 +45,26 @@ def _bad_input(e: ScenarioError) -> int:
 
 
 def cmd_solve(a: argparse.Namespace) -> int:
-    """Solve a scenario and write the result folder."""
-    from .output import write_solution
-    from .solving import solve
+    """Solve a scenario and write the result folder.
 
+    The result folder is checked before anything is solved (see
+    :func:`~channel_opt.output.check_target`); a run that ends in a solver error
+    never replaces an existing result, and an interrupted run writes nothing.
+    """
+    from .output import (
+        OutputRefused,
+        check_target,
+        default_result_folder,
+        unsafe_name_reason,
+        write_solution,
+    )
+    from .solving import solve
+    from .solving.backends import ERROR, INTERRUPTED
+
+    # the limit covers the whole run: from the start of the process when this is the
+    # program (main() without arguments), else from this call
+    startup = process_age() if getattr(a, "whole_process", False) else 0.0
+    budget = Budget(a.time_limit, time.monotonic() - startup)
     path = Path(a.scenario) if a.scenario else default_scenario()
     if not a.scenario and not path.exists():
         print(f"no scenario given and the default {path} is not here; pass a scenario file",
@@ -58,30 +77,49 @@ def cmd_solve(a: argparse.Namespace) -> int:
     except ScenarioError as e:
         return _bad_input(e)
     load = time.perf_counter() - t
+    out = Path(a.out) if a.out else default_result_folder(scen)
+    if not a.out and (why := unsafe_name_reason(scen.name)):
+        log.warning("%s", why)
+    try:
+        target = check_target(out, scen, path, overwrite=a.overwrite)
+    except OutputRefused as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         sol = solve(scen, solver=a.solver, time_limit=a.time_limit, mip_gap=a.mip_gap,
-                    threads=a.threads, seed=a.seed, log_file=a.log_file)
+                    threads=a.threads, seed=a.seed, log_file=a.log_file, budget=budget)
     except OptionsError as e:  # a bad option: bad input, nothing written
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except ValueError as e:  # unknown or missing solver, rule forcing the impossible
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT if "solver" not in str(e) else EXIT_FAILURE
-    out = Path(a.out) if a.out else Path("results") / scen.name
-    t = time.perf_counter()
-    sol.timings = {"load": load, **sol.timings}
-    write_solution(sol, scen, out, plots=not a.no_plots)
-    log.info("wrote %s in %.2f s", out, time.perf_counter() - t)
+    sol.timings = {"startup": startup, "load": load, **sol.timings}
+    if sol.termination == INTERRUPTED:  # the solver itself caught the signal
+        raise KeyboardInterrupt
+    kept = sol.termination == ERROR and target.exists() and any(target.iterdir())
+    if kept:
+        log.error("solver failure: the previous result in %s is kept", out)
+    else:
+        t = time.perf_counter()
+        try:
+            write_solution(sol, scen, out, plots=not a.no_plots, input_path=path,
+                           overwrite=a.overwrite)
+        except OutputRefused as e:  # the folder changed while solving
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        log.info("wrote %s in %.2f s (%s)", out, time.perf_counter() - t, budget.describe())
     obj = "n/a" if sol.objective is None else f"{sol.objective:,.2f}"
     gap = "n/a" if sol.gap is None else f"{sol.gap:.4%}"
+    where = f"not written, previous result kept in {out}" if kept else str(out)
     print(f"{scen.name}: plan {sol.plan_status} (solver: {sol.termination}), profit {obj} "
-          f"{scen.settings.currency}, gap {gap} -> {out}")
-    if sol.diagnosis is not None:
-        print(sol.diagnosis.message)
+          f"{scen.settings.currency}, gap {gap} -> {where}")
+    if sol.diagnosis is not None:  # details are in the result files; stderr unless -q
+        log.info("%s", sol.diagnosis.message)
         for m in sol.diagnosis.iis:
-            print(f"  in conflict: {m.text}")
+            log.info("  in conflict: %s", m.text)
     for v in sol.violations[:5]:
-        print(f"plan check: {v}", file=sys.stderr)
+        log.warning("plan check: %s", v)
     return sol.exit_code
 
 
@@ -91,8 +129,12 @@ def cmd_validate(a: argparse.Namespace) -> int:
         scen = load_scenario(a.scenario)
     except ScenarioError as e:
         return _bad_input(e)
+    from .output import unsafe_name_reason
+
     s = scen.summary()
     rules = ", ".join(s.pop("rules")) or "none"
+    if why := unsafe_name_reason(scen.name):
+        print(f"warning: {why}", file=sys.stderr)
     print(f"{a.scenario}: valid")
     for k, v in s.items():
         print(f"  {k}: {v}")
@@ -170,7 +212,10 @@ def parser() -> argparse.ArgumentParser:
                    help="relative gap at which to stop (default 1e-4, every solver)")
     s.add_argument("--threads", type=int)
     s.add_argument("--seed", type=int)
-    s.add_argument("--out", help="result folder (default results/<scenario name>)")
+    s.add_argument("--out", help="result folder (default results/<scenario name>); only "
+                   "a new or empty folder or one channel_opt wrote is replaced")
+    s.add_argument("--overwrite", "--force", action="store_true",
+                   help="replace a result folder that holds another scenario's result")
     s.add_argument("--log-file", help="write the solver's log here")
     s.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     s.set_defaults(fn=cmd_solve)
@@ -199,15 +244,51 @@ def main(argv: list[str] | None = None) -> int:
     if args[:1] == ["bench"]:  # everything after 'bench' (--help too) is the driver's
         return cmd_bench(argparse.Namespace(bench_args=args[1:]))
     a = parser().parse_args(args)
+    a.whole_process = argv is None  # run as the program: its start-up counts
     _setup_logging(a.verbose, a.quiet)
+    previous = _stop_on_sigterm()
     try:
         return int(a.fn(a))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_FAILURE
+    except KeyboardInterrupt as e:
+        signum = e.signum if isinstance(e, Interrupted) else 2
+        print(f"interrupted ({'Ctrl-C' if signum == 2 else f'signal {signum}'}): nothing "
+              "written; a previous result is kept", file=sys.stderr)
+        code = EXIT_INTERRUPTED if signum == 2 else 128 + signum
+        from .solving.backends import unsettled_solver
+
+        if unsettled_solver():  # HiGHS has not seen the cancel yet: leave now
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
     except BrokenPipeError:  # output piped into e.g. `head`, which has closed it
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FAILURE
+    finally:
+        _restore_sigterm(previous)
+
+
+def _stop_on_sigterm() -> object:
+    """SIGTERM stops a run like Ctrl-C (cleanly: solver processes killed, temporary
+    files removed, nothing written). Returns the previous handler.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    return signal.signal(signal.SIGTERM, stop)
+
+
+def _restore_sigterm(previous: object) -> None:
+    import signal
+
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

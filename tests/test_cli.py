@@ -106,7 +106,8 @@ def test_killed_write_leaves_previous_result(tmp_path: Path, monkeypatch: pytest
         raise KeyboardInterrupt  # killed after writing everything but before the swap
 
     monkeypatch.setattr(output, "_write_into", crash)
-    assert main(["-q", "solve", str(scen), "--out", str(out), "--no-plots"]) == 4
+    # Ctrl-C: exit 130, the previous result kept
+    assert main(["-q", "solve", str(scen), "--out", str(out), "--no-plots"]) == 130
     assert (out / "summary.json").read_bytes() == first
     assert not (out / "half.csv").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["duo.yaml", "res"]

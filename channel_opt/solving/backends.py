@@ -51,6 +51,16 @@ class SolveOptions:
     log_file: str | None = None
     start: np.ndarray | None = None  # a feasible plan to start from (MIP start)
     progress_seconds: float = PROGRESS_SECONDS  # cadence of the progress log line
+    # time.monotonic() by which the solver must stop (the clock is shared by the
+    # solver child, so its start-up and the model transfer come out of the limit)
+    deadline: float | None = None
+
+    def seconds_left(self) -> float | None:
+        """The solver's time limit as of now: ``time_limit``, cut to the deadline."""
+        if self.deadline is None:
+            return self.time_limit
+        left = max(0.1, self.deadline - time.monotonic())
+        return left if self.time_limit is None else min(self.time_limit, left)
 
     def watchdog_seconds(self) -> float | None:
         """Wall-clock limit of the outer watchdog: the time limit plus a grace period."""
@@ -72,6 +82,7 @@ class RawResult:
     message: str
     handoff_seconds: float = 0.0
     solve_seconds: float = 0.0
+    process_seconds: float = 0.0  # solver child: start-up, model transfer, result back
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -241,8 +252,9 @@ def run_highs(h: Any, opts: SolveOptions, *, integer: bool) -> dict[str, Any]:
         h.setOptionValue("output_flag", True)
         h.setOptionValue("log_to_console", False)
         h.setOptionValue("log_file", str(opts.log_file))
-    if opts.time_limit is not None:
-        h.setOptionValue("time_limit", float(opts.time_limit))
+    limit = opts.seconds_left()
+    if limit is not None:
+        h.setOptionValue("time_limit", float(limit))
     if opts.mip_gap is not None:
         h.setOptionValue("mip_rel_gap", float(opts.mip_gap))
     if opts.threads is not None:
@@ -255,7 +267,7 @@ def run_highs(h: Any, opts: SolveOptions, *, integer: bool) -> dict[str, Any]:
         h.setSolution(n, np.arange(n, dtype=np.int32), np.asarray(opts.start, float))
     if integer and log.isEnabledFor(logging.INFO):
         h.cbMipInterrupt.subscribe(_Progress(opts.progress_seconds))
-    h.run()
+    run_interruptible(h)
     st = h.getModelStatus()
     MS = highspy.HighsModelStatus
     term = {
@@ -277,6 +289,149 @@ def run_highs(h: Any, opts: SolveOptions, *, integer: bool) -> dict[str, Any]:
         bound = obj if term == OPTIMAL else None
     return {"termination": term, "x": x, "objective": obj, "bound": bound,
             "message": h.modelStatusToString(st)}
+
+
+_UNSETTLED: list[Any] = []  # HiGHS threads still running after an interrupt
+
+
+def unsettled_solver() -> bool:
+    """Whether an interrupted HiGHS solve is still running in its thread (HiGHS
+    checks for interrupts only between phases, at times 30 s apart): the command line
+    then leaves with ``os._exit`` instead of waiting, or aborting in C++ at exit.
+    """
+    return any(t.is_alive() for t in _UNSETTLED)
+
+
+def run_interruptible(h: Any, settle_seconds: float = 1.0) -> None:
+    """``h.run()`` in HiGHS' own thread while this one waits, so that Ctrl-C or
+    SIGTERM (a :class:`KeyboardInterrupt`) is seen within 0.1 s: the solve is
+    cancelled, given ``settle_seconds`` to stop, and the interrupt goes on.
+
+    Off the main thread (no signals there) it is a plain ``h.run()``.
+    """
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or \
+            not hasattr(h, "startSolve"):
+        h.run()
+        return
+    h.HandleUserInterrupt = True  # interrupt callbacks watch for cancelSolve()
+    thread = h.startSolve()
+    try:
+        while not h.wait(0.1)[0]:
+            pass
+    except KeyboardInterrupt:
+        h.cancelSolve()
+        thread.join(settle_seconds)
+        if thread.is_alive():
+            _UNSETTLED.append(thread)
+        raise
+
+
+def die_with_parent() -> None:
+    """In a child process (Linux): be killed when the parent process dies.
+
+    Used as ``preexec_fn`` of solver processes, so a ``kill -9`` of channel-opt
+    takes its solver worker and the solver programs (``cbc``, ``glpsol``) with it.
+    """
+    if _PRCTL is not None:
+        _PRCTL(1, 9)  # PR_SET_PDEATHSIG, SIGKILL
+
+
+def _load_prctl() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl  # loaded before any fork
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _load_prctl()
+
+
+@contextlib.contextmanager
+def _children_die_with_us() -> Iterator[None]:
+    """Processes started inside (by Pyomo's shell interfaces) die with this one."""
+    import subprocess
+
+    if _PRCTL is None:
+        yield
+        return
+    real = subprocess.Popen
+
+    class Popen(real):  # type: ignore[valid-type, misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            if kwargs.get("preexec_fn") is None:
+                kwargs["preexec_fn"] = die_with_parent
+            super().__init__(*args, **kwargs)
+
+    subprocess.Popen = Popen  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        subprocess.Popen = real  # type: ignore[misc]
+
+
+RUN_DIR_PREFIX = "channel_opt-run-"  # + PID + "-" + random: temporary files of one solve
+
+
+@contextlib.contextmanager
+def run_temp_dir() -> Iterator[str]:
+    """A private temporary folder for one solve (Pyomo's ``.lp``/``.soln`` files and
+    solver logs), removed at the end whatever happens; folders left by killed runs
+    (their process gone) are removed first.
+    """
+    import shutil
+    import tempfile
+
+    from pyomo.common.tempfiles import TempfileManager
+
+    clean_stale_run_dirs()
+    d = tempfile.mkdtemp(prefix=f"{RUN_DIR_PREFIX}{os.getpid()}-")
+    before = TempfileManager.tempdir  # Pyomo's shell solvers push contexts of their own,
+    TempfileManager.tempdir = d  # which fall back to the manager's folder
+    try:
+        yield d
+    finally:
+        TempfileManager.tempdir = before
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def clean_stale_run_dirs() -> list[str]:
+    """Remove this user's ``channel_opt-run-PID-*`` temporary folders whose process
+    is gone. Returns what was removed.
+    """
+    import re
+    import shutil
+    import tempfile
+
+    base = tempfile.gettempdir()
+    removed = []
+    pat = re.compile(re.escape(RUN_DIR_PREFIX) + r"(\d+)-\w+$")
+    with contextlib.suppress(OSError):
+        for e in os.scandir(base):
+            m = pat.match(e.name)
+            if not m or not e.is_dir(follow_symlinks=False):
+                continue
+            if e.stat(follow_symlinks=False).st_uid != os.getuid() or \
+                    _alive(int(m.group(1))):
+                continue
+            shutil.rmtree(e.path, ignore_errors=True)
+            removed.append(e.path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _kill_group(proc: Any) -> None:
@@ -310,14 +465,20 @@ class _Progress:
                  else "n/a")
 
 
-def solve_watched(name: str, am: ArrayModel, opts: SolveOptions) -> RawResult:
-    """Solve with backend ``name`` in a child process killed at the watchdog limit.
+def solve_watched(name: str, am: ArrayModel, opts: SolveOptions,
+                  kill_after: float | None = None) -> RawResult:
+    """Solve with backend ``name`` in a child process killed at the watchdog limit
+    (``kill_after`` seconds from now; default the time limit plus its grace).
 
     Solvers do not check their time limit everywhere (HiGHS' presolve of a large
     model can run minutes past it; in-process Pyomo solvers cannot be interrupted at
     all); a process can always be stopped. The child is a fresh interpreter
     (``python -m channel_opt.solving.worker``) fed the model over a pipe, so it never
     re-runs the caller's main script.
+
+    The child dies with this process (Linux: parent-death signal) and is killed, with
+    its process group, when this one is interrupted (Ctrl-C, SIGTERM), so no solver
+    is left running. Its start-up and the model transfer are ``process_seconds``.
     """
     import pickle
     import subprocess
@@ -329,7 +490,9 @@ def solve_watched(name: str, am: ArrayModel, opts: SolveOptions) -> RawResult:
     # its own process group, so the watchdog also stops the solver programs it starts
     proc = subprocess.Popen([sys.executable, "-m", "channel_opt.solving.worker"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=os.name == "posix")
+                            stderr=subprocess.PIPE, start_new_session=os.name == "posix",
+                            preexec_fn=die_with_parent if _PRCTL is not None else None,
+                            env={**os.environ, "CHANNEL_OPT_PARENT_PID": str(os.getpid())})
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     chunks: list[bytes] = []
     tail: deque[str] = deque(maxlen=40)  # the child's last words, for a failure report
@@ -348,25 +511,36 @@ def solve_watched(name: str, am: ArrayModel, opts: SolveOptions) -> RawResult:
             else:
                 tail.append(line)
 
-    readers = [threading.Thread(target=f, daemon=True) for f in (read_result, relay_log)]
+    def send_model() -> None:  # blocks until the child has read it all (after its imports)
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(payload)
+        except OSError:  # the child is gone (killed, crashed): reported below
+            pass
+        finally:
+            with contextlib.suppress(OSError):
+                proc.stdin.close()
+
+    limit = opts.watchdog_seconds() if kill_after is None else kill_after
+    readers = [threading.Thread(target=f, daemon=True)
+               for f in (read_result, relay_log, send_model)]
     for r in readers:
         r.start()
-    limit = opts.watchdog_seconds()
     version = BACKENDS[name].version()
     try:
-        proc.stdin.write(payload)
-        proc.stdin.close()
-    except BrokenPipeError:  # the child died before reading: reported below
-        pass
-    try:
-        proc.wait(timeout=limit)
+        # the watchdog's clock runs from the start, child start-up and transfer included
+        proc.wait(timeout=None if limit is None else max(0.0, limit - (time.perf_counter()
+                                                                        - t0)))
     except subprocess.TimeoutExpired:
         _kill_group(proc)
-        log.warning("watchdog: %s ran %.0f s past its time limit; killed", name,
-                    (limit or 0) - (opts.time_limit or 0))
+        log.warning("watchdog: %s ran past its time limit (%s); killed", name,
+                    f"{opts.time_limit:g} s" if opts.time_limit is not None else "none")
         return RawResult(TIME_LIMIT, None, None, None, name, version,
                          "killed by the watchdog after ignoring the time limit",
                          0.0, time.perf_counter() - t0)
+    except BaseException:  # Ctrl-C, SIGTERM: the solver goes too, at once
+        _kill_group(proc)
+        raise
     finally:
         for r in readers:
             r.join()
@@ -374,10 +548,14 @@ def solve_watched(name: str, am: ArrayModel, opts: SolveOptions) -> RawResult:
         proc.stderr.close()
     out = b"".join(chunks)
     if proc.returncode != 0 or not out:
+        how = f"killed by signal {-proc.returncode}" if proc.returncode < 0 else \
+            f"exit code {proc.returncode}"
         return RawResult(ERROR, None, None, None, name, version,
-                         f"the solver process failed (exit code {proc.returncode}): "
+                         f"the solver process failed ({how}): "
                          + "\n".join(tail)[-500:], 0.0, time.perf_counter() - t0)
     result: RawResult = pickle.loads(out)  # noqa: S301 - our own child's output
+    result.process_seconds = max(0.0, time.perf_counter() - t0 - result.handoff_seconds
+                                 - result.solve_seconds)
     return result
 
 
@@ -414,13 +592,17 @@ class PyomoBackend(Backend):
             return "unknown"
 
     def _options(self, opts: SolveOptions) -> dict[str, Any]:
-        values = {"time_limit": opts.time_limit, "mip_gap": opts.mip_gap,
+        values = {"time_limit": opts.seconds_left(), "mip_gap": opts.mip_gap,
                   "threads": opts.threads, "seed": opts.seed,
                   "log_file": None if opts.log_file is None else str(opts.log_file)}
         return {self.option_names[k]: v for k, v in values.items()
                 if v is not None and k in self.option_names}
 
     def _solve(self, am: ArrayModel, opts: SolveOptions) -> RawResult:
+        with run_temp_dir() as tmp, _children_die_with_us():
+            return self._solve_in(am, opts, tmp)
+
+    def _solve_in(self, am: ArrayModel, opts: SolveOptions, tmp: str) -> RawResult:
         from pyomo.opt import SolverStatus
         from pyomo.opt import TerminationCondition as TC
 
@@ -434,7 +616,7 @@ class PyomoBackend(Backend):
         log_path = None
         if self.logfile_keyword and "log_file" not in self.option_names:
             log_path = str(opts.log_file) if opts.log_file else \
-                _temp_path(f".{self.name}.log")
+                os.path.join(tmp, f"{self.name}.log")
             kw["logfile"] = log_path
         if to_console:
             kw["tee"] = True
@@ -488,14 +670,6 @@ class PyomoBackend(Backend):
     def _termination(self, term: str, log_text: str) -> str:
         """Pyomo's termination, corrected from the solver's log where Pyomo misreads it."""
         return term
-
-
-def _temp_path(suffix: str) -> str:
-    import tempfile
-
-    fd, path = tempfile.mkstemp(suffix=suffix)
-    os.close(fd)
-    return path
 
 
 def _read_log(path: str | None, keep: bool) -> str:

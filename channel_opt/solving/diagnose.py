@@ -14,6 +14,7 @@ together, each of which is needed for the conflict. It names every rule involved
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.linear import ArrayModel
-from .backends import new_highs
+from .backends import new_highs, run_interruptible
 
 # Families that are structure (choice of sets, linking): never relaxed.
 STRUCTURE = {"offer_one_set", "offer_needs_level", "offer_needs_open", "demand",
@@ -148,25 +149,41 @@ def elastic_model(am: ArrayModel) -> tuple[ArrayModel, list[tuple[str, str]]]:
 
 
 def diagnose(am: ArrayModel, currency: str = "EUR", *, iis: bool = True,
-             iis_time_limit: float | None = 60.0) -> Diagnosis:
+             iis_time_limit: float | None = 60.0,
+             time_limit: float | None = None) -> Diagnosis:
     """Least-slack explanation of an infeasible model, plus its IIS (both from HiGHS).
 
     ``iis=False`` skips the IIS (it can take far longer than the elastic LP).
+    ``time_limit`` bounds both together; the message says when it cut them.
     """
-    diag = _elastic_diagnosis(am, currency)
+    t0 = time.monotonic()
+    diag = _elastic_diagnosis(am, currency, time_limit)
+    if time_limit is not None:
+        left = time_limit - (time.monotonic() - t0)
+        iis_time_limit = left if iis_time_limit is None else min(iis_time_limit, left)
+        if iis_time_limit < 1.0:
+            iis = False
+            diag.iis_note = "no IIS: the time limit was used up by the elastic diagnosis"
     if iis:
         diag.iis, diag.iis_note = irreducible_subsystem(am, currency,
                                                         time_limit=iis_time_limit)
     return diag
 
 
-def _elastic_diagnosis(am: ArrayModel, currency: str) -> Diagnosis:
+def _elastic_diagnosis(am: ArrayModel, currency: str,
+                       time_limit: float | None = None) -> Diagnosis:
     el, slacks = elastic_model(am)
     h = new_highs(el)
-    h.run()
+    if time_limit is not None:
+        h.setOptionValue("time_limit", max(0.1, float(time_limit)))
+    run_interruptible(h)
     info = h.getInfo()
     import highspy
 
+    if h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit:
+        return Diagnosis(message="the scenario is infeasible; the diagnosis was cut at the "
+                         f"time limit ({time_limit:.1f} s left for it) before it found which "
+                         "rules conflict: run again with a longer limit")
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal or \
             info.primal_solution_status != 2:
         return Diagnosis(message="the elastic model could not be solved either "

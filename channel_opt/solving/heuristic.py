@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,7 +71,8 @@ def _level_choice(d: ModelData, value: np.ndarray, mem_value: np.ndarray) -> np.
     return ~bad
 
 
-def construct(am: ArrayModel, d: ModelData, rounds: int = 6) -> Construction:
+def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
+              time_limit: float | None = None) -> Construction:
     """The constructive plan and the cheap upper bound.
 
     The option values are re-weighted for a few rounds: where the fixed-design LP
@@ -78,7 +80,13 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6) -> Construction:
     that region count extra in the next choice; where shelf space is short, the
     least valuable store assortment per unit of space is dropped. Within a round the
     cells' options are restricted to one price level per (product, channel).
+    With ``time_limit`` (seconds) no new round starts once it has passed.
     """
+    stop = None if time_limit is None else time.monotonic() + time_limit
+
+    def left() -> float | None:  # seconds for the next LP, cut to the limit
+        return None if stop is None else max(0.1, stop - time.monotonic())
+
     mem, of = d.members, d.offers
     sb = am.vars["sales"]
     unit_margin = am.cost[sb.start:sb.start + sb.n]
@@ -108,35 +116,47 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6) -> Construction:
         top, val = _argmax_per_cell(value, cells)
         chosen = _fit_overlap_budget(am, d, _fit_shelf(am, d, top[val > 0], value), value)
         x = _design_vector(am, d, chosen)
-        done = _complete(am, x)
+        done = _complete(am, x, left())
         if done is not None:
             return Construction(done, float(am.cost @ done), bound)
-        short = _short_regions(am, d, x)
+        if stop is not None and time.monotonic() > stop:
+            break
+        short = _short_regions(am, d, x, left())
         if short is None:
             break
         floor_r, service_r = short
         lam = np.where(floor_r, np.maximum(2 * lam, 0.5), lam)
         mu = np.where(service_r, np.maximum(2 * mu, _unit_weight(hq, units, unit_margin)),
                       mu)
-    done = _complete(am, _design_vector(am, d, cells[:0]))
+    if stop is not None and time.monotonic() > stop:
+        return Construction(None, None, bound)  # no time for the empty design either
+    done = _complete(am, _design_vector(am, d, cells[:0]), left())
     if done is not None:
         return Construction(done, float(am.cost @ done), bound)
     return Construction(None, None, bound)
 
 
-def _complete(am: ArrayModel, x: np.ndarray, time_limit: float = 20.0) -> np.ndarray | None:
+def _complete(am: ArrayModel, x: np.ndarray,
+              time_limit: float | None = None) -> np.ndarray | None:
     """Sales for the design ``x``: the LP with every decision fixed; if that fails, the
     small MIP with only the offered sets fixed (price levels, listings, policies free,
-    e.g. to respect the price-parity band).
+    e.g. to respect the price-parity band), for at most 20 s. Both within
+    ``time_limit`` seconds.
     """
     h = new_highs(fixed_design_lp(am, x))
+    if time_limit is not None:
+        h.setOptionValue("time_limit", float(time_limit))
+    t0 = time.monotonic()
     h.run()
     if h.getInfo().primal_solution_status == 2:
         return np.asarray(h.getSolution().col_value, float)
     if "offer" not in am.vars:
         return None
+    mip_limit = 20.0 if time_limit is None else time_limit - (time.monotonic() - t0)
+    if mip_limit < 1.0:
+        return None
     h = new_highs(am.fixed(x, ["offer"]))
-    h.setOptionValue("time_limit", time_limit)
+    h.setOptionValue("time_limit", min(20.0, mip_limit))
     h.setOptionValue("mip_rel_gap", 1e-3)
     h.run()
     if h.getInfo().primal_solution_status == 2:
@@ -163,12 +183,14 @@ def _unit_weight(hq: np.ndarray, units: np.ndarray, unit_margin: np.ndarray) -> 
     return max(float(np.abs(unit_margin[np.isfinite(unit_margin)]).max(initial=0.0)), 1.0)
 
 
-def _short_regions(am: ArrayModel, d: ModelData, x: np.ndarray
-                   ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Regions whose partner floor / service level the fixed design misses (elastic LP)."""
+def _short_regions(am: ArrayModel, d: ModelData, x: np.ndarray,
+                   time_limit: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+    """Regions whose partner floor / service level the fixed design misses (elastic LP,
+    within ``time_limit`` seconds; none found if it is cut).
+    """
     from .diagnose import diagnose  # late: diagnose imports this package's backends
 
-    dg = diagnose(fixed_design_lp(am, x), iis=False)
+    dg = diagnose(fixed_design_lp(am, x), iis=False, time_limit=time_limit)
     floor_r = np.zeros(len(d.regions), bool)
     service_r = np.zeros(len(d.regions), bool)
     regions = {str(r): i for i, r in enumerate(d.regions["id"])}

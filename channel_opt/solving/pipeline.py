@@ -17,6 +17,7 @@ from ..scenario import Scenario, load_scenario
 from .backends import (
     ERROR,
     INFEASIBLE,
+    INTERRUPTED,
     OPTIMAL,
     TIME_LIMIT,
     UNBOUNDED,
@@ -27,6 +28,7 @@ from .backends import (
     solve_watched,
     trivial_result,
 )
+from .budget import MIN_PHASE_SECONDS, Budget
 from .check import check_plan, check_rows
 from .diagnose import Diagnosis, diagnose
 from .heuristic import Construction, construct
@@ -45,6 +47,7 @@ PLAN_NONE = "none"
 PLAN_INVALID = "invalid"
 
 EXIT_OPTIMAL, EXIT_FEASIBLE, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_FAILURE = 0, 1, 2, 3, 4
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
 
 
 @dataclass(eq=False)
@@ -111,7 +114,11 @@ class Solution:
 
     @property
     def exit_code(self) -> int:
-        """Command-line exit status: 0 optimal, 1 feasible, 3 infeasible, 4 failure."""
+        """Command-line exit status: 0 optimal, 1 feasible, 3 infeasible, 4 failure,
+        130 interrupted.
+        """
+        if self.termination == INTERRUPTED:
+            return EXIT_INTERRUPTED
         if self.plan_status == PLAN_OPTIMAL:
             return EXIT_OPTIMAL
         if self.plan_status == PLAN_FEASIBLE:
@@ -152,8 +159,11 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
 def _with_fallback(raw: RawResult, start: Construction, am: ArrayModel) -> RawResult:
     """Use the constructive plan when the solver stopped without a better one, and
     the cheap bound when it is tighter than the solver's (or the solver has none).
+
+    Not after a solver failure or an interrupt: those report what the solver had,
+    and nothing in its place (a failed run must not look like a feasible one).
     """
-    if raw.termination in (OPTIMAL, INFEASIBLE, UNBOUNDED):
+    if raw.termination in (OPTIMAL, INFEASIBLE, UNBOUNDED, ERROR, INTERRUPTED):
         return raw
     if raw.x is not None:
         broken = check_rows(am, raw.x)
@@ -169,8 +179,8 @@ def _with_fallback(raw: RawResult, start: Construction, am: ArrayModel) -> RawRe
         raw.x, raw.objective = start.x, start.objective
         raw.message += "; plan from the constructive heuristic"
     raw = normalize_result(raw, am.sense)  # the solver's bound against the plan now kept
-    if raw.bound is None or start.bound < raw.bound:
-        raw.bound = start.bound
+    if math.isfinite(start.bound) and (raw.bound is None or start.bound < raw.bound):
+        raw.bound = start.bound  # (infinite when the constructive plan was skipped)
     return raw
 
 
@@ -178,7 +188,7 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
           time_limit: float | None = None,
           mip_gap: float | None = None, threads: int | None = None, seed: int | None = None,
           log_file: str | None = None, sensitivity: bool = True,
-          diagnose_infeasible: bool = True) -> Solution:
+          diagnose_infeasible: bool = True, budget: Budget | None = None) -> Solution:
     """Build, solve, check and extract a scenario.
 
     ``mip_gap`` defaults to 1e-4 (relative) for every backend. A pure function of its
@@ -186,10 +196,21 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     (``log_file``), nothing is printed (progress goes to :mod:`logging`). A path is
     loaded with :func:`~channel_opt.scenario.load_scenario` (bad input raises
     :class:`~channel_opt.scenario.ScenarioError`) and the load is timed.
+
+    ``time_limit`` covers the whole call (``budget``, if given, is the deadline of
+    a run that started earlier, e.g. with the load): the constructive plan is cut
+    short or skipped when the budget is short, the solver gets what is left after a
+    reserve for extraction, the diagnosis of an infeasible model and the
+    sensitivity LP get the rest. The call returns within the limit plus the grace
+    of :func:`~channel_opt.solving.budget.grace_seconds`. Every phase is in
+    ``timings``. Ctrl-C (:class:`KeyboardInterrupt`) stops the solver and goes on.
     """
     check_options(scenario, solver=solver, time_limit=time_limit, mip_gap=mip_gap,
                   threads=threads, seed=seed, log_file=log_file, sensitivity=sensitivity,
                   diagnose_infeasible=diagnose_infeasible)
+    if budget is None:
+        budget = Budget(time_limit)
+    time_limit = budget.limit
     backend = get_backend(solver)
     if mip_gap is None:  # one default for every backend (their own defaults differ: 0 to 1e-4)
         mip_gap = DEFAULT_MIP_GAP
@@ -198,30 +219,52 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
         t = time.perf_counter()
         scenario = load_scenario(scenario)
         timings["load"] = time.perf_counter() - t
+    options = {"solver": solver, "time_limit": time_limit, "mip_gap": mip_gap,
+               "threads": threads, "seed": seed}
+    if budget.expired():  # the load used it all: not even a model
+        log.warning("time limit: used up before the model was built (%s)", budget.describe())
+        return Solution(scenario.name, scenario.hash, TIME_LIMIT, PLAN_NONE, None, None, None,
+                        solver, backend.version(), "not started: the time limit was used up "
+                        "before the model was built", options, timings)
     t = time.perf_counter()
     log.info("building the model of %s", scenario.name)
     am, data = build_array_model(scenario)
     timings["build"] = time.perf_counter() - t
     t = time.perf_counter()
-    start = construct(am, data)
+    # the constructive plan may take half of what is left for solving: under a short
+    # limit it is often the only plan (measured: 10^4 cells, 30 s: the solver finds none)
+    heur_limit = budget.phase_limit(0.5, reserve=budget.post_solve_reserve())
+    if heur_limit is not None and heur_limit < 0.5 * MIN_PHASE_SECONDS:
+        log.warning("time limit: no time for the constructive plan (%s)", budget.describe())
+        start = Construction(None, None, math.inf)
+    else:
+        start = construct(am, data, time_limit=heur_limit)
     timings["heuristic"] = time.perf_counter() - t
-    log.info("model: %d columns, %d rows; constructive plan %s; solving with %s",
+    solver_limit = budget.phase_limit(reserve=budget.post_solve_reserve())
+    log.info("model: %d columns, %d rows; constructive plan %s; solving with %s%s",
              am.n_cols, am.n_rows, "none" if start.objective is None else
-             f"{start.objective:,.2f}", solver)
-    opts = SolveOptions(time_limit, mip_gap, threads, seed, log_file, start.x)
+             f"{start.objective:,.2f}", solver,
+             "" if solver_limit is None else f" for at most {solver_limit:.1f} s")
+    opts = SolveOptions(solver_limit, mip_gap, threads, seed, log_file, start.x,
+                        deadline=None if solver_limit is None else
+                        time.monotonic() + solver_limit)
     raw: RawResult
     if am.n_cols == 0:
         raw = trivial_result(am)
-    elif time_limit is None:
+    elif solver_limit is None:
         raw = backend.solve(am, opts)
+    elif solver_limit < MIN_PHASE_SECONDS:
+        log.warning("time limit: no time left for the solver (%s)", budget.describe())
+        raw = RawResult(TIME_LIMIT, None, None, None, solver, backend.version(),
+                        "not started: the time limit was used up before the solve")
     else:
-        raw = solve_watched(solver, am, opts)
+        raw = solve_watched(solver, am, opts, kill_after=budget.hard_stop())
     raw = _with_fallback(raw, start, am)
     timings["handoff"] = raw.handoff_seconds
     timings["solve"] = raw.solve_seconds
+    if raw.process_seconds:
+        timings["process"] = raw.process_seconds  # solver child start-up and transfer
     t = time.perf_counter()
-    options = {"solver": solver, "time_limit": time_limit, "mip_gap": mip_gap,
-               "threads": threads, "seed": seed}
     sol = Solution(scenario.name, scenario.hash, raw.termination, PLAN_NONE, raw.objective,
                    raw.bound, relative_gap(raw.objective, raw.bound), raw.solver, raw.version,
                    raw.message, options, timings)
@@ -243,15 +286,31 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
         else:
             proven = raw.termination == OPTIMAL
             sol.plan_status = PLAN_OPTIMAL if proven else PLAN_FEASIBLE
-            if sensitivity:
+            if sensitivity and budget.allows():
+                t_s = time.perf_counter()
                 sol.sensitivity = lp_sensitivity(am, x)
+                timings["sensitivity"] = time.perf_counter() - t_s
+            elif sensitivity:
+                log.warning("time limit: sensitivity skipped (%s)", budget.describe())
+    timings["extract"] = time.perf_counter() - t - timings.get("sensitivity", 0.0)
     if raw.termination == INFEASIBLE and diagnose_infeasible:
-        sol.diagnosis = diagnose(am, scenario.settings.currency)
-        log.warning("%s", sol.diagnosis.message)
+        t = time.perf_counter()
+        sol.diagnosis = _diagnose(am, scenario.settings.currency, budget)
+        timings["diagnosis"] = time.perf_counter() - t
+        log.info("%s", sol.diagnosis.message)
     if raw.termination == TIME_LIMIT and sol.has_plan:
         log.warning("time limit reached: returning the incumbent (gap %s)",
                     "unknown" if sol.gap is None else f"{sol.gap:.2%}")
     if raw.termination == ERROR:
         log.error("solver failure: %s", raw.message)
-    timings["extract"] = time.perf_counter() - t
     return sol
+
+
+def _diagnose(am: ArrayModel, currency: str, budget: Budget) -> Diagnosis:
+    """The diagnosis under what is left of the budget; says when it was skipped or cut."""
+    left = budget.phase_limit()
+    if left is not None and left < MIN_PHASE_SECONDS:
+        log.warning("time limit: diagnosis skipped (%s)", budget.describe())
+        return Diagnosis(message="the scenario is infeasible; the diagnosis was skipped: "
+                         "the time limit was used up (run again with a longer limit)")
+    return diagnose(am, currency, time_limit=left)

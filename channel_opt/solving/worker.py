@@ -1,5 +1,9 @@
 """Child process of the solver watchdog: read (backend name, model, options) from
 stdin, solve, write the RawResult to stdout (both pickled). Not a public entry point.
+
+It dies with its parent (the parent-death signal set by the watchdog before exec;
+the check below covers a parent gone before that), and the solver programs it
+starts die with it (see ``backends._children_die_with_us``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ def main() -> None:
     root = logging.getLogger("channel_opt")
     root.addHandler(relay)
     root.setLevel(logging.INFO)
+    parent = os.environ.get("CHANNEL_OPT_PARENT_PID")
+    if parent and os.getppid() != int(parent):  # died before our parent-death signal was set
+        sys.exit(1)
     name, am, opts = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our own parent
     out_fd = os.dup(1)  # keep the real stdout for the result; solvers may print to fd 1
     try:
