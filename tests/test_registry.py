@@ -132,14 +132,23 @@ def test_stale_design_document_is_rewritten(tmp_path: Path) -> None:
     assert families_markdown() in doc.read_text(encoding="utf-8")
 
 
-def _test_names(path: Path) -> set[str]:
+def _strings_of_test(path: Path, name: str) -> set[str] | None:
+    """The string literals of test function ``name`` in ``path`` (None: no such test)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            return {c.value for c in ast.walk(node)
+                    if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+    return None
 
 
 @pytest.mark.parametrize("rec", [*ROWS, *VARIABLES], ids=lambda r: r.name)
-def test_named_test_exists(rec: Any) -> None:
+def test_named_test_exists_and_checks_the_block(rec: Any) -> None:
+    # the test column names a test that exists and checks that the model carries the
+    # block (its name appears among the test's literals, as in components(...) checks)
     if rec.test == "—":
         pytest.skip("no hand test named")
     file, _, name = rec.test.partition("::")
-    assert name in _test_names(ROOT / file), rec.test
+    strings = _strings_of_test(ROOT / file, name)
+    assert strings is not None, f"{rec.test} does not exist"
+    assert rec.name in strings, f"{rec.test} never names {rec.name}"
