@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..scenario.settings import PriceParity
+from ..scenario.settings import Commission, Flag, Overlap, PriceParity
 from .data import ModelData, kinds_of, labels, offer_touches_kind
 from .linear import ArrayModel, VarBlock
 
@@ -48,7 +48,7 @@ def _group_index(keys: np.ndarray | pd.DataFrame) -> tuple[np.ndarray, np.ndarra
 # ---------------------------------------------------------------- core decisions
 
 
-def define_channel_opening(b: Build) -> None:
+def define_channel_opening(b: Build, rule: None) -> None:
     """``open_channel[r,k]``: channel k operates in region r (fixed cost)."""
     d = b.data
     lower = np.zeros(len(d.rk))
@@ -58,7 +58,7 @@ def define_channel_opening(b: Build) -> None:
         description="1 if the channel operates in the region")
 
 
-def define_listings(b: Build) -> None:
+def define_listings(b: Build, rule: None) -> None:
     """``list_product[p,k]`` and ``sell_brand[b,k]``; ``listing_needs_brand``."""
     d, am = b.data, b.am
     b.v["list_product"] = am.add_vars(
@@ -78,7 +78,7 @@ def define_listings(b: Build) -> None:
                 description="a product is listed only where its brand is sold")
 
 
-def define_brand_launch(b: Build) -> None:
+def define_brand_launch(b: Build, rule: None) -> None:
     """``launch_brand[b]`` for new brands; ``brand_launch[b,k]``: selling launches it."""
     d, am = b.data, b.am
     new = d.brands["new"].to_numpy(bool)
@@ -98,7 +98,7 @@ def define_brand_launch(b: Build) -> None:
                 description="selling a new brand in any channel launches it")
 
 
-def define_price_levels(b: Build) -> None:
+def define_price_levels(b: Build, rule: None) -> None:
     """``price_level[p,k,l]`` where a product-channel has several levels.
 
     ``price_one_level[p,k]``: a listed product takes exactly one level. Offers and
@@ -158,7 +158,7 @@ def level_columns(b: Build) -> np.ndarray:
     return np.where(z >= 0, b.col("price_level", np.maximum(z, 0)), xcol)
 
 
-def define_offers_and_demand(b: Build) -> None:
+def define_offers_and_demand(b: Build, rule: None) -> None:
     """Offer option per cell (a channel set and a level per member) and its exact demand.
 
     ``offer[c,o]`` picks at most one option per cell (``offer_one_set``); a member at a
@@ -222,7 +222,7 @@ def define_offers_and_demand(b: Build) -> None:
 # ---------------------------------------------------------------- optional families
 
 
-def define_brand_single_kind(b: Build) -> None:
+def define_brand_single_kind(b: Build, rule: None) -> None:
     """``brand_kind[b,kind]``: brands marked single_kind sell through one channel kind."""
     d, am = b.data, b.am
     single = d.brands["single_kind"].to_numpy(bool)
@@ -259,7 +259,7 @@ def parity_kind_pairs(rule: PriceParity | None) -> list[tuple[str, str]]:
     return [(ONLINE, OFFLINE), ("o2o", side)]
 
 
-def define_price_parity(b: Build) -> None:
+def define_price_parity(b: Build, rule: PriceParity) -> None:
     """``price_parity``: no two prices of a product that the band binds further apart
     than the band.
 
@@ -269,7 +269,7 @@ def define_price_parity(b: Build) -> None:
     ``band * ref_price`` cannot both be chosen (a conflict-graph inequality; no big-M).
     """
     d, am = b.data, b.am
-    band = d.scenario.settings.rules.price_parity.band  # type: ignore[union-attr]
+    band = rule.band
     lv = d.levels
     kind = kinds_of(d, lv["k"].to_numpy())
     z_of_lev = lv["z"].to_numpy()
@@ -278,7 +278,7 @@ def define_price_parity(b: Build) -> None:
     xcol = b.col("list_product", lv["pk"].to_numpy())
     lvc = lv.assign(col=np.where(zcol >= 0, zcol, xcol))
     pairs = pd.concat([lvc[kind == k1].merge(lvc[kind == k2], on="p", suffixes=("_a", "_b"))
-                       for k1, k2 in parity_kind_pairs(d.scenario.settings.rules.price_parity)],
+                       for k1, k2 in parity_kind_pairs(rule)],
                       ignore_index=True)
     ref = d.products["ref_price"].to_numpy()[pairs["p"].to_numpy()]
     bad = np.abs(pairs["price_a"].to_numpy() - pairs["price_b"].to_numpy()) > band * ref + 1e-9
@@ -295,7 +295,7 @@ def define_price_parity(b: Build) -> None:
                 "within the band")
 
 
-def define_overlap(b: Build) -> None:
+def define_overlap(b: Build, rule: Overlap) -> None:
     """``overlap[p,r]``: product sold in region through online and offline kinds.
 
     ``overlap_online[c]`` / ``overlap_offline[c]`` lift ``online_sold[p,r]`` /
@@ -304,8 +304,6 @@ def define_overlap(b: Build) -> None:
     the conflict cost is charged in the objective.
     """
     d, am = b.data, b.am
-    rule = d.scenario.settings.rules.overlap
-    assert rule is not None
     of = d.offers
     t_on, t_off = offer_touches_kind(d, ONLINE), offer_touches_kind(d, OFFLINE)
     cell_on = np.zeros(len(d.cells), bool)
@@ -365,7 +363,7 @@ def _online_revenue_terms(b: Build) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     return idx, s["r"].to_numpy()[idx], price, price * ub
 
 
-def define_commission(b: Build) -> None:
+def define_commission(b: Build, rule: Commission) -> None:
     """Commission sharing: ``commission[r]`` = share x online revenue of the region.
 
     Always paid (``commission_def``), or per region by decision ``commission_policy[r]``
@@ -374,8 +372,6 @@ def define_commission(b: Build) -> None:
     (no arbitrary big-M).
     """
     d, am = b.data, b.am
-    rule = d.scenario.settings.rules.commission
-    assert rule is not None
     idx, reg, price, maxrev = _online_revenue_terms(b)
     regs = np.unique(reg)
     if not len(regs):
@@ -415,7 +411,7 @@ def partner_income_per_unit(d: ModelData) -> np.ndarray:
     return ch["fee_per_unit"].to_numpy()[k] + ch["fee_share"].to_numpy()[k] * s["price"].to_numpy()
 
 
-def define_partner_floor(b: Build) -> None:
+def define_partner_floor(b: Build, rule: Flag) -> None:
     """``partner_floor[r]``: partner fees, margins and commission at least the floor."""
     d, am = b.data, b.am
     floor = d.regions["partner_profit_floor"].to_numpy()
@@ -460,7 +456,7 @@ def _channel_coef(d: ModelData, values: np.ndarray) -> np.ndarray:
     return values[d.sales["k"].to_numpy()]
 
 
-def define_store_labour(b: Build) -> None:
+def define_store_labour(b: Build, rule: Flag) -> None:
     """``store_labour[r]``: O2O picking/hand-over and in-store returns within the hours."""
     d = b.data
     ch = d.channels
@@ -471,7 +467,7 @@ def define_store_labour(b: Build) -> None:
               "<=", "store labour used by O2O units and returns within the region's hours")
 
 
-def define_dealer_capacity(b: Build) -> None:
+def define_dealer_capacity(b: Build, rule: Flag) -> None:
     """``dealer_capacity[r]``: dealer units within the region's dealer capacity."""
     d = b.data
     _by_group(b, "dealer_capacity", d.sales["r"].to_numpy(),
@@ -480,18 +476,16 @@ def define_dealer_capacity(b: Build) -> None:
               "<=", "dealer units within the region's dealer capacity")
 
 
-def define_dc_capacity(b: Build) -> None:
+def define_dc_capacity(b: Build, rule: float) -> None:
     """``dc_capacity``: units shipped from the distribution centre within its capacity."""
     d = b.data
-    cap = d.scenario.settings.rules.dc_capacity
-    assert cap is not None
     _by_group(b, "dc_capacity", np.zeros(len(d.sales), np.int64),
-              _channel_coef(d, d.channels["dc_use"].to_numpy()), np.array([cap]),
+              _channel_coef(d, d.channels["dc_use"].to_numpy()), np.array([rule]),
               pd.DataFrame({"scope": ["all"]}), "<=",
               "distribution-centre units within its capacity")
 
 
-def define_inventory(b: Build) -> None:
+def define_inventory(b: Build, rule: Flag) -> None:
     """``inventory[p]``: units sold of a product within its available inventory."""
     d = b.data
     _by_group(b, "inventory", d.sales["p"].to_numpy(), np.ones(len(d.sales)),
@@ -499,7 +493,7 @@ def define_inventory(b: Build) -> None:
               "<=", "units sold within the product's inventory")
 
 
-def define_service_level(b: Build) -> None:
+def define_service_level(b: Build, rule: Flag) -> None:
     """``service_level[r]``: at least a share of the region's market served."""
     d = b.data
     c = d.cells
@@ -511,19 +505,17 @@ def define_service_level(b: Build) -> None:
               "units sold in the region at least its service level x market")
 
 
-def define_cell_service_level(b: Build) -> None:
+def define_cell_service_level(b: Build, rule: float) -> None:
     """``cell_service_level[c]``: at least a share of every cell's market served."""
     d = b.data
-    share = d.scenario.settings.rules.cell_service_level
-    assert share is not None
     c = d.cells
     _by_group(b, "cell_service_level", d.sales["cell"].to_numpy(), np.ones(len(d.sales)),
-              share * c["market"].to_numpy(),
+              rule * c["market"].to_numpy(),
               labels(d, product=c["p"], region=c["r"], segment=c["s"]), ">=",
               "units sold in the cell at least the service share of its market")
 
 
-def define_dealer_min_volume(b: Build) -> None:
+def define_dealer_min_volume(b: Build, rule: Flag) -> None:
     """``dealer_min_volume[r,k]``: an open dealer channel gets at least the minimum."""
     d, am = b.data, b.am
     vmin = d.regions["dealer_min_volume"].to_numpy()
@@ -544,7 +536,7 @@ def define_dealer_min_volume(b: Build) -> None:
                 lower=0.0, description="an open dealer channel sells at least the minimum")
 
 
-def define_shelf_space(b: Build) -> None:
+def define_shelf_space(b: Build, rule: Flag) -> None:
     """``stock[p,r]`` store assortment; ``offer_needs_stock``; ``shelf_space[r]``."""
     d, am = b.data, b.am
     uses = d.channels["uses_store_stock"].to_numpy(bool)
@@ -579,49 +571,49 @@ def define_shelf_space(b: Build) -> None:
                 "capacity")
 
 
-def define_channel_forcing(b: Build) -> None:
+def define_channel_forcing(b: Build, rule: None) -> None:
     """``force`` rules: fix the matching decisions to 1 (``force_segment`` rows for
     segments).
     """
     d, am = b.data, b.am
-    rules = [r for r in d.scenario.settings.channel_rules if r.action == "force"]
-    if not rules:
+    forced = [r for r in d.scenario.settings.channel_rules if r.action == "force"]
+    if not forced:
         return
     ch_ids = d.channels["id"].to_numpy()
     kinds = d.channels["kind"].to_numpy()
     seg_rows: list[np.ndarray] = []
-    for rule in rules:
-        def match(k: np.ndarray, rule: object = rule) -> np.ndarray:
+    for fr in forced:
+        def match(k: np.ndarray, rule: object = fr) -> np.ndarray:
             if getattr(rule, "channel", None) is not None:
                 return ch_ids[k] == rule.channel  # type: ignore[attr-defined]
             return kinds[k] == rule.kind  # type: ignore[attr-defined]
-        if rule.segment is not None:
-            s_code = int(np.flatnonzero(d.segments["id"].to_numpy() == rule.segment)[0])
+        if fr.segment is not None:
+            s_code = int(np.flatnonzero(d.segments["id"].to_numpy() == fr.segment)[0])
             hit = np.flatnonzero(match(d.cc["k"].to_numpy()) & (d.cc["s"].to_numpy() == s_code))
             if not len(hit):
-                raise ValueError(f"channel rule {rule.model_dump(exclude_none=True)} forces a "
+                raise ValueError(f"channel rule {fr.model_dump(exclude_none=True)} forces a "
                                  "channel that no cell can use")
             seg_rows.append(hit)
             continue
-        if rule.product is not None or rule.season is not None:
+        if fr.product is not None or fr.season is not None:
             blk, tab = "list_product", d.pk
             ok = match(tab["k"].to_numpy())
-            if rule.product is not None:
-                ok &= d.products["id"].to_numpy()[tab["p"].to_numpy()] == rule.product
+            if fr.product is not None:
+                ok &= d.products["id"].to_numpy()[tab["p"].to_numpy()] == fr.product
             else:
                 ins = d.products["in_season"].to_numpy(bool)[tab["p"].to_numpy()]
-                ok &= ins if rule.season == "in" else ~ins
-        elif rule.brand is not None:
+                ok &= ins if fr.season == "in" else ~ins
+        elif fr.brand is not None:
             blk, tab = "sell_brand", d.bk
             ok = match(tab["k"].to_numpy()) & (
-                d.brands["id"].to_numpy()[tab["b"].to_numpy()] == rule.brand)
+                d.brands["id"].to_numpy()[tab["b"].to_numpy()] == fr.brand)
         else:
             blk, tab = "open_channel", d.rk
             ok = match(tab["k"].to_numpy())
-            if rule.region is not None:
-                ok &= d.regions["id"].to_numpy()[tab["r"].to_numpy()] == rule.region
+            if fr.region is not None:
+                ok &= d.regions["id"].to_numpy()[tab["r"].to_numpy()] == fr.region
         if not ok.any():
-            raise ValueError(f"channel rule {rule.model_dump(exclude_none=True)} forces a "
+            raise ValueError(f"channel rule {fr.model_dump(exclude_none=True)} forces a "
                              "channel that no cell can use")
         b.v[blk].lower[np.flatnonzero(ok)] = 1.0
     if seg_rows:

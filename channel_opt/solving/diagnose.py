@@ -22,30 +22,8 @@ import numpy as np
 import pandas as pd
 
 from ..model.linear import ArrayModel
+from ..model.registry import ROW, planner_words
 from .backends import new_highs, run_interruptible
-
-# Families that are structure (choice of sets, linking): never relaxed.
-STRUCTURE = {"offer_one_set", "offer_needs_level", "offer_needs_open", "demand",
-             "listing_needs_brand", "brand_launch", "price_one_level",
-             "brand_kind_link", "overlap_online", "overlap_offline", "overlap_pair",
-             "commission_def", "commission_lower", "commission_upper_revenue",
-             "commission_upper_policy", "offer_needs_stock", "cell_market"}
-
-PLANNER_WORDS = {
-    "partner_floor": ("partner profit floor", "short by", "currency"),
-    "dealer_min_volume": ("dealer minimum volume", "short by", "units"),
-    "service_level": ("regional service level", "short by", "units"),
-    "cell_service_level": ("cell service level", "short by", "units"),
-    "store_labour": ("store labour hours", "over by", "h"),
-    "dealer_capacity": ("dealer capacity", "over by", "units"),
-    "dc_capacity": ("distribution-centre capacity", "over by", "units"),
-    "inventory": ("inventory", "over by", "units"),
-    "shelf_space": ("shelf space", "over by", "shelf units"),
-    "overlap_budget": ("overlap budget", "over by", "pairs"),
-    "price_parity": ("price parity band", "violated", ""),
-    "brand_one_kind": ("one channel kind per brand", "violated", ""),
-    "force_segment": ("forced channel for a segment", "not offered", ""),
-}
 
 
 @dataclass
@@ -115,7 +93,7 @@ def elastic_model(am: ArrayModel) -> tuple[ArrayModel, list[tuple[str, str]]]:
     slacks: list[tuple[str, str]] = []
     extra: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
     for c in am.cons.values():
-        if c.name in STRUCTURE:
+        if c.name in ROW and ROW[c.name].role == "structure":
             continue
         extra[c.name] = []
         for side, bound, sign in (("upper", c.upper, -1.0), ("lower", c.lower, 1.0)):
@@ -205,7 +183,7 @@ def _elastic_diagnosis(am: ArrayModel, currency: str,
 
 
 def _conflict(fam: str, lab: dict[str, Any], amount: float, currency: str) -> Conflict:
-    name, verb, unit = PLANNER_WORDS.get(fam, (fam.replace("_", " "), "violated by", ""))
+    name, verb, unit = planner_words(fam)
     unit = currency if unit == "currency" else unit
     where = _where(lab)
     if fam.startswith("forced"):
@@ -276,7 +254,7 @@ def irreducible_subsystem(am: ArrayModel, currency: str = "EUR", *,
 def _member(kind: str, fam: str, where: dict[str, Any], side: str, lo: float, up: float,
             currency: str) -> IisMember:
     value = float(up if side == "upper" else lo)
-    name, _, unit = PLANNER_WORDS.get(fam, (fam.replace("_", " "), "", ""))
+    name, _, unit = planner_words(fam)
     unit = currency if unit == "currency" else unit
     if side == "both":
         rel = f"between {lo:,.2f} and {up:,.2f}" if lo != up else f"= {lo:,.2f}"

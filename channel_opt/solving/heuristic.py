@@ -26,6 +26,7 @@ import pandas as pd
 from ..model.data import ModelData, offer_touches, offer_touches_kind
 from ..model.families import partner_income_per_unit
 from ..model.linear import ArrayModel
+from ..model.registry import ROW
 from .backends import new_highs
 from .sensitivity import fixed_design_lp
 
@@ -185,8 +186,10 @@ def _unit_weight(hq: np.ndarray, units: np.ndarray, unit_margin: np.ndarray) -> 
 
 def _short_regions(am: ArrayModel, d: ModelData, x: np.ndarray,
                    time_limit: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-    """Regions whose partner floor / service level the fixed design misses (elastic LP,
-    within ``time_limit`` seconds; none found if it is cut).
+    """Regions whose floors the fixed design misses (elastic LP, within ``time_limit``
+    seconds; none found if it is cut): money floors (partner profit) and floors in units
+    (service levels, dealer minimum volume), told apart by the registry's unit of each
+    floor family.
     """
     from .diagnose import diagnose  # late: diagnose imports this package's backends
 
@@ -196,11 +199,12 @@ def _short_regions(am: ArrayModel, d: ModelData, x: np.ndarray,
     regions = {str(r): i for i, r in enumerate(d.regions["id"])}
     for c in dg.conflicts:
         r = regions.get(str(c.where.get("region")))
-        if r is None:
+        fam = ROW.get(c.family)
+        if r is None or fam is None or fam.role != "floor":
             continue
-        if c.family == "partner_floor":
+        if fam.unit == "currency":  # a money floor: the partners' income counts extra
             floor_r[r] = True
-        elif c.family in ("service_level", "cell_service_level", "dealer_min_volume"):
+        else:  # a floor in units: the units of the region count extra
             service_r[r] = True
     if not (floor_r.any() or service_r.any()):
         return None

@@ -10,10 +10,7 @@ import pandas as pd
 from ..model.data import ModelData, kinds_of, labels
 from ..model.families import parity_kind_pairs, partner_income_per_unit, sales_unit_margin
 from ..model.linear import ArrayModel
-
-CAPACITY_FAMILIES = ("store_labour", "dealer_capacity", "dc_capacity", "inventory",
-                     "shelf_space", "overlap_budget")
-FLOOR_FAMILIES = ("partner_floor", "service_level", "cell_service_level", "dealer_min_volume")
+from ..model.registry import LIMITED, VAR
 
 
 def tidy_plan(am: ArrayModel, d: ModelData, x: np.ndarray) -> np.ndarray:
@@ -175,18 +172,19 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
     # capacity use per row of every capacity / floor family
     rows = am.matrix("csr") @ x
     cap_parts = []
-    for fam in CAPACITY_FAMILIES + FLOOR_FAMILIES:
-        c = am.cons.get(fam)
+    for fam in LIMITED:
+        c = am.cons.get(fam.name)
         if c is None:
             continue
         used = rows[c.start:c.start + c.n]
-        limit = c.upper if fam in CAPACITY_FAMILIES else c.lower
+        upper = fam.limit_side == "upper"
+        limit = c.upper if upper else c.lower
         where: pd.Series | list[str] = (
             c.labels.astype(str).apply(lambda r: ",".join(r), axis=1) if c.n else [])
         cap_parts.append(pd.DataFrame({
-            "family": fam, "where": np.asarray(where, dtype=object), "used": used,
-            "limit": limit, "kind": "capacity" if fam in CAPACITY_FAMILIES else "floor",
-            "slack": (limit - used) if fam in CAPACITY_FAMILIES else (used - limit),
+            "family": fam.name, "where": np.asarray(where, dtype=object), "used": used,
+            "limit": limit, "kind": "capacity" if upper else "floor",
+            "slack": (limit - used) if upper else (used - limit),
         }))
     capacity = pd.concat(cap_parts, ignore_index=True) if cap_parts else pd.DataFrame(
         columns=["family", "where", "used", "limit", "kind", "slack"])
@@ -214,9 +212,6 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
             "profit": profit_breakdown(am, d, x), "channel_map": channel_map(d, cell_channel)}
 
 
-# objective terms of the variable blocks other than sales, openings and listings
-_PROFIT_LINES = {"launch_brand": "brand launch", "commission": "commission to stores",
-                 "commission_policy": "commission policy", "overlap": "overlap cost"}
 PROFIT_COLUMNS = ["component", "channel", "amount", "revenue", "product_cost",
                   "variable_cost", "partner_fees", "returns_cost"]
 
@@ -254,14 +249,13 @@ def profit_breakdown(am: ArrayModel, d: ModelData, x: np.ndarray) -> pd.DataFram
         else np.zeros(n_k)
     det = {name: np.bincount(k, weights=v, minlength=n_k) for name, v in detail.items()}
     for j in range(n_k):
-        rows.append({"component": "sales margin", "channel": ids[j], "amount": margin[j],
+        rows.append({"component": _profit_line("sales"), "channel": ids[j], "amount": margin[j],
                      **{name: v[j] for name, v in det.items()}})
-    for block, name, table in (("open_channel", "channel opening", d.rk),
-                               ("list_product", "listing", d.pk)):
+    for block, table in (("open_channel", d.rk), ("list_product", d.pk)):
         if block not in am.vars:
             continue
         amt = np.bincount(table["k"].to_numpy(), weights=part(block), minlength=n_k)
-        rows += [{"component": name, "channel": ids[j], "amount": amt[j]}
+        rows += [{"component": _profit_line(block), "channel": ids[j], "amount": amt[j]}
                  for j in np.flatnonzero(amt != 0)]
     done = {"sales", "open_channel", "list_product"}
     for block in am.vars:
@@ -270,11 +264,17 @@ def profit_breakdown(am: ArrayModel, d: ModelData, x: np.ndarray) -> pd.DataFram
         terms = part(block)
         b = am.vars[block]
         if terms.any() or am.cost[b.start:b.start + b.n].any():  # a cost, even if unpaid
-            rows.append({"component": _PROFIT_LINES.get(block, block), "channel": "",
+            rows.append({"component": _profit_line(block), "channel": "",
                          "amount": float(terms.sum())})
     out = pd.DataFrame(rows, columns=PROFIT_COLUMNS)
     out["amount"] = out["amount"].astype(float) + 0.0  # no -0.0 in the table
     return out
+
+
+def _profit_line(block: str) -> str:
+    """The profit-breakdown line of a variable block's objective term (the registry's)."""
+    rec = VAR.get(block)
+    return rec.profit_line if rec is not None and rec.profit_line else block
 
 
 def price_gaps(d: ModelData, prices: pd.DataFrame) -> pd.DataFrame:

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from ..model.linear import ArrayModel
+from ..model.registry import LIMITED
 from .backends import new_highs
-from .results import CAPACITY_FAMILIES, FLOOR_FAMILIES
 
 BASIS = "fixed design"  # the value of every row's ``basis``: the design is held fixed
 
@@ -47,14 +47,14 @@ def sensitivity(am: ArrayModel, x: np.ndarray) -> pd.DataFrame:
     dual = np.asarray(sol.row_dual)
     act = np.asarray(sol.row_value)
     parts = []
-    for fam in CAPACITY_FAMILIES + FLOOR_FAMILIES:
-        c = lp.cons.get(fam)
+    for fam in LIMITED:
+        c = lp.cons.get(fam.name)
         if c is None:
             continue
         sl = slice(c.start, c.start + c.n)
-        limit = c.upper if fam in CAPACITY_FAMILIES else c.lower
+        limit = c.upper if fam.limit_side == "upper" else c.lower
         where = c.labels.astype(str).apply(lambda r: ",".join(r), axis=1)
-        parts.append(pd.DataFrame({"family": fam, "where": where.to_numpy(), "limit": limit,
+        parts.append(pd.DataFrame({"family": fam.name, "where": where.to_numpy(), "limit": limit,
                                    "used": act[sl], "marginal_profit": dual[sl]}))
     if not parts:
         return pd.DataFrame(columns=cols)

@@ -1,0 +1,61 @@
+"""The variable and constraint-family tables of ``models/channel_design.md``, generated
+from the family registry (run ``python -m channel_opt.model.design_doc`` after changing a
+record; a test fails while the file is stale).
+"""
+
+from __future__ import annotations
+
+from .registry import ROWS, VARIABLES
+
+START, END = "<!-- families:start -->", "<!-- families:end -->"
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _switch(s: str | None) -> str:
+    return "always" if s is None else f"`{s}`"
+
+
+def families_markdown() -> str:
+    """The variable and constraint-family tables of ``models/channel_design.md``."""
+    lines = [START, "", "### Variables", "",
+             "| name | index | type | stage | coupling | switch | meaning | test |",
+             "|---|---|---|---|---|---|---|---|"]
+    for v in VARIABLES:
+        lines.append(f"| `{v.name}` | `{_cell(v.index)}` | `{_cell(v.kind)}` | {v.stage} | "
+                     f"{v.coupling} | {_switch(v.switch)} | {_cell(v.meaning)} | "
+                     f"{_test(v.test)} |")
+    lines += ["", "### Constraint families", "",
+              "| name | switch | math | role | coupling | unit | planner's words | function "
+              "| test |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in ROWS:
+        lines.append(f"| `{r.name}{_cell(r.index)}` | {_switch(r.switch)} | {_cell(r.math)} | "
+                     f"{r.role} | {r.coupling} | {r.unit or '—'} | {r.words} | "
+                     f"`{r.builder.__name__}` | {_test(r.test)} |")
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def _test(test: str) -> str:
+    return "—" if test == "—" else f"`{test.split('::')[-1]}`"
+
+
+def update_design_doc(path: str = "models/channel_design.md") -> bool:
+    """Rewrite the generated family tables of the model document; True if it changed."""
+    from pathlib import Path
+
+    p = Path(path)
+    text = p.read_text(encoding="utf-8")
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    new = head + families_markdown() + tail
+    if new != text:
+        p.write_text(new, encoding="utf-8")
+    return new != text
+
+
+if __name__ == "__main__":  # python -m channel_opt.model.design_doc
+    print("models/channel_design.md updated" if update_design_doc()
+          else "models/channel_design.md already current")
