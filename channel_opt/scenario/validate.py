@@ -30,6 +30,7 @@ class Source:
     file: str
     table: str
     first_row: int = 2  # CSV/Excel: header is row 1
+    typed: bool = False  # cells carry their own type (workbook, YAML rows): "1.7" is text
 
 
 @dataclass
@@ -68,6 +69,13 @@ def _coerce(df: pd.DataFrame, spec: TableSpec, src: Source, out: Collector) -> p
     cols = columns(spec.row)
     known = {c.name for c in cols}
     df = df.rename(columns=lambda c: str(c).strip())
+    if len(df.columns) and not known & set(df.columns):
+        # not this table at all (a wrong file): its header may be anything, even a
+        # secret, so it is not quoted
+        out.table(src, None, "the header row names none of the table's columns",
+                  f"give '{spec.name}' a header row with its columns: "
+                  f"{', '.join(c.name for c in cols)}")
+        df = df.iloc[:, :0]
     for c in df.columns:
         if c not in known:
             out.table(src, c, "unknown column",
@@ -116,7 +124,27 @@ def _coerce_column(s: pd.Series, col: Column, src: Source, out: Collector) -> pd
             out.rows(src, np.ones(len(s), bool), col.name, "not a number",
                      "write a number", s.index)
         else:
+            typed_bad = np.zeros(len(s), bool)
+            if s.dtype == object:
+                # true/false is not a number; in a typed source neither is a text
+                # ("1.700": 1.7 or 1700? no locale is guessed)
+                is_text = np.fromiter((isinstance(v, str) for v in s), bool, len(s))
+                is_bool = np.fromiter((isinstance(v, bool | np.bool_) for v in s), bool,
+                                      len(s))
+                if src.typed:
+                    looks = is_text & ~blank & np.isfinite(pd.to_numeric(
+                        s.where(is_text, None), errors="coerce").to_numpy(dtype=float,
+                                                                          na_value=np.nan))
+                    out.rows(src, looks, col.name, "number written as text",
+                             f"type the number itself into '{col.name}' (no quotes, no "
+                             "thousands separator)", s.index)
+                    typed_bad = looks
+                out.rows(src, is_bool, col.name, "true/false is not a number",
+                         f"write a number for '{col.name}'", s.index)
+                typed_bad |= is_bool
+                s = s.where(~typed_bad, None)
             vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            blank = blank | typed_bad  # reported above, not again as "not a number"
         bad = np.isnan(vals) & ~blank
         out.rows(src, bad, col.name, "not a number", f"write a number for '{col.name}'"
                  + (f" in {col.unit}" if col.unit else ""), s.index)
