@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import Problem
-from .settings import Settings
+from .errors import Problem, quote
+from .settings import ChannelRule, Settings
 from .tables import CHANNEL_KINDS, TABLES, Column, TableSpec, columns
 
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -330,5 +330,119 @@ def _cross_checks(t: dict[str, pd.DataFrame], sources: dict[str, Source], settin
                       "season)", "split the rule into one rule per scope")
         for k, v in scopes:
             if k != "season" and v not in ids[k + "s"]:
-                out.table(where, k, f"rule references unknown {k} '{v}'",
+                out.table(where, k, f"rule references unknown {k} '{quote(v)}'",
                           f"use a {k} id from table '{k}s'")
+    _forced_without_target(t, settings, setting_src.file, out)
+
+
+def _rule_is_sound(rule: ChannelRule, channels: set[str], ids: dict[str, set[str]]) -> bool:
+    """The rule names one channel or kind, at most one scope, and only known ids.
+
+    The others are reported already.
+    """
+    scopes = [(k, getattr(rule, k)) for k in ("product", "brand", "segment", "region")
+              if getattr(rule, k) is not None]
+    return ((rule.channel is None) != (rule.kind is None)
+            and (rule.channel is None or rule.channel in channels)
+            and len(scopes) + (rule.season is not None) <= 1
+            and all(v in ids[k + "s"] for k, v in scopes))
+
+
+def _forced_without_target(t: dict[str, pd.DataFrame], settings: Settings, file: str,
+                           out: Collector) -> None:
+    """Report every ``force`` rule that no eligible, selling (cell, channel) can carry out:
+    forbidden by a ``forbid`` rule (a contradiction), or excluded by the segments'
+    channel lists, allowed kinds, region_channels or missing shares.
+
+    Eligibility is the model's own (:func:`channel_opt.model.data._eligible`), run on
+    the tables with already-reported bad references left out, so the check runs with
+    every other one.
+    """
+    from types import SimpleNamespace
+
+    from ..model.data import _eligible
+
+    forces = [(i, r) for i, r in enumerate(settings.channel_rules) if r.action == "force"]
+    if not forces:
+        return
+    known = {k: t[k].drop_duplicates("id").reset_index(drop=True)
+             for k in ("channels", "products", "regions", "brands", "segments")}
+    ch = known["channels"]
+    ch_set = set(ch["id"])
+    kinds = set(CHANNEL_KINDS)
+
+    def only(items: str, universe: set[str]) -> str:
+        return ";".join(x for x in split_list(items) if x in universe)
+
+    segs = known["segments"].assign(channels=known["segments"]["channels"].map(
+        lambda v: only(v, ch_set)))
+    prods = known["products"][known["products"]["brand"].isin(set(known["brands"]["id"]))]
+    prods = prods.assign(allowed_kinds=prods["allowed_kinds"].map(lambda v: only(v, kinds)))
+    ids = {"products": set(prods["id"]),
+           **{k: set(known[k]["id"]) for k in ("brands", "segments", "regions")}}
+    brands = known["brands"].assign(allowed_kinds=known["brands"]["allowed_kinds"].map(
+        lambda v: only(v, kinds)))
+    rc = t["region_channels"]
+    rc = rc[rc["region"].isin(ids["regions"]) & rc["channel"].isin(ch_set)]
+    reserved = {sg: [c for c in cs if c in ch_set]
+                for sg, cs in (settings.rules.reserved_segments or {}).items()
+                if sg in ids["segments"]}
+    sound = [r for r in settings.channel_rules if _rule_is_sound(r, ch_set, ids)]
+    rules = settings.rules.model_copy(update={"reserved_segments": reserved or None})
+    # selling pairs: a share > 0 of a known cell with a market > 0
+    cells = t["cells"].drop_duplicates(["product", "region", "segment"])
+    cells = cells[cells["market_size"].to_numpy() > 0]
+    sh = t["shares"]
+    key = ["product", "region", "segment"]
+    sh = sh[(sh["share"].to_numpy() > 0) & sh["channel"].isin(ch_set)
+            & sh["product"].isin(set(prods["id"])) & sh["region"].isin(ids["regions"])
+            & sh["segment"].isin(ids["segments"])
+            & pd.MultiIndex.from_frame(sh[key]).isin(pd.MultiIndex.from_frame(cells[key]))]
+    codes = {"p": pd.Index(prods["id"]).get_indexer(sh["product"]),
+             "r": pd.Index(known["regions"]["id"]).get_indexer(sh["region"]),
+             "s": pd.Index(segs["id"]).get_indexer(sh["segment"]),
+             "k": pd.Index(ch["id"]).get_indexer(sh["channel"])}
+    prods = prods.reset_index(drop=True)
+
+    def eligible(channel_rules: list[ChannelRule]) -> np.ndarray:
+        view = SimpleNamespace(
+            settings=settings.model_copy(update={"rules": rules,
+                                                 "channel_rules": tuple(channel_rules)}),
+            segments=segs, products=prods, brands=brands, regions=known["regions"],
+            region_channels=rc)
+        return np.asarray(_eligible(view, ch, codes), dtype=bool)  # type: ignore[arg-type]
+
+    forbids = [r for r in sound if r.action == "forbid"]
+    keep, base = eligible(forbids), eligible([])
+    in_season = prods["in_season"].to_numpy(bool)[codes["p"]]
+    brand_of = prods["brand"].to_numpy()[codes["p"]]
+    col = {"product": sh["product"].to_numpy(), "region": sh["region"].to_numpy(),
+           "segment": sh["segment"].to_numpy(), "brand": brand_of}
+    for i, rule in forces:
+        if rule not in sound:
+            continue
+        hit = (sh["channel"].to_numpy() == rule.channel) if rule.channel is not None \
+            else (ch["kind"].to_numpy()[codes["k"]] == rule.kind)
+        for scope, values in col.items():
+            if getattr(rule, scope) is not None:
+                hit &= values == getattr(rule, scope)
+        if rule.season is not None:
+            hit &= in_season == (rule.season == "in")
+        if (hit & keep).any():
+            continue
+        where = Source(file, f"channel_rules[{i}]")
+        what = f"channel '{quote(rule.channel)}'" if rule.channel is not None \
+            else f"every {rule.kind} channel"
+        hit &= base  # the places the rule could force if nothing were forbidden
+        blamed = [j for j, r in enumerate(settings.channel_rules) if r in forbids
+                  and (hit & ~eligible([r])).any()] if hit.any() else []
+        if blamed:
+            names = ", ".join(f"channel_rules[{j}]" for j in blamed)
+            out.table(where, "action", f"force rule contradicts forbid rule(s) {names}: "
+                      f"every place where it forces {what} is forbidden",
+                      "remove the force rule or narrow or remove the forbid rule(s)")
+        else:
+            out.table(where, "action", f"force rule has no target: no cell in its scope can "
+                      f"use {what} (segment channel lists, allowed kinds, region_channels, "
+                      "reserved segments or missing shares exclude it)",
+                      "remove the rule, or make the channel eligible in its scope")
