@@ -381,3 +381,120 @@ def test_a_long_header_is_cut_and_escaped(tmp_path: Path) -> None:
     [p] = _problems(path)
     assert f"column '{'x' * 40}...'" in str(p)
     assert "\x1b" not in str(p)
+
+
+def test_a_numerically_unsafe_model_is_warned_about_and_recorded(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """Market 1e9 (demand rows in the hundreds of millions) next to a DC use of 1e-3 per
+    unit: a matrix range above 1e11, beyond the 1e9 the solvers handle safely."""
+    from conftest import duo, duo_tables
+
+    from channel_opt.model.build import build_array_model
+    from channel_opt.solving import solve
+    from channel_opt.solving.diagnose import coefficient_range, numerical_warning
+
+    assert numerical_warning(build_array_model(duo())[0]) is None
+    t = duo_tables(cells=[{"product": "P", "region": "R", "segment": "S",
+                           "market_size": 1e9}])
+    t["channels"][0]["dc_use"] = 1e-3
+    scen = Scenario.from_frames(t, {"rules": {"dc_capacity": 1e6}})
+    lo, hi = coefficient_range(build_array_model(scen)[0])["matrix"]
+    assert lo == pytest.approx(1e-3) and hi / lo > 1e11
+    sol = solve(scen, sensitivity=False)
+    [w] = sol.warnings
+    assert w.startswith("the model's numbers are numerically unsafe (matrix |values| from 0.001")
+    assert sol.summary()["warnings"] == [w]
+    assert w in caplog.text
+
+
+# ------------------------------------------- item 8: contradictory rules, diagnosis
+
+
+def _rules_path(tmp_path: Path, channel_rules: list[dict[str, Any]]) -> Path:
+    t = small_tables()
+    t["cells"].loc[0, "market_size"] = -1.0  # another error, reported with the conflict
+    return write_yaml_scenario(tmp_path, t, {**small_settings(),
+                                             "channel_rules": channel_rules})
+
+
+def test_force_and_forbid_of_the_same_channel_are_found_by_validation(tmp_path: Path) -> None:
+    path = _rules_path(tmp_path, [{"action": "forbid", "channel": "store", "region": "north"},
+                                  {"action": "force", "channel": "store", "region": "north"}])
+    problems = _problems(path)
+    assert [(p.table, p.row, p.column, p.rule) for p in problems] == [
+        ("cells", 2, "market_size", "negative number"),
+        ("channel_rules[1]", None, "action", "force rule contradicts forbid rule(s) "
+         "channel_rules[0]: every place where it forces channel 'store' is forbidden")]
+    assert problems[1].fix == "remove the force rule or narrow or remove the forbid rule(s)"
+
+
+def test_a_force_whose_every_target_is_forbidden_by_several_rules(tmp_path: Path) -> None:
+    """The dealer is forbidden out of season (p2) and the offline kind for p1: forcing
+    the dealer for p1 contradicts the second, for p2 the first, for the small segment
+    both."""
+    path = _rules_path(tmp_path, [
+        {"action": "forbid", "channel": "dealer", "season": "out"},
+        {"action": "forbid", "kind": "offline", "product": "p1"},
+        {"action": "force", "channel": "dealer", "product": "p1"},
+        {"action": "force", "channel": "dealer", "product": "p2"},
+        {"action": "force", "channel": "dealer", "segment": "small"}])
+    rules = {p.table: p.rule for p in _problems(path) if p.table.startswith("channel_rules")}
+    assert rules == {
+        "channel_rules[2]": "force rule contradicts forbid rule(s) channel_rules[1]: every "
+                            "place where it forces channel 'dealer' is forbidden",
+        "channel_rules[3]": "force rule contradicts forbid rule(s) channel_rules[0]: every "
+                            "place where it forces channel 'dealer' is forbidden",
+        # small cells may use the dealer for p1 (forbidden by rule 1) or p2 (out of
+        # season, rule 0): both forbids are named
+        "channel_rules[4]": "force rule contradicts forbid rule(s) channel_rules[0], "
+                            "channel_rules[1]: every place where it forces channel 'dealer' "
+                            "is forbidden"}
+
+
+def test_a_force_without_any_eligible_cell_is_found_by_validation(tmp_path: Path) -> None:
+    """The large segment may only use store and dealer: forcing online there has no
+    target, and no forbid rule is to blame."""
+    path = _rules_path(tmp_path, [{"action": "force", "channel": "online",
+                                   "segment": "large"}])
+    [p] = [p for p in _problems(path) if p.table == "channel_rules[0]"]
+    assert p.rule.startswith("force rule has no target: no cell in its scope can use "
+                             "channel 'online'")
+
+
+def test_cli_validate_says_invalid_for_contradictory_rules(tmp_path: Path) -> None:
+    path = write_yaml_scenario(tmp_path, small_tables(), {**small_settings(), "channel_rules": [
+        {"action": "forbid", "kind": "online"}, {"action": "force", "channel": "online"}]})
+    before = _snapshot(tmp_path)
+    res = _cli("validate", path.name, cwd=tmp_path)
+    assert res.returncode == 2
+    assert f"{path.name} [channel_rules[1]], column 'action': force rule contradicts " \
+        "forbid rule(s) channel_rules[0]" in res.stderr
+    assert "Fix: remove the force rule" in res.stderr
+    res = _cli("solve", path.name, "--out", "out", cwd=tmp_path)
+    assert res.returncode == 2
+    assert _snapshot(tmp_path) == before
+
+
+def test_diagnosis_names_both_the_service_level_and_the_dc_capacity() -> None:
+    """Region R must serve 60% of 100 units; the DC takes 20 units (online uses 1 each).
+
+    By hand: store alone sells 50, online alone at most 20, both at most 33.3 + 20 =
+    53.3. Least relative slack: the service level 6.67 of 60 short (11%) rather than
+    the DC 6.67 of 20 over (33%). Held firm, the service level leaves the DC over by
+    6.67 (both channels, online selling 26.67). Both families are named.
+    """
+    from conftest import duo_tables
+
+    from channel_opt.solving import solve
+
+    t = duo_tables(regions=[{"id": "R", "service_level": 0.6}])
+    sol = solve(Scenario.from_frames(t, {"rules": {"service_level": True,
+                                                   "dc_capacity": 20.0}}))
+    assert sol.exit_code == 3
+    d = sol.diagnosis
+    assert d is not None
+    assert d.families == ["dc_capacity", "service_level"]
+    got = [(c.option, c.family, round(c.amount, 4)) for c in d.conflicts]
+    assert got == [(1, "service_level", 6.6667), (2, "dc_capacity", 6.6667)]
+    assert "or relax instead: distribution-centre capacity" in d.message
+    assert list(d.as_table()["option"]) == [1, 2]

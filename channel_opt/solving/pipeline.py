@@ -27,7 +27,7 @@ from .backends import (
     trivial_result,
 )
 from .check import check_plan, check_rows
-from .diagnose import Diagnosis, diagnose
+from .diagnose import Diagnosis, diagnose, numerical_warning
 from .heuristic import Construction, construct
 from .results import extract_tables, kpis, tidy_plan
 from .sensitivity import sensitivity as lp_sensitivity
@@ -74,6 +74,7 @@ class Solution:
     diagnosis: Diagnosis | None = None
     sensitivity: pd.DataFrame | None = None
     x: np.ndarray | None = field(default=None, repr=False)
+    warnings: list[str] = field(default_factory=list)  # e.g. numerically unsafe input
 
     @property
     def has_plan(self) -> bool:
@@ -100,7 +101,7 @@ class Solution:
             "solver": self.solver, "solver_version": self.solver_version,
             "solver_message": self.solver_message, "options": self.options,
             "timings_seconds": self.timings, "kpis": self.kpis,
-            "violations": self.violations,
+            "violations": self.violations, "warnings": self.warnings,
             "diagnosis": None if self.diagnosis is None else {
                 "message": self.diagnosis.message, "families": self.diagnosis.families,
                 "conflicts": self.diagnosis.as_table().to_dict("records"),
@@ -169,6 +170,9 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     log.info("building the model of %s", scenario.name)
     am, data = build_array_model(scenario)
     timings["build"] = time.perf_counter() - t
+    warnings = [w for w in [numerical_warning(am)] if w]
+    for w in warnings:
+        log.warning("%s", w)
     t = time.perf_counter()
     start = construct(am, data)
     timings["heuristic"] = time.perf_counter() - t
@@ -191,7 +195,7 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
                "threads": threads, "seed": seed}
     sol = Solution(scenario.name, scenario.hash, raw.termination, PLAN_NONE, raw.objective,
                    raw.bound, relative_gap(raw.objective, raw.bound), raw.solver, raw.version,
-                   raw.message, options, timings)
+                   raw.message, options, timings, warnings=warnings)
     if raw.x is not None and raw.termination != UNBOUNDED:
         x = tidy_plan(am, data, raw.x)
         if float(am.cost @ x) > (raw.objective or -np.inf):
