@@ -69,7 +69,8 @@ def _coerce(df: pd.DataFrame, spec: TableSpec, src: Source, out: Collector) -> p
     cols = columns(spec.row)
     known = {c.name for c in cols}
     df = df.rename(columns=lambda c: str(c).strip())
-    if len(df.columns) and not known & set(df.columns):
+    foreign = bool(len(df.columns)) and not known & set(df.columns)
+    if foreign:
         # not this table at all (a wrong file): its header may be anything, even a
         # secret, so it is not quoted
         out.table(src, None, "the header row names none of the table's columns",
@@ -86,12 +87,14 @@ def _coerce(df: pd.DataFrame, spec: TableSpec, src: Source, out: Collector) -> p
     res: dict[str, Any] = {}
     for col in cols:
         if col.name not in df.columns:
-            if col.required:
+            if col.required and not foreign:  # a foreign header is one problem
                 out.table(src, col.name, "missing required column",
                           f"add column '{col.name}' ({col.description})")
                 res[col.name] = _placeholder_series(col, len(df))
-            else:
+            elif not col.required:
                 res[col.name] = _default_series(col, len(df))
+            else:
+                res[col.name] = _placeholder_series(col, len(df))
             continue
         res[col.name] = _coerce_column(df[col.name], col, src, out)
     return pd.DataFrame(res, index=df.index)
