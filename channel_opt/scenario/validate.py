@@ -315,7 +315,7 @@ def _cross_checks(t: dict[str, pd.DataFrame], sources: dict[str, Source], settin
             for c in chs:
                 if c not in channels:
                     out.table(Source(setting_src.file, "rules.reserved_segments"), seg,
-                              f"rule references channel '{c}' that does not exist",
+                              f"rule references channel '{quote(c)}' that does not exist",
                               f"use a channel id from 'channels': {', '.join(sorted(channels))}")
     ids = {k: set(t[k]["id"]) for k in ("products", "brands", "regions", "segments")}
     for i, r in enumerate(settings.channel_rules):
@@ -324,8 +324,8 @@ def _cross_checks(t: dict[str, pd.DataFrame], sources: dict[str, Source], settin
             out.table(where, None, "give exactly one of 'channel' or 'kind'",
                       "name a channel id or a channel kind")
         if r.channel is not None and r.channel not in channels:
-            out.table(where, "channel", f"rule references channel '{r.channel}' that does not "
-                      "exist", f"use one of: {', '.join(sorted(channels))}")
+            out.table(where, "channel", f"rule references channel '{quote(r.channel)}' that "
+                      "does not exist", f"use one of: {', '.join(sorted(channels))}")
         scopes = [(k, getattr(r, k)) for k in ("product", "brand", "segment", "region", "season")
                   if getattr(r, k) is not None]
         if len(scopes) > 1:
