@@ -370,6 +370,8 @@ def _read_sheets(book: Any, p: Path,
                                     f"'{quote(out[key][0])}')", "keep one sheet per table"))
             continue
         text_cols = set(_text_columns(key)) if key in TABLES else set()
+        if hasattr(ws, "reset_dimensions"):
+            ws.reset_dimensions()  # some writers store a wrong sheet size (as pandas does)
         header: list[str] = []
         data: list[list[Any]] = []
         for row in ws.iter_rows():
