@@ -73,7 +73,7 @@ def cmd_solve(a: argparse.Namespace) -> int:
     t = time.perf_counter()
     log.info("loading %s", path)
     try:
-        scen = load_scenario(path)
+        scen = load_scenario(path, allow_outside=a.allow_outside_tables)
     except ScenarioError as e:
         return _bad_input(e)
     load = time.perf_counter() - t
@@ -126,7 +126,7 @@ def cmd_solve(a: argparse.Namespace) -> int:
 def cmd_validate(a: argparse.Namespace) -> int:
     """Validate a scenario and print a summary."""
     try:
-        scen = load_scenario(a.scenario)
+        scen = load_scenario(a.scenario, allow_outside=a.allow_outside_tables)
     except ScenarioError as e:
         return _bad_input(e)
     from .output import unsafe_name_reason
@@ -145,7 +145,7 @@ def cmd_validate(a: argparse.Namespace) -> int:
 def cmd_convert(a: argparse.Namespace) -> int:
     """Convert between YAML/JSON+CSV and one workbook."""
     try:
-        scen = load_scenario(a.input)
+        scen = load_scenario(a.input, allow_outside=a.allow_outside_tables)
     except ScenarioError as e:
         return _bad_input(e)
     try:
@@ -201,6 +201,8 @@ def parser() -> argparse.ArgumentParser:
     common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS)
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="warnings and errors only")
+    common.add_argument("--allow-outside-tables", action="store_true",
+                        help="read table files outside the scenario file's folder")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("solve", parents=[common],
                        help="solve a scenario (default: the shipped apparel)")

@@ -63,6 +63,8 @@ def _cell_targets(kind: str) -> list[tuple[str, str]]:
             cols = _present(t, ("float",))
         elif kind == "out_of_range":
             cols = [c for c in _present(t, ("float",)) if c.upper is not None]
+        elif kind == "huge":
+            cols = _present(t, ("float",))
         elif kind == "unknown_id":
             refs = dict(TABLES[t].refs)
             cols = [c for c in _present(t, ("str",)) if c.name in refs
@@ -73,7 +75,9 @@ def _cell_targets(kind: str) -> list[tuple[str, str]]:
     return out
 
 
-CELL_KINDS = ("text", "negative", "nonfinite", "out_of_range", "unknown_id")
+CELL_KINDS = ("text", "negative", "nonfinite", "out_of_range", "huge", "unknown_id")
+# magnitudes the solvers cannot take (HiGHS: 1e20 is infinite, 1e300 overflows products)
+HUGE = (1e12, 1e18, 1e20, 1e300, 1.7e308, -1e300)
 CELL_TARGETS = {k: _cell_targets(k) for k in CELL_KINDS}
 REQUIRED_COLUMNS = [(t, c) for t in TABLE_NAMES for c in small_tables()[t].columns
                     if _cols(t)[c].required]
@@ -97,6 +101,8 @@ def cell_corruption(draw: st.DrawFn, kinds: tuple[str, ...] = CELL_KINDS) -> Cor
     elif kind == "out_of_range":
         assert col.upper is not None
         value = col.upper + draw(st.floats(1e-3, 100.0))
+    elif kind == "huge":
+        value = draw(st.sampled_from(HUGE))
     else:
         value = "zz_" + draw(st.text("abcxyz", min_size=1, max_size=4))
     return Corruption(kind, table, column, index, value)
@@ -211,7 +217,7 @@ def test_one_corruption_is_reported_at_its_place(c: Corruption, form: str) -> No
 
 
 @settings(max_examples=15, deadline=None)
-@given(cs=st.lists(cell_corruption(("text", "negative", "nonfinite", "out_of_range")),
+@given(cs=st.lists(cell_corruption(("text", "negative", "nonfinite", "out_of_range", "huge")),
                    min_size=2, max_size=4,
                    unique_by=lambda c: (c.table, c.index)))
 def test_several_bad_cells_are_all_reported_at_once(cs: list[Corruption]) -> None:
@@ -247,3 +253,41 @@ def test_any_text_in_any_cell_loads_or_is_a_scenario_error(target: tuple[str, st
             problems = e.problems
         assert _snapshot(Path(d)) == before
     assert all(p.file and p.rule and p.fix for p in problems)
+
+
+NUMERIC_SETTINGS = (("rules", "overlap", "cost"), ("rules", "overlap", "max_pairs"),
+                    ("rules", "dc_capacity"), ("rules", "cell_service_level"),
+                    ("rules", "commission", "policy_cost"), ("rules", "price_parity", "band"),
+                    ("max_channels_per_cell",))
+
+
+@settings(max_examples=25, deadline=None)
+@given(key=st.sampled_from(NUMERIC_SETTINGS),
+       value=st.sampled_from([float("inf"), float("-inf"), float("nan"), *HUGE, True, "40"]),
+       form=st.sampled_from(["yaml", "json"]))
+def test_a_non_finite_huge_or_non_number_setting_is_refused(key: tuple[str, ...], value: Any,
+                                                            form: str) -> None:
+    """Every number setting is finite, at most 1e9 and a real number (not true, not
+    text); the problem names the setting's dotted path."""
+    import json
+
+    doc = small_settings()
+    block = doc
+    for k in key[:-1]:
+        block = block.setdefault(k, {})
+    if key[:2] == ("rules", "commission"):
+        block["share"] = 0.1
+    if key[:2] == ("rules", "price_parity"):
+        block["band"] = 0.1
+    block[key[-1]] = value
+    with tempfile.TemporaryDirectory() as d:
+        path = write_yaml_scenario(Path(d), small_tables(), doc)
+        if form == "json":  # JSON spells the non-finite numbers Infinity / NaN
+            import yaml
+
+            text = json.dumps(yaml.safe_load(path.read_text()))
+            path = path.with_suffix(".json")
+            path.write_text(text)
+        with pytest.raises(ScenarioError) as info:
+            load_scenario(path)
+    assert [p.column for p in info.value.problems] == [".".join(key)], info.value

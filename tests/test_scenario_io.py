@@ -353,7 +353,7 @@ def test_reference_documents_every_setting_and_rule_switch() -> None:
             assert " ".join(field.description.split()) in md
     for name in ChannelRule.model_fields:
         assert f"| `{name}` |" in md
-    assert "| `band` | number | required | >= 0 |" in md
+    assert "| `band` | number | required | >= 0, <= 1e9 |" in md
     assert md.endswith("\n")
     assert "``" not in md
 

@@ -95,8 +95,12 @@ def test_conflict_only_in_the_yes_no_decisions_has_no_iis() -> None:
     assert sol.diagnosis is not None
     assert sol.diagnosis.iis == []
     assert sol.diagnosis.iis_note.startswith("the LP relaxation is feasible")
-    [c] = sol.diagnosis.conflicts
+    [c] = [c for c in sol.diagnosis.conflicts if c.option == 1]
     assert (c.family, c.amount) == ("cell_service_level", pytest.approx(5.0, rel=1e-6))
+    # held firm, the service level leaves the floor to relax: {both}, 200 EUR short
+    [alt] = [c for c in sol.diagnosis.conflicts if c.option == 2]
+    assert (alt.family, alt.amount) == ("partner_floor", pytest.approx(200.0, rel=1e-6))
+    assert sol.diagnosis.families == ["cell_service_level", "partner_floor"]
 
 
 def test_diagnosis_weighs_slack_relative_to_the_rule() -> None:
@@ -107,7 +111,7 @@ def test_diagnosis_weighs_slack_relative_to_the_rule() -> None:
     sol = solve(Scenario.from_frames(t, {"rules": {"partner_floor": True,
                                                    "cell_service_level": 0.6}}))
     assert sol.diagnosis is not None
-    [c] = sol.diagnosis.conflicts
+    [c] = [c for c in sol.diagnosis.conflicts if c.option == 1]
     assert (c.family, c.amount) == ("partner_floor", pytest.approx(100.0, rel=1e-6))
 
 

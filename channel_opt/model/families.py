@@ -574,6 +574,9 @@ def define_shelf_space(b: Build, rule: Flag) -> None:
 def define_channel_forcing(b: Build, rule: None) -> None:
     """``force`` rules: fix the matching decisions to 1 (``force_segment`` rows for
     segments).
+
+    Validation has made sure every force rule has at least one decision to fix
+    (a rule with none, e.g. one whose every target is forbidden, is refused there).
     """
     d, am = b.data, b.am
     forced = [r for r in d.scenario.settings.channel_rules if r.action == "force"]
@@ -590,9 +593,6 @@ def define_channel_forcing(b: Build, rule: None) -> None:
         if fr.segment is not None:
             s_code = int(np.flatnonzero(d.segments["id"].to_numpy() == fr.segment)[0])
             hit = np.flatnonzero(match(d.cc["k"].to_numpy()) & (d.cc["s"].to_numpy() == s_code))
-            if not len(hit):
-                raise ValueError(f"channel rule {fr.model_dump(exclude_none=True)} forces a "
-                                 "channel that no cell can use")
             seg_rows.append(hit)
             continue
         if fr.product is not None or fr.season is not None:
@@ -612,9 +612,6 @@ def define_channel_forcing(b: Build, rule: None) -> None:
             ok = match(tab["k"].to_numpy())
             if fr.region is not None:
                 ok &= d.regions["id"].to_numpy()[tab["r"].to_numpy()] == fr.region
-        if not ok.any():
-            raise ValueError(f"channel rule {fr.model_dump(exclude_none=True)} forces a "
-                             "channel that no cell can use")
         b.v[blk].lower[np.flatnonzero(ok)] = 1.0
     if seg_rows:
         cci = np.unique(np.concatenate(seg_rows))

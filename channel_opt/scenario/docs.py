@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from .settings import ChannelRule, Flag, Rules, Settings
-from .tables import TABLES, Column, columns, field_bounds
+from .tables import MAX_VALUE, TABLES, Column, columns, field_bounds
 
 _KIND_NAMES = {"str": "text", "float": "number", "bool": "true/false"}
 # meanings of the ChannelRule fields, which carry no pydantic description
@@ -61,7 +61,10 @@ def _tables_overview() -> str:
     return "\n".join(["## Tables", "",
                       "Each table is a CSV or Parquet file named in the scenario file (or its "
                       "rows inline), or a sheet of the workbook. The header is row 1. A cell "
-                      "left empty takes the column's default; a required column has none.",
+                      "left empty takes the column's default; a required column has none. "
+                      f"Every number is finite and at most {_num(MAX_VALUE)} (the range the "
+                      "solvers handle; fractions at most 1); a number in a workbook cell or "
+                      "YAML row is typed as a number, not text.",
                       "", _markdown_table(rows), ""])
 
 
@@ -211,10 +214,15 @@ def _bounds(lower: float | None, lower_strict: bool, upper: float | None,
             upper_strict: bool) -> str:
     out = []
     if lower is not None:
-        out.append(f"{'>' if lower_strict else '>='} {lower:g}")
+        out.append(f"{'>' if lower_strict else '>='} {_num(lower)}")
     if upper is not None:
-        out.append(f"{'<' if upper_strict else '<='} {upper:g}")
+        out.append(f"{'<' if upper_strict else '<='} {_num(upper)}")
     return ", ".join(out)
+
+
+def _num(v: float) -> str:
+    """A bound as a reader writes it: 1e9, not 1e+09."""
+    return f"{v:g}".replace("e+0", "e").replace("e+", "e")
 
 
 def _value(v: Any) -> str:

@@ -3,6 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+QUOTE_LIMIT = 40  # characters of a value from a file that a message may show
+
+
+def quote(value: Any, limit: int = QUOTE_LIMIT) -> str:
+    """A value from an input file as a message may show it: control characters escaped,
+    cut to ``limit`` characters (``...`` marks the cut), so an error never echoes raw
+    file content.
+    """
+    text = str(value)
+    cut = len(text) > limit
+    text = text[:limit]
+    safe = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
+    return safe + ("..." if cut else "")
 
 
 @dataclass(frozen=True)
@@ -28,7 +44,7 @@ class Problem:
         if self.row is not None:
             where += f", row {self.row}"
         if self.column is not None:
-            where += f", column '{self.column}'"
+            where += f", column '{quote(self.column)}'"
         return f"{where}: {self.rule}. Fix: {self.fix}"
 
 

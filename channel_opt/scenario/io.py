@@ -14,13 +14,20 @@ YAML/JSON form::
 Workbook form: one sheet per table, a ``settings`` sheet with ``key`` / ``value``
 rows (dotted keys such as ``rules.overlap.cost``; ``name`` and ``description`` too)
 and a ``channel_rules`` sheet with one rule per row.
+
+Hostile files are refused before they are read: only regular files of bounded size
+(no folder, device or pipe), table files only inside the scenario's folder (unless
+allowed), YAML without anchors/aliases or duplicate keys; messages quote at most a
+short, escaped piece of a file.
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,7 +40,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import yaml
 
-from .errors import Problem, ScenarioError
+from .errors import Problem, ScenarioError, quote
 from .scenario import Scenario
 from .settings import ChannelRule, Settings
 from .tables import TABLES, columns
@@ -42,24 +49,139 @@ from .validate import Source
 YAML_SUFFIXES = {".yaml", ".yml", ".json"}
 EXCEL_SUFFIXES = {".xlsx"}
 _TOP_KEYS = {"name", "description", "settings", "tables"}
+_SHEETS = ("settings", "channel_rules")  # workbook sheets that are not tables
+MAX_TABLE_BYTES = 2 * 1024**3  # largest table file or workbook read (2 GiB)
+MAX_TEXT_BYTES = 256 * 1024**2  # largest YAML/JSON scenario file read (256 MiB)
 
 
-def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+def load_scenario(path: str | os.PathLike[str], *, allow_outside: bool = False) -> Scenario:
     """Load and validate a scenario file (``.yaml``/``.yml``/``.json`` or ``.xlsx``).
 
-    Raises :class:`~channel_opt.scenario.errors.ScenarioError` listing every problem.
+    Table files named in a YAML/JSON file must lie in the scenario file's folder or
+    below it (after resolving ``..`` and symbolic links), unless ``allow_outside``.
+    Every file read must be a regular file of bounded size. Raises
+    :class:`~channel_opt.scenario.errors.ScenarioError` listing every problem.
     """
     p = Path(path)
     if not p.exists():
         raise ScenarioError([Problem(str(p), "", None, None, "file not found",
                                      "check the path")])
     suffix = p.suffix.lower()
+    if suffix not in YAML_SUFFIXES | EXCEL_SUFFIXES:
+        raise ScenarioError([Problem(str(p), "", None, None, f"unknown scenario file type "
+                                     f"'{quote(suffix)}'", "use .yaml, .yml, .json or .xlsx")])
+    bad = _not_a_readable_file(p, MAX_TEXT_BYTES if suffix in YAML_SUFFIXES
+                               else MAX_TABLE_BYTES)
+    if bad:
+        raise ScenarioError([Problem(str(p), "", None, None, bad,
+                                     "give the path of a scenario file")])
     if suffix in YAML_SUFFIXES:
-        return _load_yaml(p)
-    if suffix in EXCEL_SUFFIXES:
-        return _load_xlsx(p)
-    raise ScenarioError([Problem(str(p), "", None, None, f"unknown scenario file type "
-                                 f"'{suffix}'", "use .yaml, .yml, .json or .xlsx")])
+        return _load_yaml(p, allow_outside)
+    return _load_xlsx(p)
+
+
+def _not_a_readable_file(p: Path, limit: int) -> str | None:
+    """Why ``p`` may not be read (a folder, a device, a pipe, too large), or None.
+
+    Checked before a byte is read: ``/dev/zero`` or a FIFO would never end.
+    """
+    try:
+        st = p.stat()
+    except OSError as e:
+        return f"cannot open the file ({quote(e.strerror or type(e).__name__)})"
+    if stat.S_ISDIR(st.st_mode):
+        return "is a folder, not a file"
+    if not stat.S_ISREG(st.st_mode):
+        return "is not a regular file (a device, pipe or socket)"
+    if st.st_size > limit:
+        return f"file is larger than the {limit / 1024**2:,.0f} MiB that are read"
+    return None
+
+
+def _table_file(p: Path, val: str, allow_outside: bool) -> tuple[Path | None, str, str]:
+    """The table file named ``val`` in scenario ``p``, or (None, rule, fix).
+
+    The path is resolved (``..`` and symbolic links) and must stay in the scenario's
+    folder unless ``allow_outside``; it is checked before it is opened.
+    """
+    folder = p.parent.resolve()
+    f = (p.parent / val).resolve()
+    if not allow_outside and not f.is_relative_to(folder):
+        return None, (f"table file '{quote(val)}' is outside the scenario's folder"), (
+            "copy the table into the scenario's folder (or allow files outside it: "
+            "load_scenario(..., allow_outside=True), --allow-outside-tables)")
+    if not f.exists():
+        return None, f"table file '{quote(val)}' not found", \
+            "check the path (relative to the scenario file)"
+    bad = _not_a_readable_file(f, MAX_TABLE_BYTES)
+    if bad:
+        return None, f"table file '{quote(val)}' {bad}", \
+            "name a CSV or Parquet file of at most 2 GiB"
+    return f, "", ""
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML without anchors/aliases (an alias bomb expands to gigabytes from a few
+    lines) and without duplicate keys (the last one would silently win).
+    """
+
+    def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: D102
+        if self.check_event(yaml.AliasEvent):
+            ev = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, f"alias '*{quote(ev.anchor)}' found: anchors and aliases are "
+                "not allowed (write the value out)", ev.start_mark)
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:  # noqa: D102
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key '{quote(key_node.value)}' (first given "
+                        f"on line {seen[key] + 1})", key_node.start_mark)
+                seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _strict_yaml(text: str) -> Any:
+    """Parse YAML text with :class:`_StrictLoader`."""
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+class _DuplicateKeyError(ValueError):
+    pass
+
+
+def _json_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise _DuplicateKeyError(f"duplicate key '{quote(k)}'")
+        out[k] = v
+    return out
+
+
+def _parse_problem(p: Path, e: Exception) -> Problem:
+    """A parse error as a problem: what and where, never the file's text (a YAML error
+    prints the offending line, which may be a secret).
+    """
+    line: int | None = None
+    if isinstance(e, yaml.MarkedYAMLError):
+        what = e.problem or e.context or "syntax error"
+        if e.problem_mark is not None:
+            line = e.problem_mark.line + 1
+            what += f" (column {e.problem_mark.column + 1})"
+    elif isinstance(e, json.JSONDecodeError):
+        what, line = f"{e.msg} (column {e.colno})", e.lineno
+    elif isinstance(e, UnicodeDecodeError):
+        what = f"not UTF-8 text (byte {e.start})"
+    else:
+        what = str(e)
+    return Problem(str(p), "", line, None, f"cannot parse file: {quote(what, 120)}",
+                   "fix the syntax")
 
 
 def _text_columns(table: str | None = None) -> list[str]:
@@ -106,19 +228,36 @@ def _count_lines(p: Path) -> int:
     return n + (last != b"\n")
 
 
-def _load_yaml(p: Path) -> Scenario:
+def _reader_error(e: Exception) -> str:
+    """A reader's exception in a few words: its first line, cut and escaped (a parser
+    may quote the line it choked on).
+    """
+    first = (str(e).strip().splitlines() or [""])[0]
+    return f"{type(e).__name__}: {quote(first, 80)}"
+
+
+def _load_yaml(p: Path, allow_outside: bool = False) -> Scenario:
     try:
         text = p.read_text(encoding="utf-8")
-        doc = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ScenarioError([Problem(str(p), "", None, None, f"cannot parse file: {e}",
-                                     "fix the syntax")]) from None
+        doc = json.loads(text, object_pairs_hook=_json_pairs) \
+            if p.suffix.lower() == ".json" else _strict_yaml(text)
+    except (yaml.YAMLError, json.JSONDecodeError, UnicodeDecodeError,
+            _DuplicateKeyError) as e:
+        raise ScenarioError([_parse_problem(p, e)]) from None
     if not isinstance(doc, dict):
         raise ScenarioError([Problem(str(p), "", None, None, "top level is not a mapping",
                                      "write keys name, settings, tables")])
-    problems = [Problem(str(p), "", None, k, "unknown top-level key",
+    problems = [Problem(str(p), "", None, str(k), "unknown top-level key",
                         f"use one of: {', '.join(sorted(_TOP_KEYS))}")
                 for k in doc if k not in _TOP_KEYS]
+    texts = {}
+    for key, default in (("name", p.stem), ("description", "")):
+        val = doc.get(key)
+        if isinstance(val, bool) or not isinstance(val, str | int | float | type(None)):
+            problems.append(Problem(str(p), "", None, key, f"'{key}' is not text",
+                                    f"write the {key} as plain text"))
+            val = None
+        texts[key] = default if val is None or val == "" else str(val)
     tables: dict[str, Any] = {}
     sources: dict[str, Source] = {"settings": Source(str(p), "settings")}
     spec = doc.get("tables") or {}
@@ -128,30 +267,28 @@ def _load_yaml(p: Path) -> Scenario:
         spec = {}
     for name, val in spec.items():
         if isinstance(val, str):
-            f = (p.parent / val)
-            if not f.exists():
-                problems.append(Problem(str(p), f"tables.{name}", None, None,
-                                        f"table file '{val}' not found",
-                                        "check the path (relative to the scenario file)"))
+            f, rule, fix = _table_file(p, val, allow_outside)
+            if f is None:
+                problems.append(Problem(str(p), f"tables.{name}", None, None, rule, fix))
                 continue
             try:
                 tables[name] = _read_table(f, name)
             except Exception as e:  # noqa: BLE001 - any reader error is a bad input file
-                problems.append(Problem(str(f), name, None, None, f"cannot read table: {e}",
+                problems.append(Problem(str(f), str(name), None, None,
+                                        f"cannot read table ({_reader_error(e)})",
                                         "save it as UTF-8 CSV with a header row, or Parquet"))
                 continue
             sources[name] = Source(str(f), name, 2)
         elif isinstance(val, list) and all(isinstance(r, dict) for r in val):
             tables[name] = pd.DataFrame(val) if val else None
-            sources[name] = Source(f"{p}:tables.{name}", name, 1)
+            sources[name] = Source(f"{p}:tables.{name}", name, 1, typed=True)
         else:
             problems.append(Problem(str(p), f"tables.{name}", None, None,
                                     "table is neither a file name nor a list of rows",
                                     "give a CSV/Parquet file name or a list of mappings"))
     try:
         scen = Scenario.from_frames(tables, doc.get("settings") or {},
-                                    name=str(doc.get("name") or p.stem),
-                                    description=str(doc.get("description") or ""),
+                                    name=texts["name"], description=texts["description"],
                                     sources=sources)
     except ScenarioError as e:
         raise ScenarioError(problems + e.problems) from None
@@ -164,53 +301,38 @@ def _load_xlsx(p: Path) -> Scenario:
     try:
         book = openpyxl.load_workbook(p, read_only=True, data_only=True)
         try:
-            problems = _error_cells(book, p)
-            sheets = pd.read_excel(book, sheet_name=None, engine="openpyxl",
-                                   dtype=dict.fromkeys(_text_columns(), str),
-                                   keep_default_na=False, na_values=[""])
+            problems: list[Problem] = []
+            sheets = _read_sheets(book, p, problems)
         finally:
             book.close()
     except Exception as e:  # noqa: BLE001 - any reader error is a bad input file
-        raise ScenarioError([Problem(str(p), "", None, None, f"cannot read workbook: {e}",
+        raise ScenarioError([Problem(str(p), "", None, None,
+                                     f"cannot read workbook ({_reader_error(e)})",
                                      "save it as an .xlsx workbook")]) from None
     name, description = p.stem, ""
     settings: dict[str, Any] = {}
     tables: dict[str, Any] = {}
     sources: dict[str, Source] = {"settings": Source(str(p), "settings")}
-    for sheet, df in sheets.items():
+    if "settings" not in sheets and sheets:
+        # Refused rather than read as "no rules": a renamed or deleted settings sheet
+        # would silently drop every rule and give a plan of a different problem.
+        problems.append(Problem(str(p), "settings", None, None,
+                                "the workbook has no 'settings' sheet",
+                                "add a sheet 'settings' with columns key and value (the "
+                                "header alone if the scenario has no settings)"))
+    for sheet, (title, df) in sheets.items():
+        where = f"{p}[{title}]"
         if sheet == "settings":
-            for i, row in df.iterrows():  # a handful of rows
-                key, val = str(row.get("key", "")).strip(), row.get("value")
-                if not key or key == "nan":
-                    continue
-                if key in ("name", "description"):  # free text, never parsed
-                    text = "" if val is None or (isinstance(val, float) and math.isnan(val)) \
-                        else str(val)
-                    if key == "name":
-                        name = text or name
-                    else:
-                        description = text
-                    continue
-                try:
-                    val = _cell_value(val)
-                except yaml.YAMLError:
-                    problems.append(Problem(str(p), "settings", int(str(i)) + 2, "value",
-                                            f"cannot read the value of '{key}'",
-                                            "write a number, true/false, or plain text"))
-                    continue
-                try:
-                    _set_dotted(settings, key, val)
-                except ValueError as e:
-                    problems.append(Problem(str(p), "settings", int(str(i)) + 2, "key",
-                                            str(e), "use a dotted key such as "
-                                            "rules.overlap.cost"))
+            name, description = _read_settings_sheet(df, where, settings, problems,
+                                                     name, description)
         elif sheet == "channel_rules":
+            df = df.rename(columns=lambda c: str(c).strip().lower())
             rows = df.astype(object).where(df.notna(), None).to_dict("records")
             settings["channel_rules"] = [{k: v for k, v in r.items() if v is not None}
                                          for r in rows]
         else:
             tables[sheet] = df
-            sources[sheet] = Source(f"{p}[{sheet}]", sheet, 2)
+            sources[sheet] = Source(where, sheet, 2, typed=True)
     try:
         scen = Scenario.from_frames(tables, settings, name=name, description=description,
                                     sources=sources)
@@ -221,31 +343,156 @@ def _load_xlsx(p: Path) -> Scenario:
     return scen
 
 
-def _error_cells(book: Any, p: Path) -> list[Problem]:
-    """Cells holding a formula error (#REF!, #N/A, #DIV/0!...), which pandas reads as empty."""
-    out: list[Problem] = []
+def _read_sheets(book: Any, p: Path,
+                 problems: list[Problem]) -> dict[str, tuple[str, pd.DataFrame]]:
+    """Every sheet as a DataFrame of the cells' own values (a number stays a number, a
+    text stays text, an empty cell is None), keyed by the table it holds.
+
+    Sheet names match in any case (``Cells`` is ``cells``); an unknown sheet, two
+    sheets for one table and cells holding a formula error (#REF!, #N/A...) are
+    problems.
+    """
+    known = [*TABLES, *_SHEETS]
+    out: dict[str, tuple[str, pd.DataFrame]] = {}
     for ws in book.worksheets:
-        header: list[Any] | None = None
+        title = str(ws.title)
+        key = title.strip().lower()
+        where = f"{p}[{title}]"
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            problems.append(Problem(where, title, None, None, f"unknown sheet '{quote(title)}'",
+                                    (f"did you mean '{close[0]}'? " if close else "")
+                                    + f"name each sheet after a table: {', '.join(known)}"))
+            continue
+        if key in out:
+            problems.append(Problem(where, title, None, None,
+                                    f"a second sheet for '{key}' (the first is "
+                                    f"'{quote(out[key][0])}')", "keep one sheet per table"))
+            continue
+        text_cols = set(_text_columns(key)) if key in TABLES else set()
+        if hasattr(ws, "reset_dimensions"):
+            ws.reset_dimensions()  # some writers store a wrong sheet size (as pandas does)
+        header: list[str] = []
+        data: list[list[Any]] = []
         for row in ws.iter_rows():
-            if header is None:
-                header = [c.value for c in row]
+            if not header and not data:
+                header = ["" if c.value is None else str(c.value).strip() for c in row]
+                data.append([])  # the header row is taken
                 continue
+            vals = []
             for j, c in enumerate(row):
+                v = c.value
                 if c.data_type == "e":
-                    col = header[j] if j < len(header) and header[j] is not None else None
-                    out.append(Problem(f"{p}[{ws.title}]", ws.title, c.row,
-                                       None if col is None else str(col),
-                                       f"spreadsheet error value '{c.value}'",
-                                       "replace it with a value (an empty cell means the "
-                                       "default)"))
+                    col = header[j] if j < len(header) and header[j] else None
+                    problems.append(Problem(where, title, c.row, col,
+                                            f"spreadsheet error value '{quote(v)}'",
+                                            "replace it with a value (an empty cell means "
+                                            "the default)"))
+                    v = None
+                elif isinstance(v, str) and not v.strip():
+                    v = None
+                vals.append(v)
+            data.append(vals)
+        rows = data[1:]
+        width = max([len(header), *map(len, rows)]) if rows or header else 0
+        header += [""] * (width - len(header))
+        rows = [r + [None] * (width - len(r)) for r in rows]
+        while rows and all(v is None for v in rows[-1]):
+            rows.pop()
+        cols: dict[str, list[Any]] = {}
+        for j, h in enumerate(header):
+            vals = [r[j] for r in rows]
+            if not h and all(v is None for v in vals):
+                continue  # an unused column
+            name = h or f"(no header, column {j + 1})"
+            if h in text_cols:
+                vals = [None if v is None else _id_text(v) for v in vals]
+            if name in cols:
+                name += f" (column {j + 1})"  # reported as unknown by the validator
+            cols[name] = vals
+        out[key] = (title, pd.DataFrame({k: pd.Series(v, dtype=object)
+                                         for k, v in cols.items()}))
     return out
 
 
+def _id_text(v: Any) -> str:
+    """An id cell as text: a number typed as 7 is the id '7', not '7.0'."""
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _read_settings_sheet(df: pd.DataFrame, where: str, settings: dict[str, Any],
+                         problems: list[Problem], name: str,
+                         description: str) -> tuple[str, str]:
+    """Read the ``key`` / ``value`` rows of the settings sheet into ``settings``.
+
+    Returns the scenario's name and description (rows ``name``, ``description``).
+    """
+    df = df.rename(columns=lambda c: str(c).strip().lower())
+    if not {"key", "value"} <= set(df.columns):
+        problems.append(Problem(where, "settings", 1, None,
+                                "the settings sheet needs the columns 'key' and 'value'",
+                                "write 'key' and 'value' in the first row"))
+        return name, description
+    first: dict[str, int] = {}
+    for i, (raw_key, val) in enumerate(zip(df["key"], df["value"], strict=True)):
+        row = i + 2
+        key = "" if raw_key is None else str(raw_key).strip()
+        if not key:
+            continue
+        if key in first:
+            problems.append(Problem(where, "settings", row, "key",
+                                    f"'{quote(key)}' is given twice (first on row "
+                                    f"{first[key]})", "keep one row per key"))
+            continue
+        first[key] = row
+        if key in ("name", "description"):  # free text, never parsed
+            text = "" if val is None else str(val)
+            if key == "name":
+                name = text or name
+            else:
+                description = text
+            continue
+        try:
+            val = _cell_value(val)
+        except yaml.YAMLError:
+            problems.append(Problem(where, "settings", row, "value",
+                                    f"cannot read the value of '{quote(key)}'",
+                                    "write a number, true/false, or plain text"))
+            continue
+        except _TextNumberError:
+            problems.append(Problem(where, "settings", row, "value",
+                                    f"the value of '{quote(key)}' is a number written as "
+                                    "text", "type the number itself into the cell (no "
+                                    "quote, no thousands separator)"))
+            continue
+        try:
+            _set_dotted(settings, key, val)
+        except ValueError as e:
+            problems.append(Problem(where, "settings", row, "key", str(e),
+                                    "use a dotted key such as rules.overlap.cost"))
+    return name, description
+
+
+class _TextNumberError(ValueError):
+    pass
+
+
 def _cell_value(v: Any) -> Any:
-    if isinstance(v, float) and math.isnan(v):
+    """A settings cell's value: numbers and true/false as typed; a text is read as YAML
+    (``[a, b]``, ``true``) but a text that reads as a number is refused (``"1.700"``:
+    1.7 or 1700? No locale is guessed).
+    """
+    if v is None or isinstance(v, float) and math.isnan(v):
         return None
     if isinstance(v, str):
-        return yaml.safe_load(v) if v.strip() else None
+        if not v.strip():
+            return None
+        out = _strict_yaml(v)
+        if isinstance(out, int | float) and not isinstance(out, bool):
+            raise _TextNumberError(v)
+        return out
     if hasattr(v, "item"):
         return v.item()
     return v

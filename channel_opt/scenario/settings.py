@@ -11,9 +11,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from .tables import MAX_VALUE
+
 
 class _Cfg(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # numbers are finite and strict: true/false or "40" is not a number
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class PriceParity(_Cfg):
@@ -26,7 +29,8 @@ class PriceParity(_Cfg):
     """
 
     band: float = Field(description="Largest allowed gap between two prices of one product "
-                        "that the band binds, as a share of its reference price.", ge=0)
+                        "that the band binds, as a share of its reference price.", ge=0,
+                        le=MAX_VALUE, strict=True)
     o2o_side: Literal["online", "offline"] = Field(
         "online", description="Side the o2o-kind channels' prices are shown on. online "
         "(default): they are ordered in the web shop, so each is held within the band of the "
@@ -38,22 +42,24 @@ class PriceParity(_Cfg):
 class Overlap(_Cfg):
     """Overlap of online and offline selling of one product in one region."""
 
-    cost: float = Field(0.0, ge=0, description="Conflict cost per (product, region) pair sold "
-                        "through both an online-kind and an offline-kind channel (currency).")
-    max_pairs: float | None = Field(None, ge=0, description="Most such pairs allowed (the "
-                                    "epsilon of the profit-conflict trade-off curve).")
+    cost: float = Field(0.0, ge=0, le=MAX_VALUE, strict=True,
+                        description="Conflict cost per (product, region) pair sold through "
+                        "both an online-kind and an offline-kind channel (currency).")
+    max_pairs: float | None = Field(None, ge=0, le=MAX_VALUE, strict=True,
+                                    description="Most such pairs allowed (the epsilon of the "
+                                    "profit-conflict trade-off curve).")
 
 
 class Commission(_Cfg):
     """Commission sharing: a share of a region's online revenue paid to its stores."""
 
-    share: float = Field(ge=0, le=1, description="Share of online-kind revenue from a region "
-                         "paid to the region's stores.")
-    decision: bool = Field(False, description="Decide per region whether to pay it (true) or "
-                           "pay it in every region (false).")
-    policy_cost: float = Field(0.0, ge=0, description="Fixed cost of running the policy in "
-                               "one region (currency); charged only when the policy is a "
-                               "decision.")
+    share: float = Field(ge=0, le=1, strict=True, description="Share of online-kind revenue "
+                         "from a region paid to the region's stores.")
+    decision: bool = Field(False, strict=True, description="Decide per region whether to pay "
+                           "it (true) or pay it in every region (false).")
+    policy_cost: float = Field(0.0, ge=0, le=MAX_VALUE, strict=True,
+                               description="Fixed cost of running the policy in one region "
+                               "(currency); charged only when the policy is a decision.")
 
 
 class Flag(_Cfg):
@@ -72,15 +78,17 @@ class Rules(_Cfg):
         "these channels (order division: large orders to dealers).")
     commission: Commission | None = None
     store_labour: Flag | None = Field(None, description="regions.store_labour_hours.")
-    dc_capacity: float | None = Field(None, ge=0, description="Distribution-centre capacity "
-                                      "for the period (DC units).")
+    dc_capacity: float | None = Field(None, ge=0, le=MAX_VALUE, strict=True,
+                                      description="Distribution-centre capacity for the "
+                                      "period (DC units).")
     dealer_capacity: Flag | None = Field(None, description="regions.dealer_capacity.")
     inventory: Flag | None = Field(None, description="products.inventory.")
     shelf_space: Flag | None = Field(None, description="products.shelf_space, "
                                      "regions.shelf_capacity.")
     service_level: Flag | None = Field(None, description="regions.service_level.")
-    cell_service_level: float | None = Field(None, ge=0, le=1, description="Least share of "
-                                             "every cell's market that must be served.")
+    cell_service_level: float | None = Field(None, ge=0, le=1, strict=True,
+                                             description="Least share of every cell's "
+                                             "market that must be served.")
 
     @model_validator(mode="before")
     @classmethod
@@ -119,7 +127,7 @@ class Settings(_Cfg):
     demand_model: Literal["mnl", "independent"] = Field(
         "mnl", description="mnl: multinomial logit with an outside option; independent: "
         "share x market, cell total capped at the market.")
-    max_channels_per_cell: int | None = Field(None, ge=1, description="Most channels "
+    max_channels_per_cell: int | None = Field(None, ge=1, strict=True, description="Most channels "
                                               "offered to one cell (1: strict segmentation).")
     currency: str = "EUR"
     rules: Rules = Rules()

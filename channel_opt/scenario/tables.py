@@ -19,6 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.fields import FieldInfo
 
 INF = math.inf
+# Largest magnitude of any number in a table or setting (money, units, hours, factors):
+# far above any real plan, far below what makes LP solvers lose precision (HiGHS treats
+# 1e20 as infinite; products of two such numbers must stay representable).
+MAX_VALUE = 1e9
 ChannelKind = Literal["online", "offline", "o2o"]
 CHANNEL_KINDS: tuple[str, ...] = get_args(ChannelKind)
 
@@ -46,33 +50,33 @@ class ChannelRow(_Row):
     kind: ChannelKind = _f("online: ordered and fulfilled online; offline: walk-in or dealer; "
                            "o2o: ordered online, fulfilled or picked up through a store.")
     variable_cost: float = _f("Fulfilment, payment and traffic-acquisition cost per unit sold.",
-                              "currency/unit", default=0.0, ge=0)
+                              "currency/unit", default=0.0, ge=0, le=MAX_VALUE)
     fee_per_unit: float = _f("Fee paid to the offline partner (store or dealer) per unit.",
-                             "currency/unit", default=0.0, ge=0)
+                             "currency/unit", default=0.0, ge=0, le=MAX_VALUE)
     fee_share: float = _f("Share of revenue paid to the offline partner (store margin, dealer "
                           "discount, O2O fulfilment commission).", "fraction", default=0.0,
                           ge=0, le=1)
     return_rate: float = _f("Share of units sold that come back.", "fraction", default=0.0,
                             ge=0, le=1)
     return_cost: float = _f("Cost of handling one returned unit (refund loss, logistics).",
-                            "currency/unit", default=0.0, ge=0)
+                            "currency/unit", default=0.0, ge=0, le=MAX_VALUE)
     labour_hours: float = _f("Store labour per unit sold (picking, packing, hand-over).",
-                             "h/unit", default=0.0, ge=0)
+                             "h/unit", default=0.0, ge=0, le=MAX_VALUE)
     return_labour_hours: float = _f("Store labour per returned unit taken back in a store.",
-                                    "h/unit", default=0.0, ge=0)
+                                    "h/unit", default=0.0, ge=0, le=MAX_VALUE)
     dc_use: float = _f("Distribution-centre capacity used per unit sold.", "DC units/unit",
-                       default=0.0, ge=0)
+                       default=0.0, ge=0, le=MAX_VALUE)
     dealer_use: float = _f("Dealer capacity used per unit; channels with dealer_use > 0 are the "
                            "dealer channels (minimum volume, dealer capacity).",
-                           "dealer units/unit", default=0.0, ge=0)
+                           "dealer units/unit", default=0.0, ge=0, le=MAX_VALUE)
     requires_store: bool = _f("Can only be opened in regions with store presence (always true "
                               "for kind o2o).", default=False)
     uses_store_stock: bool = _f("Sells from the region's store assortment: a product must be "
                                 "stocked in the region's stores to be sold here.", default=False)
     open_cost: float = _f("Fixed cost of operating the channel in one region for the period.",
-                          "currency", default=0.0, ge=0)
+                          "currency", default=0.0, ge=0, le=MAX_VALUE)
     listing_cost: float = _f("Fixed cost of listing one product in the channel.", "currency",
-                             default=0.0, ge=0)
+                             default=0.0, ge=0, le=MAX_VALUE)
 
 
 class BrandRow(_Row):
@@ -81,7 +85,8 @@ class BrandRow(_Row):
     id: str = _f("Brand id.")
     new: bool = _f("A brand not yet on the market; selling it anywhere launches it.",
                    default=False)
-    launch_cost: float = _f("Fixed cost of launching a new brand.", "currency", default=0.0, ge=0)
+    launch_cost: float = _f("Fixed cost of launching a new brand.", "currency", default=0.0,
+                            ge=0, le=MAX_VALUE)
     ramp_up: float = _f("Share of the full market a new brand reaches in the planned period.",
                         "fraction", default=1.0, gt=0, le=1)
     allowed_kinds: str = _f("Channel kinds the brand may be sold through, ';'-separated "
@@ -95,14 +100,14 @@ class ProductRow(_Row):
 
     id: str = _f("Product id.")
     brand: str = _f("Brand id of the product.")
-    unit_cost: float = _f("Cost of goods per unit.", "currency/unit", ge=0)
+    unit_cost: float = _f("Cost of goods per unit.", "currency/unit", ge=0, le=MAX_VALUE)
     ref_price: float = _f("Reference selling price; market sizes are at this price.",
-                          "currency/unit", gt=0)
+                          "currency/unit", gt=0, le=MAX_VALUE)
     in_season: bool = _f("In season (false: out-of-season / tail goods).", default=True)
     inventory: float = _f("Units available for the period (inventory rule).", "units",
-                          rules=("inventory",), default=INF, ge=0)
+                          rules=("inventory",), default=INF, ge=0, le=MAX_VALUE)
     shelf_space: float = _f("Shelf space one product takes in a region's stores.", "shelf units",
-                            default=0.0, ge=0)
+                            default=0.0, ge=0, le=MAX_VALUE)
     allowed_kinds: str = _f("Channel kinds the product may be sold through, ';'-separated "
                             "(empty: all kinds).", default="")
 
@@ -114,17 +119,17 @@ class RegionRow(_Row):
     has_stores: bool = _f("Stores are present (needed by channels with requires_store).",
                           default=True)
     store_labour_hours: float = _f("Store labour available for O2O work and returns.", "h",
-                                   rules=("store_labour",), default=INF, ge=0)
+                                   rules=("store_labour",), default=INF, ge=0, le=MAX_VALUE)
     shelf_capacity: float = _f("Shelf space of the region's stores.", "shelf units",
-                               rules=("shelf_space",), default=INF, ge=0)
+                               rules=("shelf_space",), default=INF, ge=0, le=MAX_VALUE)
     dealer_capacity: float = _f("Units the region's dealers can handle.", "dealer units",
-                                rules=("dealer_capacity",), default=INF, ge=0)
+                                rules=("dealer_capacity",), default=INF, ge=0, le=MAX_VALUE)
     partner_profit_floor: float = _f("Least profit the offline partners of the region must "
                                      "make.", "currency", rules=("partner_floor",),
-                                     default=0.0, ge=0)
+                                     default=0.0, ge=0, le=MAX_VALUE)
     dealer_min_volume: float = _f("Least units through each dealer channel that is open in "
                                   "the region.", "units", rules=("dealer_min_volume",),
-                                  default=0.0, ge=0)
+                                  default=0.0, ge=0, le=MAX_VALUE)
     service_level: float = _f("Least share of the region's market (units at reference price) "
                               "that must be served.", "fraction", rules=("service_level",),
                               default=0.0, ge=0, le=1)
@@ -145,7 +150,7 @@ class CellRow(_Row):
     region: str = _f("Region id.")
     segment: str = _f("Segment id.")
     market_size: float = _f("Units the cell buys in the period at reference price.", "units",
-                            ge=0)
+                            ge=0, le=MAX_VALUE)
 
 
 class ShareRow(_Row):
@@ -166,9 +171,9 @@ class PriceLevelRow(_Row):
     product: str = _f("Product id.")
     channel: str = _f("Channel id.")
     level: str = _f("Level name (e.g. full, promo).")
-    price: float = _f("Selling price at this level.", "currency/unit", gt=0)
+    price: float = _f("Selling price at this level.", "currency/unit", gt=0, le=MAX_VALUE)
     demand_multiplier: float = _f("Multiplier on the channel's demand at this level.",
-                                  "factor", default=1.0, ge=0)
+                                  "factor", default=1.0, ge=0, le=MAX_VALUE)
 
 
 class RegionChannelRow(_Row):
@@ -178,7 +183,7 @@ class RegionChannelRow(_Row):
     channel: str = _f("Channel id.")
     allowed: bool = _f("The channel may be opened in the region.", default=True)
     open_cost: float = _f("Fixed cost of the channel in this region (overrides the channel's).",
-                          "currency", default=math.nan, ge=0)
+                          "currency", default=math.nan, ge=0, le=MAX_VALUE)
 
 
 class DemandScenarioRow(_Row):
@@ -193,7 +198,7 @@ class DemandScenarioRow(_Row):
     probability: float = _f("Probability of the scenario (all sum to 1).", "fraction", gt=0,
                             le=1)
     market_multiplier: float = _f("Multiplier on every cell's market size.", "factor",
-                                  default=1.0, ge=0)
+                                  default=1.0, ge=0, le=MAX_VALUE)
 
 
 @dataclass(frozen=True)

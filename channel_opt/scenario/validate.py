@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import Problem
-from .settings import Settings
+from .errors import Problem, quote
+from .settings import ChannelRule, Settings
 from .tables import CHANNEL_KINDS, TABLES, Column, TableSpec, columns
 
 _TRUE = {"true", "1", "yes", "y", "t"}
@@ -30,6 +30,7 @@ class Source:
     file: str
     table: str
     first_row: int = 2  # CSV/Excel: header is row 1
+    typed: bool = False  # cells carry their own type (workbook, YAML rows): "1.7" is text
 
 
 @dataclass
@@ -68,6 +69,14 @@ def _coerce(df: pd.DataFrame, spec: TableSpec, src: Source, out: Collector) -> p
     cols = columns(spec.row)
     known = {c.name for c in cols}
     df = df.rename(columns=lambda c: str(c).strip())
+    foreign = bool(len(df.columns)) and not known & set(df.columns)
+    if foreign:
+        # not this table at all (a wrong file): its header may be anything, even a
+        # secret, so it is not quoted
+        out.table(src, None, "the header row names none of the table's columns",
+                  f"give '{spec.name}' a header row with its columns: "
+                  f"{', '.join(c.name for c in cols)}")
+        df = df.iloc[:, :0]
     for c in df.columns:
         if c not in known:
             out.table(src, c, "unknown column",
@@ -78,12 +87,14 @@ def _coerce(df: pd.DataFrame, spec: TableSpec, src: Source, out: Collector) -> p
     res: dict[str, Any] = {}
     for col in cols:
         if col.name not in df.columns:
-            if col.required:
+            if col.required and not foreign:  # a foreign header is one problem
                 out.table(src, col.name, "missing required column",
                           f"add column '{col.name}' ({col.description})")
                 res[col.name] = _placeholder_series(col, len(df))
-            else:
+            elif not col.required:
                 res[col.name] = _default_series(col, len(df))
+            else:
+                res[col.name] = _placeholder_series(col, len(df))
             continue
         res[col.name] = _coerce_column(df[col.name], col, src, out)
     return pd.DataFrame(res, index=df.index)
@@ -116,7 +127,27 @@ def _coerce_column(s: pd.Series, col: Column, src: Source, out: Collector) -> pd
             out.rows(src, np.ones(len(s), bool), col.name, "not a number",
                      "write a number", s.index)
         else:
+            typed_bad = np.zeros(len(s), bool)
+            if s.dtype == object:
+                # true/false is not a number; in a typed source neither is a text
+                # ("1.700": 1.7 or 1700? no locale is guessed)
+                is_text = np.fromiter((isinstance(v, str) for v in s), bool, len(s))
+                is_bool = np.fromiter((isinstance(v, bool | np.bool_) for v in s), bool,
+                                      len(s))
+                if src.typed:
+                    looks = is_text & ~blank & np.isfinite(pd.to_numeric(
+                        s.where(is_text, None), errors="coerce").to_numpy(dtype=float,
+                                                                          na_value=np.nan))
+                    out.rows(src, looks, col.name, "number written as text",
+                             f"type the number itself into '{col.name}' (no quotes, no "
+                             "thousands separator)", s.index)
+                    typed_bad = looks
+                out.rows(src, is_bool, col.name, "true/false is not a number",
+                         f"write a number for '{col.name}'", s.index)
+                typed_bad |= is_bool
+                s = s.where(~typed_bad, None)
             vals = pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            blank = blank | typed_bad  # reported above, not again as "not a number"
         bad = np.isnan(vals) & ~blank
         out.rows(src, bad, col.name, "not a number", f"write a number for '{col.name}'"
                  + (f" in {col.unit}" if col.unit else ""), s.index)
@@ -284,7 +315,7 @@ def _cross_checks(t: dict[str, pd.DataFrame], sources: dict[str, Source], settin
             for c in chs:
                 if c not in channels:
                     out.table(Source(setting_src.file, "rules.reserved_segments"), seg,
-                              f"rule references channel '{c}' that does not exist",
+                              f"rule references channel '{quote(c)}' that does not exist",
                               f"use a channel id from 'channels': {', '.join(sorted(channels))}")
     ids = {k: set(t[k]["id"]) for k in ("products", "brands", "regions", "segments")}
     for i, r in enumerate(settings.channel_rules):
@@ -293,8 +324,8 @@ def _cross_checks(t: dict[str, pd.DataFrame], sources: dict[str, Source], settin
             out.table(where, None, "give exactly one of 'channel' or 'kind'",
                       "name a channel id or a channel kind")
         if r.channel is not None and r.channel not in channels:
-            out.table(where, "channel", f"rule references channel '{r.channel}' that does not "
-                      "exist", f"use one of: {', '.join(sorted(channels))}")
+            out.table(where, "channel", f"rule references channel '{quote(r.channel)}' that "
+                      "does not exist", f"use one of: {', '.join(sorted(channels))}")
         scopes = [(k, getattr(r, k)) for k in ("product", "brand", "segment", "region", "season")
                   if getattr(r, k) is not None]
         if len(scopes) > 1:
@@ -302,5 +333,119 @@ def _cross_checks(t: dict[str, pd.DataFrame], sources: dict[str, Source], settin
                       "season)", "split the rule into one rule per scope")
         for k, v in scopes:
             if k != "season" and v not in ids[k + "s"]:
-                out.table(where, k, f"rule references unknown {k} '{v}'",
+                out.table(where, k, f"rule references unknown {k} '{quote(v)}'",
                           f"use a {k} id from table '{k}s'")
+    _forced_without_target(t, settings, setting_src.file, out)
+
+
+def _rule_is_sound(rule: ChannelRule, channels: set[str], ids: dict[str, set[str]]) -> bool:
+    """The rule names one channel or kind, at most one scope, and only known ids.
+
+    The others are reported already.
+    """
+    scopes = [(k, getattr(rule, k)) for k in ("product", "brand", "segment", "region")
+              if getattr(rule, k) is not None]
+    return ((rule.channel is None) != (rule.kind is None)
+            and (rule.channel is None or rule.channel in channels)
+            and len(scopes) + (rule.season is not None) <= 1
+            and all(v in ids[k + "s"] for k, v in scopes))
+
+
+def _forced_without_target(t: dict[str, pd.DataFrame], settings: Settings, file: str,
+                           out: Collector) -> None:
+    """Report every ``force`` rule that no eligible, selling (cell, channel) can carry out:
+    forbidden by a ``forbid`` rule (a contradiction), or excluded by the segments'
+    channel lists, allowed kinds, region_channels or missing shares.
+
+    Eligibility is the model's own (:func:`channel_opt.model.data._eligible`), run on
+    the tables with already-reported bad references left out, so the check runs with
+    every other one.
+    """
+    from types import SimpleNamespace
+
+    from ..model.data import _eligible
+
+    forces = [(i, r) for i, r in enumerate(settings.channel_rules) if r.action == "force"]
+    if not forces:
+        return
+    known = {k: t[k].drop_duplicates("id").reset_index(drop=True)
+             for k in ("channels", "products", "regions", "brands", "segments")}
+    ch = known["channels"]
+    ch_set = set(ch["id"])
+    kinds = set(CHANNEL_KINDS)
+
+    def only(items: str, universe: set[str]) -> str:
+        return ";".join(x for x in split_list(items) if x in universe)
+
+    segs = known["segments"].assign(channels=known["segments"]["channels"].map(
+        lambda v: only(v, ch_set)))
+    prods = known["products"][known["products"]["brand"].isin(set(known["brands"]["id"]))]
+    prods = prods.assign(allowed_kinds=prods["allowed_kinds"].map(lambda v: only(v, kinds)))
+    ids = {"products": set(prods["id"]),
+           **{k: set(known[k]["id"]) for k in ("brands", "segments", "regions")}}
+    brands = known["brands"].assign(allowed_kinds=known["brands"]["allowed_kinds"].map(
+        lambda v: only(v, kinds)))
+    rc = t["region_channels"]
+    rc = rc[rc["region"].isin(ids["regions"]) & rc["channel"].isin(ch_set)]
+    reserved = {sg: [c for c in cs if c in ch_set]
+                for sg, cs in (settings.rules.reserved_segments or {}).items()
+                if sg in ids["segments"]}
+    sound = [r for r in settings.channel_rules if _rule_is_sound(r, ch_set, ids)]
+    rules = settings.rules.model_copy(update={"reserved_segments": reserved or None})
+    # selling pairs: a share > 0 of a known cell with a market > 0
+    cells = t["cells"].drop_duplicates(["product", "region", "segment"])
+    cells = cells[cells["market_size"].to_numpy() > 0]
+    sh = t["shares"]
+    key = ["product", "region", "segment"]
+    sh = sh[(sh["share"].to_numpy() > 0) & sh["channel"].isin(ch_set)
+            & sh["product"].isin(set(prods["id"])) & sh["region"].isin(ids["regions"])
+            & sh["segment"].isin(ids["segments"])
+            & pd.MultiIndex.from_frame(sh[key]).isin(pd.MultiIndex.from_frame(cells[key]))]
+    codes = {"p": pd.Index(prods["id"]).get_indexer(sh["product"]),
+             "r": pd.Index(known["regions"]["id"]).get_indexer(sh["region"]),
+             "s": pd.Index(segs["id"]).get_indexer(sh["segment"]),
+             "k": pd.Index(ch["id"]).get_indexer(sh["channel"])}
+    prods = prods.reset_index(drop=True)
+
+    def eligible(channel_rules: list[ChannelRule]) -> np.ndarray:
+        view = SimpleNamespace(
+            settings=settings.model_copy(update={"rules": rules,
+                                                 "channel_rules": tuple(channel_rules)}),
+            segments=segs, products=prods, brands=brands, regions=known["regions"],
+            region_channels=rc)
+        return np.asarray(_eligible(view, ch, codes), dtype=bool)  # type: ignore[arg-type]
+
+    forbids = [r for r in sound if r.action == "forbid"]
+    keep, base = eligible(forbids), eligible([])
+    in_season = prods["in_season"].to_numpy(bool)[codes["p"]]
+    brand_of = prods["brand"].to_numpy()[codes["p"]]
+    col = {"product": sh["product"].to_numpy(), "region": sh["region"].to_numpy(),
+           "segment": sh["segment"].to_numpy(), "brand": brand_of}
+    for i, rule in forces:
+        if rule not in sound:
+            continue
+        hit = (sh["channel"].to_numpy() == rule.channel) if rule.channel is not None \
+            else (ch["kind"].to_numpy()[codes["k"]] == rule.kind)
+        for scope, values in col.items():
+            if getattr(rule, scope) is not None:
+                hit &= values == getattr(rule, scope)
+        if rule.season is not None:
+            hit &= in_season == (rule.season == "in")
+        if (hit & keep).any():
+            continue
+        where = Source(file, f"channel_rules[{i}]")
+        what = f"channel '{quote(rule.channel)}'" if rule.channel is not None \
+            else f"every {rule.kind} channel"
+        hit &= base  # the places the rule could force if nothing were forbidden
+        blamed = [j for j, r in enumerate(settings.channel_rules) if r in forbids
+                  and (hit & ~eligible([r])).any()] if hit.any() else []
+        if blamed:
+            names = ", ".join(f"channel_rules[{j}]" for j in blamed)
+            out.table(where, "action", f"force rule contradicts forbid rule(s) {names}: "
+                      f"every place where it forces {what} is forbidden",
+                      "remove the force rule or narrow or remove the forbid rule(s)")
+        else:
+            out.table(where, "action", f"force rule has no target: no cell in its scope can "
+                      f"use {what} (segment channel lists, allowed kinds, region_channels, "
+                      "reserved segments or missing shares exclude it)",
+                      "remove the rule, or make the channel eligible in its scope")

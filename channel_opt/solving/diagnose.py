@@ -34,6 +34,7 @@ class Conflict:
     where: dict[str, Any]
     amount: float
     text: str
+    option: int = 1  # 1: the least relaxation; 2, 3...: needed when the earlier are held
 
 
 @dataclass
@@ -59,11 +60,14 @@ class Diagnosis:
     iis_note: str = ""
 
     def as_table(self) -> pd.DataFrame:
-        """One row per conflict."""
+        """One row per conflict (``option`` 1: the least relaxation; 2, 3...: what
+        must be relaxed instead when the families of the earlier options are held).
+        """
         return pd.DataFrame([{"family": c.family, "where": _where(c.where),
-                              "amount": c.amount, "explanation": c.text}
+                              "amount": c.amount, "explanation": c.text,
+                              "option": c.option}
                              for c in self.conflicts],
-                            columns=["family", "where", "amount", "explanation"])
+                            columns=["family", "where", "amount", "explanation", "option"])
 
     def iis_table(self) -> pd.DataFrame:
         """One row per member of the irreducible infeasible subsystem."""
@@ -126,8 +130,13 @@ def elastic_model(am: ArrayModel) -> tuple[ArrayModel, list[tuple[str, str]]]:
     return el, slacks
 
 
+ELASTIC_ROUNDS = 4  # least-slack solves: the first, then one per family held firm
+ELASTIC_TIME_LIMIT = 20.0  # seconds per elastic solve
+IIS_TIME_LIMIT = 10.0  # seconds for the IIS (deletion filtering can take minutes)
+
+
 def diagnose(am: ArrayModel, currency: str = "EUR", *, iis: bool = True,
-             iis_time_limit: float | None = 60.0,
+             iis_time_limit: float | None = IIS_TIME_LIMIT,
              time_limit: float | None = None) -> Diagnosis:
     """Least-slack explanation of an infeasible model, plus its IIS (both from HiGHS).
 
@@ -148,41 +157,88 @@ def diagnose(am: ArrayModel, currency: str = "EUR", *, iis: bool = True,
     return diag
 
 
-def _elastic_diagnosis(am: ArrayModel, currency: str,
-                       time_limit: float | None = None) -> Diagnosis:
-    el, slacks = elastic_model(am)
-    h = new_highs(el)
-    if time_limit is not None:
-        h.setOptionValue("time_limit", max(0.1, float(time_limit)))
-    run_interruptible(h)
-    info = h.getInfo()
+def _elastic_diagnosis(am: ArrayModel, currency: str, time_limit: float | None = None, *,
+                       rounds: int = ELASTIC_ROUNDS) -> Diagnosis:
+    """Name every rule family in the conflict, not only the cheapest to relax.
+
+    The least weighted slack relaxes one side of a conflict (a service level short,
+    say). That family is then held firm (its slack fixed at 0) and the elastic model
+    solved again on the same HiGHS instance: the families it must relax instead (the
+    DC capacity) are the other side. This repeats until holding the families found
+    makes the model infeasible or ``rounds`` solves are done. ``Conflict.option`` says
+    which solve a conflict comes from (1: the least relaxation). Each solve gets at
+    most ``ELASTIC_TIME_LIMIT`` seconds, and all of them together ``time_limit``.
+    """
     import highspy
 
-    if h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit:
-        return Diagnosis(message="the scenario is infeasible; the diagnosis was cut at the "
-                         f"time limit ({time_limit:.1f} s left for it) before it found which "
-                         "rules conflict: run again with a longer limit")
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal or \
-            info.primal_solution_status != 2:
-        return Diagnosis(message="the elastic model could not be solved either "
-                         f"({h.modelStatusToString(h.getModelStatus())}); the conflict is in "
-                         "the structure of the scenario")
-    x = np.asarray(h.getSolution().col_value)
-    conflicts = []
+    el, slacks = elastic_model(am)
+    h = new_highs(el)
+    h.setOptionValue("output_flag", False)
+    stop = None if time_limit is None else time.monotonic() + time_limit
+    conflicts: list[Conflict] = []
+    held: set[str] = set()
+    for option in range(1, rounds + 1):
+        each = ELASTIC_TIME_LIMIT if stop is None else min(ELASTIC_TIME_LIMIT,
+                                                           stop - time.monotonic())
+        if option > 1 and each < 0.1:
+            break  # the budget is used up: report the families found so far
+        h.setOptionValue("time_limit", max(0.1, float(each)))
+        run_interruptible(h)
+        info = h.getInfo()
+        if option == 1 and h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit \
+                and info.primal_solution_status != 2:
+            return Diagnosis(message="the scenario is infeasible; the diagnosis was cut at "
+                             f"the time limit ({max(each, 0.0):.1f} s left for it) before it "
+                             "found which rules conflict: run again with a longer limit")
+        solved = h.getModelStatus() in (highspy.HighsModelStatus.kOptimal,
+                                        highspy.HighsModelStatus.kTimeLimit) and \
+            info.primal_solution_status == 2
+        if not solved:
+            if option == 1:
+                return Diagnosis(message="the elastic model could not be solved either "
+                                 f"({h.modelStatusToString(h.getModelStatus())}); the "
+                                 "conflict is in the structure of the scenario")
+            break  # the families found so far cannot all be held: they are the conflict
+        x = np.asarray(h.getSolution().col_value)
+        found = _slack_conflicts(el, slacks, x, currency, option)
+        new = {c.family for c in found} - held
+        conflicts += found
+        if not new:
+            break
+        held |= new
+        cols = np.concatenate([el.vars[name].cols for fam, name in slacks if fam in new])
+        h.changeColsBounds(len(cols), cols.astype(np.int32), np.zeros(len(cols)),
+                           np.zeros(len(cols)))
+    conflicts.sort(key=lambda c: (c.option, -c.amount))
+    fams = sorted({c.family for c in conflicts})
+    first = [c.text for c in conflicts if c.option == 1]
+    others = sorted({c.family for c in conflicts if c.option > 1} - {
+        c.family for c in conflicts if c.option == 1})
+    if not conflicts:
+        msg = "no rule family needs relaxing: the infeasibility is numerical"
+    else:
+        msg = "the scenario is infeasible: " + "; ".join(first[:10])
+        if others:
+            msg += ("; or relax instead: " + ", ".join(
+                planner_words(f)[0] for f in others))
+    return Diagnosis(conflicts, fams, msg)
+
+
+def _slack_conflicts(el: ArrayModel, slacks: list[tuple[str, str]], x: np.ndarray,
+                     currency: str, option: int) -> list[Conflict]:
+    """The conflicts of one elastic solution: every slack in use."""
+    out = []
     for fam, name in slacks:
         blk = el.vars[name]
         vals = x[blk.start:blk.start + blk.n]
         for i in np.flatnonzero(vals > 1e-6):
             lab = {str(k): v for k, v in blk.labels.iloc[int(i)].items()}
-            conflicts.append(_conflict(fam, lab, float(vals[i]), currency))
-    conflicts.sort(key=lambda c: -c.amount)
-    fams = sorted({c.family for c in conflicts})
-    msg = ("the scenario is infeasible: " + "; ".join(c.text for c in conflicts[:10])
-           if conflicts else "no rule family needs relaxing: the infeasibility is numerical")
-    return Diagnosis(conflicts, fams, msg)
+            out.append(_conflict(fam, lab, float(vals[i]), currency, option))
+    return out
 
 
-def _conflict(fam: str, lab: dict[str, Any], amount: float, currency: str) -> Conflict:
+def _conflict(fam: str, lab: dict[str, Any], amount: float, currency: str,
+              option: int = 1) -> Conflict:
     name, verb, unit = planner_words(fam)
     unit = currency if unit == "currency" else unit
     where = _where(lab)
@@ -191,11 +247,11 @@ def _conflict(fam: str, lab: dict[str, Any], amount: float, currency: str) -> Co
             "other rules"
     else:
         text = f"{name} cannot be met at {where}: {verb} {amount:,.2f} {unit}".rstrip()
-    return Conflict(fam, lab, amount, text)
+    return Conflict(fam, lab, amount, text, option)
 
 
 def irreducible_subsystem(am: ArrayModel, currency: str = "EUR", *,
-                          time_limit: float | None = 60.0) -> tuple[list[IisMember], str]:
+                          time_limit: float | None = IIS_TIME_LIMIT) -> tuple[list[IisMember], str]:
     """The IIS of the LP relaxation from HiGHS (``getIis``), in the model's names.
 
     Returns the members and a note; the list is empty, with the reason in the note,
@@ -228,6 +284,17 @@ def irreducible_subsystem(am: ArrayModel, currency: str = "EUR", *,
     if status == highspy.HighsStatus.kError or not iis.valid_ or \
             not len(iis.row_index_) + len(iis.col_index_):
         return [], "HiGHS could not compute an IIS within its time limit"
+    sure = int(highspy.IisStatus.kIisStatusInConflict)
+    row_status, col_status = np.asarray(iis.row_status_), np.asarray(iis.col_status_)
+    if len(row_status) and (row_status[np.asarray(iis.row_index_, int)] != sure).any() or \
+            len(col_status) and (col_status[np.asarray(iis.col_index_, int)] != sure).any():
+        # stopped before the deletion filter was done: thousands of members that are
+        # not all needed would be noise, not a diagnosis
+        limit = "" if time_limit is None else f" within {time_limit:g} s"
+        return [], (f"HiGHS could not reduce the conflict to an irreducible set{limit} "
+                    f"({len(iis.row_index_)} rows and "
+                    f"{len(iis.col_index_)} bounds may be involved); see the elastic "
+                    "diagnosis above")
     bs = highspy.IisBoundStatus
     sides = {int(bs.kIisBoundStatusLower): "lower", int(bs.kIisBoundStatusUpper): "upper",
              int(bs.kIisBoundStatusBoxed): "both"}  # free / dropped: no bound is needed
@@ -262,3 +329,40 @@ def _member(kind: str, fam: str, where: dict[str, Any], side: str, lo: float, up
         rel = f"{'at least' if side == 'lower' else 'at most'} {value:,.2f}"
     text = f"{name} at {_where(where)}: {rel} {unit}".rstrip()
     return IisMember(kind, fam, where, side, value, text)
+
+
+UNSAFE_RATIO = 1e9  # largest / smallest |value| of the matrix, or of cost and bounds
+UNSAFE_MAGNITUDE = 1e12  # any coefficient, cost, bound or right-hand side
+
+
+def coefficient_range(am: ArrayModel) -> dict[str, tuple[float, float]]:
+    """Smallest and largest nonzero magnitude of the matrix, the objective, and the
+    finite row and column bounds of a built model ((0, 0) where there are none).
+    """
+    col_lo, col_up = am.bounds()
+    row_lo, row_up = am.row_bounds()
+    parts = {"matrix": np.concatenate([c.vals for c in am.cons.values()])
+             if am.cons else np.zeros(0),
+             "objective": am.cost,
+             "bounds": np.concatenate([col_lo, col_up, row_lo, row_up])}
+    out = {}
+    for name, v in parts.items():
+        a = np.abs(np.asarray(v, dtype=float))
+        a = a[np.isfinite(a) & (a > 0)]
+        out[name] = (float(a.min()), float(a.max())) if len(a) else (0.0, 0.0)
+    return out
+
+
+def numerical_warning(am: ArrayModel) -> str | None:
+    """A warning when the built model's numbers span a range LP solvers handle badly
+    (a ratio above 1e9 or a magnitude above 1e12), else None. Call once after build.
+    """
+    bad = []
+    for name, (lo, hi) in coefficient_range(am).items():
+        if hi > UNSAFE_MAGNITUDE or (lo > 0 and hi / lo > UNSAFE_RATIO):
+            bad.append(f"{name} |values| from {lo:.3g} to {hi:.3g}")
+    if not bad:
+        return None
+    return ("the model's numbers are numerically unsafe (" + "; ".join(bad) + "): the "
+            "solver may return a wrong plan or status; rescale the inputs (e.g. thousands "
+            "of units, thousands of EUR)")

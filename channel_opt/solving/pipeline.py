@@ -30,7 +30,7 @@ from .backends import (
 )
 from .budget import MIN_PHASE_SECONDS, Budget
 from .check import check_plan, check_rows
-from .diagnose import Diagnosis, diagnose
+from .diagnose import Diagnosis, diagnose, numerical_warning
 from .heuristic import Construction, construct
 from .options import check_options
 from .results import extract_tables, kpis, tidy_plan
@@ -82,6 +82,7 @@ class Solution:
     diagnosis: Diagnosis | None = None
     sensitivity: pd.DataFrame | None = None
     x: np.ndarray | None = field(default=None, repr=False)
+    warnings: list[str] = field(default_factory=list)  # e.g. numerically unsafe input
 
     @property
     def content_hash(self) -> str:
@@ -136,7 +137,7 @@ class Solution:
             "solver": self.solver, "solver_version": self.solver_version,
             "solver_message": self.solver_message, "options": self.options,
             "timings_seconds": self.timings, "kpis": self.kpis,
-            "violations": self.violations,
+            "violations": self.violations, "warnings": self.warnings,
             "diagnosis": None if self.diagnosis is None else {
                 "message": self.diagnosis.message, "families": self.diagnosis.families,
                 "conflicts": self.diagnosis.as_table().to_dict("records"),
@@ -230,6 +231,9 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     log.info("building the model of %s", scenario.name)
     am, data = build_array_model(scenario)
     timings["build"] = time.perf_counter() - t
+    warnings = [w for w in [numerical_warning(am)] if w]
+    for w in warnings:
+        log.warning("%s", w)
     t = time.perf_counter()
     # the constructive plan may take half of what is left for solving: under a short
     # limit it is often the only plan (measured: 10^4 cells, 30 s: the solver finds none)
@@ -267,7 +271,7 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     t = time.perf_counter()
     sol = Solution(scenario.name, scenario.hash, raw.termination, PLAN_NONE, raw.objective,
                    raw.bound, relative_gap(raw.objective, raw.bound), raw.solver, raw.version,
-                   raw.message, options, timings)
+                   raw.message, options, timings, warnings=warnings)
     if raw.x is not None and raw.termination != UNBOUNDED:
         x = tidy_plan(am, data, raw.x)
         if float(am.cost @ x) > (raw.objective or -np.inf):
