@@ -356,9 +356,20 @@ COMMON = {"deadline": None, "derandomize": True, "database": None,
           "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
 
 
-@settings(max_examples=200, **COMMON)
+# Each property runs a few examples in the default suite (under 5 minutes on 2 cores)
+# and many more in the slow suite that CI runs second (pytest -m slow).
+
+
+@settings(max_examples=50, **COMMON)
 @given(tiny_scenarios())
 def test_mip_equals_bruteforce(case: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    check(*case)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, **COMMON)
+@given(tiny_scenarios())
+def test_mip_equals_bruteforce_thorough(case: tuple[dict[str, Any], dict[str, Any]]) -> None:
     check(*case)
 
 
@@ -424,8 +435,7 @@ def many_channel_scenarios(draw: Any, model: str | None = None
     return tables, settings_
 
 
-@pytest.mark.slow
-@settings(max_examples=40, **COMMON)
+@settings(max_examples=8, **COMMON)
 @given(many_channel_scenarios())
 def test_mip_equals_bruteforce_many_channels(case: tuple[dict[str, Any], dict[str, Any]]
                                               ) -> None:
@@ -433,10 +443,30 @@ def test_mip_equals_bruteforce_many_channels(case: tuple[dict[str, Any], dict[st
 
 
 @pytest.mark.slow
-@settings(max_examples=25, **COMMON)
+@settings(max_examples=60, **COMMON)
+@given(many_channel_scenarios())
+def test_mip_equals_bruteforce_many_channels_thorough(
+        case: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    check(*case)
+
+
+@settings(max_examples=6, **COMMON)
 @given(many_channel_scenarios(model="mnl"))
 def test_mnl_sales_never_exceed_the_market(case: tuple[dict[str, Any], dict[str, Any]]
                                            ) -> None:
+    mnl_sales_within_market(case)
+
+
+@pytest.mark.slow
+@settings(max_examples=40, **COMMON)
+@given(many_channel_scenarios(model="mnl"))
+def test_mnl_sales_never_exceed_the_market_thorough(
+        case: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    mnl_sales_within_market(case)
+
+
+def mnl_sales_within_market(case: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """No cell sells above its market, and no channel above the demand shown for it."""
     import channel_opt
 
     scen = Scenario.from_frames(*case)
