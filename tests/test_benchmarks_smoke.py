@@ -27,6 +27,7 @@ def _pos(v: str) -> float:
     return x
 
 
+@pytest.mark.slow  # 16 s: fresh processes per phase
 def test_build_driver_writes_csv_and_markdown(tmp_path: Path) -> None:
     rc = main(["build", "--family", "core,all", "--sizes", "1e3", "--out", str(tmp_path),
                "--name", "smoke", "--no-plot"])

@@ -183,8 +183,8 @@ def _same(x: np.ndarray, y: np.ndarray) -> None:
     np.testing.assert_allclose(x[fin], y[fin], rtol=1e-12, atol=1e-12)
 
 
-# the largest model takes ~20 s more through Pyomo: run with the slow tests (CI)
-HEAVY = {"generated-all-1e3"}
+# the largest models take 10-20 s each through Pyomo: run with the slow tests (CI)
+HEAVY = {"generated-all-1e3", "shipped-apparel", "shipped-regional", "generated-conflict-1e3"}
 
 
 @pytest.fixture(scope="module", params=[

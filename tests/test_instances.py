@@ -37,6 +37,7 @@ def test_tiny_reproduces_its_hand_optimum(tmp_path: Path) -> None:
 APPAREL_OPTIMUM = 18_044_484.73  # instances/README.md: HiGHS at gap 1e-7
 
 
+@pytest.mark.slow  # 21 s: the full default solve of apparel
 def test_apparel_solves_to_proven_optimality() -> None:
     # instances/README.md: 18,044,484.73 at gap 1e-7; default gap 1e-4
     sol = solve(load_scenario(ROOT / "apparel" / "apparel.yaml"))

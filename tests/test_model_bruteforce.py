@@ -360,7 +360,7 @@ COMMON = {"deadline": None, "derandomize": True, "database": None,
 # and many more in the slow suite that CI runs second (pytest -m slow).
 
 
-@settings(max_examples=50, **COMMON)
+@settings(max_examples=30, **COMMON)
 @given(tiny_scenarios())
 def test_mip_equals_bruteforce(case: tuple[dict[str, Any], dict[str, Any]]) -> None:
     check(*case)

@@ -205,10 +205,23 @@ def _located(problems: list[Problem], where: tuple[Any, ...], form: str) -> bool
     return False
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(c=st.one_of(cell_corruption(), structural_corruption()),
        form=st.sampled_from(["yaml", "yaml", "xlsx"]))
 def test_one_corruption_is_reported_at_its_place(c: Corruption, form: str) -> None:
+    one_corruption_is_reported_at_its_place(c, form)
+
+
+@pytest.mark.slow  # 100 examples, about 20 s
+@settings(max_examples=100, deadline=None)
+@given(c=st.one_of(cell_corruption(), structural_corruption()),
+       form=st.sampled_from(["yaml", "yaml", "xlsx"]))
+def test_one_corruption_is_reported_at_its_place_thorough(c: Corruption, form: str) -> None:
+    one_corruption_is_reported_at_its_place(c, form)
+
+
+def one_corruption_is_reported_at_its_place(c: Corruption, form: str) -> None:
+    """The corruption is reported at its file, row and column, and nothing else is."""
     tables = small_tables()
     corrupt(tables, c)
     problems = _load_corrupted(tables, form)

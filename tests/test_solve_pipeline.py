@@ -189,6 +189,7 @@ def test_tables_are_consistent_with_kpis() -> None:
     assert np.isclose(sol.kpis["profit"], sol.objective)
 
 
+@pytest.mark.slow  # 12 s: a 10^4-cell instance under a limit
 def test_time_limit_on_a_large_instance_returns_an_incumbent_with_bound() -> None:
     from benchmarks.generator import generate
 
