@@ -61,6 +61,7 @@ def test_build_driver_writes_csv_and_markdown(tmp_path: Path) -> None:
     assert md.count("| core | ") == 1
 
 
+@pytest.mark.slow  # 6 s: a solver subprocess per family
 def test_solve_driver_with_highs(tmp_path: Path) -> None:
     rc = main(["solve", "--family", "core", "--sizes", "1e3", "--solvers", "highs",
                "--time-limit", "3", "--grace", "20", "--out", str(tmp_path), "--name", "smoke"])

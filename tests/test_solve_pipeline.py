@@ -265,7 +265,8 @@ def _cbc_pids() -> set[int]:
     return {int(p) for p in out.split()}
 
 
-@pytest.mark.parametrize(("solver", "allowed"), [("highs", 1.0), ("cbc", 8.0)])
+@pytest.mark.parametrize(("solver", "allowed"), [
+    ("highs", 1.0), pytest.param("cbc", 8.0, marks=pytest.mark.slow)])  # cbc: 10 s
 def test_the_watchdog_kills_a_solver_past_its_limit(solver: str, allowed: float,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     # the solver is told 60 s but the watchdog allows less: regional needs longer than that

@@ -44,16 +44,9 @@ def _test(test: str) -> str:
 
 def update_design_doc(path: str = "models/channel_design.md") -> bool:
     """Rewrite the generated family tables of the model document; True if it changed."""
-    from pathlib import Path
+    from ..scenario.docs import rewrite_generated_block
 
-    p = Path(path)
-    text = p.read_text(encoding="utf-8")
-    head, _, rest = text.partition(START)
-    _, _, tail = rest.partition(END)
-    new = head + families_markdown() + tail
-    if new != text:
-        p.write_text(new, encoding="utf-8")
-    return new != text
+    return rewrite_generated_block(path, START, END, families_markdown())
 
 
 if __name__ == "__main__":  # python -m channel_opt.model.design_doc

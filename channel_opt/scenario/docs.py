@@ -273,18 +273,25 @@ def readme_section() -> str:
     return f"{START}\n" + "\n".join(lines).rstrip() + f"\n{END}"
 
 
-def update_readme(path: str = "README.md") -> bool:
-    """Rewrite the reference section of README.md; True if it changed."""
+def rewrite_generated_block(path: str, start: str, end: str, block: str) -> bool:
+    """Replace the text from marker ``start`` to marker ``end`` of a file by ``block``
+    (which carries the markers); True if the file changed.
+    """
     from pathlib import Path
 
     p = Path(path)
     text = p.read_text(encoding="utf-8")
-    head, _, rest = text.partition(START)
-    _, _, tail = rest.partition(END)
-    new = head + readme_section() + tail
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
+    new = head + block + tail
     if new != text:
         p.write_text(new, encoding="utf-8")
     return new != text
+
+
+def update_readme(path: str = "README.md") -> bool:
+    """Rewrite the reference section of README.md; True if it changed."""
+    return rewrite_generated_block(path, START, END, readme_section())
 
 
 if __name__ == "__main__":
