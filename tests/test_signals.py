@@ -73,8 +73,15 @@ class Run:
         assert self.p.poll() is None, "".join(self.err)
 
     def finish(self, timeout: float = 60.0) -> tuple[int, str, str]:
-        out, _ = self.p.communicate(timeout=timeout)
+        # stderr belongs to the reader thread alone: communicate() would read it too and
+        # take the last lines (the "interrupted" message) away from it
+        self.p.wait(timeout=timeout)
+        assert self.p.stdout is not None
+        out = self.p.stdout.read()
         self.reader.join(5)
+        self.p.stdout.close()
+        if self.p.stderr is not None:
+            self.p.stderr.close()
         return self.p.returncode, out, "".join(self.err)
 
 
