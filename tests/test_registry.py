@@ -28,16 +28,18 @@ ROOT = Path(__file__).resolve().parents[1]
 DESIGN = ROOT / "models" / "channel_design.md"
 
 
-def every_rule_scenario(*, decision: bool) -> Scenario:
+def every_rule_scenario(*, decision: bool, model: str = "independent") -> Scenario:
     """One product at two price levels online, a new single-kind brand, a store and a
     dealer in one region with every limit set, and every rule switched on.
     """
     tables: dict[str, list[dict[str, Any]]] = {
         "channels": [
-            {"id": "online", "kind": "online", "dc_use": 1.0},
+            {"id": "online", "kind": "online", "dc_use": 1.0, "launch_cost": 50.0,
+             "capacity": 400.0},
             {"id": "store", "kind": "offline", "fee_share": 0.1, "uses_store_stock": True,
-             "labour_hours": 0.1},
-            {"id": "dealer", "kind": "offline", "fee_per_unit": 2.0, "dealer_use": 1.0},
+             "labour_hours": 0.1, "capacity": 300.0},
+            {"id": "dealer", "kind": "offline", "fee_per_unit": 2.0, "dealer_use": 1.0,
+             "capacity": 300.0},
         ],
         "brands": [{"id": "acme", "new": True, "launch_cost": 5.0, "single_kind": True}],
         "products": [{"id": "p1", "brand": "acme", "unit_cost": 4.0, "ref_price": 10.0,
@@ -60,18 +62,24 @@ def every_rule_scenario(*, decision: bool) -> Scenario:
              "commission": {"share": 0.1, "decision": decision}, "partner_floor": True,
              "dealer_min_volume": True, "store_labour": True, "dc_capacity": 1000.0,
              "dealer_capacity": True, "inventory": True, "shelf_space": True,
-             "service_level": True, "cell_service_level": 0.1}
+             "service_level": True, "cell_service_level": 0.1, "channel_capacity": True}
     return Scenario.from_frames(tables, {
-        "demand_model": "independent", "rules": rules,
+        "demand_model": model, "rules": rules, "max_channels_per_cell": 2,
         "channel_rules": [{"action": "force", "channel": "online", "segment": "small"}]})
 
 
-def test_every_built_block_has_exactly_one_record_and_vice_versa() -> None:
-    # the two commission variants between them build every block of the model
+def test_every_built_block_has_exactly_one_record_and_vice_versa(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the two commission variants and the compact mnl form (forced here) between them
+    # build every block of the model
+    from channel_opt.model import data as model_data
+
     built_rows: set[str] = set()
     built_vars: set[str] = set()
-    for decision in (False, True):
-        am, _ = build_array_model(every_rule_scenario(decision=decision))
+    for decision, model, most in ((False, "independent", 63), (True, "mnl", 63),
+                                  (True, "mnl", 0)):
+        monkeypatch.setattr(model_data, "MNL_ENUMERATE_MAX_OPTIONS", most)
+        am, _ = build_array_model(every_rule_scenario(decision=decision, model=model))
         built_rows |= set(am.cons)
         built_vars |= set(am.vars)
     assert built_rows == set(ROW)

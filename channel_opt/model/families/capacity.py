@@ -1,5 +1,6 @@
 """Capacity families: store labour, dealer capacity, distribution-centre capacity,
-product inventory and the stores' shelf space (with the stock decision it needs).
+product inventory, the stores' shelf space (with the stock decision it needs) and the
+channels' own capacities at the planner's grain (over all regions, per region).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import pandas as pd
 
 from ...scenario.settings import Flag
 from ..data import ModelData, labels
-from ..records import RowFamily, Step, VarFamily, hand_test
+from ..records import RowFamily, Step, VarFamily, grain_test, hand_test
 from .core import Build, cc_labels, sales_by_group
 
 
@@ -89,6 +90,86 @@ def define_shelf_space(b: Build, rule: Flag) -> None:
                 "capacity")
 
 
+def forced_units(d: ModelData) -> np.ndarray:
+    """Per region: units the service levels force it to sell (0 where none): the larger
+    of its cells' ``cell_service_level`` shares and its own ``service_level``.
+    """
+    rules = d.scenario.settings.rules
+    c = d.cells
+    r, market = c["r"].to_numpy(), c["market"].to_numpy()
+    n_r = len(d.regions)
+    out: np.ndarray = np.zeros(n_r)
+    if rules.cell_service_level is not None:
+        out = np.bincount(r, weights=rules.cell_service_level * market, minlength=n_r)
+    if rules.service_level is not None:
+        out = np.maximum(out, d.regions["service_level"].to_numpy()
+                         * np.bincount(r, weights=market, minlength=n_r))
+    return out
+
+
+def _cover_terms(d: ModelData, scope: np.ndarray, group: np.ndarray, n_groups: int,
+                 cap: np.ndarray) -> np.ndarray:
+    """Per group (a channel, or a region-channel pair): the most units the sales columns
+    ``scope`` of that group can sell at an integer point, ``min(cap / least capacity
+    use, Σ of the largest demand of each of its (cell, channel) pairs)``.
+    """
+    s = d.sales
+    g = group[scope]
+    use = s["capacity_use"].to_numpy()[scope]
+    umin = np.full(n_groups, np.inf)
+    np.minimum.at(umin, g, use)
+    cc = s["cc"].to_numpy()[scope]
+    best = np.zeros(len(d.cc))
+    np.maximum.at(best, cc, s["dmax"].to_numpy()[scope])
+    ucc, first = np.unique(cc, return_index=True)
+    dsum = np.bincount(g[first], weights=best[ucc], minlength=n_groups)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_cap = np.where(umin > 0, cap / umin, np.inf)
+    return np.minimum(by_cap, dsum)
+
+
+def define_channel_capacity(b: Build, rule: Flag) -> None:
+    """``channel_capacity[k]``: ``Σ u_pk q ≤ C_k use_k``, the capacity available only when
+    the channel is used (the capacity x use link: no big-M); and where service levels
+    force units, ``capacity_cover``: the channels used must be able to carry them.
+
+    The cover is ``Σ_k a_k use_k ≥ F − Σ_{k without use_channel} a_k`` over the regions
+    with forced units ``F`` (:func:`forced_units`), ``a_k`` = the most units channel k
+    can sell there (its capacity over the least capacity use, at most the demand it
+    can reach), each ``a_k`` cut to the right-hand side (valid for 0/1 ``use``).
+    """
+    d, am = b.data, b.am
+    cap = d.channels["capacity"].to_numpy()
+    pos = b.idx["use_channel"]
+    ks = np.flatnonzero(np.isfinite(cap) & (pos >= 0))
+    s = d.sales
+    k, u = s["k"].to_numpy(), s["capacity_use"].to_numpy()
+    row = np.full(len(cap), -1)
+    row[ks] = np.arange(len(ks))
+    si = np.flatnonzero((row[k] >= 0) & (u > 0))
+    am.add_cons("channel_capacity", labels(d, channel=ks),
+                [(row[k[si]], b.col("sales", si), u[si]),
+                 (np.arange(len(ks)), b.col("use_channel", pos[ks]), -cap[ks])], upper=0.0,
+                description="capacity units used within the channel's capacity, available "
+                "only when the channel is used")
+    need = forced_units(d)
+    scope = np.flatnonzero(need[s["r"].to_numpy()] > 0)
+    if not len(scope) or not len(ks):
+        return
+    a = _cover_terms(d, scope, k, len(cap), cap)
+    reach = np.zeros(len(cap), bool)
+    reach[k[scope]] = True
+    with_use = np.flatnonzero(reach & (pos >= 0))
+    rhs = need.sum() - a[reach & (pos < 0)].sum()
+    if rhs <= 0:
+        return  # the channels without a use decision can carry it
+    a_use = np.minimum(a[with_use], rhs)
+    am.add_cons("capacity_cover", pd.DataFrame({"scope": ["all"]}),
+                [(np.zeros(len(with_use), np.int64), b.col("use_channel", pos[with_use]),
+                  a_use)], lower=rhs,
+                description="the channels used can carry the units the service levels force")
+
+
 # ---------------------------------------------------------------- records
 
 VARIABLES: tuple[VarFamily, ...] = (
@@ -110,6 +191,14 @@ ROWS: tuple[RowFamily, ...] = (
     RowFamily("inventory", "inventory", define_inventory, "capacity", "product", "[p]",
               "`Σ_{r,s,k,l} q_(p,r,s)kl ≤ I_p`", "inventory", "over by", "units",
               hand_test("test_inventory")),
+    RowFamily("channel_capacity", "channel_capacity", define_channel_capacity, "capacity",
+              "channel", "[k]", "`Σ_{c,l} u_pk q_ckl ≤ C_k use_k`", "channel capacity",
+              "over by", "units", grain_test("test_channel_capacity_hand")),
+    RowFamily("capacity_cover", "channel_capacity", define_channel_capacity, "cut", "global",
+              "[all]", "`Σ_k min(a_k, F') use_k ≥ F'`, `F' = F − Σ_{k without use} a_k`; `F`: "
+              "units the service levels force, `a_k = min(C_k / min u_pk, Σ_c d̄_ck)` over "
+              "the cells of regions with forced units", "channel capacities cover the forced "
+              "units", test=grain_test("test_capacity_cover_is_valid")),
     RowFamily("offer_needs_stock", "shelf_space", define_shelf_space, "structure",
               "product_region", "[c,k]", "`w_ck ≤ stock_pr` for channels with "
               "`uses_store_stock`", "offer needs stock", test=hand_test("test_shelf_space")),
@@ -124,5 +213,6 @@ BUILD_STEPS: tuple[Step, ...] = (
     (150, define_dealer_capacity),
     (160, define_inventory),
     (170, define_shelf_space),
+    (175, define_channel_capacity),
 )
 """(build step, builder) of this theme's builders."""
