@@ -112,6 +112,32 @@ def test_channel_capacity_hand() -> None:
     assert any("more than 60" in e for e in check_plan(scen, bad, sol.objective))
 
 
+def test_region_channel_capacity_hand() -> None:
+    # online holds 20 units in R1: 20 + 50 units x 50 = 3,500 (without the rule 5,000)
+    rc = [{"region": "R1", "channel": "online", "capacity": 20.0}]
+    on = {"region_channel_capacity": True}
+    scen = two_regions({"rules": on}, region_channels=rc)
+    sol = channel_opt.solve(scen, sensitivity=True)
+    assert sol.objective == pytest.approx(3500.0)
+    cap = sol.tables["capacity"].set_index("family")
+    assert cap.loc["region_channel_capacity", ["used", "limit"]].tolist() == \
+        pytest.approx([20.0, 20.0])
+    assert sol.sensitivity.set_index("family").loc[
+        "region_channel_capacity", "marginal_profit"] == pytest.approx(50.0)
+    assert check_plan(scen, sol.tables, sol.objective) == []
+    assert optimum(two_regions(region_channels=rc)) == pytest.approx(5000.0)
+    # half of each region's market must be served: R1 cannot (20 < 50), infeasible,
+    # and the diagnosis names the capacity against the service level
+    t = {"rules": {**on, "cell_service_level": 0.5}}
+    scen = two_regions(t, region_channels=rc)
+    am, _ = build_array_model(scen)
+    cover = am.cons["region_capacity_cover"]
+    assert cover.lower.tolist() == [50.0, 50.0] and cover.vals.tolist() == [20.0, 50.0]
+    sol = channel_opt.solve(scen, sensitivity=False)
+    assert sol.plan_status == "none" and sol.diagnosis is not None
+    assert {"region_channel_capacity", "cell_service_level"} <= set(sol.diagnosis.families)
+
+
 def test_region_and_product_grain() -> None:
     # R2's online variable cost 30 replaces 10: margins 50 and 30, 4,000
     rc = [{"region": "R2", "channel": "online", "variable_cost": 30.0}]
@@ -187,7 +213,7 @@ def test_capacity_cover_is_valid() -> None:
 
 # ------------------------------------------------------------ random, against brute force
 
-CAPACITY_RULES = ("channel_capacity",)
+CAPACITY_RULES = ("channel_capacity", "region_channel_capacity")
 
 
 def _random_tables(rng: np.random.Generator, n_k: int = 3) -> dict[str, Any]:

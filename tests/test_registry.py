@@ -53,6 +53,7 @@ def every_rule_scenario(*, decision: bool, model: str = "independent") -> Scenar
         "shares": [{"product": "p1", "region": "north", "segment": "small", "channel": k,
                     "share": a} for k, a in (("online", 0.5), ("store", 0.3),
                                              ("dealer", 0.2))],
+        "region_channels": [{"region": "north", "channel": "store", "capacity": 60.0}],
         "price_levels": [
             {"product": "p1", "channel": "online", "level": "full", "price": 10.0},
             {"product": "p1", "channel": "online", "level": "promo", "price": 8.0,
@@ -62,7 +63,8 @@ def every_rule_scenario(*, decision: bool, model: str = "independent") -> Scenar
              "commission": {"share": 0.1, "decision": decision}, "partner_floor": True,
              "dealer_min_volume": True, "store_labour": True, "dc_capacity": 1000.0,
              "dealer_capacity": True, "inventory": True, "shelf_space": True,
-             "service_level": True, "cell_service_level": 0.1, "channel_capacity": True}
+             "service_level": True, "cell_service_level": 0.1, "channel_capacity": True,
+             "region_channel_capacity": True}
     return Scenario.from_frames(tables, {
         "demand_model": model, "rules": rules, "max_channels_per_cell": 2,
         "channel_rules": [{"action": "force", "channel": "online", "segment": "small"}]})

@@ -170,6 +170,46 @@ def define_channel_capacity(b: Build, rule: Flag) -> None:
                 description="the channels used can carry the units the service levels force")
 
 
+def define_region_channel_capacity(b: Build, rule: Flag) -> None:
+    """``region_channel_capacity[r,k]``: ``Σ_{c∈r} u_pk q ≤ C_rk open_rk``, available only
+    where the channel is open; and per region with forced units ``F_r``,
+    ``region_capacity_cover[r]``: ``Σ_k min(a_rk, F_r) open_rk ≥ F_r``, ``a_rk`` the most
+    units channel k can sell in r (its capacities over the least capacity use, at most
+    the demand it can reach there).
+    """
+    d, am = b.data, b.am
+    rk, s = d.rk, d.sales
+    cap = rk["capacity"].to_numpy()
+    if d.scenario.settings.rules.channel_capacity is not None:  # the channel's bounds too
+        cap = np.minimum(cap, d.channels["capacity"].to_numpy()[rk["k"].to_numpy()])
+    own = np.flatnonzero(np.isfinite(rk["capacity"].to_numpy()))
+    rk_of = pd.MultiIndex.from_frame(rk[["r", "k"]]).get_indexer(
+        pd.MultiIndex.from_frame(s[["r", "k"]]))
+    u = s["capacity_use"].to_numpy()
+    row = np.full(len(rk), -1)
+    row[own] = np.arange(len(own))
+    si = np.flatnonzero((row[rk_of] >= 0) & (u > 0))
+    am.add_cons("region_channel_capacity", labels(d, region=rk["r"].to_numpy()[own],
+                                                  channel=rk["k"].to_numpy()[own]),
+                [(row[rk_of[si]], b.col("sales", si), u[si]),
+                 (np.arange(len(own)), b.col("open_channel", own),
+                  -rk["capacity"].to_numpy()[own])], upper=0.0,
+                description="capacity units used in the region within the channel's "
+                "capacity there, available only where it is open")
+    need = forced_units(d)
+    scope = np.flatnonzero(need[s["r"].to_numpy()] > 0)
+    if not len(scope):
+        return
+    a = _cover_terms(d, scope, rk_of, len(rk), cap)
+    r_of = rk["r"].to_numpy()
+    sel = np.flatnonzero((need[r_of] > 0) & np.isfinite(a))
+    regs, rrow = np.unique(r_of[sel], return_inverse=True)
+    am.add_cons("region_capacity_cover", labels(d, region=regs),
+                [(rrow, b.col("open_channel", sel), np.minimum(a[sel], need[r_of[sel]]))],
+                lower=need[regs], description="the channels open in the region can carry "
+                "the units its service levels force")
+
+
 # ---------------------------------------------------------------- records
 
 VARIABLES: tuple[VarFamily, ...] = (
@@ -199,6 +239,16 @@ ROWS: tuple[RowFamily, ...] = (
               "units the service levels force, `a_k = min(C_k / min u_pk, Σ_c d̄_ck)` over "
               "the cells of regions with forced units", "channel capacities cover the forced "
               "units", test=grain_test("test_capacity_cover_is_valid")),
+    RowFamily("region_channel_capacity", "region_channel_capacity",
+              define_region_channel_capacity, "capacity", "region_channel", "[r,k]",
+              "`Σ_{c∈r,l} u_pk q_ckl ≤ C_rk open_rk`", "region channel capacity", "over by",
+              "units", grain_test("test_region_channel_capacity_hand")),
+    RowFamily("region_capacity_cover", "region_channel_capacity",
+              define_region_channel_capacity, "cut", "region", "[r]",
+              "`Σ_k min(a_rk, F_r) open_rk ≥ F_r`; `F_r`: units the service levels force in "
+              "`r`, `a_rk = min(C_rk, C_k) / min u_pk` at most `Σ_{c∈r} d̄_ck`",
+              "region's channel capacities cover its forced units",
+              test=grain_test("test_region_channel_capacity_hand")),
     RowFamily("offer_needs_stock", "shelf_space", define_shelf_space, "structure",
               "product_region", "[c,k]", "`w_ck ≤ stock_pr` for channels with "
               "`uses_store_stock`", "offer needs stock", test=hand_test("test_shelf_space")),
@@ -214,5 +264,6 @@ BUILD_STEPS: tuple[Step, ...] = (
     (160, define_inventory),
     (170, define_shelf_space),
     (175, define_channel_capacity),
+    (176, define_region_channel_capacity),
 )
 """(build step, builder) of this theme's builders."""
