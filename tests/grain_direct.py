@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from channel_opt.model.linear import ArrayModel
 from channel_opt.scenario import Scenario
 
 
@@ -188,3 +189,17 @@ def gap_direct(p: Gap) -> float | None:
         m.row({x[i][j]: float(p.weight[i, j]) for j in range(n_j)}, -float("inf"),
               float(p.cap[i]))
     return m.solve()
+
+
+def without(am: ArrayModel, block: str) -> ArrayModel:
+    """A copy of the model without one row block."""
+    m = am.fixed(np.zeros(am.n_cols), [])
+    out = ArrayModel(name=am.name)
+    for b in m.vars.values():
+        out.add_vars(b.name, b.labels, lower=b.lower, upper=b.upper, integer=b.integer)
+    out._cost = [c.copy() for c in am._cost]
+    for c in am.cons.values():
+        if c.name != block:
+            out.add_cons(c.name, c.labels, [(c.rows, c.cols, c.vals)], lower=c.lower,
+                         upper=c.upper)
+    return out

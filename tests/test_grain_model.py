@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from bruteforce import solve as brute
 from conftest import duo_tables
+from grain_direct import without
 
 import channel_opt
 from channel_opt.model import build_array_model
@@ -39,20 +40,6 @@ def relaxation(am: ArrayModel) -> float:
     h = to_highs(lp)
     h.run()
     return float(h.getInfo().objective_function_value)
-
-
-def without(am: ArrayModel, block: str) -> ArrayModel:
-    """A copy of the model without one row block."""
-    m = am.fixed(np.zeros(am.n_cols), [])
-    out = ArrayModel(name=am.name)
-    for b in m.vars.values():
-        out.add_vars(b.name, b.labels, lower=b.lower, upper=b.upper, integer=b.integer)
-    out._cost = [c.copy() for c in am._cost]
-    for c in am.cons.values():
-        if c.name != block:
-            out.add_cons(c.name, c.labels, [(c.rows, c.cols, c.vals)], lower=c.lower,
-                         upper=c.upper)
-    return out
 
 
 def two_regions(settings: dict[str, Any] | None = None, *, model: str = "independent",
