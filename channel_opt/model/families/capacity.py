@@ -11,7 +11,7 @@ import pandas as pd
 from ...scenario.settings import Flag
 from ..data import ModelData, labels
 from ..records import RowFamily, Step, VarFamily, grain_test, hand_test
-from .core import Build, cc_labels, sales_by_group
+from .core import OFFER, OPEN_CHANNEL, SALES, USE_CHANNEL, Build, cc_labels, sales_by_group
 
 
 def _channel_coef(d: ModelData, values: np.ndarray) -> np.ndarray:
@@ -24,59 +24,59 @@ def define_store_labour(b: Build, rule: Flag) -> None:
     ch = d.channels
     per_unit = (ch["labour_hours"].to_numpy()
                 + ch["return_rate"].to_numpy() * ch["return_labour_hours"].to_numpy())
-    sales_by_group(b, "store_labour", d.sales["r"].to_numpy(), _channel_coef(d, per_unit),
-              d.regions["store_labour_hours"].to_numpy(), labels(d, region=d.regions.index),
-              "<=", "store labour used by O2O units and returns within the region's hours")
+    sales_by_group(b, STORE_LABOUR, d.sales["r"].to_numpy(), _channel_coef(d, per_unit),
+                   d.regions["store_labour_hours"].to_numpy(), labels(d, region=d.regions.index),
+                   "<=", "store labour used by O2O units and returns within the region's hours")
 
 
 def define_dealer_capacity(b: Build, rule: Flag) -> None:
     """``dealer_capacity[r]``: dealer units within the region's dealer capacity."""
     d = b.data
-    sales_by_group(b, "dealer_capacity", d.sales["r"].to_numpy(),
-              _channel_coef(d, d.channels["dealer_use"].to_numpy()),
-              d.regions["dealer_capacity"].to_numpy(), labels(d, region=d.regions.index),
-              "<=", "dealer units within the region's dealer capacity")
+    sales_by_group(b, DEALER_CAPACITY, d.sales["r"].to_numpy(),
+                   _channel_coef(d, d.channels["dealer_use"].to_numpy()),
+                   d.regions["dealer_capacity"].to_numpy(), labels(d, region=d.regions.index),
+                   "<=", "dealer units within the region's dealer capacity")
 
 
 def define_dc_capacity(b: Build, rule: float) -> None:
     """``dc_capacity``: units shipped from the distribution centre within its capacity."""
     d = b.data
-    sales_by_group(b, "dc_capacity", np.zeros(len(d.sales), np.int64),
-              _channel_coef(d, d.channels["dc_use"].to_numpy()), np.array([rule]),
-              pd.DataFrame({"scope": ["all"]}), "<=",
-              "distribution-centre units within its capacity")
+    sales_by_group(b, DC_CAPACITY, np.zeros(len(d.sales), np.int64),
+                   _channel_coef(d, d.channels["dc_use"].to_numpy()), np.array([rule]),
+                   pd.DataFrame({"scope": ["all"]}), "<=",
+                   "distribution-centre units within its capacity")
 
 
 def define_inventory(b: Build, rule: Flag) -> None:
     """``inventory[p]``: units sold of a product within its available inventory."""
     d = b.data
-    sales_by_group(b, "inventory", d.sales["p"].to_numpy(), np.ones(len(d.sales)),
-              d.products["inventory"].to_numpy(), labels(d, product=d.products.index),
-              "<=", "units sold within the product's inventory")
+    sales_by_group(b, INVENTORY, d.sales["p"].to_numpy(), np.ones(len(d.sales)),
+                   d.products["inventory"].to_numpy(), labels(d, product=d.products.index),
+                   "<=", "units sold within the product's inventory")
 
 
 def define_shelf_space(b: Build, rule: Flag) -> None:
     """``stock[p,r]`` store assortment; ``offer_needs_stock``; ``shelf_space[r]``."""
-    d, am = b.data, b.am
+    d = b.data
     uses = d.channels["uses_store_stock"].to_numpy(bool)
     cci = np.flatnonzero(uses[d.cc["k"].to_numpy()])
     if not len(cci):
         return
     cc = d.cc.iloc[cci]
     pr = cc[["p", "r"]].drop_duplicates().sort_values(["p", "r"]).reset_index(drop=True)
-    b.v["stock"] = am.add_vars("stock", labels(d, product=pr["p"], region=pr["r"]),
-                               binary=True, description="1 if the region's stores stock the "
-                               "product")
+    b.add_vars(STOCK, labels(d, product=pr["p"], region=pr["r"]),
+               binary=True, description="1 if the region's stores stock the "
+               "product")
     pos = pd.MultiIndex.from_frame(pr).get_indexer(pd.MultiIndex.from_frame(cc[["p", "r"]]))
     row_of_cc = np.full(len(d.cc), -1)
     row_of_cc[cci] = np.arange(len(cci))
     mem = d.members
     mr = row_of_cc[mem["cc"].to_numpy()]
     mk = mr >= 0
-    am.add_cons("offer_needs_stock", cc_labels(d, cci),
-                [(mr[mk], b.col("offer", mem["offer"].to_numpy()[mk]), 1.0),
-                 (np.arange(len(cci)), b.col("stock", pos), -1.0)], upper=0.0,
-                description="a store-stock channel is offered only if the stores stock it")
+    b.add_cons(OFFER_NEEDS_STOCK, cc_labels(d, cci),
+               [(mr[mk], b.col(OFFER, mem["offer"].to_numpy()[mk]), 1.0),
+                (np.arange(len(cci)), b.col(STOCK, pos), -1.0)], upper=0.0,
+               description="a store-stock channel is offered only if the stores stock it")
     cap = d.regions["shelf_capacity"].to_numpy()
     space = d.products["shelf_space"].to_numpy()[pr["p"].to_numpy()]
     regs = np.flatnonzero(np.isfinite(cap))
@@ -84,10 +84,10 @@ def define_shelf_space(b: Build, rule: Flag) -> None:
     rpos[regs] = np.arange(len(regs))
     row = rpos[pr["r"].to_numpy()]
     k = (row >= 0) & (space > 0)
-    am.add_cons("shelf_space", labels(d, region=regs),
-                [(row[k], b.col("stock", np.flatnonzero(k)), space[k])], upper=cap[regs],
-                description="shelf space of the stocked assortment within the region's "
-                "capacity")
+    b.add_cons(SHELF_SPACE, labels(d, region=regs),
+               [(row[k], b.col(STOCK, np.flatnonzero(k)), space[k])], upper=cap[regs],
+               description="shelf space of the stocked assortment within the region's "
+               "capacity")
 
 
 def forced_units(d: ModelData) -> np.ndarray:
@@ -138,18 +138,18 @@ def define_channel_capacity(b: Build, rule: Flag) -> None:
     can sell there (its capacity over the least capacity use, at most the demand it
     can reach), each ``a_k`` cut to the right-hand side (valid for 0/1 ``use``).
     """
-    d, am = b.data, b.am
+    d = b.data
     cap = d.channels["capacity"].to_numpy()
-    pos = b.idx["use_channel"]
+    pos = b.idx[USE_CHANNEL.name]
     ks = np.flatnonzero(np.isfinite(cap) & (pos >= 0))
     s = d.sales
     k, u = s["k"].to_numpy(), s["capacity_use"].to_numpy()
     row = np.full(len(cap), -1)
     row[ks] = np.arange(len(ks))
     si = np.flatnonzero((row[k] >= 0) & (u > 0))
-    am.add_cons("channel_capacity", labels(d, channel=ks),
-                [(row[k[si]], b.col("sales", si), u[si]),
-                 (np.arange(len(ks)), b.col("use_channel", pos[ks]), -cap[ks])], upper=0.0,
+    b.add_cons(CHANNEL_CAPACITY, labels(d, channel=ks),
+                [(row[k[si]], b.col(SALES, si), u[si]),
+                 (np.arange(len(ks)), b.col(USE_CHANNEL, pos[ks]), -cap[ks])], upper=0.0,
                 description="capacity units used within the channel's capacity, available "
                 "only when the channel is used")
     need = forced_units(d)
@@ -164,8 +164,8 @@ def define_channel_capacity(b: Build, rule: Flag) -> None:
     if rhs <= 0:
         return  # the channels without a use decision can carry it
     a_use = np.minimum(a[with_use], rhs)
-    am.add_cons("capacity_cover", pd.DataFrame({"scope": ["all"]}),
-                [(np.zeros(len(with_use), np.int64), b.col("use_channel", pos[with_use]),
+    b.add_cons(CAPACITY_COVER, pd.DataFrame({"scope": ["all"]}),
+                [(np.zeros(len(with_use), np.int64), b.col(USE_CHANNEL, pos[with_use]),
                   a_use)], lower=rhs,
                 description="the channels used can carry the units the service levels force")
 
@@ -177,7 +177,7 @@ def define_region_channel_capacity(b: Build, rule: Flag) -> None:
     units channel k can sell in r (its capacities over the least capacity use, at most
     the demand it can reach there).
     """
-    d, am = b.data, b.am
+    d = b.data
     rk, s = d.rk, d.sales
     cap = rk["capacity"].to_numpy()
     if d.scenario.settings.rules.channel_capacity is not None:  # the channel's bounds too
@@ -189,10 +189,10 @@ def define_region_channel_capacity(b: Build, rule: Flag) -> None:
     row = np.full(len(rk), -1)
     row[own] = np.arange(len(own))
     si = np.flatnonzero((row[rk_of] >= 0) & (u > 0))
-    am.add_cons("region_channel_capacity", labels(d, region=rk["r"].to_numpy()[own],
+    b.add_cons(REGION_CHANNEL_CAPACITY, labels(d, region=rk["r"].to_numpy()[own],
                                                   channel=rk["k"].to_numpy()[own]),
-                [(row[rk_of[si]], b.col("sales", si), u[si]),
-                 (np.arange(len(own)), b.col("open_channel", own),
+                [(row[rk_of[si]], b.col(SALES, si), u[si]),
+                 (np.arange(len(own)), b.col(OPEN_CHANNEL, own),
                   -rk["capacity"].to_numpy()[own])], upper=0.0,
                 description="capacity units used in the region within the channel's "
                 "capacity there, available only where it is open")
@@ -204,57 +204,65 @@ def define_region_channel_capacity(b: Build, rule: Flag) -> None:
     r_of = rk["r"].to_numpy()
     sel = np.flatnonzero((need[r_of] > 0) & np.isfinite(a))
     regs, rrow = np.unique(r_of[sel], return_inverse=True)
-    am.add_cons("region_capacity_cover", labels(d, region=regs),
-                [(rrow, b.col("open_channel", sel), np.minimum(a[sel], need[r_of[sel]]))],
+    b.add_cons(REGION_CAPACITY_COVER, labels(d, region=regs),
+                [(rrow, b.col(OPEN_CHANNEL, sel), np.minimum(a[sel], need[r_of[sel]]))],
                 lower=need[regs], description="the channels open in the region can carry "
                 "the units its service levels force")
 
 
 # ---------------------------------------------------------------- records
 
-VARIABLES: tuple[VarFamily, ...] = (
-    VarFamily("stock", "shelf_space", define_shelf_space, "design", "product_region",
-              "(p,r)", "binary", "region's stores stock the product (shelf space)", None,
-              hand_test("test_shelf_space")),
-)
+STOCK = VarFamily("stock", "shelf_space", define_shelf_space, "design", "product_region", "(p,r)",
+                  "binary", "region's stores stock the product (shelf space)", None,
+                  hand_test("test_shelf_space"))
+
+VARIABLES: tuple[VarFamily, ...] = (STOCK,)
+
+STORE_LABOUR = RowFamily("store_labour", "store_labour", define_store_labour, "capacity", "region",
+                         "[r]", "`Σ_{c∈r} (h_k + rr_k h^ret_k) q ≤ H_r`", "store labour hours",
+                         "over by", "h", hand_test("test_store_labour"))
+DEALER_CAPACITY = RowFamily("dealer_capacity", "dealer_capacity", define_dealer_capacity,
+                            "capacity", "region", "[r]", "`Σ_{c∈r} dealer_use_k q ≤ C^dealer_r`",
+                            "dealer capacity", "over by", "units",
+                            hand_test("test_dealer_capacity"))
+DC_CAPACITY = RowFamily("dc_capacity", "dc_capacity", define_dc_capacity, "capacity", "global",
+                        "[all]", "`Σ dc_use_k q ≤ C^DC`", "distribution-centre capacity", "over by",
+                        "units", hand_test("test_dc_capacity"))
+INVENTORY = RowFamily("inventory", "inventory", define_inventory, "capacity", "product", "[p]",
+                      "`Σ_{r,s,k,l} q_(p,r,s)kl ≤ I_p`", "inventory", "over by", "units",
+                      hand_test("test_inventory"))
+OFFER_NEEDS_STOCK = RowFamily("offer_needs_stock", "shelf_space", define_shelf_space, "structure",
+                              "product_region", "[c,k]", "`w_ck ≤ stock_pr` for channels with "
+                              "`uses_store_stock`", "offer needs stock",
+                              test=hand_test("test_shelf_space"))
+SHELF_SPACE = RowFamily("shelf_space", "shelf_space", define_shelf_space, "capacity", "region",
+                        "[r]", "`Σ_p space_p stock_pr ≤ S_r`", "shelf space", "over by",
+                        "shelf units", hand_test("test_shelf_space"))
+
+CHANNEL_CAPACITY = RowFamily("channel_capacity", "channel_capacity", define_channel_capacity,
+                             "capacity", "channel", "[k]", "`Σ_{c,l} u_pk q_ckl ≤ C_k use_k`",
+                             "channel capacity", "over by", "units",
+                             grain_test("test_channel_capacity_hand"))
+CAPACITY_COVER = RowFamily("capacity_cover", "channel_capacity", define_channel_capacity, "cut",
+                           "global", "[all]", "`Σ_k min(a_k, F') use_k ≥ F'`, `F' = F − Σ_{k "
+                           "without use} a_k`; `F`: units the service levels force, `a_k = "
+                           "min(C_k / min u_pk, Σ_c d̄_ck)` over the cells of regions with forced "
+                           "units", "channel capacities cover the forced units",
+                           test=grain_test("test_capacity_cover_is_valid"))
+REGION_CHANNEL_CAPACITY = RowFamily(
+    "region_channel_capacity", "region_channel_capacity", define_region_channel_capacity,
+    "capacity", "region_channel", "[r,k]", "`Σ_{c∈r,l} u_pk q_ckl ≤ C_rk open_rk`",
+    "region channel capacity", "over by", "units", grain_test("test_region_channel_capacity_hand"))
+REGION_CAPACITY_COVER = RowFamily(
+    "region_capacity_cover", "region_channel_capacity", define_region_channel_capacity, "cut",
+    "region", "[r]", "`Σ_k min(a_rk, F_r) open_rk ≥ F_r`; `F_r`: units the service levels force "
+    "in `r`, `a_rk = min(C_rk, C_k) / min u_pk` at most `Σ_{c∈r} d̄_ck`",
+    "region's channel capacities cover its forced units",
+    test=grain_test("test_region_channel_capacity_hand"))
 
 ROWS: tuple[RowFamily, ...] = (
-    RowFamily("store_labour", "store_labour", define_store_labour, "capacity", "region",
-              "[r]", "`Σ_{c∈r} (h_k + rr_k h^ret_k) q ≤ H_r`", "store labour hours", "over by",
-              "h", hand_test("test_store_labour")),
-    RowFamily("dealer_capacity", "dealer_capacity", define_dealer_capacity, "capacity",
-              "region", "[r]", "`Σ_{c∈r} dealer_use_k q ≤ C^dealer_r`", "dealer capacity",
-              "over by", "units", hand_test("test_dealer_capacity")),
-    RowFamily("dc_capacity", "dc_capacity", define_dc_capacity, "capacity", "global", "[all]",
-              "`Σ dc_use_k q ≤ C^DC`", "distribution-centre capacity", "over by", "units",
-              hand_test("test_dc_capacity")),
-    RowFamily("inventory", "inventory", define_inventory, "capacity", "product", "[p]",
-              "`Σ_{r,s,k,l} q_(p,r,s)kl ≤ I_p`", "inventory", "over by", "units",
-              hand_test("test_inventory")),
-    RowFamily("channel_capacity", "channel_capacity", define_channel_capacity, "capacity",
-              "channel", "[k]", "`Σ_{c,l} u_pk q_ckl ≤ C_k use_k`", "channel capacity",
-              "over by", "units", grain_test("test_channel_capacity_hand")),
-    RowFamily("capacity_cover", "channel_capacity", define_channel_capacity, "cut", "global",
-              "[all]", "`Σ_k min(a_k, F') use_k ≥ F'`, `F' = F − Σ_{k without use} a_k`; `F`: "
-              "units the service levels force, `a_k = min(C_k / min u_pk, Σ_c d̄_ck)` over "
-              "the cells of regions with forced units", "channel capacities cover the forced "
-              "units", test=grain_test("test_capacity_cover_is_valid")),
-    RowFamily("region_channel_capacity", "region_channel_capacity",
-              define_region_channel_capacity, "capacity", "region_channel", "[r,k]",
-              "`Σ_{c∈r,l} u_pk q_ckl ≤ C_rk open_rk`", "region channel capacity", "over by",
-              "units", grain_test("test_region_channel_capacity_hand")),
-    RowFamily("region_capacity_cover", "region_channel_capacity",
-              define_region_channel_capacity, "cut", "region", "[r]",
-              "`Σ_k min(a_rk, F_r) open_rk ≥ F_r`; `F_r`: units the service levels force in "
-              "`r`, `a_rk = min(C_rk, C_k) / min u_pk` at most `Σ_{c∈r} d̄_ck`",
-              "region's channel capacities cover its forced units",
-              test=grain_test("test_region_channel_capacity_hand")),
-    RowFamily("offer_needs_stock", "shelf_space", define_shelf_space, "structure",
-              "product_region", "[c,k]", "`w_ck ≤ stock_pr` for channels with "
-              "`uses_store_stock`", "offer needs stock", test=hand_test("test_shelf_space")),
-    RowFamily("shelf_space", "shelf_space", define_shelf_space, "capacity", "region", "[r]",
-              "`Σ_p space_p stock_pr ≤ S_r`", "shelf space", "over by", "shelf units",
-              hand_test("test_shelf_space")),
+    STORE_LABOUR, DEALER_CAPACITY, DC_CAPACITY, INVENTORY, OFFER_NEEDS_STOCK, SHELF_SPACE,
+    CHANNEL_CAPACITY, CAPACITY_COVER, REGION_CHANNEL_CAPACITY, REGION_CAPACITY_COVER,
 )
 
 BUILD_STEPS: tuple[Step, ...] = (
