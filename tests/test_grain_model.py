@@ -289,3 +289,33 @@ def test_compact_and_enumerated_mnl_agree_with_levels(seed: int,
 def _model_and_x(scen: Scenario, sol: Any) -> tuple[ArrayModel, np.ndarray]:
     am, _ = build_array_model(scen)
     return am, np.asarray(sol.x, float)
+
+
+def test_grain_input_errors_name_file_row_column_and_rule() -> None:
+    # every bad cell of the new columns and table is reported at once
+    from channel_opt.scenario import ScenarioError
+
+    t = duo_tables(
+        channels=[{"id": "online", "kind": "online", "launch_cost": -5.0, "capacity": "lots"},
+                  {"id": "store", "kind": "offline"}],
+        region_channels=[{"region": "R", "channel": "online", "variable_cost": -1.0}],
+        product_channels=[{"product": "P", "channel": "online", "capacity_use": -2.0},
+                          {"product": "X", "channel": "store", "allowed": "maybe"},
+                          {"product": "P", "channel": "online"}])
+    with pytest.raises(ScenarioError) as err:
+        Scenario.from_frames(t, {})
+    got = {(p.table, p.row, p.column, p.rule) for p in err.value.problems}
+    assert ("channels", 2, "launch_cost", "negative number") in got
+    assert ("channels", 2, "capacity", "not a number") in got
+    assert ("region_channels", 2, "variable_cost", "negative number") in got
+    assert ("product_channels", 2, "capacity_use", "negative number") in got
+    assert ("product_channels", 3, "allowed", "not true/false") in got
+    assert ("product_channels", 3, "product",
+            "unknown product id (not in table 'products')") in got
+    assert ("product_channels", 4, "channel", "duplicate key (product, channel)") in got
+
+
+def test_capacity_without_its_rule_is_noted() -> None:
+    scen = two_regions(online={"capacity": 60.0})
+    assert any("[channels], column 'capacity'" in str(n) and "'channel_capacity' is off"
+               in str(n) for n in scen.notes)
