@@ -230,8 +230,8 @@ def build_data(scen: Scenario) -> ModelData:
                                    np.ones(len(pk)))
     # per unit of each sales column: the region's (or channel's) variable cost plus the
     # product's in the channel; the capacity units it takes
-    rk_of_sale = pd.MultiIndex.from_frame(rk[["r", "k"]]).get_indexer(
-        pd.MultiIndex.from_frame(sales[["r", "k"]]))
+    rk_key = rk["r"].to_numpy() * n_k + rk_k  # sorted: rk is sorted by (r, k)
+    rk_of_sale = np.searchsorted(rk_key, sales["r"].to_numpy() * n_k + sales["k"].to_numpy())
     pk_of_sale = cc["pk"].to_numpy()[sales["cc"].to_numpy()]
     sales["variable_cost"] = rk["variable_cost"].to_numpy()[rk_of_sale] + \
         pk["variable_cost"].to_numpy()[pk_of_sale]
