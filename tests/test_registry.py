@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from scenario_factory import every_rule_scenario
 
 from channel_opt.model import build_array_model
 from channel_opt.model.design_doc import END, START, families_markdown
@@ -22,48 +23,9 @@ from channel_opt.model.registry import (
     VARIABLES,
     planner_words,
 )
-from channel_opt.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 DESIGN = ROOT / "models" / "channel_design.md"
-
-
-def every_rule_scenario(*, decision: bool) -> Scenario:
-    """One product at two price levels online, a new single-kind brand, a store and a
-    dealer in one region with every limit set, and every rule switched on.
-    """
-    tables: dict[str, list[dict[str, Any]]] = {
-        "channels": [
-            {"id": "online", "kind": "online", "dc_use": 1.0},
-            {"id": "store", "kind": "offline", "fee_share": 0.1, "uses_store_stock": True,
-             "labour_hours": 0.1},
-            {"id": "dealer", "kind": "offline", "fee_per_unit": 2.0, "dealer_use": 1.0},
-        ],
-        "brands": [{"id": "acme", "new": True, "launch_cost": 5.0, "single_kind": True}],
-        "products": [{"id": "p1", "brand": "acme", "unit_cost": 4.0, "ref_price": 10.0,
-                      "inventory": 500.0, "shelf_space": 1.0}],
-        "regions": [{"id": "north", "store_labour_hours": 50.0, "shelf_capacity": 3.0,
-                     "dealer_capacity": 40.0, "partner_profit_floor": 1.0,
-                     "dealer_min_volume": 1.0, "service_level": 0.1}],
-        "segments": [{"id": "small"}],
-        "cells": [{"product": "p1", "region": "north", "segment": "small",
-                   "market_size": 100.0}],
-        "shares": [{"product": "p1", "region": "north", "segment": "small", "channel": k,
-                    "share": a} for k, a in (("online", 0.5), ("store", 0.3),
-                                             ("dealer", 0.2))],
-        "price_levels": [
-            {"product": "p1", "channel": "online", "level": "full", "price": 10.0},
-            {"product": "p1", "channel": "online", "level": "promo", "price": 8.0,
-             "demand_multiplier": 1.5}],
-    }
-    rules = {"price_parity": {"band": 0.05}, "overlap": {"cost": 1.0, "max_pairs": 1},
-             "commission": {"share": 0.1, "decision": decision}, "partner_floor": True,
-             "dealer_min_volume": True, "store_labour": True, "dc_capacity": 1000.0,
-             "dealer_capacity": True, "inventory": True, "shelf_space": True,
-             "service_level": True, "cell_service_level": 0.1}
-    return Scenario.from_frames(tables, {
-        "demand_model": "independent", "rules": rules,
-        "channel_rules": [{"action": "force", "channel": "online", "segment": "small"}]})
 
 
 def test_every_built_block_has_exactly_one_record_and_vice_versa() -> None:
