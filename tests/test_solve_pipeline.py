@@ -147,16 +147,15 @@ def test_time_limited_solve_reports_termination_apart_from_plan(
     # The solver stops at its limit without a plan of its own: the termination says why
     # it stopped, the plan is the constructive one, checked but not proven (exit 1).
     # By hand that plan offers both channels (the cell's best option: 100/3 units each,
-    # 2666.67) and its cheap bound is the same best option's value.
-    from channel_opt.solving import pipeline
-    from channel_opt.solving.backends import RawResult
+    # 2666.67) and its cheap bound is the same best option's value. (HiGHS is stopped
+    # in this process: without a time limit the pipeline solves in process.)
+    from channel_opt.solving.backends import RawResult, get_backend
 
-    def stopped(name: str, am: object, opts: SolveOptions,
-                kill_after: float | None = None) -> RawResult:
-        return RawResult("time_limit", None, None, None, name, "-", "stopped at the limit")
+    def stopped(self: object, am: object, opts: SolveOptions) -> RawResult:
+        return RawResult("time_limit", None, None, None, "highs", "-", "stopped at the limit")
 
-    monkeypatch.setattr(pipeline, "solve_watched", stopped)
-    sol = solve(duo(), time_limit=30.0)
+    monkeypatch.setattr(type(get_backend("highs")), "solve", stopped)
+    sol = solve(duo())
     assert (sol.termination, sol.plan_status, sol.exit_code) == ("time_limit", "feasible", 1)
     assert sol.objective == pytest.approx(BOTH, rel=1e-9)
     assert sol.bound == pytest.approx(BOTH, rel=1e-9)
