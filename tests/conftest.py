@@ -1,13 +1,18 @@
 """Shared fixtures. The tiny scenarios whose optimum is worked out by hand come from the
 one factory, :mod:`scenario_factory` (``duo``, the base scenario, the every-rule
-scenario, the small grid); the MIP's optimum of one from :mod:`optimum`.
+scenario, the small grid), imported here and by the tests; the MIP's optimum of one
+from :mod:`optimum`. (``duo`` and ``duo_tables`` are re-exported for tests written
+against this module; import them from :mod:`scenario_factory`.)
 """
 
 from __future__ import annotations
 
 import pytest
+from scenario_factory import duo, duo_tables
 
 from channel_opt.solving.backends import BACKENDS
+
+__all__ = ["duo", "duo_tables", "solver"]
 
 
 @pytest.fixture(params=[n for n, b in BACKENDS.items() if b.is_available()])
