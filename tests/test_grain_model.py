@@ -23,6 +23,16 @@ from channel_opt.scenario import Scenario
 from channel_opt.solving.check import check_plan, check_rows
 
 
+def components(scen: Scenario) -> set[str]:
+    """Names of the variable and constraint components of the scenario's Pyomo model."""
+    import pyomo.environ as pyo
+
+    from channel_opt.model import build_model
+
+    m = build_model(scen)
+    return {c.local_name for c in m.component_objects((pyo.Var, pyo.Constraint))}
+
+
 def optimum(scen: Scenario) -> float | None:
     """The MIP optimum of the scenario's array model (HiGHS, tight gap)."""
     am, _ = build_array_model(scen)
@@ -68,6 +78,7 @@ def test_launch_cost_and_use_link() -> None:
     prof = sol.tables["profit"].set_index("component")["amount"]
     assert prof["channel launch"] == pytest.approx(-3000.0)
     assert check_plan(scen, sol.tables, sol.objective) == []
+    assert {"use_channel", "channel_use_link"} <= components(scen)
     am, _ = build_array_model(scen)
     assert am.cons["channel_use_link"].n == 2 and am.vars["use_channel"].n == 1
     assert optimum(two_regions(online={"launch_cost": 6000.0})) == pytest.approx(0.0)
@@ -85,6 +96,7 @@ def test_channel_capacity_hand() -> None:
                                product_channels=pc)) == pytest.approx(1500.0)
     # with a launch cost of 2,000 the capacity is bought with the launch: 3,000 - 2,000
     scen = two_regions({"rules": on}, online={"capacity": 60.0, "launch_cost": 2000.0})
+    assert "channel_capacity" in components(scen)
     sol = channel_opt.solve(scen, sensitivity=True)
     assert sol.objective == pytest.approx(1000.0)
     cap = sol.tables["capacity"].set_index("family")
@@ -104,6 +116,7 @@ def test_region_channel_capacity_hand() -> None:
     rc = [{"region": "R1", "channel": "online", "capacity": 20.0}]
     on = {"region_channel_capacity": True}
     scen = two_regions({"rules": on}, region_channels=rc)
+    assert "region_channel_capacity" in components(scen)
     sol = channel_opt.solve(scen, sensitivity=True)
     assert sol.objective == pytest.approx(3500.0)
     cap = sol.tables["capacity"].set_index("family")
@@ -117,6 +130,7 @@ def test_region_channel_capacity_hand() -> None:
     # and the diagnosis names the capacity against the service level
     t = {"rules": {**on, "cell_service_level": 0.5}}
     scen = two_regions(t, region_channels=rc)
+    assert "region_capacity_cover" in components(scen)
     am, _ = build_array_model(scen)
     cover = am.cons["region_capacity_cover"]
     assert cover.lower.tolist() == [50.0, 50.0] and cover.vals.tolist() == [20.0, 50.0]
@@ -154,6 +168,7 @@ def test_independent_offers_per_channel_with_cardinality() -> None:
     assert optimum(scen) == pytest.approx(4000.0)
     one = Scenario.from_frames(duo_tables(), {"demand_model": "independent",
                                               "max_channels_per_cell": 1})
+    assert "offer_cardinality" in components(one)
     am, _ = build_array_model(one)
     assert am.cons["offer_cardinality"].upper.tolist() == [1.0]
     assert optimum(one) == pytest.approx(2500.0)
@@ -166,9 +181,8 @@ def test_compact_mnl_hand(monkeypatch: pytest.MonkeyPatch) -> None:
     scen = Scenario.from_frames(duo_tables(), {})
     am, d = build_array_model(scen)
     assert d.mnl_compact.all() and am.vars["offer"].n == 2
-    assert {"no_purchase", "offer_volume"} <= set(am.vars)
-    assert {"mnl_balance", "mnl_volume_off", "mnl_volume_floor", "mnl_volume_upper",
-            "mnl_volume_lower", "mnl_demand"} <= set(am.cons)
+    assert {"no_purchase", "offer_volume", "mnl_balance", "mnl_volume_off", "mnl_volume_floor",
+            "mnl_volume_upper", "mnl_volume_lower", "mnl_demand"} <= components(scen)
     sol = channel_opt.solve(scen, sensitivity=False)
     assert sol.objective == pytest.approx(8000 / 3)
     cc = sol.tables["cell_channel"]
@@ -187,8 +201,8 @@ def test_capacity_cover_is_valid() -> None:
 
     p = random_cfl(5, 12, seed=3, tight=1.2)
     scen = cfl_scenario(p)
+    assert {"capacity_cover", "channel_capacity"} <= components(scen)
     am, _ = build_array_model(scen)
-    assert "capacity_cover" in am.cons and "channel_capacity" in am.cons
     cover = am.cons["capacity_cover"]
     assert cover.lower.tolist() == [p.demand.sum()]  # every unit is forced
     assert sorted(cover.vals) == sorted(np.minimum(p.cap, p.demand.sum()))

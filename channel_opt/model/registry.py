@@ -14,7 +14,7 @@ tables, diagnosis, sensitivity, the heuristic and the family tables of
 from __future__ import annotations
 
 from ..scenario.settings import Rules
-from .families import capacity, compact, conflict, core, partners, pricing
+from .families import capacity, conflict, core, partners, pricing
 from .records import Builder, Role, RowFamily, Step, VarFamily
 
 __all__ = ["BUILDERS", "BUILD_ORDER", "LIMITED", "RECORDS", "ROW", "ROWS", "THEMES", "VAR",
@@ -22,7 +22,7 @@ __all__ = ["BUILDERS", "BUILD_ORDER", "LIMITED", "RECORDS", "ROW", "ROWS", "THEM
            "rows_with"]
 
 # the theme modules in record order (the order of the family tables and of LIMITED)
-THEMES = (core, compact, pricing, conflict, partners, capacity)
+THEMES = (core, pricing, conflict, partners, capacity)
 
 VARIABLES: tuple[VarFamily, ...] = tuple(v for m in THEMES for v in m.VARIABLES)
 ROWS: tuple[RowFamily, ...] = tuple(r for m in THEMES for r in m.ROWS)

@@ -10,12 +10,12 @@ import pandas as pd
 from ..model.data import ModelData, kinds_of, labels, mnl_compact_sales, sales_odds
 from ..model.families import parity_kind_pairs, partner_income_per_unit, sales_unit_margin
 from ..model.families.capacity import STOCK
-from ..model.families.compact import OFFER_VOLUME
 from ..model.families.conflict import COMMISSION, COMMISSION_POLICY
 from ..model.families.core import (
     LAUNCH_BRAND,
     LIST_PRODUCT,
     OFFER,
+    OFFER_VOLUME,
     OPEN_CHANNEL,
     SALES,
     SELL_BRAND,

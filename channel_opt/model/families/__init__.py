@@ -40,10 +40,10 @@ or floor row appears in the capacity table and the sensitivity by its role).
 
 from __future__ import annotations
 
-from . import capacity, compact, conflict, core, partners, pricing
+from . import capacity, conflict, core, partners, pricing
 from .core import Build, sales_unit_margin
 from .partners import partner_income_per_unit
 from .pricing import parity_kind_pairs
 
-__all__ = ["Build", "capacity", "compact", "conflict", "core", "parity_kind_pairs",
+__all__ = ["Build", "capacity", "conflict", "core", "parity_kind_pairs",
            "partner_income_per_unit", "partners", "pricing", "sales_unit_margin"]
