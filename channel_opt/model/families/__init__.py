@@ -45,5 +45,5 @@ from .core import Build, sales_unit_margin
 from .partners import partner_income_per_unit
 from .pricing import parity_kind_pairs
 
-__all__ = ["Build", "capacity", "conflict", "core", "parity_kind_pairs",
-           "partner_income_per_unit", "partners", "pricing", "sales_unit_margin"]
+__all__ = ["Build", "capacity", "conflict", "core", "parity_kind_pairs", "partner_income_per_unit",
+           "partners", "pricing", "sales_unit_margin"]
