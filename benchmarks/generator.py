@@ -154,6 +154,8 @@ def generate(family: str, n_cells: int, seed: int = 0) -> tuple[dict[str, pd.Dat
     new_brand = pb == 2
     ref = np.round(rng.uniform(20, 160, n_p), 2)
     in_season = new_brand | (rng.random(n_p) < 0.72)
+    if in_season.all() and not new_brand.all():  # tiny instances keep some old stock
+        in_season[np.flatnonzero(~new_brand)[-1]] = False
     thin = ~new_brand & (rng.random(n_p) < 0.15)  # thin margin: loses money via partners
     cost_share = np.where(in_season, rng.uniform(0.38, 0.50, n_p), rng.uniform(0.12, 0.25, n_p))
     cost_share = np.where(thin, rng.uniform(0.66, 0.80, n_p), cost_share)
@@ -371,6 +373,8 @@ def _price_levels(products: pd.DataFrame, rng: np.random.Generator,
     finite = np.isfinite(products["inventory"].to_numpy(float)) if "inventory" in products \
         else np.zeros(n_p, bool)
     sel = np.where(in_season, rng.random(n_p) < 0.15, rng.random(n_p) < 0.7) & ~finite
+    if not sel.any():  # tiny instances: at least one product with markdown levels
+        sel[np.flatnonzero(~finite & ~in_season)[:1]] = True
     pi = np.flatnonzero(sel)
     ref = products["ref_price"].to_numpy()[pi]
     levels = (("full", 1.0, 1.0), ("promo", 0.85, 2.0)) if apparel else \
