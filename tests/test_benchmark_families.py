@@ -17,12 +17,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from channel_opt.model import build_array_model  # noqa: E402
-from channel_opt.scenario import Scenario  # noqa: E402
-
 from benchmarks import generator  # noqa: E402
 from benchmarks.report import binding_by_rule, plan_profile, rules_on  # noqa: E402
 from benchmarks.rootgap import best_plan  # noqa: E402
+from channel_opt.model import build_array_model  # noqa: E402
+from channel_opt.scenario import Scenario  # noqa: E402
 
 MIN_SHARE = 0.05
 CELLS = 300

@@ -110,12 +110,11 @@ def test_a_stalled_worker_is_killed() -> None:
 
 # ---------------------------------------------------------------- families (no solve)
 
+from benchmarks import generator  # noqa: E402
+from benchmarks.report import binding_by_rule, plan_profile, rules_on  # noqa: E402
 from channel_opt.model import build_array_model, to_highs  # noqa: E402
 from channel_opt.model.registry import ROWS  # noqa: E402
 from channel_opt.scenario import Scenario  # noqa: E402
-
-from benchmarks import generator  # noqa: E402
-from benchmarks.report import binding_by_rule, plan_profile, rules_on  # noqa: E402
 
 
 def _family(name: str, n: int = 200, seed: int = 0) -> Scenario:
