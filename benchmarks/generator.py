@@ -8,21 +8,29 @@ online-only brand), regions with and without stores. Everything is vectorized, s
 
 The numbers are calibrated so that every family tests what it names (issue 13): in
 the best plan each channel carries a real share of the units, and each rule family
-switched on has binding rows. The levers, all scaled from the instance's own demand
-so that they hold at every size and seed:
+switched on has binding rows. The levers are set against the instance's own *natural
+plan* -- per cell the channel set (at most 3) that maximizes HQ's margin under the
+logit demand, fixed costs and rules aside, computed in closed form by
+:func:`_best_sets` -- so they hold at every size and seed:
 
 * channel economics: online pays fulfilment and returns per unit, stores and dealers
   keep a share of the price, the O2O channels a fee per unit; shares favour stores in
   small orders, dealers in large ones and O2O in metro regions;
-* *thin* products (unit cost 66–80 % of the price) lose money through partners, so
-  partner floors, dealer minimum volumes and service levels are met by routing a
-  continuous amount of loss-making volume to them (rows binding exactly);
-* capacities (labour, DC, dealer, inventory, shelf) are a fraction of the
-  stand-alone demand of what they limit, below what the plan would otherwise use;
+* *thin* products (unit cost 66-80 % of the price) lose money through partners, so
+  partner floors, dealer minimum volumes and service levels, set above the natural
+  plan's partner income or volume, are met by routing a continuous amount of
+  loss-making volume to partners (the rows bind exactly); a small commission share
+  makes paying commission the cheaper way out in some regions;
+* capacities (labour, DC, dealer, inventory) are a fraction of the natural plan's
+  use; shelf space holds about a third of the range (integer facings, so it fills);
 * markdown levels raise a channel's odds enough to pay on written-down stock; the
   parity band forbids mixing a deep markdown with full price across kinds;
 * the overlap cost is a fraction of a (product, region)'s typical margin, so some
-  pairs are worth selling both online and offline and others are not.
+  pairs are worth selling both online and offline and others are not; ``conflict``
+  adds an overlap budget (a quarter of the store (product, region) pairs);
+* ``all`` gives each region one kind of regional rule (floors, service level,
+  capacities or dealer minimum), so each binds somewhere and none is asked the
+  impossible.
 """
 
 from __future__ import annotations
@@ -84,11 +92,10 @@ class Family:
     knobs: dict[str, float] = field(default_factory=dict)  # overrides of :data:`KNOBS`
 
 
-# How tight each lever is, as a fraction of the stand-alone demand (or income) of what
-# it limits; a family overrides some (``all`` combines floors with capacities, so its
-# floors are lower to stay feasible).
+# How tight each lever is, as a multiple of the natural plan's use (capacities below
+# 1, floors above 1); a family overrides some.
 KNOBS: dict[str, float] = {
-    "labour": 0.8, "shelf": 0.35, "dealer_cap": 0.8, "dc": 0.85, "inventory_lo": 0.5,
+    "labour": 0.5, "shelf": 0.35, "dealer_cap": 0.8, "dc": 0.7, "inventory_lo": 0.5,
     "inventory_hi": 0.8, "floor_lo": 1.05, "floor_hi": 1.35, "dealer_min": 1.2,
     "service": 1.05, "overlap_cost": 0.12, "overlap_budget": 0.25,
 }
@@ -196,9 +203,11 @@ def generate(family: str, n_cells: int, seed: int = 0) -> tuple[dict[str, pd.Dat
     season_eff = np.where(in_season, 1.0, 0.6)
     market = np.round(seg_size[s_i] * size_r[r_i] * popularity[p_i] * season_eff[p_i]
                       * rng.lognormal(0.0, 0.3, len(p_i)), 0) + 3.0
-    cells = pd.DataFrame({"product": products["id"].to_numpy()[p_i],
-                          "region": regions["id"].to_numpy()[r_i],
-                          "segment": seg_ids[s_i], "market_size": market})
+    def cat(codes: np.ndarray, ids: Any) -> pd.Categorical:  # ids once, codes per row
+        return pd.Categorical.from_codes(codes, categories=pd.Index(ids, dtype=object))
+
+    cells = pd.DataFrame({"product": cat(p_i, products["id"]), "region": cat(r_i, regions["id"]),
+                          "segment": cat(s_i, seg_ids), "market_size": market})
 
     # ---- shares: one row per (cell, channel eligible for its segment and region)
     ch_ids = CHANNELS["id"].to_numpy()
@@ -223,10 +232,10 @@ def generate(family: str, n_cells: int, seed: int = 0) -> tuple[dict[str, pd.Dat
     logit += rng.normal(0.0, 0.25, (n_r, 5))[r_i[ci], ki]
     logit += rng.normal(0.0, 0.35, len(ci))
     share = np.clip(_logistic(logit), 0.02, 0.9)
-    shares = pd.DataFrame({"product": cells["product"].to_numpy()[ci],
-                           "region": cells["region"].to_numpy()[ci],
-                           "segment": cells["segment"].to_numpy()[ci],
-                           "channel": ch_ids[ki], "share": np.round(share, 4)})
+    shares = pd.DataFrame({"product": cat(p_i[ci], products["id"]),
+                           "region": cat(r_i[ci], regions["id"]),
+                           "segment": cat(s_i[ci], seg_ids), "channel": cat(ki, ch_ids),
+                           "share": np.round(share, 4)})
     has_pair = np.bincount(ci, minlength=len(cells)) > 0
     tables: dict[str, pd.DataFrame] = {
         "channels": CHANNELS, "brands": brands, "products": products, "regions": regions,
@@ -343,25 +352,32 @@ def _best_sets(cell: np.ndarray, k: np.ndarray, share: np.ndarray, market: np.nd
     from itertools import combinations
 
     n_k = len(CHANNEL_IDS)
-    a = np.zeros((n_cells, n_k))
-    v = np.zeros((n_cells, n_k))
-    a[cell, k] = share / (1.0 - share)
-    v[cell, k] = value
+    a = np.zeros((n_k, n_cells))  # channel-major: each channel's column is contiguous
+    av = np.zeros((n_k, n_cells))
+    a[k, cell] = share / (1.0 - share)
+    av[k, cell] = a[k, cell] * value
+    subsets = [list(c) for size in range(1, cap + 1) for c in combinations(range(n_k), size)]
     best = np.zeros(n_cells)
-    pick = np.zeros((n_cells, n_k), bool)
-    for size in range(1, cap + 1):
-        for sub in combinations(range(n_k), size):
-            cols = list(sub)
-            aa = a[:, cols]
-            val = market * (aa * v[:, cols]).sum(1) / (1.0 + aa.sum(1))
-            better = (aa > 0).all(1) & (val > best)
-            best = np.where(better, val, best)
-            member = np.zeros(n_k, bool)
-            member[cols] = True
-            pick[better] = member
-    a_in = np.where(pick, a, 0.0)
-    dem = market[:, None] * a_in / (1.0 + a_in.sum(1))[:, None]
-    return best, dem[cell, k]
+    pick = np.full(n_cells, -1, np.int64)
+    for i, cols in enumerate(subsets):
+        sa = a[cols[0]].copy()
+        sav = av[cols[0]].copy()
+        ok = a[cols[0]] > 0
+        for c in cols[1:]:
+            sa += a[c]
+            sav += av[c]
+            ok &= a[c] > 0
+        val = market * sav / (1.0 + sa)
+        better = ok & (val > best)
+        best[better] = val[better]
+        pick[better] = i
+    member = np.zeros((len(subsets) + 1, n_k), bool)  # the last row: no set
+    for i, cols in enumerate(subsets):
+        member[i, cols] = True
+    in_set = member[pick, :][np.arange(n_cells), :] if n_cells else member[:0]
+    a_in = np.where(in_set.T, a, 0.0)
+    dem = market * a_in / (1.0 + a_in.sum(0))
+    return best, dem[k, cell]
 
 
 def _price_levels(products: pd.DataFrame, rng: np.random.Generator,
