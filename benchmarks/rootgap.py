@@ -64,13 +64,17 @@ def _value(x: float) -> float | None:
 
 def root_bound(am: Any, time_limit: float | None = None
                ) -> tuple[float | None, float | None, float]:
-    """(dual bound after the root node, HiGHS' plan by then, seconds)."""
+    """(dual bound after the root node, HiGHS' plan by then, seconds). The bound is
+    ``None`` when the time limit cut the root short (its bound is then not the
+    root's: HiGHS reports whatever it had, sometimes only the trivial bound)."""
     t = time.perf_counter()
     h = _highs(am, time_limit=time_limit, mip_max_nodes=1)
     h.run()
     info = h.getInfo()
     plan = _value(info.objective_function_value) if info.primal_solution_status == 2 else None
-    return _value(info.mip_dual_bound), plan, time.perf_counter() - t
+    cut = h.modelStatusToString(h.getModelStatus()) == "Time limit reached"
+    bound = None if cut else _value(info.mip_dual_bound)
+    return bound, plan, time.perf_counter() - t
 
 
 def best_plan(am: Any, data: Any, time_limit: float, mip_gap: float = 1e-4
@@ -125,14 +129,16 @@ def measure(family: str, size: int, seed: int, *, time_limit: float,
     am, data = build_array_model(scen)
     row: dict[str, Any] = {"family": family, "size": size, "seed": seed,
                            "cells": len(scen.cells), "n_cols": am.n_cols, "n_rows": am.n_rows}
+    notes = []
     row["lp_bound"], row["t_lp"] = lp_bound(am, root_limit)
     row["root_bound"], row["root_plan"], row["t_root"] = root_bound(am, root_limit)
+    if row["root_bound"] is None:
+        notes.append(f"root node not finished within {root_limit:.0f} s")
     best = best_plan(am, data, time_limit)
     row.update(best_plan=best["objective"], best_bound=best["bound"],
                best_status=best["status"], t_best=best["seconds"])
     ref = max((v for v in (best["objective"], row["root_plan"]) if v is not None),
               default=None)
-    notes = []
     if ref is not None and best["objective"] is not None and ref > best["objective"]:
         notes.append("the root's plan beat the longer solve")
     row["best_plan"] = ref
