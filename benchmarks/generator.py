@@ -96,7 +96,7 @@ class Family:
 # 1, floors above 1); a family overrides some.
 KNOBS: dict[str, float] = {
     "labour": 0.5, "shelf": 0.35, "dealer_cap": 0.8, "dc": 0.7, "inventory_lo": 0.5,
-    "inventory_hi": 0.8, "floor_lo": 1.05, "floor_hi": 1.35, "dealer_min": 1.2,
+    "inventory_hi": 0.8, "floor_lo": 1.02, "floor_hi": 1.12, "dealer_min": 1.2,
     "service": 1.05, "overlap_cost": 0.12, "overlap_budget": 0.25,
 }
 
@@ -107,7 +107,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("conflict", "price levels, price-parity band and overlap cost and budget",
            {"price_parity": {"band": 0.1}, "overlap": {}}, price_levels=True),
     Family("partners", "partner floors, commission decision, dealer minimum volume",
-           {"partner_floor": True, "commission": {"share": 0.02, "decision": True},
+           {"partner_floor": True, "commission": {"share": 0.04, "decision": True},
             "dealer_min_volume": True}),
     Family("capacity", "store labour, DC, dealer, inventory and shelf capacities",
            {"store_labour": True, "dc_capacity": None, "dealer_capacity": True,
