@@ -326,6 +326,11 @@ def generate(family: str, n_cells: int, seed: int = 0) -> tuple[dict[str, pd.Dat
         floor = np.where(use, np.minimum(p_nat * jitter(kn["floor_lo"], kn["floor_hi"], n_r),
                                          0.95 * pmax), 0.0)
         regions["partner_profit_floor"] = np.round(floor, -1)
+        com = rules.get("commission")
+        if isinstance(com, dict) and "policy_cost" not in com and use.any():
+            # switching commission on costs a tenth of a floor region's partner income:
+            # worth it only where the floor is far out of reach
+            com["policy_cost"] = float(np.round(0.1 * np.median(p_nat[use]), -1))
     if "dealer_min_volume" in rules:
         vmin = np.minimum(kn["dealer_min"] * jitter(0.9, 1.1, n_r) * by_rk[:, 2],
                           0.9 * np.bincount(cr, weights=market[ci] * share * ramp_c[ci]
