@@ -229,6 +229,9 @@ def task_solve(spec: dict[str, Any], ev: Events, meter: Any) -> None:
         except Exception:  # noqa: BLE001
             bad = -1
         ev.emit("phase", phase="extract", seconds=t_ex, error=err, row_violations=bad)
+        from .report import plan_profile, rules_on
+
+        ev.emit("profile", **plan_profile(am, data, raw.x, rules_on(scen.settings)))
     ev.emit("done")
 
 
