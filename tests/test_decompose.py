@@ -157,7 +157,10 @@ def test_lagrangian_bound_is_valid_thorough(case: tuple[dict[str, Any], dict[str
 @given(tiny_scenarios())
 def test_decomposed_plan_is_checked_and_within_its_bound(
         case: tuple[dict[str, Any], dict[str, Any]]) -> None:
-    scen = _two_region(case)
+    _plan_checks(_two_region(case))
+
+
+def _plan_checks(scen: Scenario) -> None:
     try:
         brute = bruteforce.solve(scen)
     except ValueError:
@@ -184,7 +187,7 @@ def test_decomposed_plan_is_checked_and_within_its_bound(
 @given(tiny_scenarios())
 def test_decomposed_plan_is_checked_thorough(case: tuple[dict[str, Any], dict[str, Any]]
                                              ) -> None:
-    test_decomposed_plan_is_checked_and_within_its_bound.hypothesis.inner_test(case)
+    _plan_checks(_two_region(case))
 
 
 # ------------------------------------------------------------------ instances

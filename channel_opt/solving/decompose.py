@@ -392,7 +392,7 @@ def decompose(am: ArrayModel, opts: SolveOptions, *, workers: int | None = None,
              n_reg, len(dec.split.rows_of(MASTER)), len(dec.k_rows))
     version = HighsBackend.version()
     left = _left(deadline)
-    status, lp_bound, pi = dec.lp_duals(None if left is None else 0.3 * left)
+    status, lp_bound, pi = dec.lp_duals(None if left is None else 0.5 * left)
     if status == INFEASIBLE:
         return RawResult(INFEASIBLE, None, None, None, "highs", version,
                          "decompose: the LP relaxation is infeasible",
