@@ -108,6 +108,7 @@ class Decomposition:
         self.cost = am.cost
         self.integer = am.integrality().astype(bool)
         self._full: HighsArrays | None = None
+        self.deadline: float | None = None  # time.monotonic() by which every piece stops
         self.repairs = 0  # plans whose coupling rows the regions broke and a repair fixed
         # column vectors whose global decisions are offered to the regions in every plan
         # (the LP relaxation's support, the constructive plan)
@@ -169,6 +170,7 @@ class Decomposition:
         first_order = arr.n_cols >= PDLP_FROM_COLUMNS
         if first_order:  # measured 3.5x faster than simplex at 10^4 cells (core)
             h.setOptionValue("solver", "pdlp")
+            h.setOptionValue("pdlp_d_gap_tol", 1e-5)
         if time_limit is not None:
             h.setOptionValue("time_limit", max(0.1, float(time_limit)))
         h.run()
@@ -176,9 +178,9 @@ class Decomposition:
         MS = highspy.HighsModelStatus
         if st in (MS.kInfeasible, MS.kUnboundedOrInfeasible):
             return INFEASIBLE, None, None
-        if st != MS.kOptimal:
-            return LIMIT, None, None
         sol = h.getSolution()
+        if st != MS.kOptimal and not sol.dual_valid:
+            return LIMIT, None, None
         self.hints.append(np.asarray(sol.col_value, float))
         pi = np.asarray(sol.row_dual, float)
         d = np.asarray(sol.col_dual, float)
@@ -187,6 +189,10 @@ class Decomposition:
             pi = -pi
         # a first-order optimum is approximate: its duals seed the multipliers, its
         # value is no bound (the first Lagrangian is, and it is at least as good)
+        # any multipliers give a valid Lagrangian: duals of a run stopped on its limit
+        # are a start too (and then the LP value is no bound)
+        if st != MS.kOptimal:
+            return LIMIT, None, pi
         value = float(h.getInfo().objective_function_value)
         return OPTIMAL, None if first_order else value, pi
 
@@ -206,6 +212,10 @@ class Decomposition:
                                    gap, start=s))
         return tasks
 
+    def timed(self, task: PieceTask) -> PieceTask:
+        """The task with the decomposition's deadline."""
+        return replace(task, deadline=self.deadline)
+
     def evaluate(self, ex: Executor, lam: list[np.ndarray], mu: np.ndarray,
                  limit: float | None, gap: float,
                  starts: list[np.ndarray | None] | None = None
@@ -216,8 +226,8 @@ class Decomposition:
         adj = self.adjusted_cost(mu)
         tasks = self.lagrangian_tasks(lam, mu, adj, limit, gap,
                                       starts or [None] * (len(self.pieces) + 1))
-        if ex.workers > 1:
-            tasks = [replace(t, threads=1) for t in tasks]
+        tasks = [replace(t, deadline=self.deadline, threads=1 if ex.workers > 1 else None)
+                 for t in tasks]
         res = ex.map(solve_piece, tasks, labels=["master"] + [p.name for p in self.pieces],
                      progress=_quiet)
         if any(r.status == "infeasible" for r in res):
@@ -275,7 +285,7 @@ class Decomposition:
         obj = big * want[m.cols] + base
         cont = ~self.integer[m.cols]
         obj[cont] = base[cont]
-        res = solve_piece(PieceTask(with_cost(m, obj), limit, 1e-9))
+        res = solve_piece(self.timed(PieceTask(with_cost(m, obj), limit, 1e-9)))
         return None if res.x is None else res.x
 
     def plan(self, ex: Executor, adj: np.ndarray, z: np.ndarray,
@@ -288,7 +298,7 @@ class Decomposition:
         zfull[self.master.cols] = zg
         tasks = [PieceTask(with_cost(p, np.concatenate([adj[p.cols], np.zeros(len(p.copies))]),
                                      fix_copies=zfull[p.copies]), limit, gap,
-                           threads=1 if ex.workers > 1 else None)
+                           threads=1 if ex.workers > 1 else None, deadline=self.deadline)
                  for p in self.pieces]
         res = ex.map(solve_piece, tasks, labels=[p.name for p in self.pieces],
                      progress=_quiet)
@@ -300,23 +310,35 @@ class Decomposition:
         return None if x is None else self.drop_unused(x)
 
     def drop_unused(self, x: np.ndarray) -> np.ndarray:
-        """Global decisions offered to the regions but used by none switched off
-        (those with a cost, when the master rows still hold without them).
+        """Global decisions offered to the regions but used by none switched off: those
+        in no row with a nonzero regional column, free or with a cost, kept where a
+        master row needs them (a listing of a used level, the brand of a listing).
         """
         a = self.am.matrix("csc")
         glob = self.master.cols
-        on = glob[(np.rint(x[glob]) > 0.5) & (self.cost[glob] < 0) & self.integer[glob]]
+        on = glob[(np.rint(x[glob]) > 0.5) & (self.cost[glob] <= 0) & self.integer[glob]
+                  & (self.am.bounds()[0][glob] <= 0)]
         if not len(on):
             return x
         regional = self.split.col_region >= 0
         row_busy = (abs(a[:, regional]) @ np.abs(x[regional])) > 1e-9
-        in_busy = (abs(a[:, on]).T @ row_busy.astype(float)) > 0
-        off = on[~in_busy]
-        if not len(off):
-            return x
-        y = x.copy()
-        y[off] = 0.0
-        return y if not check_rows(self.am, y) else x
+        off = on[~((abs(a[:, on]).T @ row_busy.astype(float)) > 0)]
+        rows = self.split.rows_of(MASTER)
+        am_rows = self.am.matrix("csr")[rows]
+        rlo, rup = self.am.row_bounds()
+        lo, up = rlo[rows], rup[rows]
+        for _ in range(10):  # put back what a broken master row needs, until none breaks
+            if not len(off):
+                return x
+            y = x.copy()
+            y[off] = 0.0
+            ax = am_rows @ y
+            bad = (ax > up + 1e-9) | (ax < lo - 1e-9)
+            if not bad.any():
+                return y if not check_rows(self.am, y) else x
+            need = np.unique(am_rows[np.flatnonzero(bad)].indices)
+            off = np.setdiff1d(off, need)
+        return x
 
     def repair(self, x: np.ndarray, zg: np.ndarray, limit: float | None) -> np.ndarray | None:
         """The coupling rows made to hold: an LP over the continuous columns with every
@@ -331,9 +353,9 @@ class Decomposition:
         if np.any(ax > self.k_up + 1e-7 * np.maximum(1.0, np.abs(self.k_up))) or \
                 np.any(ax < self.k_lo - 1e-7 * np.maximum(1.0, np.abs(self.k_lo))):
             self.repairs += 1
-        lp = solve_piece(PieceTask(replace(arr, col_lower=lo, col_upper=up,
+        lp = solve_piece(self.timed(PieceTask(replace(arr, col_lower=lo, col_upper=up,
                                            integrality=np.zeros_like(arr.integrality)),
-                                   limit, 1e-9))
+                                   limit, 1e-9)))
         if lp.status == "optimal" and lp.x is not None:
             out = lp.x.copy()
             out[self.integer] = xi[self.integer]
@@ -341,8 +363,8 @@ class Decomposition:
         lo, up = arr.col_lower.copy(), arr.col_upper.copy()
         g = self.master.cols[self.integer[self.master.cols]]
         lo[g] = up[g] = np.rint(zg[self.integer[self.master.cols]])
-        mip = solve_piece(PieceTask(replace(arr, col_lower=lo, col_upper=up),
-                                    None if limit is None else 0.5 * limit, 1e-4, start=x))
+        mip = solve_piece(self.timed(PieceTask(replace(arr, col_lower=lo, col_upper=up),
+                                    None if limit is None else 0.5 * limit, 1e-4, start=x)))
         return mip.x
 
 
@@ -387,6 +409,7 @@ def decompose(am: ArrayModel, opts: SolveOptions, *, workers: int | None = None,
     gap_target = 1e-4 if opts.mip_gap is None else opts.mip_gap
     piece_gap = cfg.piece_gap if cfg.piece_gap is not None else max(1e-6, gap_target / 10)
     dec = Decomposition(am)
+    dec.deadline = deadline
     n_reg = len(dec.pieces)
     log.info("decompose: %d regions, %d master rows, %d coupling rows",
              n_reg, len(dec.split.rows_of(MASTER)), len(dec.k_rows))
@@ -419,9 +442,10 @@ def decompose(am: ArrayModel, opts: SolveOptions, *, workers: int | None = None,
             if left is not None and left <= 0.5:
                 termination = TIME_LIMIT
                 break
-            value, res, adj = dec.evaluate(ex, st.lam, st.mu,
-                                           None if left is None else 0.8 * left, piece_gap,
-                                           starts)
+            # the bound's pieces may take 60 % of what is left: a plan needs the rest
+            dec.deadline = None if left is None else time.monotonic() + 0.6 * left
+            value, res, adj = dec.evaluate(ex, st.lam, st.mu, None, piece_gap, starts)
+            dec.deadline = deadline
             if value == -math.inf:  # a relaxation of the model is infeasible: so is it
                 bad = ["master", *(p.name for p in dec.pieces)][
                     [r.status for r in res].index("infeasible")]

@@ -181,6 +181,7 @@ class PieceTask:
     mip_gap: float
     start: np.ndarray | None = None
     threads: int | None = None  # 1 when workers run side by side (no oversubscription)
+    deadline: float | None = None  # time.monotonic() by which it stops (system-wide clock)
 
 
 @dataclass
@@ -225,6 +226,12 @@ def solve_piece(task: PieceTask) -> PieceResult:
 
     t0 = time.perf_counter()
     arr = task.arrays
+    limit = task.time_limit
+    if task.deadline is not None:  # the batch's deadline counts from this task's start
+        left = task.deadline - time.monotonic()
+        if left < 0.05:
+            return PieceResult("limit", None, None, None)
+        limit = left if limit is None else min(limit, left)
     integer = bool(np.any(arr.integrality))
     if arr.n_cols == 0:
         ok = bool(np.all(arr.row_lower <= 1e-9) and np.all(arr.row_upper >= -1e-9))
@@ -232,8 +239,8 @@ def solve_piece(task: PieceTask) -> PieceResult:
                            0.0 if ok else None, 0.0 if ok else None)
     with _quiet_stdout():  # HiGHS prints its banner on the first instance
         h = highs_from_arrays(arr)
-    if task.time_limit is not None:
-        h.setOptionValue("time_limit", max(0.05, float(task.time_limit)))
+    if limit is not None:
+        h.setOptionValue("time_limit", max(0.05, float(limit)))
     h.setOptionValue("mip_rel_gap", float(task.mip_gap))
     if task.threads is not None:
         highs_threads(task.threads)
