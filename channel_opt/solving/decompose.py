@@ -55,10 +55,14 @@ class DecomposeSettings:
     """Knobs of the multiplier method (defaults measured on the benchmark families)."""
 
     max_iterations: int = 200
-    alpha: float = 1.0  # Polyak step factor, halved after `patience` non-improving steps
+    # Polyak step factor, halved after `patience` non-improving steps; from the LP duals
+    # the start is near the Lagrangian dual's optimum and long steps only leave it
+    # (measured on conflict, 10^3 cells: α = 1 lost 0.5 % of bound per step)
+    alpha: float = 1.0
+    alpha_from_lp: float = 0.25
     patience: int = 3
     alpha_min: float = 1e-3
-    plan_every: int = 2  # build a plan every so many iterations (and at the first)
+    plan_every: int = 3  # build a plan every so many iterations (and at the first)
     piece_gap: float | None = None  # relative gap of the region MIPs (default mip_gap/10)
 
 
@@ -433,7 +437,7 @@ def decompose(am: ArrayModel, opts: SolveOptions, *, workers: int | None = None,
     own = executor is None
     ex = executor if executor is not None else get_executor(
         workers if workers is not None else (1 if am.n_cols < SERIAL_BELOW_COLUMNS else None))
-    alpha, stall, it = cfg.alpha, 0, 0
+    alpha, stall, it = cfg.alpha_from_lp if pi is not None else cfg.alpha, 0, 0
     starts: list[np.ndarray | None] = [None] * (n_reg + 1)
     termination = LIMIT
     try:
