@@ -216,7 +216,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--threads", type=int)
     s.add_argument("--method", default="auto", choices=("auto", "monolithic", "decompose"),
                    help="decompose: by region with a Lagrangian bound (models/"
-                   "decomposition.md); auto (default): decompose from 5,000 cells and "
+                   "decomposition.md); auto (default): decompose from 100,000 cells and "
                    "2 regions with highs, else one MIP")
     s.add_argument("--workers", type=int,
                    help="processes solving regions with --method decompose (default: one "

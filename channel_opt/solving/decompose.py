@@ -526,7 +526,7 @@ def decompose(am: ArrayModel, opts: SolveOptions, *, workers: int | None = None,
 
 
 METHODS = ("auto", "monolithic", "decompose")
-AUTO_MIN_CELLS = 5_000  # `auto` decomposes from this many demand cells (benchmarks/decompose.py)
+AUTO_MIN_CELLS = 100_000  # `auto` decomposes from this many cells (benchmarks/README.md)
 
 
 def choose_method(method: str, solver: str, n_cells: int, n_regions: int,
