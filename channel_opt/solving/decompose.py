@@ -117,6 +117,7 @@ class Decomposition:
         # column vectors whose global decisions are offered to the regions in every plan
         # (the LP relaxation's support, the constructive plan)
         self.hints: list[np.ndarray] = []
+        self.lp_x: np.ndarray | None = None  # the LP relaxation's solution, once solved
 
     # ------------------------------------------------------------ multipliers
     def project_mu(self, mu: np.ndarray) -> np.ndarray:
@@ -185,7 +186,8 @@ class Decomposition:
         sol = h.getSolution()
         if st != MS.kOptimal and not sol.dual_valid:
             return LIMIT, None, None
-        self.hints.append(np.asarray(sol.col_value, float))
+        self.lp_x = np.asarray(sol.col_value, float)
+        self.hints.append(self.lp_x)
         pi = np.asarray(sol.row_dual, float)
         d = np.asarray(sol.col_dual, float)
         at_pi = self.am.matrix("csc").T @ pi
@@ -273,16 +275,20 @@ class Decomposition:
 
     # ------------------------------------------------------------ plans
     def project_globals(self, adj: np.ndarray, z: np.ndarray, results: list[PieceResult],
-                        limit: float | None) -> np.ndarray | None:
+                        limit: float | None, wishes: np.ndarray | None = None
+                        ) -> np.ndarray | None:
         """Global decisions the regions want, made to satisfy the master rows: the
         master MIP maximizing ``M · (Σ_r y^r + z/2) + c`` (``M`` above every cost).
         """
         want = np.zeros(self.am.n_cols)
-        for p, res in zip(self.pieces, results, strict=True):
-            if res.x is not None and len(p.copies):
-                np.add.at(want, p.copies, used_copies(p, res.x))
-        for h in self.hints:
-            want += h > 1e-6
+        if wishes is not None:  # given (the rounded LP solution)
+            want += wishes
+        else:
+            for p, res in zip(self.pieces, results, strict=True):
+                if res.x is not None and len(p.copies):
+                    np.add.at(want, p.copies, used_copies(p, res.x))
+            for h in self.hints:
+                want += h > 1e-6
         m = self.master
         base = adj[m.cols]
         big = float(np.abs(base).sum()) + 1.0
@@ -294,24 +300,47 @@ class Decomposition:
 
     def plan(self, ex: Executor, adj: np.ndarray, z: np.ndarray,
              lag: list[PieceResult], limit: float | None, gap: float) -> np.ndarray | None:
-        """A feasible plan from the regions' wishes (see the module doc), or None."""
-        zg = self.project_globals(adj, z, lag, limit)
-        if zg is None:
-            return None
-        zfull = np.zeros(self.am.n_cols)
-        zfull[self.master.cols] = zg
-        tasks = [PieceTask(with_cost(p, np.concatenate([adj[p.cols], np.zeros(len(p.copies))]),
-                                     fix_copies=zfull[p.copies]), limit, gap,
-                           threads=1 if ex.workers > 1 else None, deadline=self.deadline)
-                 for p in self.pieces]
-        res = ex.map(solve_piece, tasks, labels=[p.name for p in self.pieces],
+        """A feasible plan from the global decisions, or None.
+
+        Three candidates for the global decisions, re-solved in one batch: the
+        regions' wishes projected onto the master rows (every wish granted where the
+        rows allow), the Lagrangian master's own choice ``z`` (which weighs a
+        decision's cost, e.g. a brand launch, against what the multipliers say the
+        regions gain), and the LP relaxation's solution rounded at 1/2 and projected.
+        Regions are re-solved with the decisions fixed; the better checked plan wins.
+        """
+        zw = self.project_globals(adj, z, lag, limit)
+        zr = None if self.lp_x is None else self.project_globals(
+            adj, z, lag, limit, wishes=(self.lp_x >= 0.5).astype(float))
+        cands = [c for c in (zw, np.rint(z), zr) if c is not None]
+        threads = 1 if ex.workers > 1 else None
+        tasks = []
+        for zg in cands:
+            zfull = np.zeros(self.am.n_cols)
+            zfull[self.master.cols] = zg
+            tasks += [PieceTask(with_cost(p, np.concatenate([adj[p.cols],
+                                                             np.zeros(len(p.copies))]),
+                                          fix_copies=zfull[p.copies]), limit, gap,
+                                threads=threads, deadline=self.deadline)
+                      for p in self.pieces]
+        res = ex.map(solve_piece, tasks, labels=[t.arrays.name for t in tasks],
                      progress=_quiet)
-        if any(r.x is None for r in res):
-            return None
-        x: np.ndarray | None = self.assemble(zg, res)
-        if len(self.k_rows) and x is not None:
-            x = self.repair(x, zg, limit)
-        return None if x is None else self.drop_unused(x)
+        n = len(self.pieces)
+        best: np.ndarray | None = None
+        for k, zg in enumerate(cands):
+            variant = res[k * n:(k + 1) * n]
+            if any(r.x is None for r in variant):
+                continue
+            x: np.ndarray | None = self.assemble(zg, variant)
+            if len(self.k_rows) and x is not None:
+                x = self.repair(x, zg, limit)
+            if x is None:
+                continue
+            x = self.drop_unused(x)
+            if not check_rows(self.am, x) and (
+                    best is None or float(self.cost @ x) > float(self.cost @ best)):
+                best = x
+        return best
 
     def drop_unused(self, x: np.ndarray) -> np.ndarray:
         """Global decisions offered to the regions but used by none switched off: those
