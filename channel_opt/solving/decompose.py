@@ -10,11 +10,11 @@ the optimum when every piece contributes a valid upper bound of its own (its MIP
 bound). Multipliers start from the LP relaxation's duals (``L`` then equals the LP
 bound or better) and follow the subgradient method with the Polyak step.
 
-Plans: the global decisions the regions want (their copies, the master's choice as a
-tie-break) are projected onto the master rows, the regions are re-solved with those
-decisions fixed and the coupling rows priced by ``μ``, and an LP over the continuous
-columns with every integer column fixed repairs the coupling rows (a short MIP of the
-whole model with the global decisions fixed when the LP cannot).
+Plans: three candidates for the global decisions (the regions' wishes projected onto
+the master rows, the Lagrangian master's choice, the LP solution rounded) are fixed,
+the regions re-solved with the coupling rows priced by ``μ``, and an LP over the
+continuous columns with every integer column fixed repairs the coupling rows (a short
+MIP of the whole model with the global decisions fixed when the LP cannot).
 """
 
 from __future__ import annotations
