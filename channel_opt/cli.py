@@ -87,7 +87,8 @@ def cmd_solve(a: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     try:
         sol = solve(scen, solver=a.solver, time_limit=a.time_limit, mip_gap=a.mip_gap,
-                    threads=a.threads, seed=a.seed, log_file=a.log_file, budget=budget)
+                    threads=a.threads, seed=a.seed, log_file=a.log_file, budget=budget,
+                    method=a.method, workers=a.workers)
     except OptionsError as e:  # a bad option: bad input, nothing written
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -213,6 +214,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--mip-gap", type=float,
                    help="relative gap at which to stop (default 1e-4, every solver)")
     s.add_argument("--threads", type=int)
+    s.add_argument("--method", default="auto", choices=("auto", "monolithic", "decompose"),
+                   help="decompose: by region with a Lagrangian bound (models/"
+                   "decomposition.md); auto (default): decompose from 100,000 cells and "
+                   "2 regions with highs, else one MIP")
+    s.add_argument("--workers", type=int,
+                   help="processes solving regions with --method decompose (default: one "
+                   "per core; small models in this process)")
     s.add_argument("--seed", type=int)
     s.add_argument("--out", help="result folder (default results/<scenario name>); only "
                    "a new or empty folder or one channel_opt wrote is replaced")

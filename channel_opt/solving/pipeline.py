@@ -30,6 +30,7 @@ from .backends import (
 )
 from .budget import MIN_PHASE_SECONDS, Budget
 from .check import check_plan, check_rows
+from .decompose import choose_method, decompose
 from .diagnose import Diagnosis, diagnose, numerical_warning
 from .heuristic import Construction, construct
 from .options import check_options
@@ -83,6 +84,7 @@ class Solution:
     sensitivity: pd.DataFrame | None = None
     x: np.ndarray | None = field(default=None, repr=False)
     warnings: list[str] = field(default_factory=list)  # e.g. numerically unsafe input
+    method: dict[str, Any] = field(default_factory=dict)  # how it was solved (decompose)
 
     @property
     def content_hash(self) -> str:
@@ -138,6 +140,7 @@ class Solution:
             "solver_message": self.solver_message, "options": self.options,
             "timings_seconds": self.timings, "kpis": self.kpis,
             "violations": self.violations, "warnings": self.warnings,
+            "method": self.method,
             "diagnosis": None if self.diagnosis is None else {
                 "message": self.diagnosis.message, "families": self.diagnosis.families,
                 "conflicts": self.diagnosis.as_table().to_dict("records"),
@@ -189,7 +192,8 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
           time_limit: float | None = None,
           mip_gap: float | None = None, threads: int | None = None, seed: int | None = None,
           log_file: str | None = None, sensitivity: bool = True,
-          diagnose_infeasible: bool = True, budget: Budget | None = None) -> Solution:
+          diagnose_infeasible: bool = True, budget: Budget | None = None,
+          method: str = "auto", workers: int | None = None) -> Solution:
     """Build, solve, check and extract a scenario.
 
     ``mip_gap`` defaults to 1e-4 (relative) for every backend. A pure function of its
@@ -205,10 +209,16 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     sensitivity LP get the rest. The call returns within the limit plus the grace
     of :func:`~channel_opt.solving.budget.grace_seconds`. Every phase is in
     ``timings``. Ctrl-C (:class:`KeyboardInterrupt`) stops the solver and goes on.
+
+    ``method``: ``monolithic`` (one MIP), ``decompose`` (by region, with a Lagrangian
+    bound: ``models/decomposition.md``; ``workers`` processes solve the regions) or
+    ``auto`` (decompose large multi-region scenarios, see
+    :func:`~channel_opt.solving.decompose.choose_method`).
     """
     check_options(scenario, solver=solver, time_limit=time_limit, mip_gap=mip_gap,
                   threads=threads, seed=seed, log_file=log_file, sensitivity=sensitivity,
                   diagnose_infeasible=diagnose_infeasible)
+    choose_method(method, solver, 0, 0, workers)  # bad values raise before anything runs
     if budget is None:
         budget = Budget(time_limit)
     time_limit = budget.limit
@@ -220,6 +230,7 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
         t = time.perf_counter()
         scenario = load_scenario(scenario)
         timings["load"] = time.perf_counter() - t
+    how = choose_method(method, solver, len(scenario.cells), len(scenario.regions), workers)
     options = {"solver": solver, "time_limit": time_limit, "mip_gap": mip_gap,
                "threads": threads, "seed": seed}
     if budget.expired():  # the load used it all: not even a model
@@ -255,12 +266,14 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     raw: RawResult
     if am.n_cols == 0:
         raw = trivial_result(am)
-    elif solver_limit is None:
+    elif solver_limit is None and how != "decompose":
         raw = backend.solve(am, opts)
-    elif solver_limit < MIN_PHASE_SECONDS:
+    elif solver_limit is not None and solver_limit < MIN_PHASE_SECONDS:
         log.warning("time limit: no time left for the solver (%s)", budget.describe())
         raw = RawResult(TIME_LIMIT, None, None, None, solver, backend.version(),
                         "not started: the time limit was used up before the solve")
+    elif how == "decompose":
+        raw = decompose(am, opts, workers=workers)
     else:
         raw = solve_watched(solver, am, opts, kill_after=budget.hard_stop())
     raw = _with_fallback(raw, start, am)
@@ -271,7 +284,10 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     t = time.perf_counter()
     sol = Solution(scenario.name, scenario.hash, raw.termination, PLAN_NONE, raw.objective,
                    raw.bound, relative_gap(raw.objective, raw.bound), raw.solver, raw.version,
-                   raw.message, options, timings, warnings=warnings)
+                   raw.message, options, timings, warnings=warnings,
+                   method={"method": how, **{k: v for k, v in raw.extra.items()
+                                             if k != "trace"}} if how == "decompose" else
+                   {"method": how})
     if raw.x is not None and raw.termination != UNBOUNDED:
         x = tidy_plan(am, data, raw.x)
         if float(am.cost @ x) > (raw.objective or -np.inf):
