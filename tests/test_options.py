@@ -16,7 +16,7 @@ from conftest import duo
 from channel_opt.model import build_array_model
 from channel_opt.scenario import load_scenario
 from channel_opt.solving import solve
-from channel_opt.solving.backends import (
+from channel_opt.solving.engines import (
     ERROR,
     OPTIMAL,
     TIME_LIMIT,

@@ -13,7 +13,7 @@ from conftest import duo, duo_tables
 from channel_opt import Scenario, ScenarioError, solve
 from channel_opt.model import build_array_model
 from channel_opt.scenario import load_scenario
-from channel_opt.solving.backends import (
+from channel_opt.solving.engines import (
     SolveOptions,
     available_backends,
     get_backend,
@@ -317,7 +317,7 @@ INTEGER OPTIMAL SOLUTION FOUND
 
 
 def test_bounds_are_read_from_the_solver_logs() -> None:
-    from channel_opt.solving.backends import _cbc_log_bound, _glpk_log_bound
+    from channel_opt.solving.engines.pyomo import _cbc_log_bound, _glpk_log_bound
 
     # CBC minimizes the negated profit: its gap is added to the incumbent, its bound negated
     assert _cbc_log_bound(CBC_GAP_EXIT, "max", 18_335_736.94) == \

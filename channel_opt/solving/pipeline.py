@@ -14,7 +14,10 @@ import pandas as pd
 
 from ..model import ArrayModel, build_array_model
 from ..scenario import Scenario, load_scenario
-from .backends import (
+from .budget import MIN_PHASE_SECONDS, Budget
+from .check import check_plan, check_rows
+from .diagnose import Diagnosis, diagnose, numerical_warning
+from .engines import (
     ERROR,
     INFEASIBLE,
     INTERRUPTED,
@@ -28,9 +31,6 @@ from .backends import (
     solve_watched,
     trivial_result,
 )
-from .budget import MIN_PHASE_SECONDS, Budget
-from .check import check_plan, check_rows
-from .diagnose import Diagnosis, diagnose, numerical_warning
 from .heuristic import Construction, construct
 from .options import check_options
 from .results import extract_tables, kpis, tidy_plan
@@ -189,10 +189,14 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
           time_limit: float | None = None,
           mip_gap: float | None = None, threads: int | None = None, seed: int | None = None,
           log_file: str | None = None, sensitivity: bool = True,
-          diagnose_infeasible: bool = True, budget: Budget | None = None) -> Solution:
+          diagnose_infeasible: bool = True, budget: Budget | None = None,
+          solver_options: dict[str, Any] | None = None) -> Solution:
     """Build, solve, check and extract a scenario.
 
-    ``mip_gap`` defaults to 1e-4 (relative) for every backend. A pure function of its
+    ``mip_gap`` defaults to 1e-4 (relative) for every backend. ``solver_options``
+    passes the solver's own options by its own names (``{"mip_heuristic_effort":
+    0.3}``), checked against the backend's option list where it has one (HiGHS);
+    they are recorded in ``options``. A pure function of its
     arguments: no files are written except the solver log
     (``log_file``), nothing is printed (progress goes to :mod:`logging`). A path is
     loaded with :func:`~channel_opt.scenario.load_scenario` (bad input raises
@@ -208,7 +212,8 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     """
     check_options(scenario, solver=solver, time_limit=time_limit, mip_gap=mip_gap,
                   threads=threads, seed=seed, log_file=log_file, sensitivity=sensitivity,
-                  diagnose_infeasible=diagnose_infeasible)
+                  diagnose_infeasible=diagnose_infeasible, solver_options=solver_options)
+    solver_options = dict(solver_options or {})
     if budget is None:
         budget = Budget(time_limit)
     time_limit = budget.limit
@@ -221,7 +226,7 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
         scenario = load_scenario(scenario)
         timings["load"] = time.perf_counter() - t
     options = {"solver": solver, "time_limit": time_limit, "mip_gap": mip_gap,
-               "threads": threads, "seed": seed}
+               "threads": threads, "seed": seed, "solver_options": solver_options}
     if budget.expired():  # the load used it all: not even a model
         log.warning("time limit: used up before the model was built (%s)", budget.describe())
         return Solution(scenario.name, scenario.hash, TIME_LIMIT, PLAN_NONE, None, None, None,
@@ -251,7 +256,7 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
              "" if solver_limit is None else f" for at most {solver_limit:.1f} s")
     opts = SolveOptions(solver_limit, mip_gap, threads, seed, log_file, start.x,
                         deadline=None if solver_limit is None else
-                        time.monotonic() + solver_limit)
+                        time.monotonic() + solver_limit, solver_options=solver_options)
     raw: RawResult
     if am.n_cols == 0:
         raw = trivial_result(am)

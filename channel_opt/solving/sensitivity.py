@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..model.linear import ArrayModel
 from ..model.registry import LIMITED
-from .backends import new_highs
+from .engines import OPTIMAL, engine_with
 
 BASIS = "fixed design"  # the value of every row's ``basis``: the design is held fixed
 
@@ -36,16 +36,11 @@ def sensitivity(am: ArrayModel, x: np.ndarray) -> pd.DataFrame:
     marginal values of the design problem (see the module note).
     """
     lp = fixed_design_lp(am, x)
-    h = new_highs(lp)
-    h.run()
-    import highspy
-
+    res = engine_with("duals").session(lp).solve()
     cols = ["family", "where", "limit", "used", "marginal_profit", "basis"]
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    if res.termination != OPTIMAL or res.row_dual is None or res.row_value is None:
         return pd.DataFrame(columns=cols)
-    sol = h.getSolution()
-    dual = np.asarray(sol.row_dual)
-    act = np.asarray(sol.row_value)
+    dual, act = res.row_dual, res.row_value
     parts = []
     for fam in LIMITED:
         c = lp.cons.get(fam.name)
