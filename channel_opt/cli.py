@@ -44,6 +44,28 @@ def _bad_input(e: ScenarioError) -> int:
     return EXIT_BAD_INPUT
 
 
+def solver_option(text: str) -> tuple[str, bool | int | float | str]:
+    """``KEY=VALUE`` of ``--solver-option``: the value as a bool (true/false), an int,
+    a float or else the string given.
+    """
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: use KEY=VALUE")
+    raw = raw.strip()
+    value: bool | int | float | str
+    if raw.lower() in ("true", "false"):
+        value = raw.lower() == "true"
+    else:
+        try:
+            value = int(raw)
+        except ValueError:
+            try:
+                value = float(raw)
+            except ValueError:
+                value = raw
+    return key.strip(), value
+
+
 def cmd_solve(a: argparse.Namespace) -> int:
     """Solve a scenario and write the result folder.
 
@@ -87,7 +109,8 @@ def cmd_solve(a: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     try:
         sol = solve(scen, solver=a.solver, time_limit=a.time_limit, mip_gap=a.mip_gap,
-                    threads=a.threads, seed=a.seed, log_file=a.log_file, budget=budget)
+                    threads=a.threads, seed=a.seed, log_file=a.log_file, budget=budget,
+                    solver_options=dict(a.solver_option or []))
     except OptionsError as e:  # a bad option or unknown solver: bad input, nothing written
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -222,6 +245,9 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", "--force", action="store_true",
                    help="replace a result folder that holds another scenario's result")
     s.add_argument("--log-file", help="write the solver's log here")
+    s.add_argument("--solver-option", action="append", type=solver_option, metavar="KEY=VALUE",
+                   help="an option of the solver by its own name, passed through "
+                   "(repeatable; e.g. mip_heuristic_effort=0.3 for HiGHS)")
     s.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     s.set_defaults(fn=cmd_solve)
     v = sub.add_parser("validate", parents=[common],

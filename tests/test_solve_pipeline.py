@@ -13,13 +13,13 @@ from conftest import duo, duo_tables
 from channel_opt import Scenario, ScenarioError, solve
 from channel_opt.model import build_array_model
 from channel_opt.scenario import load_scenario
+from channel_opt.solving.check import check_plan, check_rows
 from channel_opt.solving.engines import (
     SolveOptions,
     available_backends,
     get_backend,
     solve_watched,
 )
-from channel_opt.solving.check import check_plan, check_rows
 from channel_opt.solving.results import extract_tables
 
 BOTH = 100 / 3 * (50 + 30)  # both channels offered: 2666.67
