@@ -34,8 +34,9 @@ def test_every_backend_finds_the_hand_optimum(solver: str) -> None:
     cc = sol.tables["cell_channel"].set_index("channel")
     assert cc.loc["online", "sales"] == pytest.approx(100 / 3, rel=1e-6)
     assert cc.loc["store", "sales"] == pytest.approx(100 / 3, rel=1e-6)
-    assert set(sol.timings) == {"build", "heuristic", "handoff", "solve", "sensitivity",
-                                "extract"}
+    assert {"build", "handoff", "solve", "sensitivity", "extract"} <= set(sol.timings)
+    # HiGHS solves this small model at once: the constructive plan is not needed
+    assert ("heuristic" in sol.timings) != get_backend(solver).supports("in_memory")
 
 
 def test_overlap_cost_makes_online_alone_best(solver: str) -> None:
@@ -225,10 +226,13 @@ def test_every_backend_writes_its_log_file(solver: str, tmp_path: Path) -> None:
     ("highs_pyomo", "MIP start solution is feasible"),
     ("cbc", "MIPStart values read"),
 ])
-def test_the_constructive_plan_is_the_mip_start(solver: str, accepted: str,
-                                                tmp_path: Path) -> None:
+def test_the_constructive_plan_is_the_mip_start(solver: str, accepted: str, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
     if solver not in available_backends():
         pytest.skip(f"{solver} is not installed here")
+    from channel_opt.solving import pipeline
+
+    monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", -1)  # duo counts as large here
     log_file = tmp_path / "solver.log"
     sol = solve(duo(), solver=solver, log_file=str(log_file))
     assert sol.objective == pytest.approx(BOTH, rel=1e-6)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..model import ArrayModel, build_array_model
+from ..model.data import ModelData
 from ..scenario import Scenario, load_scenario
 from .budget import MIN_PHASE_SECONDS, Budget
 from .check import check_plan, check_rows
@@ -21,9 +22,11 @@ from .engines import (
     ERROR,
     INFEASIBLE,
     INTERRUPTED,
+    LIMIT,
     OPTIMAL,
     TIME_LIMIT,
     UNBOUNDED,
+    Backend,
     RawResult,
     SolveOptions,
     get_backend,
@@ -239,35 +242,38 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     warnings = [w for w in [numerical_warning(am)] if w]
     for w in warnings:
         log.warning("%s", w)
+    small = in_process(am, backend)
     t = time.perf_counter()
-    # the constructive plan may take half of what is left for solving: under a short
-    # limit it is often the only plan (measured: 10^4 cells, 30 s: the solver finds none)
-    heur_limit = budget.phase_limit(0.5, reserve=budget.post_solve_reserve())
-    if heur_limit is not None and heur_limit < 0.5 * MIN_PHASE_SECONDS:
-        log.warning("time limit: no time for the constructive plan (%s)", budget.describe())
-        start = Construction(None, None, math.inf)
-    else:
-        start = construct(am, data, time_limit=heur_limit)
-    timings["heuristic"] = time.perf_counter() - t
+    start: Construction | None = None
+    if not small:  # small models: only if the solver stops short (see below)
+        start = _construct(am, data, budget, share=0.5)
+        timings["heuristic"] = time.perf_counter() - t
     solver_limit = budget.phase_limit(reserve=budget.post_solve_reserve())
     log.info("model: %d columns, %d rows; constructive plan %s; solving with %s%s",
-             am.n_cols, am.n_rows, "none" if start.objective is None else
-             f"{start.objective:,.2f}", solver,
+             am.n_cols, am.n_rows, "deferred" if start is None else "none"
+             if start.objective is None else f"{start.objective:,.2f}", solver,
              "" if solver_limit is None else f" for at most {solver_limit:.1f} s")
-    opts = SolveOptions(solver_limit, mip_gap, threads, seed, log_file, start.x,
+    opts = SolveOptions(solver_limit, mip_gap, threads, seed, log_file,
+                        None if start is None else start.x,
                         deadline=None if solver_limit is None else
                         time.monotonic() + solver_limit, solver_options=solver_options)
     raw: RawResult
     if am.n_cols == 0:
         raw = trivial_result(am)
-    elif solver_limit is None:
-        raw = backend.solve(am, opts)
-    elif solver_limit < MIN_PHASE_SECONDS:
+    elif solver_limit is not None and solver_limit < MIN_PHASE_SECONDS:
         log.warning("time limit: no time left for the solver (%s)", budget.describe())
         raw = RawResult(TIME_LIMIT, None, None, None, solver, backend.version(),
                         "not started: the time limit was used up before the solve")
+    elif solver_limit is None or small:
+        raw = backend.solve(am, opts)
     else:
         raw = solve_watched(solver, am, opts, kill_after=budget.hard_stop())
+    if start is None:
+        start = Construction(None, None, math.inf)
+        if raw.termination in (TIME_LIMIT, LIMIT) and am.n_cols:
+            t = time.perf_counter()  # the solver stopped short: the incumbent of last resort
+            start = _construct(am, data, budget, share=0.5)
+            timings["heuristic"] = time.perf_counter() - t
     raw = _with_fallback(raw, start, am)
     timings["handoff"] = raw.handoff_seconds
     timings["solve"] = raw.solve_seconds
@@ -297,7 +303,7 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
             sol.plan_status = PLAN_OPTIMAL if proven else PLAN_FEASIBLE
             if sensitivity and budget.allows():
                 t_s = time.perf_counter()
-                sol.sensitivity = lp_sensitivity(am, x)
+                sol.sensitivity = lp_sensitivity(am, x, time_limit=budget.phase_limit())
                 timings["sensitivity"] = time.perf_counter() - t_s
             elif sensitivity:
                 log.warning("time limit: sensitivity skipped (%s)", budget.describe())
@@ -313,6 +319,33 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     if raw.termination == ERROR:
         log.error("solver failure: %s", raw.message)
     return sol
+
+
+IN_PROCESS_NONZEROS = 50_000  # models up to this size are solved without the watchdog
+
+
+def in_process(am: ArrayModel, backend: Backend) -> bool:
+    """Whether the model is solved in this process, without the watchdog's child and
+    with the constructive plan deferred: a small model (at most
+    ``IN_PROCESS_NONZEROS`` matrix entries) for an engine holding it in memory
+    (HiGHS), whose time limit is then kept to a fraction of a second and which a
+    Ctrl-C or SIGTERM cancels (``run_interruptible``). Measured: the child's start-up
+    and the constructive plan were most of the wall time of small solves
+    (``benchmarks/overhead.py``).
+    """
+    return backend.supports("in_memory") and \
+        sum(len(c.vals) for c in am.cons.values()) <= IN_PROCESS_NONZEROS
+
+
+def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float) -> Construction:
+    """The constructive plan within ``share`` of what the budget leaves after the
+    post-solve reserve (skipped, with a warning, when that is under half a second).
+    """
+    limit = budget.phase_limit(share, reserve=budget.post_solve_reserve())
+    if limit is not None and limit < 0.5 * MIN_PHASE_SECONDS:
+        log.warning("time limit: no time for the constructive plan (%s)", budget.describe())
+        return Construction(None, None, math.inf)
+    return construct(am, data, time_limit=limit)
 
 
 def _diagnose(am: ArrayModel, currency: str, budget: Budget) -> Diagnosis:
