@@ -260,3 +260,4 @@ def test_small_models_skip_the_watchdog_and_the_constructive_plan(
     assert sol.termination == "other_limit" and sol.plan_status == "feasible"
     assert "constructive" in sol.solver_message and len(used) == 1 and "heuristic" in \
         sol.timings
+    assert used[0] is not None and 25.0 < used[0] <= 30.0  # half of what the solve left

@@ -246,7 +246,7 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     t = time.perf_counter()
     start: Construction | None = None
     if not small:  # small models: only if the solver stops short (see below)
-        start = _construct(am, data, budget, share=0.5)
+        start = _construct(am, data, budget, share=0.5, reserve=budget.post_solve_reserve())
         timings["heuristic"] = time.perf_counter() - t
     solver_limit = budget.phase_limit(reserve=budget.post_solve_reserve())
     log.info("model: %d columns, %d rows; constructive plan %s; solving with %s%s",
@@ -272,7 +272,7 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
         start = Construction(None, None, math.inf)
         if raw.termination in (TIME_LIMIT, LIMIT) and am.n_cols:
             t = time.perf_counter()  # the solver stopped short: the incumbent of last resort
-            start = _construct(am, data, budget, share=0.5)
+            start = _construct(am, data, budget, share=0.5)  # half the reserve
             timings["heuristic"] = time.perf_counter() - t
     raw = _with_fallback(raw, start, am)
     timings["handoff"] = raw.handoff_seconds
@@ -337,11 +337,12 @@ def in_process(am: ArrayModel, backend: Backend) -> bool:
         sum(len(c.vals) for c in am.cons.values()) <= IN_PROCESS_NONZEROS
 
 
-def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float) -> Construction:
-    """The constructive plan within ``share`` of what the budget leaves after the
-    post-solve reserve (skipped, with a warning, when that is under half a second).
+def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
+               reserve: float = 0.0) -> Construction:
+    """The constructive plan within ``share`` of what the budget leaves after
+    ``reserve`` (skipped, with a warning, when that is under half a second).
     """
-    limit = budget.phase_limit(share, reserve=budget.post_solve_reserve())
+    limit = budget.phase_limit(share, reserve=reserve)
     if limit is not None and limit < 0.5 * MIN_PHASE_SECONDS:
         log.warning("time limit: no time for the constructive plan (%s)", budget.describe())
         return Construction(None, None, math.inf)
