@@ -321,7 +321,10 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     return sol
 
 
-IN_PROCESS_NONZEROS = 50_000  # models up to this size are solved without the watchdog
+# models up to this size are solved without the watchdog: HiGHS keeps its time limit
+# on them (its presolve overruns were seen at millions of nonzeros), and the child's
+# start-up (1-2 s, 10 s on a busy machine) is a large part of their solve time
+IN_PROCESS_NONZEROS = 100_000
 
 
 def in_process(am: ArrayModel, backend: Backend) -> bool:
