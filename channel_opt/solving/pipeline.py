@@ -212,6 +212,8 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     sensitivity LP get the rest. The call returns within the limit plus the grace
     of :func:`~channel_opt.solving.budget.grace_seconds`. Every phase is in
     ``timings``. Ctrl-C (:class:`KeyboardInterrupt`) stops the solver and goes on.
+    A small model (:func:`in_process`) is solved in this process, without the
+    watchdog, and gets the constructive plan only if the solver stops short.
     """
     check_options(scenario, solver=solver, time_limit=time_limit, mip_gap=mip_gap,
                   threads=threads, seed=seed, log_file=log_file, sensitivity=sensitivity,
