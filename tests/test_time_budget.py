@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import duo
+from scenario_factory import duo
 
 from channel_opt.cli import main
 from channel_opt.model import build_array_model
@@ -113,7 +113,7 @@ def test_diagnosis_is_skipped_without_time_and_says_so() -> None:
 def test_summary_has_every_phase(tmp_path: Path, small: bool,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
     import yaml
-    from conftest import duo_tables
+    from scenario_factory import duo_tables
 
     if not small:  # as a model too large to solve in this process is
         monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", -1)

@@ -40,19 +40,21 @@ def sensitivity(am: ArrayModel, x: np.ndarray,
     lp = fixed_design_lp(am, x)
     res = engine_with("duals").session(lp).solve(time_limit=time_limit)
     cols = ["family", "where", "limit", "used", "marginal_profit", "basis"]
-    if res.termination != OPTIMAL or res.row_dual is None or res.row_value is None:
+    if res.termination != OPTIMAL or res.row_dual is None or res.x is None:
         return pd.DataFrame(columns=cols)
-    dual, act = res.row_dual, res.row_value
+    from .results import use_and_limit
+
+    dual, xs = res.row_dual, res.x
     parts = []
     for fam in LIMITED:
         c = lp.cons.get(fam.name)
         if c is None:
             continue
         sl = slice(c.start, c.start + c.n)
-        limit = c.upper if fam.limit_side == "upper" else c.lower
+        used, limit = use_and_limit(am, c.name, xs, fam.limit_side == "upper")
         where = c.labels.astype(str).apply(lambda r: ",".join(r), axis=1)
         parts.append(pd.DataFrame({"family": fam.name, "where": where.to_numpy(), "limit": limit,
-                                   "used": act[sl], "marginal_profit": dual[sl]}))
+                                   "used": used, "marginal_profit": dual[sl]}))
     if not parts:
         return pd.DataFrame(columns=cols)
     out = pd.concat(parts, ignore_index=True)
