@@ -149,8 +149,8 @@ def test_time_limited_solve_reports_termination_apart_from_plan(
     # it stopped, the plan is the constructive one, checked but not proven (exit 1).
     # By hand that plan offers both channels (the cell's best option: 100/3 units each,
     # 2666.67) and its cheap bound is the same best option's value. (HiGHS is stopped
-    # in this process: without a time limit the pipeline solves in process.)
-    from channel_opt.solving.backends import RawResult, get_backend
+    # in this process: the pipeline solves small models in process.)
+    from channel_opt.solving.engines import RawResult, get_backend
 
     def stopped(self: object, am: object, opts: SolveOptions) -> RawResult:
         return RawResult("time_limit", None, None, None, "highs", "-", "stopped at the limit")
