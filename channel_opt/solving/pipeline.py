@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..model import ArrayModel, build_array_model
 from ..scenario import Scenario, load_scenario
+from ..scenario.demand import expected_value_scenario, has_demand_scenarios
 from .backends import (
     ERROR,
     INFEASIBLE,
@@ -35,6 +36,7 @@ from .heuristic import Construction, construct
 from .options import check_options
 from .results import extract_tables, kpis, tidy_plan
 from .sensitivity import sensitivity as lp_sensitivity
+from .stochastic import StochasticResult, solve_two_stage
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,7 @@ class Solution:
     sensitivity: pd.DataFrame | None = None
     x: np.ndarray | None = field(default=None, repr=False)
     warnings: list[str] = field(default_factory=list)  # e.g. numerically unsafe input
+    stochastic: StochasticResult | None = None  # two-stage model: RP, EV, EEV, WS, VSS, EVPI
 
     @property
     def content_hash(self) -> str:
@@ -143,6 +146,7 @@ class Solution:
                 "conflicts": self.diagnosis.as_table().to_dict("records"),
                 "iis_note": self.diagnosis.iis_note,
                 "iis": self.diagnosis.iis_table().to_dict("records")},
+            **({} if self.stochastic is None else self.stochastic.summary()),
         }
 
 
@@ -189,7 +193,8 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
           time_limit: float | None = None,
           mip_gap: float | None = None, threads: int | None = None, seed: int | None = None,
           log_file: str | None = None, sensitivity: bool = True,
-          diagnose_infeasible: bool = True, budget: Budget | None = None) -> Solution:
+          diagnose_infeasible: bool = True, budget: Budget | None = None,
+          deterministic: bool = False) -> Solution:
     """Build, solve, check and extract a scenario.
 
     ``mip_gap`` defaults to 1e-4 (relative) for every backend. A pure function of its
@@ -205,6 +210,11 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     sensitivity LP get the rest. The call returns within the limit plus the grace
     of :func:`~channel_opt.solving.budget.grace_seconds`. Every phase is in
     ``timings``. Ctrl-C (:class:`KeyboardInterrupt`) stops the solver and goes on.
+
+    A scenario with demand scenarios is solved as the two-stage stochastic model
+    (extensive form, :mod:`~channel_opt.solving.stochastic`; ``stochastic`` holds RP,
+    EV, EEV, WS, VSS and EVPI); ``deterministic=True`` solves its expected-value
+    problem instead (every market and share at its mean).
     """
     check_options(scenario, solver=solver, time_limit=time_limit, mip_gap=mip_gap,
                   threads=threads, seed=seed, log_file=log_file, sensitivity=sensitivity,
@@ -222,6 +232,12 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
         timings["load"] = time.perf_counter() - t
     options = {"solver": solver, "time_limit": time_limit, "mip_gap": mip_gap,
                "threads": threads, "seed": seed}
+    if has_demand_scenarios(scenario):
+        if not deterministic:
+            return _two_stage(scenario, options, timings, budget, log_file)
+        stated_hash = scenario.hash
+        scenario = expected_value_scenario(scenario)
+        object.__setattr__(scenario, "hash", stated_hash)  # the solved file's hash
     if budget.expired():  # the load used it all: not even a model
         log.warning("time limit: used up before the model was built (%s)", budget.describe())
         return Solution(scenario.name, scenario.hash, TIME_LIMIT, PLAN_NONE, None, None, None,
@@ -307,6 +323,28 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
                     "unknown" if sol.gap is None else f"{sol.gap:.2%}")
     if raw.termination == ERROR:
         log.error("solver failure: %s", raw.message)
+    return sol
+
+
+def _two_stage(scenario: Scenario, options: dict[str, Any], timings: dict[str, float],
+               budget: Budget, log_file: str | None) -> Solution:
+    """The two-stage model as a :class:`Solution`: the first-stage plan checked in every
+    demand scenario, the result tables stacked by scenario, the expected profit.
+    """
+    out, res = solve_two_stage(scenario, solver=options["solver"],
+                               time_limit=budget.phase_limit(), mip_gap=options["mip_gap"],
+                               threads=options["threads"], seed=options["seed"],
+                               log_file=log_file)
+    raw = out["raw"]
+    timings.update(out["timings"])
+    sol = Solution(scenario.name, scenario.hash, raw.termination, PLAN_NONE, out["objective"],
+                   raw.bound, relative_gap(out["objective"], raw.bound), raw.solver,
+                   raw.version, raw.message, {**options, "model": "two_stage"}, timings,
+                   tables=out["tables"], kpis=out["kpis"], violations=out["violations"],
+                   x=out["x"], stochastic=res)
+    if out["x"] is not None:
+        sol.plan_status = PLAN_INVALID if sol.violations else \
+            PLAN_OPTIMAL if raw.termination == OPTIMAL else PLAN_FEASIBLE
     return sol
 
 

@@ -1,0 +1,246 @@
+"""Solve the two-stage stochastic model and measure what the stochastic solution is worth.
+
+``solve_two_stage`` solves the extensive form (:mod:`channel_opt.model.stochastic`),
+checks the first-stage plan in every demand scenario (rows, bounds and integrality of
+that scenario's own model, and the plan re-evaluated from its own tables), and
+computes the classic measures of stochastic programming:
+
+* **RP**: the two-stage (recourse problem) optimum, the expected profit of the plan;
+* **EV**: the optimum of the expected-value problem (every market and share at its
+  mean, floors as in the two-stage model);
+* **EEV**: the expected profit of the EV plan's design when demand turns out as each
+  scenario says (its operations re-optimized per scenario); ``None`` when the EV
+  design cannot meet a floor in some scenario (an infinite loss);
+* **WS**: wait-and-see, ``Σ_s p_s`` (optimum of scenario ``s`` alone);
+* **VSS** = RP − EEV ≥ 0 and **EVPI** = WS − RP ≥ 0.
+
+They are exact when every solve is proven optimal (each within ``mip_gap``
+otherwise, as their ``gap`` says).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..model.linear import ArrayModel
+from ..model.stochastic import SCENARIO_COLUMN, Member, extensive_form, is_design, members
+from ..scenario import Scenario
+from ..scenario.demand import expected_value_scenario
+from .backends import INFEASIBLE, OPTIMAL, RawResult, SolveOptions, get_backend, normalize_result
+from .check import check_plan, check_rows
+from .results import extract_tables, kpis, tidy_plan
+
+log = logging.getLogger(__name__)
+
+METHOD_EF = "extensive_form"
+METHOD_PH = "progressive_hedging"
+
+
+@dataclass
+class StochasticResult:
+    """RP, EV, EEV, WS, VSS, EVPI and the per-scenario profits of the two designs."""
+
+    method: str
+    rp: float | None
+    ev: float | None
+    eev: float | None
+    ws: float | None
+    per_scenario: pd.DataFrame  # demand_scenario, probability, stochastic, ev_design, ws
+    notes: list[str] = field(default_factory=list)
+    bound: float | None = None  # on RP (the extensive form's or PH's)
+
+    @property
+    def vss(self) -> float | None:
+        """Value of the stochastic solution, RP − EEV."""
+        if self.rp is None or self.eev is None:
+            return math.inf if self.rp is not None and self.ev is not None else None
+        return self.rp - self.eev
+
+    @property
+    def evpi(self) -> float | None:
+        """Expected value of perfect information, WS − RP."""
+        return None if self.rp is None or self.ws is None else self.ws - self.rp
+
+    def summary(self) -> dict[str, Any]:
+        """The measures as JSON-ready numbers (an infinite VSS as the string "inf")."""
+        vss = self.vss
+        return {"method": self.method, "ev": self.ev, "eev": self.eev, "rp": self.rp,
+                "ws": self.ws, "vss": "inf" if vss == math.inf else vss, "evpi": self.evpi,
+                "bound": self.bound, "notes": self.notes,
+                "demand_scenarios": self.per_scenario.to_dict("records")}
+
+
+@dataclass
+class _Opts:
+    solver: str
+    time_limit: float | None
+    mip_gap: float
+    threads: int | None
+    seed: int | None
+    log_file: str | None = None
+
+
+def _solve(am: ArrayModel, o: _Opts, log_file: str | None = None) -> RawResult:
+    backend = get_backend(o.solver)
+    raw = backend.solve(am, SolveOptions(o.time_limit, o.mip_gap, o.threads, o.seed, log_file))
+    return normalize_result(raw, am.sense)
+
+
+def design_blocks(am: ArrayModel) -> list[str]:
+    """The design (first-stage) variable blocks of a model."""
+    return [b for b in am.vars if is_design(b)]
+
+
+def _evaluate(m: Member, design_x: np.ndarray, o: _Opts) -> tuple[float | None,
+                                                                   np.ndarray | None]:
+    """Profit of scenario ``m`` with the design fixed at ``design_x`` (its operations
+    optimized; an LP once every design column is fixed), and the plan.
+    """
+    fixed = m.am.fixed(design_x, design_blocks(m.am))
+    raw = _solve(fixed, o)
+    if raw.x is None or raw.termination == INFEASIBLE:
+        return None, None
+    return float(m.am.cost @ raw.x), raw.x
+
+
+def _alone(m: Member, o: _Opts) -> tuple[float | None, np.ndarray | None, RawResult]:
+    """Scenario ``m`` solved on its own (its design free)."""
+    raw = _solve(m.am, o)
+    return (None if raw.x is None else float(m.am.cost @ raw.x)), raw.x, raw
+
+
+def measures(scen: Scenario, ms: list[Member], plan: list[np.ndarray] | None,
+             o: _Opts) -> StochasticResult:
+    """EV, EEV and WS around a two-stage plan (``plan``: each member's plan)."""
+    notes: list[str] = []
+    probs = np.array([m.probability for m in ms])
+    ids = [m.id for m in ms]
+    rp_s = [float(m.am.cost @ x) for m, x in zip(ms, plan, strict=True)] if plan else \
+        [math.nan] * len(ms)
+    ev_m = members(expected_value_scenario(scen), [("", 1.0)])[0]
+    ev_val, ev_x, ev_raw = _alone(ev_m, o)
+    if ev_raw.termination != OPTIMAL:
+        notes.append(f"the expected-value problem stopped at {ev_raw.termination}")
+    eev_s = []
+    for m in ms:
+        if ev_x is None:
+            eev_s.append(math.nan)
+            continue
+        val, _ = _evaluate(m, ev_x, o)
+        if val is None:
+            notes.append(f"the expected-value design cannot meet the floors in demand "
+                         f"scenario {m.id!r}: EEV is minus infinity (VSS infinite)")
+        eev_s.append(math.nan if val is None else val)
+    ws_s = []
+    for m in ms:
+        val, _, raw = _alone(m, o)
+        if raw.termination != OPTIMAL:
+            notes.append(f"demand scenario {m.id!r} alone stopped at {raw.termination}")
+        ws_s.append(math.nan if val is None else val)
+
+    def expect(v: list[float]) -> float | None:
+        a = np.array(v, float)
+        return None if np.isnan(a).any() else float(probs @ a)
+
+    per = pd.DataFrame({SCENARIO_COLUMN: ids, "probability": probs,
+                        "stochastic_design": rp_s, "ev_design": eev_s, "wait_and_see": ws_s})
+    return StochasticResult(METHOD_EF, expect(rp_s), ev_val, expect(eev_s), expect(ws_s), per,
+                            notes)
+
+
+def stack_tables(ms: list[Member], xs: list[np.ndarray]) -> tuple[dict[str, pd.DataFrame],
+                                                                  list[str]]:
+    """Every result table of the plan in every demand scenario (led by the
+    ``demand_scenario`` column), and the violations of each scenario's check.
+    """
+    parts: dict[str, list[pd.DataFrame]] = {}
+    violations: list[str] = []
+    for m, x in zip(ms, xs, strict=True):
+        bad = check_rows(m.am, x)
+        tables = extract_tables(m.am, m.data, x)
+        bad += check_plan(m.scenario, tables, float(m.am.cost @ x))
+        violations += [f"demand scenario {m.id}: {v}" for v in bad]
+        for name, df in tables.items():
+            df = df.copy()
+            df.insert(0, SCENARIO_COLUMN, m.id)
+            parts.setdefault(name, []).append(df)
+    return {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}, violations
+
+
+def member_plans(ts: Any, x: np.ndarray) -> list[np.ndarray]:
+    """Each member's plan from the extensive form's, with unused design switched off
+    (tidied once: the design is shared, so every scenario sees the same one).
+    """
+    m0 = ts.members[0]
+    x0 = tidy_plan(m0.am, m0.data, ts.member_x(0, x))
+    return [np.where(ts.design, x0, ts.member_x(s, x)) for s in range(len(ts.members))]
+
+
+def solve_two_stage(scen: Scenario, *, solver: str = "highs", time_limit: float | None = None,
+                    mip_gap: float = 1e-4, threads: int | None = None, seed: int | None = None,
+                    log_file: str | None = None,
+                    values: bool = True) -> tuple[dict[str, Any], StochasticResult | None]:
+    """Solve the extensive form; returns the fields of a
+    :class:`~channel_opt.solving.pipeline.Solution` and the measures (``values``: also
+    EV, EEV and WS, one solve per demand scenario more).
+    """
+    o = _Opts(solver, time_limit, mip_gap, threads, seed)
+    timings: dict[str, float] = {}
+    t = time.perf_counter()
+    ms = members(scen)
+    ts = extensive_form(ms, name=f"{scen.name}_two_stage")
+    timings["build"] = time.perf_counter() - t
+    log.info("extensive form of %d demand scenarios: %d columns, %d rows", len(ms),
+             ts.am.n_cols, ts.am.n_rows)
+    raw = _solve(ts.am, o, log_file)
+    timings["handoff"], timings["solve"] = raw.handoff_seconds, raw.solve_seconds
+    t = time.perf_counter()
+    out: dict[str, Any] = {"raw": raw, "tables": {}, "violations": [], "x": None,
+                           "kpis": {}, "objective": raw.objective}
+    plan = None
+    if raw.x is not None:
+        plan = member_plans(ts, raw.x)
+        out["x"] = np.concatenate(plan)
+        out["tables"], out["violations"] = stack_tables(ms, plan)
+        out["objective"] = float(sum(m.probability * float(m.am.cost @ x)
+                                     for m, x in zip(ms, plan, strict=True)))
+        out["kpis"] = _expected_kpis(ms, plan, out["tables"])
+    timings["extract"] = time.perf_counter() - t
+    res = None
+    if values:
+        t = time.perf_counter()
+        res = measures(scen, ms, plan, o)
+        res.bound = raw.bound
+        timings["values"] = time.perf_counter() - t
+    out["timings"] = timings
+    return out, res
+
+
+def _expected_kpis(ms: list[Member], plan: list[np.ndarray],
+                   tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """The headline numbers, probability-weighted over the demand scenarios (counts of
+    design decisions are the same in every scenario).
+    """
+    out: dict[str, Any] = {}
+    for m, x in zip(ms, plan, strict=True):
+        sub = {k: v[v[SCENARIO_COLUMN] == m.id].drop(columns=SCENARIO_COLUMN)
+               for k, v in tables.items()}
+        k = kpis(m.am, m.data, x, sub)
+        for name, v in k.items():
+            if name == "max_capacity_utilization":
+                out[name] = v if out.get(name) is None else \
+                    (out[name] if v is None else max(out[name], v))
+            elif isinstance(v, float):
+                out[name] = out.get(name, 0.0) + m.probability * v
+            elif name not in out:
+                out[name] = v
+    out["profit"] = float(sum(m.probability * float(m.am.cost @ x)
+                              for m, x in zip(ms, plan, strict=True)))
+    return out
