@@ -87,7 +87,8 @@ def cmd_solve(a: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     try:
         sol = solve(scen, solver=a.solver, time_limit=a.time_limit, mip_gap=a.mip_gap,
-                    threads=a.threads, seed=a.seed, log_file=a.log_file, budget=budget)
+                    threads=a.threads, seed=a.seed, log_file=a.log_file, budget=budget,
+                    deterministic=a.deterministic)
     except OptionsError as e:  # a bad option: bad input, nothing written
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -220,6 +221,9 @@ def parser() -> argparse.ArgumentParser:
                    help="replace a result folder that holds another scenario's result")
     s.add_argument("--log-file", help="write the solver's log here")
     s.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    s.add_argument("--deterministic", action="store_true",
+                   help="with demand scenarios: solve the expected-value problem (every "
+                   "market and share at its mean) instead of the two-stage model")
     s.set_defaults(fn=cmd_solve)
     v = sub.add_parser("validate", parents=[common],
                        help="check a scenario and summarize it")

@@ -143,4 +143,8 @@ class Settings(_Cfg):
     currency: str = "EUR"
     rules: Rules = Rules()
     channel_rules: tuple[ChannelRule, ...] = ()
-    stochastic: Stochastic = Stochastic()
+    stochastic: Stochastic = Field(
+        Stochastic(), description="Two-stage model (tables demand_scenarios, demand_factors): "
+        "`shortfall_cost` is the recourse cost per unit a floor or service level falls short "
+        "in a demand scenario (per unit of the row's bound); unset (default), floors and "
+        "service levels hold in every demand scenario.")

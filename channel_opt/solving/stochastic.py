@@ -30,10 +30,25 @@ import numpy as np
 import pandas as pd
 
 from ..model.linear import ArrayModel
-from ..model.stochastic import SCENARIO_COLUMN, Member, extensive_form, is_design, members
+from ..model.stochastic import (
+    SCENARIO_COLUMN,
+    SHORTFALL,
+    Member,
+    extensive_form,
+    is_design,
+    members,
+)
 from ..scenario import Scenario
 from ..scenario.demand import expected_value_scenario
-from .backends import INFEASIBLE, OPTIMAL, RawResult, SolveOptions, get_backend, normalize_result
+from .backends import (
+    INFEASIBLE,
+    OPTIMAL,
+    RawResult,
+    SolveOptions,
+    get_backend,
+    normalize_result,
+    trivial_result,
+)
 from .check import check_plan, check_rows
 from .results import extract_tables, kpis, tidy_plan
 
@@ -88,6 +103,8 @@ class _Opts:
 
 
 def _solve(am: ArrayModel, o: _Opts, log_file: str | None = None) -> RawResult:
+    if am.n_cols == 0:
+        return trivial_result(am)
     backend = get_backend(o.solver)
     raw = backend.solve(am, SolveOptions(o.time_limit, o.mip_gap, o.threads, o.seed, log_file))
     return normalize_result(raw, am.sense)
@@ -167,6 +184,11 @@ def stack_tables(ms: list[Member], xs: list[np.ndarray]) -> tuple[dict[str, pd.D
         tables = extract_tables(m.am, m.data, x)
         bad += check_plan(m.scenario, tables, float(m.am.cost @ x))
         violations += [f"demand scenario {m.id}: {v}" for v in bad]
+        if SHORTFALL in m.am.vars:  # units short of each floor, and what they cost
+            sf = m.am.values(x, SHORTFALL).rename(columns={"value": "short"})
+            blk = m.am.vars[SHORTFALL]
+            tables[SHORTFALL] = sf.assign(cost=-m.am.cost[blk.start:blk.start + blk.n]
+                                          * sf["short"].to_numpy())
         for name, df in tables.items():
             df = df.copy()
             df.insert(0, SCENARIO_COLUMN, m.id)
@@ -244,3 +266,68 @@ def _expected_kpis(ms: list[Member], plan: list[np.ndarray],
     out["profit"] = float(sum(m.probability * float(m.am.cost @ x)
                               for m, x in zip(ms, plan, strict=True)))
     return out
+
+
+def most_probable(res: StochasticResult) -> str:
+    """The id of the most probable demand scenario (the first of equals)."""
+    per = res.per_scenario
+    return str(per[SCENARIO_COLUMN].iloc[int(np.argmax(per["probability"].to_numpy()))])
+
+
+def one_scenario(tables: dict[str, pd.DataFrame], sid: str) -> dict[str, pd.DataFrame]:
+    """The rows of one demand scenario of stacked result tables, without the column."""
+    return {k: (v[v[SCENARIO_COLUMN] == sid].drop(columns=SCENARIO_COLUMN)
+                .reset_index(drop=True) if SCENARIO_COLUMN in v else v)
+            for k, v in tables.items()}
+
+
+def _money(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    return "infinite" if v in (math.inf, "inf") else f"{float(v):,.2f}"
+
+
+def report_lines(res: StochasticResult, currency: str, shown: str) -> list[str]:
+    """The report's two-stage section (Markdown lines)."""
+    s = res.summary()
+    rows = [("RP", "two-stage optimum: expected profit of the plan", s["rp"]),
+            ("EV", "expected-value problem (every market and share at its mean)", s["ev"]),
+            ("EEV", "expected profit of the EV design under the demand scenarios", s["eev"]),
+            ("WS", "wait-and-see: each demand scenario solved knowing its demand", s["ws"]),
+            ("VSS", "value of the stochastic solution, RP − EEV", s["vss"]),
+            ("EVPI", "expected value of perfect information, WS − RP", s["evpi"])]
+    out = ["## Value of the stochastic solution", "",
+           f"The design (openings, listings, brands, offered sets, price levels, policies) is "
+           f"decided once for {len(res.per_scenario)} demand scenarios; sales and commission "
+           f"follow each scenario ({res.method.replace('_', ' ')}).", "",
+           f"| measure | meaning | {currency} |", "|---|---|---:|"]
+    out += [f"| {a} | {b} | {_money(v)} |" for a, b, v in rows]
+    out += ["", "Profit per demand scenario of the stochastic design, of the EV design and "
+            "with perfect information (`stochastic.csv`):", "",
+            "| demand scenario | probability | stochastic design | EV design | wait and see |",
+            "|---|---:|---:|---:|---:|"]
+    for r in res.per_scenario.itertuples(index=False):
+        out.append(f"| {r[0]} | {r[1]:.4g} | {_money(r[2])} | {_money(r[3])} | "
+                   f"{_money(r[4])} |")
+    out += [""] + [f"- {n}" for n in res.notes] + ([""] if res.notes else [])
+    out += [f"The sections below show demand scenario **{shown}** (the most probable); the "
+            "CSV tables hold every demand scenario (column `demand_scenario`).", ""]
+    return out
+
+
+def profit_plot(path: Any, res: StochasticResult, plt: Any) -> bool:
+    """Bars: per demand scenario, the profit of the stochastic and of the EV design."""
+    per = res.per_scenario
+    if not len(per):
+        return False
+    xs = np.arange(len(per))
+    fig, ax = plt.subplots(figsize=(min(16.0, max(5.0, 2 + 0.6 * len(per))), 4))
+    ax.bar(xs - 0.2, per["stochastic_design"], 0.4, label="stochastic design")
+    ax.bar(xs + 0.2, per["ev_design"].fillna(0.0), 0.4, label="expected-value design")
+    ax.set_xticks(xs, per[SCENARIO_COLUMN], rotation=90 if len(per) > 8 else 0, fontsize=8)
+    ax.set_ylabel("profit")
+    ax.legend(frameon=False)
+    ax.set_title("Profit per demand scenario: stochastic vs expected-value design")
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return True
