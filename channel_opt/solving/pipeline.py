@@ -36,7 +36,7 @@ from .heuristic import Construction, construct
 from .options import check_options
 from .results import extract_tables, kpis, tidy_plan
 from .sensitivity import sensitivity as lp_sensitivity
-from .stochastic import StochasticResult, solve_two_stage
+from .stochastic import METHOD_EF, METHOD_PH, StochasticResult, solve_two_stage
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
           mip_gap: float | None = None, threads: int | None = None, seed: int | None = None,
           log_file: str | None = None, sensitivity: bool = True,
           diagnose_infeasible: bool = True, budget: Budget | None = None,
-          deterministic: bool = False) -> Solution:
+          deterministic: bool = False, method: str = "auto", ranks: int = 3) -> Solution:
     """Build, solve, check and extract a scenario.
 
     ``mip_gap`` defaults to 1e-4 (relative) for every backend. A pure function of its
@@ -214,7 +214,9 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     A scenario with demand scenarios is solved as the two-stage stochastic model
     (extensive form, :mod:`~channel_opt.solving.stochastic`; ``stochastic`` holds RP,
     EV, EEV, WS, VSS and EVPI); ``deterministic=True`` solves its expected-value
-    problem instead (every market and share at its mean).
+    problem instead (every market and share at its mean). ``method="ph"`` solves it
+    by progressive hedging through mpi-sppy on ``ranks`` MPI ranks instead of the
+    extensive form (:mod:`~channel_opt.solving.stochastic_ph`).
     """
     check_options(scenario, solver=solver, time_limit=time_limit, mip_gap=mip_gap,
                   threads=threads, seed=seed, log_file=log_file, sensitivity=sensitivity,
@@ -232,9 +234,14 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
         timings["load"] = time.perf_counter() - t
     options = {"solver": solver, "time_limit": time_limit, "mip_gap": mip_gap,
                "threads": threads, "seed": seed}
+    if method not in ("auto", "ph"):
+        raise ValueError(f"unknown method {method!r}: use auto or ph")
+    if method == "ph" and (deterministic or not has_demand_scenarios(scenario)):
+        raise ValueError("--method ph solves the two-stage model: it needs rows in "
+                         "'demand_scenarios' (and no --deterministic)")
     if has_demand_scenarios(scenario):
         if not deterministic:
-            return _two_stage(scenario, options, timings, budget, log_file)
+            return _two_stage(scenario, options, timings, budget, log_file, method, ranks)
         stated_hash = scenario.hash
         scenario = expected_value_scenario(scenario)
         object.__setattr__(scenario, "hash", stated_hash)  # the solved file's hash
@@ -327,19 +334,21 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
 
 
 def _two_stage(scenario: Scenario, options: dict[str, Any], timings: dict[str, float],
-               budget: Budget, log_file: str | None) -> Solution:
+               budget: Budget, log_file: str | None, method: str, ranks: int) -> Solution:
     """The two-stage model as a :class:`Solution`: the first-stage plan checked in every
     demand scenario, the result tables stacked by scenario, the expected profit.
     """
     out, res = solve_two_stage(scenario, solver=options["solver"],
                                time_limit=budget.phase_limit(), mip_gap=options["mip_gap"],
                                threads=options["threads"], seed=options["seed"],
-                               log_file=log_file)
+                               log_file=log_file, ranks=ranks,
+                               method=METHOD_PH if method == "ph" else METHOD_EF)
     raw = out["raw"]
     timings.update(out["timings"])
     sol = Solution(scenario.name, scenario.hash, raw.termination, PLAN_NONE, out["objective"],
                    raw.bound, relative_gap(out["objective"], raw.bound), raw.solver,
-                   raw.version, raw.message, {**options, "model": "two_stage"}, timings,
+                   raw.version, raw.message,
+                   {**options, "model": "two_stage", "method": method}, timings,
                    tables=out["tables"], kpis=out["kpis"], violations=out["violations"],
                    x=out["x"], stochastic=res)
     if out["x"] is not None:

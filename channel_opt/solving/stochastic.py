@@ -42,13 +42,16 @@ from ..scenario import Scenario
 from ..scenario.demand import expected_value_scenario
 from .backends import (
     INFEASIBLE,
+    LIMIT,
     OPTIMAL,
+    TIME_LIMIT,
     RawResult,
     SolveOptions,
     get_backend,
     normalize_result,
     trivial_result,
 )
+from .budget import MIN_PHASE_SECONDS
 from .check import check_plan, check_rows
 from .results import extract_tables, kpis, tidy_plan
 
@@ -95,18 +98,28 @@ class StochasticResult:
 @dataclass
 class _Opts:
     solver: str
-    time_limit: float | None
     mip_gap: float
     threads: int | None
     seed: int | None
-    log_file: str | None = None
+    deadline: float | None = None  # time.monotonic() by which every solve has stopped
+
+    def left(self) -> float | None:
+        """Seconds left for the next solve (None: no limit)."""
+        return None if self.deadline is None else self.deadline - time.monotonic()
 
 
-def _solve(am: ArrayModel, o: _Opts, log_file: str | None = None) -> RawResult:
+def _solve(am: ArrayModel, o: _Opts, log_file: str | None = None,
+           share: float = 1.0) -> RawResult:
+    """Solve under what is left of the time limit (``share`` of it)."""
     if am.n_cols == 0:
         return trivial_result(am)
+    left = o.left()
+    if left is not None and left < MIN_PHASE_SECONDS:
+        return RawResult(TIME_LIMIT, None, None, None, o.solver, "", "not started: the time "
+                         "limit was used up")
     backend = get_backend(o.solver)
-    raw = backend.solve(am, SolveOptions(o.time_limit, o.mip_gap, o.threads, o.seed, log_file))
+    limit = None if left is None else share * left
+    raw = backend.solve(am, SolveOptions(limit, o.mip_gap, o.threads, o.seed, log_file))
     return normalize_result(raw, am.sense)
 
 
@@ -196,39 +209,99 @@ def stack_tables(ms: list[Member], xs: list[np.ndarray]) -> tuple[dict[str, pd.D
     return {k: pd.concat(v, ignore_index=True) for k, v in parts.items()}, violations
 
 
-def member_plans(ts: Any, x: np.ndarray) -> list[np.ndarray]:
-    """Each member's plan from the extensive form's, with unused design switched off
-    (tidied once: the design is shared, so every scenario sees the same one).
+def _tidy(ms: list[Member], design: np.ndarray, xs: list[np.ndarray]) -> list[np.ndarray]:
+    """Each member's plan with unused design switched off (tidied once: the design is
+    shared, so every scenario sees the same one).
     """
-    m0 = ts.members[0]
-    x0 = tidy_plan(m0.am, m0.data, ts.member_x(0, x))
-    return [np.where(ts.design, x0, ts.member_x(s, x)) for s in range(len(ts.members))]
+    m0 = ms[0]
+    x0 = tidy_plan(m0.am, m0.data, xs[0])
+    return [np.where(design, x0, x) for x in xs]
+
+
+def design_mask(am: ArrayModel) -> np.ndarray:
+    """True at the design (first-stage) columns of a model."""
+    return np.concatenate([np.full(b.n, is_design(b.name)) for b in am.vars.values()])
+
+
+def _ef_plan(ms: list[Member], o: _Opts, log_file: str | None,
+             values: bool) -> tuple[RawResult, list[np.ndarray] | None]:
+    ts = extensive_form(ms, name=f"{ms[0].scenario.name}_two_stage")
+    log.info("extensive form of %d demand scenarios: %d columns, %d rows", len(ms),
+             ts.am.n_cols, ts.am.n_rows)
+    # under a time limit the extensive form gets half; EV, EEV and WS share the rest
+    raw = _solve(ts.am, o, log_file, share=0.5 if values else 1.0)
+    if raw.x is None:
+        return raw, None
+    return raw, _tidy(ms, ts.design, [ts.member_x(s, raw.x) for s in range(len(ms))])
+
+
+def _ph_plan(scen: Scenario, ms: list[Member], o: _Opts, ranks: int,
+             values: bool) -> tuple[RawResult, list[np.ndarray] | None]:
+    """Progressive hedging's design, evaluated in every demand scenario."""
+    from .stochastic_ph import solve_ph
+
+    left = o.left()
+    ph = solve_ph(scen, ms, ranks=ranks, mip_gap=o.mip_gap,
+                  time_limit=None if left is None else (0.5 if values else 1.0) * left)
+    msg = (f"mpi-sppy PH hub + Lagrangian and xhat-shuffle spokes on {ranks} ranks "
+           f"(rho {ph['rho']:.4g}); plan {ph['inner']}, bound {ph['outer']}")
+    raw = RawResult(LIMIT, None, None, ph["outer"], "mpi-sppy", _mpisppy_version(), msg,
+                    solve_seconds=ph["seconds"])
+    if ph["design"] is None:
+        raw.message += "; no plan found"
+        return raw, None
+    xs = []
+    for m in ms:
+        val, x = _evaluate(m, ph["design"], o)
+        if x is None:
+            raw.message += f"; the plan cannot be operated in demand scenario {m.id!r}"
+            return raw, None
+        xs.append(x)
+    plan = _tidy(ms, design_mask(ms[0].am), xs)
+    raw.objective = float(sum(m.probability * float(m.am.cost @ x)
+                              for m, x in zip(ms, plan, strict=True)))
+    gap = _gap(raw.objective, raw.bound)
+    raw.termination = OPTIMAL if gap is not None and gap <= o.mip_gap else LIMIT
+    return raw, plan
+
+
+def _gap(objective: float | None, bound: float | None) -> float | None:
+    if objective is None or bound is None:
+        return None
+    return max(0.0, bound - objective) / max(1e-9, abs(objective))
+
+
+def _mpisppy_version() -> str:
+    from importlib.metadata import version
+
+    return version("mpi-sppy")
 
 
 def solve_two_stage(scen: Scenario, *, solver: str = "highs", time_limit: float | None = None,
                     mip_gap: float = 1e-4, threads: int | None = None, seed: int | None = None,
-                    log_file: str | None = None,
-                    values: bool = True) -> tuple[dict[str, Any], StochasticResult | None]:
-    """Solve the extensive form; returns the fields of a
-    :class:`~channel_opt.solving.pipeline.Solution` and the measures (``values``: also
-    EV, EEV and WS, one solve per demand scenario more).
+                    log_file: str | None = None, values: bool = True,
+                    method: str = METHOD_EF,
+                    ranks: int = 3) -> tuple[dict[str, Any], StochasticResult | None]:
+    """Solve the two-stage model by the extensive form (``method`` ``extensive_form``)
+    or progressive hedging (``progressive_hedging``, on ``ranks`` MPI ranks); returns
+    the fields of a :class:`~channel_opt.solving.pipeline.Solution` and the measures
+    (``values``: also EV, EEV and WS, one solve per demand scenario more).
     """
-    o = _Opts(solver, time_limit, mip_gap, threads, seed)
+    o = _Opts(solver, mip_gap, threads, seed,
+              None if time_limit is None else time.monotonic() + time_limit)
     timings: dict[str, float] = {}
     t = time.perf_counter()
     ms = members(scen)
-    ts = extensive_form(ms, name=f"{scen.name}_two_stage")
     timings["build"] = time.perf_counter() - t
-    log.info("extensive form of %d demand scenarios: %d columns, %d rows", len(ms),
-             ts.am.n_cols, ts.am.n_rows)
-    raw = _solve(ts.am, o, log_file)
+    if method == METHOD_PH:
+        raw, plan = _ph_plan(scen, ms, o, ranks, values)
+    else:
+        raw, plan = _ef_plan(ms, o, log_file, values)
     timings["handoff"], timings["solve"] = raw.handoff_seconds, raw.solve_seconds
     t = time.perf_counter()
     out: dict[str, Any] = {"raw": raw, "tables": {}, "violations": [], "x": None,
                            "kpis": {}, "objective": raw.objective}
-    plan = None
-    if raw.x is not None:
-        plan = member_plans(ts, raw.x)
+    if plan is not None:
         out["x"] = np.concatenate(plan)
         out["tables"], out["violations"] = stack_tables(ms, plan)
         out["objective"] = float(sum(m.probability * float(m.am.cost @ x)
@@ -239,7 +312,7 @@ def solve_two_stage(scen: Scenario, *, solver: str = "highs", time_limit: float 
     if values:
         t = time.perf_counter()
         res = measures(scen, ms, plan, o)
-        res.bound = raw.bound
+        res.method, res.bound = method, raw.bound
         timings["values"] = time.perf_counter() - t
     out["timings"] = timings
     return out, res
