@@ -88,7 +88,7 @@ def cmd_solve(a: argparse.Namespace) -> int:
     try:
         sol = solve(scen, solver=a.solver, time_limit=a.time_limit, mip_gap=a.mip_gap,
                     threads=a.threads, seed=a.seed, log_file=a.log_file, budget=budget,
-                    deterministic=a.deterministic)
+                    deterministic=a.deterministic, method=a.method, ranks=a.ranks)
     except OptionsError as e:  # a bad option: bad input, nothing written
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -224,6 +224,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--deterministic", action="store_true",
                    help="with demand scenarios: solve the expected-value problem (every "
                    "market and share at its mean) instead of the two-stage model")
+    s.add_argument("--method", choices=["auto", "ph"], default="auto",
+                   help="ph: solve the two-stage model by progressive hedging (mpi-sppy on "
+                   "MPI) instead of the extensive form")
+    s.add_argument("--ranks", type=int, default=3,
+                   help="MPI ranks for --method ph (a multiple of 3: PH hub, Lagrangian "
+                   "bound and xhat spokes)")
     s.set_defaults(fn=cmd_solve)
     v = sub.add_parser("validate", parents=[common],
                        help="check a scenario and summarize it")

@@ -274,3 +274,46 @@ def test_cli_writes_the_measures_and_solves_ev_with_deterministic(tmp_path: Path
     assert r.returncode == 0, r.stderr
     s = json.loads((tmp_path / "ev" / "summary.json").read_text())
     assert s["objective"] == pytest.approx(2150) and "vss" not in s
+
+
+# ---------------------------------------------------------- progressive hedging
+
+def test_ph_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from channel_opt.solving import stochastic_ph
+
+    monkeypatch.setattr(stochastic_ph.shutil, "which", lambda _name: None)
+    with pytest.raises(ValueError, match="mpiexec.*openmpi-bin"):
+        solve(VSS_DUO, method="ph")
+    monkeypatch.undo()
+    if stochastic_ph.ph_missing() is None:
+        with pytest.raises(ValueError, match="multiple of 3"):
+            solve(VSS_DUO, method="ph", ranks=2)
+    with pytest.raises(ValueError, match="demand_scenarios"):
+        solve(duo(), method="ph")
+
+
+def test_ph_without_mpiexec_exits_2_from_the_cli(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path), "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, "-m", "channel_opt.cli", "-q", "solve", str(VSS_DUO),
+                        "--method", "ph", "--out", str(tmp_path / "out")], capture_output=True,
+                       text=True, env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "mpiexec" in r.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_ph_agrees_with_the_extensive_form_under_mpiexec() -> None:
+    from channel_opt.solving.stochastic_ph import ph_missing
+
+    if ph_missing():
+        pytest.skip(str(ph_missing()))
+    sol = solve(VSS_DUO, method="ph", ranks=3)
+    assert sol.has_plan and not sol.violations, sol.solver_message
+    assert sol.solver == "mpi-sppy" and sol.bound is not None
+    # the EF optimum 1,500 lies between PH's plan and its Lagrangian bound
+    assert sol.objective is not None
+    assert sol.objective - 1e-6 <= 1500.0 <= sol.bound + 1e-6
+    assert sol.objective >= 1500.0 * (1 - (sol.gap or 0.0)) - 1e-6
+    assert sol.summary()["method"] == "progressive_hedging"
+    assert sol.summary()["vss"] == pytest.approx(sol.objective - 1400.0, abs=1e-6)

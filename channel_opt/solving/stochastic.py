@@ -53,6 +53,7 @@ from .backends import (
 )
 from .budget import MIN_PHASE_SECONDS
 from .check import check_plan, check_rows
+from .heuristic import construct
 from .results import extract_tables, kpis, tidy_plan
 
 log = logging.getLogger(__name__)
@@ -109,7 +110,7 @@ class _Opts:
 
 
 def _solve(am: ArrayModel, o: _Opts, log_file: str | None = None,
-           share: float = 1.0) -> RawResult:
+           share: float = 1.0, start: np.ndarray | None = None) -> RawResult:
     """Solve under what is left of the time limit (``share`` of it)."""
     if am.n_cols == 0:
         return trivial_result(am)
@@ -119,7 +120,7 @@ def _solve(am: ArrayModel, o: _Opts, log_file: str | None = None,
                          "limit was used up")
     backend = get_backend(o.solver)
     limit = None if left is None else share * left
-    raw = backend.solve(am, SolveOptions(limit, o.mip_gap, o.threads, o.seed, log_file))
+    raw = backend.solve(am, SolveOptions(limit, o.mip_gap, o.threads, o.seed, log_file, start))
     return normalize_result(raw, am.sense)
 
 
@@ -146,7 +147,41 @@ def _alone(m: Member, o: _Opts) -> tuple[float | None, np.ndarray | None, RawRes
     return (None if raw.x is None else float(m.am.cost @ raw.x)), raw.x, raw
 
 
-def measures(scen: Scenario, ms: list[Member], plan: list[np.ndarray] | None,
+@dataclass
+class _EV:
+    """The expected-value problem's outcome and its design under every scenario."""
+
+    value: float | None
+    raw: RawResult | None
+    eev: list[float]  # profit of the EV design in each demand scenario (nan: infeasible)
+    plans: list[np.ndarray] | None  # its plan in each scenario (None: not in all)
+
+
+def expected_value(scen: Scenario, ms: list[Member], o: _Opts) -> _EV:
+    """Solve the EV problem (from the constructive plan where floors hold firm) and
+    evaluate its design in every demand scenario: EEV, and a plan of the two-stage
+    model to start from.
+    """
+    ev_m = members(expected_value_scenario(scen), [("", 1.0)])[0]
+    start = None
+    if scen.settings.stochastic.shortfall_cost is None:  # the heuristic knows no shortfall
+        left = o.left()
+        start = construct(ev_m.am, ev_m.data,
+                          time_limit=None if left is None else 0.1 * left).x
+    raw = _solve(ev_m.am, o, share=0.2, start=start)
+    if raw.x is None:
+        return _EV(None, raw, [math.nan] * len(ms), None)
+    vals, plans = [], []
+    for m in ms:
+        val, x = _evaluate(m, raw.x, o)
+        vals.append(math.nan if val is None else val)
+        plans.append(x)
+    ok = all(x is not None for x in plans)
+    return _EV(float(ev_m.am.cost @ raw.x), raw, vals,
+               [x for x in plans if x is not None] if ok else None)
+
+
+def measures(ms: list[Member], plan: list[np.ndarray] | None, ev: _EV,
              o: _Opts) -> StochasticResult:
     """EV, EEV and WS around a two-stage plan (``plan``: each member's plan)."""
     notes: list[str] = []
@@ -154,20 +189,14 @@ def measures(scen: Scenario, ms: list[Member], plan: list[np.ndarray] | None,
     ids = [m.id for m in ms]
     rp_s = [float(m.am.cost @ x) for m, x in zip(ms, plan, strict=True)] if plan else \
         [math.nan] * len(ms)
-    ev_m = members(expected_value_scenario(scen), [("", 1.0)])[0]
-    ev_val, ev_x, ev_raw = _alone(ev_m, o)
-    if ev_raw.termination != OPTIMAL:
-        notes.append(f"the expected-value problem stopped at {ev_raw.termination}")
-    eev_s = []
-    for m in ms:
-        if ev_x is None:
-            eev_s.append(math.nan)
-            continue
-        val, _ = _evaluate(m, ev_x, o)
-        if val is None:
+    if ev.raw is not None and ev.raw.termination != OPTIMAL:
+        notes.append(f"the expected-value problem stopped at {ev.raw.termination}")
+    eev_s = ev.eev
+    for m, v in zip(ms, eev_s, strict=True):
+        if ev.value is not None and math.isnan(v):
             notes.append(f"the expected-value design cannot meet the floors in demand "
                          f"scenario {m.id!r}: EEV is minus infinity (VSS infinite)")
-        eev_s.append(math.nan if val is None else val)
+    ev_val = ev.value
     ws_s = []
     for m in ms:
         val, _, raw = _alone(m, o)
@@ -223,13 +252,18 @@ def design_mask(am: ArrayModel) -> np.ndarray:
     return np.concatenate([np.full(b.n, is_design(b.name)) for b in am.vars.values()])
 
 
-def _ef_plan(ms: list[Member], o: _Opts, log_file: str | None,
-             values: bool) -> tuple[RawResult, list[np.ndarray] | None]:
+def _ef_plan(ms: list[Member], o: _Opts, log_file: str | None, values: bool,
+             ev: _EV | None) -> tuple[RawResult, list[np.ndarray] | None]:
     ts = extensive_form(ms, name=f"{ms[0].scenario.name}_two_stage")
     log.info("extensive form of %d demand scenarios: %d columns, %d rows", len(ms),
              ts.am.n_cols, ts.am.n_rows)
-    # under a time limit the extensive form gets half; EV, EEV and WS share the rest
-    raw = _solve(ts.am, o, log_file, share=0.5 if values else 1.0)
+    start = None
+    if ev is not None and ev.plans is not None:  # the EV design operated in each scenario
+        start = np.zeros(ts.am.n_cols)
+        for mp, x in zip(ts.col_map, ev.plans, strict=True):
+            start[mp] = x
+    # under a time limit the extensive form gets half of what is left; WS the rest
+    raw = _solve(ts.am, o, log_file, share=0.5 if values else 1.0, start=start)
     if raw.x is None:
         return raw, None
     return raw, _tidy(ms, ts.design, [ts.member_x(s, raw.x) for s in range(len(ms))])
@@ -287,16 +321,25 @@ def solve_two_stage(scen: Scenario, *, solver: str = "highs", time_limit: float 
     the fields of a :class:`~channel_opt.solving.pipeline.Solution` and the measures
     (``values``: also EV, EEV and WS, one solve per demand scenario more).
     """
+    if method == METHOD_PH:
+        from .stochastic_ph import check_ph
+
+        check_ph(ranks)  # before any work: what is missing, or a bad rank count
     o = _Opts(solver, mip_gap, threads, seed,
               None if time_limit is None else time.monotonic() + time_limit)
     timings: dict[str, float] = {}
     t = time.perf_counter()
     ms = members(scen)
     timings["build"] = time.perf_counter() - t
+    ev = None
+    if values or method != METHOD_PH:  # the EV design: EEV, and the start of the EF
+        t = time.perf_counter()
+        ev = expected_value(scen, ms, o)
+        timings["expected_value"] = time.perf_counter() - t
     if method == METHOD_PH:
         raw, plan = _ph_plan(scen, ms, o, ranks, values)
     else:
-        raw, plan = _ef_plan(ms, o, log_file, values)
+        raw, plan = _ef_plan(ms, o, log_file, values, ev)
     timings["handoff"], timings["solve"] = raw.handoff_seconds, raw.solve_seconds
     t = time.perf_counter()
     out: dict[str, Any] = {"raw": raw, "tables": {}, "violations": [], "x": None,
@@ -311,7 +354,8 @@ def solve_two_stage(scen: Scenario, *, solver: str = "highs", time_limit: float 
     res = None
     if values:
         t = time.perf_counter()
-        res = measures(scen, ms, plan, o)
+        assert ev is not None
+        res = measures(ms, plan, ev, o)
         res.method, res.bound = method, raw.bound
         timings["values"] = time.perf_counter() - t
     out["timings"] = timings

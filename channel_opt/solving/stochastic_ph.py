@@ -57,6 +57,20 @@ def ph_missing() -> str | None:
     return "; ".join(msg) or None
 
 
+class PHUnavailable(ValueError):
+    """mpi-sppy, mpi4py or the MPI runtime is missing."""
+
+
+def check_ph(ranks: int) -> None:
+    """Raise (a ``ValueError``: bad input, exit 2) when PH cannot run as asked."""
+    why = ph_missing()
+    if why:
+        raise PHUnavailable(f"--method ph needs {why}")
+    if ranks < CYLINDERS or ranks % CYLINDERS:
+        raise ValueError(f"--ranks must be a multiple of {CYLINDERS} (a PH hub, a Lagrangian "
+                         f"bound spoke and an xhat spoke), got {ranks}")
+
+
 # ------------------------------------------------------------ inside the MPI ranks
 
 
@@ -176,12 +190,7 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
     """Run the MPI program; returns the design (member column order, zero at
     operations columns), the inner (plan) and outer (bound) values and the seconds.
     """
-    why = ph_missing()
-    if why:
-        raise PHUnavailable(f"--method ph needs {why}")
-    if ranks < CYLINDERS or ranks % CYLINDERS:
-        raise ValueError(f"--ranks must be a multiple of {CYLINDERS} (a PH hub, a Lagrangian "
-                         f"bound spoke and an xhat spoke), got {ranks}")
+    check_ph(ranks)
     rho = default_rho(ms) if rho is None else rho
     with tempfile.TemporaryDirectory(prefix="channel_opt_ph_") as tmp:
         pk = os.path.join(tmp, "scenario.pkl")
@@ -223,10 +232,6 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
 
 def _finite(v: Any) -> float | None:
     return float(v) if v is not None and math.isfinite(float(v)) else None
-
-
-class PHUnavailable(ValueError):
-    """mpi-sppy, mpi4py or the MPI runtime is missing."""
 
 
 if __name__ == "__main__":
