@@ -64,7 +64,8 @@ def main(argv: list[str] | None = None) -> int:
                                      method=method, ranks=a.ranks)
             sec = time.perf_counter() - t
             obj, bound = out["objective"], out["raw"].bound
-            gap = None if obj is None or bound is None else (bound - obj) / max(1e-9, abs(obj))
+            gap = None if obj is None or bound is None else \
+                max(0.0, bound - obj) / max(1e-9, abs(obj))
             print(f"| {n} | {method} | {sec:.1f} | {_f(obj)} | {_f(bound)} | "
                   f"{'n/a' if gap is None else f'{gap:.3%}'} |", flush=True)
     return 0

@@ -16,7 +16,6 @@ asked to overwrite, a folder holding a *different* scenario's result.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import json
 import logging
 import os
@@ -34,6 +33,7 @@ import pandas as pd
 
 from .scenario import Scenario
 from .solving import Solution
+from .solving.stochastic import profit_plot, report_lines, shown
 
 log = logging.getLogger(__name__)
 
@@ -300,14 +300,9 @@ def _write_into(d: Path, sol: Solution, scen: Scenario, plots: bool,
                 df.to_parquet(d / f"{name}.parquet", index=False)
             except Exception as e:  # noqa: BLE001 - Parquet is a convenience copy
                 log.debug("parquet copy of %s skipped: %s", name, e)
-    images = _plots(d, _shown(sol)) if plots else []
-    if plots and images and sol.stochastic is not None:  # matplotlib is there
-        import matplotlib.pyplot as plt
-
-        from .solving.stochastic import profit_plot
-
-        if profit_plot(d / "stochastic.png", sol.stochastic, plt):
-            images.insert(0, "stochastic.png")
+    images = _plots(d, shown(sol)) if plots else []
+    if images and sol.stochastic is not None:  # matplotlib is there
+        images[:0] = profit_plot(d / "stochastic.png", sol.stochastic)
     (d / "report.md").write_text(report_markdown(sol, scen, images), encoding="utf-8")
     summary = sol.summary()
     summary["input"] = None if input_path is None else str(input_path.resolve())
@@ -317,18 +312,6 @@ def _write_into(d: Path, sol: Solution, scen: Scenario, plots: bool,
     summary["tables"] = sorted(tables)
     (d / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default),
                                     encoding="utf-8")
-
-
-def _shown(sol: Solution) -> Solution:
-    """The solution the per-plan sections and plots show: with demand scenarios, the
-    rows of the most probable one (the CSV tables keep them all).
-    """
-    if sol.stochastic is None:
-        return sol
-    from .solving.stochastic import most_probable, one_scenario
-
-    return dataclasses.replace(sol, tables=one_scenario(sol.tables,
-                                                        most_probable(sol.stochastic)))
 
 
 def kpi_table(kpis: dict[str, Any]) -> pd.DataFrame:
@@ -448,10 +431,8 @@ def report_markdown(sol: Solution, scen: Scenario, images: list[str]) -> str:
     if not sol.has_plan:
         return "\n".join(s)
     if sol.stochastic is not None:  # the two-stage section; the rest shows one scenario
-        from .solving.stochastic import most_probable, report_lines
-
-        s += report_lines(sol.stochastic, cur, most_probable(sol.stochastic))
-        sol = _shown(sol)
+        s += report_lines(sol.stochastic, cur)
+        sol = shown(sol)
     k = sol.kpis
     s += ["## Key figures", "",
           _md_table(pd.DataFrame([{"kpi": a, "value": b} for a, b in k.items()]), 60,

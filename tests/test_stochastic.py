@@ -257,6 +257,7 @@ def check_against_enumeration(case: tuple[dict[str, Any], dict[str, Any]], m_hig
 
 # ------------------------------------------------------------------- command line
 
+@pytest.mark.slow
 def test_cli_writes_the_measures_and_solves_ev_with_deterministic(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT),
                                                         os.environ.get("PYTHONPATH", "")])}
@@ -292,6 +293,7 @@ def test_ph_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
         solve(duo(), method="ph")
 
 
+@pytest.mark.slow
 def test_ph_without_mpiexec_exits_2_from_the_cli(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": str(tmp_path), "PYTHONPATH": os.pathsep.join(
         [str(ROOT), os.environ.get("PYTHONPATH", "")])}

@@ -20,6 +20,7 @@ otherwise, as their ``gap`` says).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -404,9 +405,21 @@ def _money(v: Any) -> str:
     return "infinite" if v in (math.inf, "inf") else f"{float(v):,.2f}"
 
 
-def report_lines(res: StochasticResult, currency: str, shown: str) -> list[str]:
+def shown(sol: Any) -> Any:
+    """The :class:`~channel_opt.solving.pipeline.Solution` the report's per-plan
+    sections and plots show: with demand scenarios, the rows of the most probable one
+    (the CSV tables keep them all).
+    """
+    if sol.stochastic is None:
+        return sol
+    return dataclasses.replace(sol, tables=one_scenario(sol.tables,
+                                                        most_probable(sol.stochastic)))
+
+
+def report_lines(res: StochasticResult, currency: str) -> list[str]:
     """The report's two-stage section (Markdown lines)."""
     s = res.summary()
+    shown_id = most_probable(res)
     rows = [("RP", "two-stage optimum: expected profit of the plan", s["rp"]),
             ("EV", "expected-value problem (every market and share at its mean)", s["ev"]),
             ("EEV", "expected profit of the EV design under the demand scenarios", s["eev"]),
@@ -427,16 +440,20 @@ def report_lines(res: StochasticResult, currency: str, shown: str) -> list[str]:
         out.append(f"| {r[0]} | {r[1]:.4g} | {_money(r[2])} | {_money(r[3])} | "
                    f"{_money(r[4])} |")
     out += [""] + [f"- {n}" for n in res.notes] + ([""] if res.notes else [])
-    out += [f"The sections below show demand scenario **{shown}** (the most probable); the "
+    out += [f"The sections below show demand scenario **{shown_id}** (the most probable); the "
             "CSV tables hold every demand scenario (column `demand_scenario`).", ""]
     return out
 
 
-def profit_plot(path: Any, res: StochasticResult, plt: Any) -> bool:
-    """Bars: per demand scenario, the profit of the stochastic and of the EV design."""
+def profit_plot(path: Any, res: StochasticResult) -> list[str]:
+    """Bars: per demand scenario, the profit of the stochastic and of the EV design
+    (the file's name, or nothing without matplotlib).
+    """
     per = res.per_scenario
-    if not len(per):
-        return False
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
     xs = np.arange(len(per))
     fig, ax = plt.subplots(figsize=(min(16.0, max(5.0, 2 + 0.6 * len(per))), 4))
     ax.bar(xs - 0.2, per["stochastic_design"], 0.4, label="stochastic design")
@@ -447,4 +464,4 @@ def profit_plot(path: Any, res: StochasticResult, plt: Any) -> bool:
     ax.set_title("Profit per demand scenario: stochastic vs expected-value design")
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
-    return True
+    return [path.name]
