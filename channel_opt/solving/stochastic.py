@@ -265,6 +265,13 @@ def _ef_plan(ms: list[Member], o: _Opts, log_file: str | None, values: bool,
             start[mp] = x
     # under a time limit the extensive form gets half of what is left; WS the rest
     raw = _solve(ts.am, o, log_file, share=0.5 if values else 1.0, start=start)
+    if start is not None and raw.termination in (TIME_LIMIT, LIMIT) and (
+            raw.x is None or (raw.objective or -math.inf) < float(ts.am.cost @ start)):
+        # stopped without a better plan (e.g. the limit hit in presolve): the EV design
+        # operated in every scenario is a plan of the two-stage model
+        raw.x, raw.objective = start, float(ts.am.cost @ start)
+        raw.message += "; plan: the expected-value design (the solver found none better)"
+        raw = normalize_result(raw, ts.am.sense)
     if raw.x is None:
         return raw, None
     return raw, _tidy(ms, ts.design, [ts.member_x(s, raw.x) for s in range(len(ms))])
