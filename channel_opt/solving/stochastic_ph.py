@@ -211,7 +211,9 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
         log.info("progressive hedging on %d MPI ranks (rho %.4g): %s", ranks, rho,
                  " ".join(cmd[:4]))
         t = time.perf_counter()
-        r = subprocess.run(cmd, capture_output=True, text=True, env=env, stdin=subprocess.DEVNULL,
+        # in the temporary folder: mpi-sppy writes its log files into the working folder
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp,
+                           stdin=subprocess.DEVNULL,
                            timeout=None if time_limit is None else 2 * time_limit + 120)
         seconds = time.perf_counter() - t
         if r.returncode != 0 or not os.path.exists(result_file):
