@@ -142,9 +142,11 @@ def _evaluate(m: Member, design_x: np.ndarray, o: _Opts) -> tuple[float | None,
     return float(m.am.cost @ raw.x), raw.x
 
 
-def _alone(m: Member, o: _Opts) -> tuple[float | None, np.ndarray | None, RawResult]:
+def _alone(m: Member, o: _Opts, share: float = 1.0,
+           start: np.ndarray | None = None) -> tuple[float | None, np.ndarray | None,
+                                                    RawResult]:
     """Scenario ``m`` solved on its own (its design free)."""
-    raw = _solve(m.am, o)
+    raw = _solve(m.am, o, share=share, start=start)
     return (None if raw.x is None else float(m.am.cost @ raw.x)), raw.x, raw
 
 
@@ -199,8 +201,9 @@ def measures(ms: list[Member], plan: list[np.ndarray] | None, ev: _EV,
                          f"scenario {m.id!r}: EEV is minus infinity (VSS infinite)")
     ev_val = ev.value
     ws_s = []
-    for m in ms:
-        val, _, raw = _alone(m, o)
+    for i, m in enumerate(ms):  # each from the two-stage plan, with an equal share of time
+        val, _, raw = _alone(m, o, share=1.0 / (len(ms) - i),
+                             start=None if plan is None else plan[i])
         if raw.termination != OPTIMAL:
             notes.append(f"demand scenario {m.id!r} alone stopped at {raw.termination}")
         ws_s.append(math.nan if val is None else val)
