@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from channel_opt.scenario import Scenario, load_scenario, save_scenario
+from channel_opt.scenario.settings import Stochastic
 
 HERE = Path(__file__).resolve().parent
 SEEDS = {"apparel": 20240611, "electronics": 20240612, "regional": 20240613,
@@ -659,7 +660,9 @@ def apparel_stochastic(rng: np.random.Generator) -> Scenario:
     tables = {k: base.tables[k] for k in base.tables}
     tables["demand_scenarios"] = pd.DataFrame(rows)
     tables["demand_factors"] = pd.DataFrame(factors)
-    return Scenario.from_frames(tables, base.settings, name="apparel_stochastic",
+    # a partner floor missed in a bad season is paid back at twice the shortfall
+    settings = base.settings.model_copy(update={"stochastic": Stochastic(shortfall_cost=2.0)})
+    return Scenario.from_frames(tables, settings, name="apparel_stochastic",
                                 description=(base.description + " Two-stage: 10 demand "
                                              "scenarios of market size and online adoption "
                                              "(see instances/README.md)."))
