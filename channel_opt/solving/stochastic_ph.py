@@ -207,7 +207,10 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
         if time_limit is not None:
             cmd += ["--time-limit", repr(time_limit)]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
-            [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])}
+            [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]),
+            # Open MPI's shared-memory single copy (CMA) needs ptrace rights that
+            # containers lack: measured, PH runs then stalled in iteration 0 for minutes
+            "OMPI_MCA_btl_vader_single_copy_mechanism": "none"}
         log.info("progressive hedging on %d MPI ranks (rho %.4g): %s", ranks, rho,
                  " ".join(cmd[:4]))
         t = time.perf_counter()
