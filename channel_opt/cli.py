@@ -111,7 +111,7 @@ def cmd_solve(a: argparse.Namespace) -> int:
         sol = solve(scen, solver=a.solver, time_limit=a.time_limit, mip_gap=a.mip_gap,
                     threads=a.threads, seed=a.seed, log_file=a.log_file, budget=budget,
                     solver_options=dict(a.solver_option or []), method=a.method,
-                    workers=a.workers)
+                    workers=a.workers, deterministic=a.deterministic, ranks=a.ranks)
     except OptionsError as e:  # a bad option or unknown solver: bad input, nothing written
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -240,10 +240,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--mip-gap", type=float,
                    help="relative gap at which to stop (default 1e-4, every solver)")
     s.add_argument("--threads", type=int)
-    s.add_argument("--method", default="auto", choices=("auto", "monolithic", "decompose"),
+    s.add_argument("--method", default="auto",
+                   choices=("auto", "monolithic", "decompose", "ph"),
                    help="decompose: by region with a Lagrangian bound (models/"
-                   "decomposition.md); auto (default): decompose from 100,000 cells and "
-                   "2 regions with highs, else one MIP")
+                   "decomposition.md); ph: the two-stage model by progressive hedging "
+                   "(mpi-sppy on MPI) instead of the extensive form; auto (default): "
+                   "decompose from 100,000 cells and 2 regions with highs, else one MIP")
     s.add_argument("--workers", type=int,
                    help="processes solving regions with --method decompose (default: one "
                    "per core; small models in this process)")
@@ -257,6 +259,12 @@ def parser() -> argparse.ArgumentParser:
                    help="an option of the solver by its own name, passed through "
                    "(repeatable; e.g. mip_heuristic_effort=0.3 for HiGHS)")
     s.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    s.add_argument("--deterministic", action="store_true",
+                   help="with demand scenarios: solve the expected-value problem (every "
+                   "market and share at its mean) instead of the two-stage model")
+    s.add_argument("--ranks", type=int, default=3,
+                   help="MPI ranks for --method ph (a multiple of 3: PH hub, Lagrangian "
+                   "bound and xhat spokes)")
     s.set_defaults(fn=cmd_solve)
     v = sub.add_parser("validate", parents=[common],
                        help="check a scenario and summarize it")

@@ -33,6 +33,7 @@ import pandas as pd
 
 from .scenario import Scenario
 from .solving import Solution
+from .solving.stochastic import profit_plot, report_lines, shown
 
 log = logging.getLogger(__name__)
 
@@ -289,6 +290,8 @@ def _write_into(d: Path, sol: Solution, scen: Scenario, plots: bool,
         tables["diagnosis"] = sol.diagnosis.as_table()
         tables["iis"] = sol.diagnosis.iis_table()
     tables["kpis"] = kpi_table(sol.kpis)
+    if sol.stochastic is not None:
+        tables["stochastic"] = sol.stochastic.per_scenario
     parquet = _has_parquet()
     for name, df in tables.items():
         df.to_csv(d / f"{name}.csv", index=False)
@@ -297,7 +300,9 @@ def _write_into(d: Path, sol: Solution, scen: Scenario, plots: bool,
                 df.to_parquet(d / f"{name}.parquet", index=False)
             except Exception as e:  # noqa: BLE001 - Parquet is a convenience copy
                 log.debug("parquet copy of %s skipped: %s", name, e)
-    images = _plots(d, sol) if plots else []
+    images = _plots(d, shown(sol)) if plots else []
+    if images and sol.stochastic is not None:  # matplotlib is there
+        images[:0] = profit_plot(d / "stochastic.png", sol.stochastic)
     (d / "report.md").write_text(report_markdown(sol, scen, images), encoding="utf-8")
     summary = sol.summary()
     summary["input"] = None if input_path is None else str(input_path.resolve())
@@ -425,6 +430,9 @@ def report_markdown(sol: Solution, scen: Scenario, images: list[str]) -> str:
             s += [_md_table(sol.diagnosis.iis_table(), 30, "iis.csv"), ""]
     if not sol.has_plan:
         return "\n".join(s)
+    if sol.stochastic is not None:  # the two-stage section; the rest shows one scenario
+        s += report_lines(sol.stochastic, cur)
+        sol = shown(sol)
     k = sol.kpis
     s += ["## Key figures", "",
           _md_table(pd.DataFrame([{"kpi": a, "value": b} for a, b in k.items()]), 60,

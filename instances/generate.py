@@ -26,9 +26,11 @@ import numpy as np
 import pandas as pd
 
 from channel_opt.scenario import Scenario, load_scenario, save_scenario
+from channel_opt.scenario.settings import Stochastic
 
 HERE = Path(__file__).resolve().parent
-SEEDS = {"apparel": 20240611, "electronics": 20240612, "regional": 20240613}
+SEEDS = {"apparel": 20240611, "electronics": 20240612, "regional": 20240613,
+         "apparel_stochastic": 20240611}  # the apparel tables, with demand scenarios
 
 
 # ---------------------------------------------------------------- helpers
@@ -638,6 +640,34 @@ def regional(rng: np.random.Generator, *, max_pairs_frac: float = 0.15) -> Scena
                      "quarter."))
 
 
+def apparel_stochastic(rng: np.random.Generator) -> Scenario:
+    """``apparel`` (same seed, same tables) with 10 demand scenarios: the market
+    (0.8 / 1.0 / 1.2) times online adoption (alone-shares of online-kind channels x
+    0.8 / 1.0 / 1.3), probabilities 1/4, 1/2, 1/4 each (x 0.95), and a 5 % shock: the
+    market at 0.65 while customers move online (x 1.3).
+    """
+    base = apparel(rng)
+    rows, factors = [], []
+    for m_id, m, pm in (("recession", 0.8, 0.25), ("normal", 1.0, 0.5), ("boom", 1.2, 0.25)):
+        for o_id, o, po in (("slow", 0.8, 0.25), ("base", 1.0, 0.5), ("fast", 1.3, 0.25)):
+            rows.append({"id": f"{m_id}_{o_id}", "probability": 0.95 * pm * po,
+                         "market_multiplier": m})
+            if o != 1.0:
+                factors.append({"scenario": f"{m_id}_{o_id}", "applies_to": "online",
+                                "factor": o})
+    rows.append({"id": "shock", "probability": 0.05, "market_multiplier": 0.65})
+    factors.append({"scenario": "shock", "applies_to": "online", "factor": 1.3})
+    tables = {k: base.tables[k] for k in base.tables}
+    tables["demand_scenarios"] = pd.DataFrame(rows)
+    tables["demand_factors"] = pd.DataFrame(factors)
+    # a partner floor missed in a bad season is paid back at twice the shortfall
+    settings = base.settings.model_copy(update={"stochastic": Stochastic(shortfall_cost=2.0)})
+    return Scenario.from_frames(tables, settings, name="apparel_stochastic",
+                                description=(base.description + " Two-stage: 10 demand "
+                                             "scenarios of market size and online adoption "
+                                             "(see instances/README.md)."))
+
+
 # ---------------------------------------------------------------- writing
 
 
@@ -670,6 +700,7 @@ INSTANCES: dict[str, tuple[Callable[[np.random.Generator], Scenario], bool]] = {
     "apparel": (apparel, True),
     "electronics": (electronics, False),
     "regional": (regional, False),
+    "apparel_stochastic": (apparel_stochastic, False),
 }
 
 

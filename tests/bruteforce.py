@@ -549,6 +549,10 @@ class Result:
     design: dict[str, Any] | None = None
     n_designs: int = 0
     n_lps: int = 0
+    # without coupling rules: the profit of every design (-inf: infeasible), in an
+    # order that only the options and levels fix, so two scenarios that differ in
+    # demand alone number their designs alike (the two-stage test sums them)
+    values: np.ndarray | None = None
 
 
 def solve(scen: Any, *, max_combinations: int = 2_000_000) -> Result:
@@ -728,7 +732,7 @@ def solve(scen: Any, *, max_combinations: int = 2_000_000) -> Result:
         best = int(np.argmax(ub_all))
         gi, di = divmod(best, N)
         return Result(float(ub_all[best]), _describe(prob, idx[di], gchoices[gi]),
-                      N * len(gchoices))
+                      N * len(gchoices), values=ub_all)
     order = np.argsort(-ub_all, kind="stable")
     best_val: float | None = None
     best_des = None

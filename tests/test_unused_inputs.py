@@ -1,13 +1,11 @@
-"""Input that is accepted must change something: demand scenarios are refused until the
-two-stage model exists; limits whose rule family is off are noted on the scenario.
+"""Input that is accepted must change something: limits whose rule family is off are
+noted on the scenario (demand scenarios build the two-stage model:
+``tests/test_stochastic.py``).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +14,12 @@ import pytest
 import yaml
 from scenario_factory import duo, duo_tables
 
-from channel_opt.scenario import Scenario, ScenarioError, load_scenario
+from channel_opt.scenario import Scenario, load_scenario
 from channel_opt.scenario.settings import Rules
 from channel_opt.scenario.tables import TABLES, columns
 from channel_opt.solving import solve
 
 ROOT = Path(__file__).parents[1]
-DEMAND = [{"id": "low", "probability": 0.5, "market_multiplier": 2.0},
-          {"id": "high", "probability": 0.5, "market_multiplier": 2.0}]
-
-
-def test_demand_scenarios_are_refused_by_the_api() -> None:
-    # before: accepted, hashed, then ignored (doubling every market left the profit)
-    with pytest.raises(ScenarioError) as e:
-        Scenario.from_frames(duo_tables(demand_scenarios=DEMAND), {})
-    (p,) = [p for p in e.value.problems if p.table == "demand_scenarios"]
-    assert "two-stage model" in p.rule and "not built yet" in p.rule and "2 row(s)" in p.rule
-    assert "remove the 'demand_scenarios' table" in p.fix
 
 
 def test_an_empty_demand_scenarios_table_is_fine() -> None:
@@ -40,21 +27,6 @@ def test_an_empty_demand_scenarios_table_is_fine() -> None:
                                 "probability": pd.Series(dtype=float)})
     empty = Scenario.from_frames(duo_tables(demand_scenarios=header_only), {})
     assert empty == duo()
-
-
-def test_demand_scenarios_exit_2_from_the_cli(tmp_path: Path) -> None:
-    doc = {"name": "duo", "tables": duo_tables(demand_scenarios=DEMAND)}
-    scen = tmp_path / "duo.yaml"
-    scen.write_text(yaml.safe_dump(doc), encoding="utf-8")
-    out = tmp_path / "res"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT),
-                                                        os.environ.get("PYTHONPATH", "")])}
-    r = subprocess.run([sys.executable, "-m", "channel_opt.cli", "-q", "solve", str(scen),
-                        "--out", str(out)], capture_output=True, text=True, env=env,
-                       cwd=tmp_path, timeout=120)
-    assert r.returncode == 2, r.stderr
-    assert "demand_scenarios" in r.stderr and "two-stage model" in r.stderr
-    assert not out.exists()
 
 
 def test_gated_columns_name_real_rule_families() -> None:

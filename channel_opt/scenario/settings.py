@@ -125,6 +125,17 @@ class ChannelRule(_Cfg):
     season: Literal["in", "out"] | None = None
 
 
+class Stochastic(_Cfg):
+    """The two-stage model of a scenario with demand scenarios."""
+
+    shortfall_cost: float | None = Field(
+        None, ge=0, le=MAX_VALUE, strict=True,
+        description="Recourse cost per unit a floor or service level falls short in a demand "
+        "scenario (per unit of the row's bound: currency for the partner floor, units for "
+        "service levels and dealer volumes). Unset (default): floors and service levels hold "
+        "in every demand scenario.")
+
+
 class Settings(_Cfg):
     """Model-wide settings."""
 
@@ -136,3 +147,8 @@ class Settings(_Cfg):
     currency: str = "EUR"
     rules: Rules = Rules()
     channel_rules: tuple[ChannelRule, ...] = ()
+    stochastic: Stochastic = Field(
+        Stochastic(), description="Two-stage model (tables demand_scenarios, demand_factors): "
+        "`shortfall_cost` is the recourse cost per unit a floor or service level falls short "
+        "in a demand scenario (per unit of the row's bound); unset (default), floors and "
+        "service levels hold in every demand scenario.")

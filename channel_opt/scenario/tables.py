@@ -218,18 +218,44 @@ class ProductChannelRow(_Row):
 
 
 class DemandScenarioRow(_Row):
-    """A demand realization for the two-stage model (not built yet: rows here are refused).
+    """A demand realization of the two-stage model: design first, then one of these.
 
-    The two-stage stochastic model (SPEC section 6) that would read this table does not
-    exist yet, so a scenario with demand scenarios is refused rather than solved as if
-    they were not there. Meanwhile, solve each realization as its own scenario.
+    With rows here, ``solve`` builds the two-stage stochastic model (design decisions
+    shared, sales per demand scenario, expected profit maximized); ``--deterministic``
+    solves the expected-value problem instead. A realization scales every cell's
+    market by ``market_multiplier`` and by the ``demand_factors`` rows that name it.
     """
 
     id: str = _f("Demand scenario id.")
     probability: float = _f("Probability of the scenario (all sum to 1).", "fraction", gt=0,
                             le=1)
     market_multiplier: float = _f("Multiplier on every cell's market size.", "factor",
-                                  default=1.0, ge=0, le=MAX_VALUE)
+                                  default=1.0, gt=0, le=MAX_VALUE)
+
+
+DemandTarget = Literal["market", "online", "offline", "o2o"]
+
+
+class DemandFactorRow(_Row):
+    """A factor of one demand scenario, scoped by region, brand, product and segment.
+
+    ``applies_to: market`` multiplies the market size of the matching cells; a channel
+    kind (``online``...) multiplies the alone-shares of that kind's channels in them
+    (online adoption). Factors of one scenario that match a cell multiply.
+    """
+
+    scenario: str = _f("Demand scenario id (table 'demand_scenarios').")
+    applies_to: DemandTarget = _f("market: the cells' market size; online / offline / o2o: "
+                                  "the alone-share of every channel of that kind.",
+                                  default="market")
+    region: str = _f("Region id the factor is limited to (empty: every region).", default="")
+    brand: str = _f("Brand id the factor is limited to (empty: every brand).", default="")
+    product: str = _f("Product id the factor is limited to (empty: every product).",
+                      default="")
+    segment: str = _f("Segment id the factor is limited to (empty: every segment).",
+                      default="")
+    factor: float = _f("Multiplier (a scaled mnl share must stay below 1, an independent one "
+                       "at most 1).", "factor", gt=0, le=MAX_VALUE)
 
 
 @dataclass(frozen=True)
@@ -263,8 +289,11 @@ TABLES: dict[str, TableSpec] = {
                   (("region", "regions"), ("channel", "channels")), required=False),
         TableSpec("product_channels", ProductChannelRow, ("product", "channel"),
                   (("product", "products"), ("channel", "channels")), required=False),
-        TableSpec("demand_scenarios", DemandScenarioRow, ("id",), required=False,
-                  not_built="the two-stage model that reads it is not built yet"),
+        TableSpec("demand_scenarios", DemandScenarioRow, ("id",), required=False),
+        TableSpec("demand_factors", DemandFactorRow,
+                  ("scenario", "applies_to", "region", "brand", "product", "segment"),
+                  (("scenario", "demand_scenarios"), ("region", "regions"), ("brand", "brands"),
+                   ("product", "products"), ("segment", "segments")), required=False),
     )
 }
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .demand import share_factors
 from .errors import Problem, quote
 from .settings import ChannelRule, Settings
 from .tables import CHANNEL_KINDS, TABLES, Column, TableSpec, columns
@@ -298,11 +299,7 @@ def _cross_checks(t: dict[str, pd.DataFrame], sources: dict[str, Source], settin
                  "share for a cell that is not in table 'cells'",
                  "add the cell (product, region, segment) to 'cells' or drop the row",
                  shares.index)
-    ds = t["demand_scenarios"]
-    if len(ds) and abs(float(ds["probability"].sum()) - 1.0) > 1e-6:
-        out.table(src("demand_scenarios"), "probability",
-                  f"probabilities sum to {ds['probability'].sum():g}, not 1",
-                  "scale the probabilities so they sum to 1")
+    _demand_scenario_checks(t, src, settings, out)
     rules = settings.rules
     setting_src = Source(sources.get("settings", Source("<scenario>", "settings")).file,
                          "rules")
@@ -451,3 +448,35 @@ def _forced_without_target(t: dict[str, pd.DataFrame], settings: Settings, file:
                       f"use {what} (segment channel lists, allowed kinds, region_channels, "
                       "product_channels, reserved segments or missing shares exclude it)",
                       "remove the rule, or make the channel eligible in its scope")
+
+
+def _demand_scenario_checks(t: dict[str, pd.DataFrame], src: Any, settings: Settings,
+                            out: Collector) -> None:
+    """Probabilities sum to 1; factors need scenarios; a scaled share stays a share."""
+    ds, fac = t["demand_scenarios"], t["demand_factors"]
+    if len(ds) and abs(float(ds["probability"].sum()) - 1.0) > 1e-6:
+        out.table(src("demand_scenarios"), "probability",
+                  f"probabilities sum to {ds['probability'].sum():g}, not 1",
+                  "scale the probabilities so they sum to 1")
+    if not len(fac):
+        return
+    if not len(ds):
+        out.table(src("demand_factors"), "scenario",
+                  "demand factors without demand scenarios change nothing",
+                  "add the scenarios to 'demand_scenarios' or drop the table")
+        return
+    shares, kind_of = t["shares"], t["channels"].drop_duplicates("id").set_index("id")["kind"]
+    strict = settings.demand_model == "mnl"
+    for sid in ds["id"]:
+        mult, row = share_factors(t, str(sid), kind_of)
+        scaled = shares["share"].to_numpy() * mult
+        bad = scaled >= 1.0 if strict else scaled > 1.0 + 1e-12
+        for i in np.flatnonzero(bad)[:MAX_LISTED]:
+            r = shares.iloc[i]
+            out.rows(src("demand_factors"), fac.index == row[i], "factor",
+                     f"scales the share {r['share']:g} of {r['channel']} for "
+                     f"{r['product']}/{r['region']}/{r['segment']} (shares row "
+                     f"{int(shares.index[i]) + src('shares').first_row}) to {scaled[i]:g} in "
+                     f"demand scenario '{quote(str(sid))}'; a share must stay "
+                     + ("below 1 (mnl)" if strict else "at most 1"),
+                     "lower the factor or the share", fac.index)

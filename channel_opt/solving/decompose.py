@@ -554,7 +554,7 @@ def decompose(am: ArrayModel, opts: SolveOptions, *, workers: int | None = None,
                      solve_seconds=time.perf_counter() - t_start, extra=extra)
 
 
-METHODS = ("auto", "monolithic", "decompose")
+METHODS = ("auto", "monolithic", "decompose", "ph")  # ph: two-stage only (stochastic_ph)
 AUTO_MIN_CELLS = 100_000  # `auto` decomposes from this many cells (benchmarks/README.md)
 
 

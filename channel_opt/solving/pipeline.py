@@ -15,6 +15,7 @@ import pandas as pd
 from ..model import ArrayModel, build_array_model
 from ..model.data import ModelData
 from ..scenario import Scenario, load_scenario
+from ..scenario.demand import expected_value_scenario, has_demand_scenarios
 from .budget import MIN_PHASE_SECONDS, Budget
 from .check import check_plan, check_rows
 from .decompose import choose_method, decompose
@@ -36,9 +37,10 @@ from .engines import (
     trivial_result,
 )
 from .heuristic import Construction, construct
-from .options import check_options
+from .options import OptionsError, check_options
 from .results import extract_tables, kpis, tidy_plan
 from .sensitivity import sensitivity as lp_sensitivity
+from .stochastic import METHOD_EF, METHOD_PH, StochasticResult, solve_two_stage
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,7 @@ class Solution:
     x: np.ndarray | None = field(default=None, repr=False)
     warnings: list[str] = field(default_factory=list)  # e.g. numerically unsafe input
     method: dict[str, Any] = field(default_factory=dict)  # how it was solved (decompose)
+    stochastic: StochasticResult | None = None  # two-stage model: RP, EV, EEV, WS, VSS, EVPI
 
     @property
     def content_hash(self) -> str:
@@ -149,6 +152,7 @@ class Solution:
                 "conflicts": self.diagnosis.as_table().to_dict("records"),
                 "iis_note": self.diagnosis.iis_note,
                 "iis": self.diagnosis.iis_table().to_dict("records")},
+            **({} if self.stochastic is None else self.stochastic.summary()),
         }
 
 
@@ -197,7 +201,8 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
           log_file: str | None = None, sensitivity: bool = True,
           diagnose_infeasible: bool = True, budget: Budget | None = None,
           solver_options: dict[str, Any] | None = None, method: str = "auto",
-          workers: int | None = None) -> Solution:
+          workers: int | None = None, deterministic: bool = False,
+          ranks: int = 3) -> Solution:
     """Build, solve, check and extract a scenario.
 
     ``mip_gap`` defaults to 1e-4 (relative) for every backend. ``solver_options``
@@ -223,6 +228,13 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     bound: ``models/decomposition.md``; ``workers`` processes solve the regions) or
     ``auto`` (decompose large multi-region scenarios, see
     :func:`~channel_opt.solving.decompose.choose_method`).
+
+    A scenario with demand scenarios is solved as the two-stage stochastic model
+    (extensive form, :mod:`~channel_opt.solving.stochastic`; ``stochastic`` holds RP,
+    EV, EEV, WS, VSS and EVPI); ``deterministic=True`` solves its expected-value
+    problem instead (every market and share at its mean). ``method="ph"`` solves it
+    by progressive hedging through mpi-sppy on ``ranks`` MPI ranks instead of the
+    extensive form (:mod:`~channel_opt.solving.stochastic_ph`).
     """
     check_options(scenario, solver=solver, time_limit=time_limit, mip_gap=mip_gap,
                   threads=threads, seed=seed, log_file=log_file, sensitivity=sensitivity,
@@ -243,6 +255,19 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     how = choose_method(method, solver, len(scenario.cells), len(scenario.regions), workers)
     options = {"solver": solver, "time_limit": time_limit, "mip_gap": mip_gap,
                "threads": threads, "seed": seed, "solver_options": solver_options}
+    two_stage = has_demand_scenarios(scenario) and not deterministic
+    if method == "ph" and not two_stage:
+        raise OptionsError(["method: ph solves the two-stage model: it needs rows in "
+                            "'demand_scenarios' (and no --deterministic)"])
+    if method == "decompose" and two_stage:
+        raise OptionsError(["method: decompose does not solve the two-stage model (use the "
+                            "extensive form, ph, or --deterministic)"])
+    if has_demand_scenarios(scenario):
+        if not deterministic:
+            return _two_stage(scenario, options, timings, budget, log_file, method, ranks)
+        stated_hash = scenario.hash
+        scenario = expected_value_scenario(scenario)
+        object.__setattr__(scenario, "hash", stated_hash)  # the solved file's hash
     if budget.expired():  # the load used it all: not even a model
         log.warning("time limit: used up before the model was built (%s)", budget.describe())
         return Solution(scenario.name, scenario.hash, TIME_LIMIT, PLAN_NONE, None, None, None,
@@ -368,6 +393,30 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
         log.warning("time limit: no time for the constructive plan (%s)", budget.describe())
         return Construction(None, None, math.inf)
     return construct(am, data, time_limit=limit)
+
+
+def _two_stage(scenario: Scenario, options: dict[str, Any], timings: dict[str, float],
+               budget: Budget, log_file: str | None, method: str, ranks: int) -> Solution:
+    """The two-stage model as a :class:`Solution`: the first-stage plan checked in every
+    demand scenario, the result tables stacked by scenario, the expected profit.
+    """
+    out, res = solve_two_stage(scenario, solver=options["solver"],
+                               time_limit=budget.phase_limit(), mip_gap=options["mip_gap"],
+                               threads=options["threads"], seed=options["seed"],
+                               log_file=log_file, ranks=ranks,
+                               method=METHOD_PH if method == "ph" else METHOD_EF)
+    raw = out["raw"]
+    timings.update(out["timings"])
+    sol = Solution(scenario.name, scenario.hash, raw.termination, PLAN_NONE, out["objective"],
+                   raw.bound, relative_gap(out["objective"], raw.bound), raw.solver,
+                   raw.version, raw.message,
+                   {**options, "model": "two_stage", "method": method}, timings,
+                   tables=out["tables"], kpis=out["kpis"], violations=out["violations"],
+                   x=out["x"], stochastic=res)
+    if out["x"] is not None:
+        sol.plan_status = PLAN_INVALID if sol.violations else \
+            PLAN_OPTIMAL if raw.termination == OPTIMAL else PLAN_FEASIBLE
+    return sol
 
 
 def _diagnose(am: ArrayModel, currency: str, budget: Budget) -> Diagnosis:

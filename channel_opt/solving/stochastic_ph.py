@@ -1,0 +1,243 @@
+"""Progressive hedging for the two-stage model, through mpi-sppy on MPI.
+
+``solve_ph`` starts ``mpiexec -n RANKS python -m channel_opt.solving.stochastic_ph``.
+Under MPI, mpi-sppy's ``WheelSpinner`` runs three cylinders: a PH hub, a Lagrangian
+spoke (the outer bound) and an xhat-shuffle spoke (plans: it fixes a candidate design
+in every scenario and evaluates it); ranks are split evenly between the three, so
+``RANKS`` is a multiple of 3. Every scenario sub-model is the demand scenario's own
+:class:`~channel_opt.model.linear.ArrayModel` handed to Pyomo
+(:func:`~channel_opt.model.linear.to_pyomo`), its design blocks (registry stage
+``design``) the first-stage (non-anticipative) variables. No PH of our own.
+
+The best plan's design comes back to this process, which evaluates it in every demand
+scenario (its operations optimized, the plan checked there): the expected profit is
+that evaluation, the bound is the Lagrangian bound, the gap between the two.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import importlib.util
+import json
+import logging
+import math
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..model.stochastic import Member, is_design, members
+from ..scenario import Scenario
+from ..scenario.demand import demand_scenarios
+
+log = logging.getLogger(__name__)
+
+CYLINDERS = 3  # PH hub, Lagrangian bound spoke, xhat-shuffle spoke
+PYOMO_SOLVER = "appsi_highs"
+
+
+def ph_missing() -> str | None:
+    """What progressive hedging needs and this machine lacks (None: nothing)."""
+    missing = [p for p in ("mpisppy", "mpi4py") if importlib.util.find_spec(p) is None]
+    msg = []
+    if missing:
+        msg.append(f"the Python package(s) {', '.join(missing)} (pip install -e "
+                   "\".[stochastic]\" installs mpi-sppy and mpi4py)")
+    if shutil.which("mpiexec") is None:
+        msg.append("the MPI runtime: no 'mpiexec' on PATH (Debian: apt-get install "
+                   "openmpi-bin libopenmpi-dev)")
+    return "; ".join(msg) or None
+
+
+class PHUnavailable(ValueError):
+    """mpi-sppy, mpi4py or the MPI runtime is missing."""
+
+
+def check_ph(ranks: int) -> None:
+    """Raise (a ``ValueError``: bad input, exit 2) when PH cannot run as asked."""
+    why = ph_missing()
+    if why:
+        raise PHUnavailable(f"--method ph needs {why}")
+    if ranks < CYLINDERS or ranks % CYLINDERS:
+        raise ValueError(f"--ranks must be a multiple of {CYLINDERS} (a PH hub, a Lagrangian "
+                         f"bound spoke and an xhat spoke), got {ranks}")
+
+
+# ------------------------------------------------------------ inside the MPI ranks
+
+
+@functools.lru_cache(maxsize=1)
+def _scenario(path: str) -> Scenario:
+    with open(path, "rb") as f:
+        scen: Scenario = pickle.load(f)
+    return scen
+
+
+def scenario_creator(sname: str, scenario_pickle: str = "") -> Any:
+    """The Pyomo model of demand scenario ``sname`` with its root node attached."""
+    import pyomo.environ as pyo
+    from mpisppy.utils import sputils
+    from pyomo.core.expr.numeric_expr import LinearExpression
+
+    from ..model.linear import to_pyomo
+
+    scen = _scenario(scenario_pickle)
+    prob = dict(demand_scenarios(scen))[sname]
+    m: Member = members(scen, [(sname, prob)])[0]
+    model = to_pyomo(m.am)
+    cols = model._array_model_columns
+    cost = m.am.cost
+    design = [b for b in m.am.vars.values() if is_design(b.name) and b.n]
+    first = [j for b in design for j in b.cols if cost[j] != 0]
+    model.first_stage_profit = pyo.Expression(expr=LinearExpression(
+        [float(cost[j]) * cols[j] for j in first]))
+    sputils.attach_root_node(model, model.first_stage_profit,
+                             [getattr(model, b.name) for b in design])
+    model._mpisppy_probability = prob
+    return model
+
+
+def scenario_denouement(rank: int, scenario_name: str, scenario: Any) -> None:
+    """Nothing to report per scenario (the driver evaluates the plan)."""
+
+
+def _design_writer(file_name: str, scenario: Any, bundling: bool) -> None:
+    """The first-stage values in the order of the design columns (an ``.npy`` file)."""
+    import pyomo.environ as pyo
+
+    root = scenario._mpisppy_node_list[0]
+    np.save(file_name, np.array([pyo.value(v) for v in root.nonant_vardata_list], float))
+
+
+def _run_wheel(a: argparse.Namespace) -> None:
+    """The MPI program: PH hub, Lagrangian and xhat-shuffle spokes."""
+    import mpisppy.utils.cfg_vanilla as vanilla
+    from mpi4py import MPI
+    from mpisppy.spin_the_wheel import WheelSpinner
+    from mpisppy.utils import config
+
+    scen = _scenario(a.scenario_pickle)
+    names = [s for s, _ in demand_scenarios(scen)]
+    cfg = config.Config()
+    cfg.popular_args()
+    cfg.two_sided_args()
+    cfg.ph_args()
+    cfg.xhatshuffle_args()
+    cfg.lagrangian_args()
+    cfg.solver_name = PYOMO_SOLVER
+    cfg.default_rho = a.rho
+    cfg.max_iterations = a.iterations
+    cfg.rel_gap = a.rel_gap
+    cfg.time_limit = a.time_limit
+    cfg.linearize_proximal_terms = True  # HiGHS solves no MIQP: linear prox terms
+    cfg.linearize_binary_proximal_terms = True
+    cfg.display_progress = False
+    cfg.max_solver_threads = 1  # one HiGHS thread per rank: the ranks share the cores
+    kw = {"scenario_pickle": a.scenario_pickle}
+    beans = (cfg, scenario_creator, scenario_denouement, names)
+    hub = vanilla.ph_hub(*beans, scenario_creator_kwargs=kw)
+    spokes = [vanilla.lagrangian_spoke(*beans, scenario_creator_kwargs=kw),
+              vanilla.xhatshuffle_spoke(*beans, scenario_creator_kwargs=kw)]
+    t = time.perf_counter()
+    wheel = WheelSpinner(hub, spokes)
+    wheel.spin()
+    wheel.write_first_stage_solution(a.design_file, first_stage_solution_writer=_design_writer)
+    if MPI.COMM_WORLD.Get_rank() == 0:
+        out = {"inner": wheel.BestInnerBound, "outer": wheel.BestOuterBound,
+               "seconds": time.perf_counter() - t}
+        Path(a.result_file).write_text(json.dumps(out), encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the MPI ranks (started by :func:`solve_ph`)."""
+    p = argparse.ArgumentParser(prog="channel_opt.solving.stochastic_ph")
+    p.add_argument("scenario_pickle")
+    p.add_argument("design_file")
+    p.add_argument("result_file")
+    p.add_argument("--rho", type=float, default=1.0)
+    p.add_argument("--iterations", type=int, default=50)
+    p.add_argument("--rel-gap", type=float, default=1e-3)
+    p.add_argument("--time-limit", type=float, default=None)
+    _run_wheel(p.parse_args(argv))
+    return 0
+
+
+# ------------------------------------------------------------------- the driver
+
+
+def default_rho(ms: list[Member]) -> float:
+    """PH's penalty: a tenth of the mean absolute profit coefficient of the design
+    columns that carry a cost, at least 1 (the design binaries move between 0 and 1,
+    so rho is in currency per unit of a decision).
+    """
+    c = np.concatenate([m.am.cost[b.cols] for m in ms[:1] for b in m.am.vars.values()
+                        if is_design(b.name)])
+    c = np.abs(c[c != 0])
+    return max(1.0, 0.1 * float(c.mean())) if len(c) else 1.0
+
+
+def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
+             time_limit: float | None = None, mip_gap: float = 1e-4,
+             iterations: int = 50, rho: float | None = None) -> dict[str, Any]:
+    """Run the MPI program; returns the design (member column order, zero at
+    operations columns), the inner (plan) and outer (bound) values and the seconds.
+    """
+    check_ph(ranks)
+    rho = default_rho(ms) if rho is None else rho
+    with tempfile.TemporaryDirectory(prefix="channel_opt_ph_") as tmp:
+        pk = os.path.join(tmp, "scenario.pkl")
+        with open(pk, "wb") as f:
+            pickle.dump(scen, f)
+        design_file = os.path.join(tmp, "design.npy")
+        result_file = os.path.join(tmp, "result.json")
+        cmd = ["mpiexec", "-n", str(ranks)]
+        if os.geteuid() == 0:  # Open MPI refuses root unless told
+            cmd.append("--allow-run-as-root")
+        cmd += ["--oversubscribe", sys.executable, "-m", "channel_opt.solving.stochastic_ph",
+                pk, design_file, result_file, "--rho", repr(rho), "--iterations",
+                str(iterations), "--rel-gap", repr(max(mip_gap, 1e-6))]
+        if time_limit is not None:
+            cmd += ["--time-limit", repr(time_limit)]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]),
+            # Open MPI's shared-memory single copy (CMA) needs ptrace rights that
+            # containers lack: measured, PH runs then stalled in iteration 0 for minutes
+            "OMPI_MCA_btl_vader_single_copy_mechanism": "none"}
+        log.info("progressive hedging on %d MPI ranks (rho %.4g): %s", ranks, rho,
+                 " ".join(cmd[:4]))
+        t = time.perf_counter()
+        # in the temporary folder: mpi-sppy writes its log files into the working folder
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp,
+                           stdin=subprocess.DEVNULL,
+                           timeout=None if time_limit is None else 2 * time_limit + 120)
+        seconds = time.perf_counter() - t
+        if r.returncode != 0 or not os.path.exists(result_file):
+            tail = (r.stderr or r.stdout).strip().splitlines()[-5:]
+            raise RuntimeError("progressive hedging failed (mpiexec exit "
+                               f"{r.returncode}): " + " | ".join(tail))
+        res = json.loads(Path(result_file).read_text(encoding="utf-8"))
+        first = np.load(design_file) if os.path.exists(design_file) else None
+    design = None
+    if first is not None:
+        m0 = ms[0]
+        design = np.zeros(m0.am.n_cols)
+        cols = np.concatenate([b.cols for b in m0.am.vars.values() if is_design(b.name)])
+        design[cols] = first
+    return {"design": design, "inner": _finite(res["inner"]),
+            "outer": _finite(res["outer"]), "seconds": seconds, "rho": rho}
+
+
+def _finite(v: Any) -> float | None:
+    return float(v) if v is not None and math.isfinite(float(v)) else None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,321 @@
+"""The two-stage stochastic model (issue 15): demand scenarios, extensive form, VSS/EVPI.
+
+Known answers: ``instances/vss_duo`` is worked out by hand in its README; one demand
+scenario with multiplier 1 is the deterministic model; on random tiny two-scenario
+cases the extensive form equals the best design of an enumeration (the brute force of
+``tests/bruteforce.py`` gives every design's profit in each realization, built here
+from scaled tables, not by the package).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import bruteforce
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import duo, duo_tables
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from test_model_bruteforce import shrink_to_limit, tiny_scenarios
+
+from channel_opt.model.linear import to_pyomo
+from channel_opt.model.stochastic import SCENARIO_COLUMN, extensive_form, members
+from channel_opt.scenario import Scenario, ScenarioError, load_scenario
+from channel_opt.solving import solve
+from channel_opt.solving.stochastic import solve_two_stage
+
+ROOT = Path(__file__).parents[1]
+VSS_DUO = ROOT / "instances" / "vss_duo" / "vss_duo.yaml"
+TWO = [{"id": "low", "probability": 0.5, "market_multiplier": 0.4},
+       {"id": "high", "probability": 0.5, "market_multiplier": 1.6}]
+
+
+def test_vss_duo_reproduces_the_hand_computed_values() -> None:
+    sol = solve(VSS_DUO)
+    assert sol.plan_status == "optimal" and not sol.violations
+    s = sol.summary()
+    hand = {"rp": 1500.0, "ev": 2150.0, "eev": 1400.0, "ws": 1525.0, "vss": 100.0,
+            "evpi": 25.0}
+    for k, v in hand.items():
+        assert s[k] == pytest.approx(v, abs=1e-6), k
+    assert sol.objective == pytest.approx(1500.0)
+    per = sol.stochastic.per_scenario.set_index(SCENARIO_COLUMN)  # type: ignore[union-attr]
+    assert per.loc["low"].tolist()[1:] == pytest.approx([600.0, 650.0, 650.0])
+    assert per.loc["high"].tolist()[1:] == pytest.approx([2400.0, 2150.0, 2400.0])
+    # the design is shared: the store in both scenarios, sales 20 and 80
+    cc = sol.tables["cell_channel"]
+    offered = cc[cc["offered"]]
+    assert offered["channel"].tolist() == ["store", "store"]
+    assert dict(zip(offered[SCENARIO_COLUMN], offered["sales"], strict=True)) == \
+        pytest.approx({"low": 20.0, "high": 80.0})
+
+
+def test_deterministic_solves_the_expected_value_problem() -> None:
+    sol = solve(VSS_DUO, deterministic=True)
+    assert sol.stochastic is None and sol.objective == pytest.approx(2150.0)
+    assert sol.scenario_hash == load_scenario(VSS_DUO).hash
+    off = sol.tables["cell_channel"]
+    assert off.loc[off["offered"], "channel"].tolist() == ["online"]
+
+
+def test_one_scenario_with_multiplier_one_is_the_deterministic_model() -> None:
+    one = duo(demand_scenarios=[{"id": "only", "probability": 1.0}])
+    det = solve(duo(), sensitivity=False)
+    sol = solve(one)
+    assert sol.plan_status == "optimal" and not sol.violations
+    assert sol.objective == det.objective == pytest.approx(8000 / 3)
+    assert sol.summary()["vss"] == pytest.approx(0.0, abs=1e-9)
+    assert sol.summary()["evpi"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_doubling_every_market_doubles_the_sales_margin() -> None:
+    # before issue 15 the table was ignored; now it is the model
+    sol = solve(duo(demand_scenarios=[{"id": "x2", "probability": 1.0,
+                                       "market_multiplier": 2.0}]))
+    assert sol.objective == pytest.approx(2 * 8000 / 3)
+
+
+def test_online_adoption_factor_scales_the_online_alone_share() -> None:
+    # high: online share 0.5 x 1.2 = 0.6 (odds 1.5), store odds 1, market 150:
+    # {online, store}: 150*1.5/3.5 x 50 + 150/3.5 x 30 = 4500; {online}: 90 x 50 = 4500
+    # low: market 50, both: 8000/3 / 2; the shared design offers both: 2916.67
+    scen = duo(demand_scenarios=[{"id": "low", "probability": 0.5, "market_multiplier": 0.5},
+                                 {"id": "high", "probability": 0.5,
+                                  "market_multiplier": 1.5}],
+               demand_factors=[{"scenario": "high", "applies_to": "online", "factor": 1.2}])
+    sol = solve(scen)
+    assert sol.objective == pytest.approx(0.5 * 4000 / 3 + 0.5 * 4500)
+    cc = sol.tables["cell_channel"]
+    high = cc[(cc[SCENARIO_COLUMN] == "high") & (cc["channel"] == "online")]
+    assert high["demand"].iloc[0] == pytest.approx(150 * 1.5 / 3.5)
+
+
+def test_the_extensive_form_shares_design_columns_and_stacks_operations() -> None:
+    ts = extensive_form(members(duo(demand_scenarios=TWO)))
+    am = ts.am
+    assert am.vars["offer"].n == ts.members[0].am.vars["offer"].n  # once
+    assert am.vars["sales"].n == 2 * ts.members[0].am.vars["sales"].n  # per scenario
+    assert SCENARIO_COLUMN not in am.cons["offer_one_set"].labels  # design-only: once
+    assert set(am.cons["demand"].labels[SCENARIO_COLUMN]) == {"low", "high"}
+    # the Pyomo hand-off of the same arrays: one component per block
+    m = to_pyomo(am)
+    assert len(m.sales) == am.vars["sales"].n and len(m.offer) == am.vars["offer"].n
+
+
+def test_a_pyomo_backend_solves_the_extensive_form_unchanged() -> None:
+    pytest.importorskip("pyomo")
+    from channel_opt.solving.backends import BACKENDS
+
+    if not BACKENDS["glpk"].is_available():
+        pytest.skip("glpk not installed")
+    out, _ = solve_two_stage(load_scenario(VSS_DUO), solver="glpk", values=False)
+    assert out["objective"] == pytest.approx(1500.0)
+
+
+def test_floors_hold_in_every_scenario_or_cost_the_shortfall() -> None:
+    # service level 0.6 of the market; one channel reaches at most half of it
+    doc = yaml.safe_load(VSS_DUO.read_text())
+    scen = load_scenario(VSS_DUO)
+    frames = {k: scen.tables[k] for k in scen.tables}
+    frames["regions"] = frames["regions"].assign(service_level=0.6)
+    rules = {**doc["settings"]["rules"], "service_level": True}
+    hard = Scenario.from_frames(frames, {**doc["settings"], "rules": rules})
+    assert solve(hard).termination == "infeasible"
+    soft = Scenario.from_frames(frames, {**doc["settings"], "rules": rules,
+                                         "stochastic": {"shortfall_cost": 10.0}})
+    sol = solve(soft)
+    # store: low 20 of 24 needed (4 short), high 80 of 96 (16 short): 1500 - 10 x 10
+    # online: low 4 short, high 50 of 96 (46 short): 1400 - 250 = 1150; none: -600
+    assert sol.plan_status == "optimal" and not sol.violations
+    assert sol.objective == pytest.approx(1400.0)
+    short = sol.tables["shortfall"].set_index(SCENARIO_COLUMN)["short"]
+    assert short.to_dict() == pytest.approx({"low": 4.0, "high": 16.0})
+
+
+def test_probabilities_must_sum_to_one() -> None:
+    with pytest.raises(ScenarioError) as e:
+        duo(demand_scenarios=[{"id": "a", "probability": 0.5},
+                              {"id": "b", "probability": 0.4}])
+    (p,) = [p for p in e.value.problems if p.table == "demand_scenarios"]
+    assert p.column == "probability" and "sum to 0.9" in p.rule
+
+
+def test_a_factor_that_pushes_a_share_to_one_is_named_with_its_row() -> None:
+    with pytest.raises(ScenarioError) as e:
+        duo(demand_scenarios=TWO, demand_factors=[
+            {"scenario": "low", "applies_to": "market", "factor": 1.5},
+            {"scenario": "high", "applies_to": "online", "factor": 2.0}])
+    (p,) = e.value.problems
+    assert (p.table, p.row, p.column) == ("demand_factors", 3, "factor")
+    assert "online" in p.rule and "to 1" in p.rule and "'high'" in p.rule and "below 1" in p.rule
+
+
+def test_factor_rows_are_checked_like_every_table() -> None:
+    with pytest.raises(ScenarioError) as e:
+        duo(demand_scenarios=TWO, demand_factors=[
+            {"scenario": "nope", "factor": 1.5},
+            {"scenario": "low", "region": "Mars", "factor": 1.5},
+            {"scenario": "low", "applies_to": "dealers", "factor": 1.5},
+            {"scenario": "high", "factor": 0.0}])
+    got = {(p.row, p.column) for p in e.value.problems}
+    assert {(2, "scenario"), (3, "region"), (4, "applies_to"), (5, "factor")} <= got
+    with pytest.raises(ScenarioError) as e:
+        duo(demand_factors=[{"scenario": "low", "factor": 1.5}])
+    assert any("without demand scenarios" in p.rule for p in e.value.problems)
+
+
+def test_scoped_market_factor_only_moves_its_region() -> None:
+    t = duo_tables()
+    t["regions"] = [{"id": "R"}, {"id": "Q"}]
+    t["cells"] = t["cells"] + [{**t["cells"][0], "region": "Q"}]
+    t["shares"] = t["shares"] + [{**s, "region": "Q"} for s in t["shares"]]
+    t["demand_scenarios"] = [{"id": "only", "probability": 1.0}]
+    t["demand_factors"] = [{"scenario": "only", "region": "Q", "factor": 3.0}]
+    sol = solve(Scenario.from_frames(t, {}))
+    assert sol.objective == pytest.approx((1 + 3) * 8000 / 3)
+
+
+# ------------------------------------------------------------ against the brute force
+
+ON_LINE = {"online"}
+COUPLING = ("partner_floor", "dealer_min_volume", "store_labour", "dealer_capacity",
+            "inventory", "service_level", "dc_capacity", "cell_service_level")
+
+
+def _realized(scen: Scenario, market: float, online: float) -> Scenario:
+    """The scenario with every market x ``market`` and every online-kind share x
+    ``online`` (written here from the tables, not by the package).
+    """
+    frames = {k: scen.tables[k] for k in scen.tables}
+    kind = frames["channels"].set_index("id")["kind"]
+    sh = frames["shares"]
+    is_on = kind.reindex(sh["channel"]).to_numpy() == "online"
+    frames["shares"] = sh.assign(share=np.where(is_on, sh["share"] * online, sh["share"]))
+    frames["cells"] = frames["cells"].assign(market_size=frames["cells"]["market_size"] * market)
+    return Scenario.from_frames(frames, scen.settings)
+
+
+COMMON: dict[str, Any] = {
+    "deadline": None, "derandomize": True, "database": None,
+    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large]}
+CASES = (tiny_scenarios(), st.sampled_from([0.5, 1.0, 2.0]), st.sampled_from([0.5, 1.0, 1.4]),
+         st.sampled_from([0.25, 0.5, 0.8]))
+
+
+@pytest.mark.slow
+@settings(max_examples=40, **COMMON)
+@given(*CASES)
+def test_extensive_form_equals_the_best_design_of_the_enumeration(
+        case: tuple[dict[str, Any], dict[str, Any]], m_high: float, f_high: float,
+        p_low: float) -> None:
+    check_against_enumeration(case, m_high, f_high, p_low)
+
+
+def check_against_enumeration(case: tuple[dict[str, Any], dict[str, Any]], m_high: float,
+                              f_high: float, p_low: float) -> None:
+    """Two demand scenarios (the drawn one, and markets x ``m_high`` with online shares
+    x ``f_high``): the extensive form's optimum is the best probability-weighted sum
+    of a design's profits in the two realizations.
+    """
+    tables, settings_ = case
+    settings_ = {**settings_, "rules": {k: v for k, v in settings_["rules"].items()
+                                        if k not in COUPLING}}
+    base, refused = shrink_to_limit(tables, settings_)
+    assume(not refused)
+    try:
+        bruteforce.read_problem(base)
+    except ValueError:
+        assume(False)
+    lo, hi = _realized(base, 1.0, 1.0), _realized(base, m_high, f_high)
+    v_lo, v_hi = bruteforce.solve(lo).values, bruteforce.solve(hi).values
+    frames: dict[str, Any] = {k: base.tables[k] for k in base.tables}
+    frames["demand_scenarios"] = pd.DataFrame([
+        {"id": "lo", "probability": p_low}, {"id": "hi", "probability": 1 - p_low,
+                                             "market_multiplier": m_high}])
+    frames["demand_factors"] = pd.DataFrame([{"scenario": "hi", "applies_to": "online",
+                                              "factor": f_high}])
+    two = Scenario.from_frames(frames, base.settings)
+    out, _ = solve_two_stage(two, mip_gap=1e-9, values=False)
+    if v_lo is None or v_hi is None:  # some realization has no feasible design
+        assert out["raw"].termination == "infeasible"
+        return
+    expected = p_low * v_lo + (1 - p_low) * v_hi
+    best = float(np.max(expected))
+    assert math.isfinite(best)
+    assert out["raw"].termination == "optimal" and not out["violations"]
+    assert out["objective"] == pytest.approx(best, rel=1e-6, abs=1e-6)
+
+
+# ------------------------------------------------------------------- command line
+
+@pytest.mark.slow
+def test_cli_writes_the_measures_and_solves_ev_with_deterministic(tmp_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT),
+                                                        os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "channel_opt.cli", "-q", "solve", str(VSS_DUO)]
+    r = subprocess.run([*cmd, "--out", str(tmp_path / "rp")], capture_output=True, text=True,
+                       env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    s = json.loads((tmp_path / "rp" / "summary.json").read_text())
+    assert (s["rp"], s["ev"], s["eev"], s["ws"], s["vss"], s["evpi"]) == pytest.approx(
+        (1500, 2150, 1400, 1525, 100, 25))
+    report = (tmp_path / "rp" / "report.md").read_text()
+    assert "Value of the stochastic solution" in report
+    r = subprocess.run([*cmd, "--deterministic", "--out", str(tmp_path / "ev")],
+                       capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    s = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    assert s["objective"] == pytest.approx(2150) and "vss" not in s
+
+
+# ---------------------------------------------------------- progressive hedging
+
+def test_ph_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from channel_opt.solving import stochastic_ph
+
+    monkeypatch.setattr(stochastic_ph.shutil, "which", lambda _name: None)
+    with pytest.raises(ValueError, match="mpiexec.*openmpi-bin"):
+        solve(VSS_DUO, method="ph")
+    monkeypatch.undo()
+    if stochastic_ph.ph_missing() is None:
+        with pytest.raises(ValueError, match="multiple of 3"):
+            solve(VSS_DUO, method="ph", ranks=2)
+    with pytest.raises(ValueError, match="demand_scenarios"):
+        solve(duo(), method="ph")
+
+
+@pytest.mark.slow
+def test_ph_without_mpiexec_exits_2_from_the_cli(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(tmp_path), "PYTHONPATH": os.pathsep.join(
+        [str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    r = subprocess.run([sys.executable, "-m", "channel_opt.cli", "-q", "solve", str(VSS_DUO),
+                        "--method", "ph", "--out", str(tmp_path / "out")], capture_output=True,
+                       text=True, env=env, cwd=tmp_path, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "mpiexec" in r.stderr and not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_ph_agrees_with_the_extensive_form_under_mpiexec() -> None:
+    from channel_opt.solving.stochastic_ph import ph_missing
+
+    if ph_missing():
+        pytest.skip(str(ph_missing()))
+    sol = solve(VSS_DUO, method="ph", ranks=3)
+    assert sol.has_plan and not sol.violations, sol.solver_message
+    assert sol.solver == "mpi-sppy" and sol.bound is not None
+    # the EF optimum 1,500 lies between PH's plan and its Lagrangian bound
+    assert sol.objective is not None
+    assert sol.objective - 1e-6 <= 1500.0 <= sol.bound + 1e-6
+    assert sol.objective >= 1500.0 * (1 - (sol.gap or 0.0)) - 1e-6
+    assert sol.summary()["method"] == "progressive_hedging"
+    assert sol.summary()["vss"] == pytest.approx(sol.objective - 1400.0, abs=1e-6)
