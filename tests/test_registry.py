@@ -82,20 +82,20 @@ def test_every_built_block_has_exactly_one_record_and_vice_versa() -> None:
 def test_each_builder_reads_the_rule_it_is_given() -> None:
     # a builder takes its rule configuration as an argument, not from the scenario:
     # handed another DC capacity (700) than the scenario's (1000), it builds that one
-    from channel_opt.model import families as f
+    from channel_opt.model.families import capacity, core, partners, pricing
     from channel_opt.model.linear import ArrayModel
 
     scen = every_rule_scenario(decision=True)
     _, data = build_array_model(scen)
-    b = f.Build(data, ArrayModel(name="t"))
-    for builder in (f.define_channel_opening, f.define_listings, f.define_price_levels,
-                    f.define_offers_and_demand):
+    b = core.Build(data, ArrayModel(name="t"))
+    for builder in (core.define_channel_opening, core.define_listings,
+                    pricing.define_price_levels, core.define_offers_and_demand):
         builder(b, None)
-    f.define_dc_capacity(b, 700.0)
-    f.define_cell_service_level(b, 0.25)
+    capacity.define_dc_capacity(b, 700.0)
+    partners.define_cell_service_level(b, 0.25)
     assert b.am.cons["dc_capacity"].upper.tolist() == [700.0]
     assert b.am.cons["cell_service_level"].lower.tolist() == [25.0]  # 0.25 x market 100
-    assert dict(BUILDERS)["dc_capacity"] is f.define_dc_capacity
+    assert dict(BUILDERS)["dc_capacity"] is capacity.define_dc_capacity
 
 
 def test_planner_words_come_from_the_registry() -> None:
