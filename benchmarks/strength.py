@@ -11,8 +11,14 @@ and the root gaps ``(bound - best) / |best|``. With ``--by-block`` the LP soluti
 compared with the best plan block by block (objective share, fractional binaries), so
 a reader sees which rows' relaxation leaks.
 
+With ``--ref DIR`` (a checkout of the code before a change, e.g. ``git worktree add
+/tmp/ref main``) the LP bound of the reference formulation is measured on the same
+instance in the same run (a child process importing ``channel_opt`` from ``DIR``), so
+the table shows the root gap before and after.
+
 ``python -m benchmarks.strength --families core partners --sizes 1000 --seeds 0 1``
-prints a Markdown table; ``--json FILE`` keeps the rows.
+prints a Markdown table; ``--json FILE`` keeps the rows. ``--root`` adds HiGHS' bound
+after its root node (``mip_max_nodes = 1``: 0 stops before the root).
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -110,9 +118,30 @@ def scenario_of(name: str, n_cells: int | None, seed: int | None) -> Any:
     return Scenario.from_frames(tables, settings, name=f"{name}_{n_cells}_{seed}")
 
 
-def measure(scen: Any, *, best_limit: float, root_limit: float,
-            blocks: bool = False, known: float | None = None) -> dict[str, Any]:
-    """LP, root, cheap bounds and the best plan of one scenario."""
+def lp_of(scen: Any, time_limit: float) -> dict[str, Any]:
+    """The LP relaxation bound of a scenario with the ``channel_opt`` imported here."""
+    from channel_opt.model import build_array_model
+
+    am, _ = build_array_model(scen)
+    r = _highs(am, relax=True, time_limit=time_limit)
+    return {"lp": r["bound"], "lp_s": round(r["seconds"], 2), "rows": am.n_rows}
+
+
+def ref_lp(ref: Path, name: str, n_cells: int | None, seed: int | None,
+           time_limit: float) -> dict[str, Any]:
+    """The LP bound of the reference code at ``ref`` (a child process)."""
+    cmd = [sys.executable, "-m", "benchmarks.strength", "--code", str(ref), "--lp-only",
+           "--root-limit", str(time_limit), "--one", name, str(n_cells or 0), str(seed or 0)]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": ""})
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def measure(scen: Any, *, best_limit: float, root_limit: float, root: bool = False,
+            blocks: bool = False, ref: dict[str, Any] | None = None) -> dict[str, Any]:
+    """LP, root, cheap bounds and the best plan of one scenario (``ref``: the
+    reference code's LP bound of the same scenario, measured by :func:`ref_lp`).
+    """
     from channel_opt.model import build_array_model
     from channel_opt.solving.heuristic import construct
 
@@ -121,19 +150,22 @@ def measure(scen: Any, *, best_limit: float, root_limit: float,
     build_s = time.perf_counter() - t
     start = construct(am, data, time_limit=best_limit / 4)
     lp = _highs(am, relax=True, time_limit=root_limit)
-    root = _highs(am, relax=False, time_limit=root_limit, nodes=1, start=start.x)
+    rt = _highs(am, relax=False, time_limit=root_limit, nodes=1, start=start.x) if root \
+        else {"bound": None, "objective": None, "seconds": 0.0}
     best = _highs(am, relax=False, time_limit=best_limit, start=start.x)
-    cands = [v for v in (best["objective"], start.objective, root["objective"], known)
-             if v is not None]
+    cands = [v for v in (best["objective"], start.objective, rt["objective"]) if v is not None]
     best_obj = max(cands) if cands else None
+    ref = ref or {}
     row: dict[str, Any] = {
         "instance": scen.name, "cells": len(scen.cells), "cols": am.n_cols,
         "rows": am.n_rows, "build_s": round(build_s, 2),
         "lp": lp["bound"], "lp_s": round(lp["seconds"], 2),
-        "root": root["bound"], "root_s": round(root["seconds"], 2),
+        "lp_ref": ref.get("lp"), "lp_ref_s": ref.get("lp_s"), "rows_ref": ref.get("rows"),
+        "root": rt["bound"], "root_s": round(rt["seconds"], 2),
         "cheap": start.bound, "best": best_obj, "best_status": best["status"],
         "best_bound": best["bound"], "best_s": round(best["seconds"], 2),
-        "gap_lp": _gap(lp["bound"], best_obj), "gap_root": _gap(root["bound"], best_obj),
+        "gap_lp": _gap(lp["bound"], best_obj), "gap_lp_ref": _gap(ref.get("lp"), best_obj),
+        "gap_root": _gap(rt["bound"], best_obj),
         "gap_cheap": _gap(start.bound, best_obj), "gap_final": _gap(best["bound"], best_obj),
     }
     x_best = best["x"] if best["x"] is not None else start.x
@@ -149,40 +181,52 @@ def _pct(v: float | None) -> str:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """Markdown table of root gaps."""
-    head = ("| instance | cells | best plan | LP gap | root gap | cheap-bound gap | "
-            "final gap (HiGHS) | LP s | root s |")
+    """Markdown table of root gaps (``before``: the reference code's LP, if measured)."""
+    head = ("| instance | cells | rows before → after | best plan | LP gap before | "
+            "LP gap after | cheap-bound gap | HiGHS final gap | LP s before / after |")
     lines = [head, "|" + "---|" * 9]
     for r in rows:
         best = "—" if r["best"] is None else f"{r['best']:,.0f}"
-        lines.append(f"| {r['instance']} | {r['cells']} | {best} | {_pct(r['gap_lp'])} | "
-                     f"{_pct(r['gap_root'])} | {_pct(r['gap_cheap'])} | "
-                     f"{_pct(r['gap_final'])} | {r['lp_s']} | {r['root_s']} |")
+        lines.append(f"| {r['instance']} | {r['cells']} | {r.get('rows_ref') or '—'} → "
+                     f"{r['rows']} | {best} | {_pct(r.get('gap_lp_ref'))} | "
+                     f"{_pct(r['gap_lp'])} | {_pct(r['gap_cheap'])} | "
+                     f"{_pct(r['gap_final'])} | {r.get('lp_ref_s') or '—'} / {r['lp_s']} |")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--families", nargs="*", default=["core", "conflict", "partners",
                                                        "capacity", "all"])
     ap.add_argument("--sizes", nargs="*", type=int, default=[1000, 10000])
     ap.add_argument("--seeds", nargs="*", type=int, default=[0, 1])
     ap.add_argument("--instances", nargs="*", default=list(SHIPPED))
     ap.add_argument("--best-limit", type=float, default=60.0)
-    ap.add_argument("--root-limit", type=float, default=120.0)
+    ap.add_argument("--root-limit", type=float, default=600.0, help="LP and root limit (s)")
+    ap.add_argument("--root", action="store_true", help="also HiGHS' root-node bound")
     ap.add_argument("--by-block", action="store_true")
+    ap.add_argument("--ref", type=Path, help="checkout of the code to compare against")
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--code", type=Path, help=argparse.SUPPRESS)  # child: import from here
+    ap.add_argument("--lp-only", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a.code:
+        sys.path.insert(0, str(a.code.resolve()))
+    if a.lp_only:
+        name, n, seed = a.one[0], int(a.one[1]) or None, int(a.one[2])
+        print(json.dumps(lp_of(scenario_of(name, n, seed), a.root_limit)))
+        return 0
     rows = []
     jobs: list[tuple[str, int | None, int | None]] = [
-        (f, n, s) for f in a.families for n in a.sizes for s in a.seeds]
-    jobs += [(i, None, None) for i in a.instances]
+        (f, n, s) for n in a.sizes for s in a.seeds for f in a.families]
+    jobs = [(i, None, None) for i in a.instances] + jobs
     for name, n, s in jobs:
+        ref = None if a.ref is None else ref_lp(a.ref, name, n, s, a.root_limit)
         row = measure(scenario_of(name, n, s), best_limit=a.best_limit,
-                      root_limit=a.root_limit, blocks=a.by_block)
+                      root_limit=a.root_limit, root=a.root, blocks=a.by_block, ref=ref)
         rows.append(row)
-        print(json.dumps({k: v for k, v in row.items()}, default=str), file=sys.stderr,
-              flush=True)
+        print(json.dumps(row, default=str), file=sys.stderr, flush=True)
         if a.json:
             a.json.write_text(json.dumps(rows, indent=1, default=str))
     print(table(rows))

@@ -13,7 +13,10 @@ what happens once demand is seen: ``sales`` and the ``commission`` paid on them.
 Roles of a row block: *structure* (choice of sets and linking, never relaxed by the
 diagnosis), *capacity* (a use within a limit), *floor* (at least a level), *budget*
 (a count within a limit), *rule* (a relaxable 0/1 rule with no limit to report:
-parity, one kind per brand, forced segments). Variable blocks carry their objective
+parity, one kind per brand, forced segments), *cut* (a valid inequality implied by
+another family and the integrality of the decisions: it changes no optimum, only the
+LP relaxation; the diagnosis never relaxes it on its own, it leaves cuts out of the
+elastic model so that relaxing their family relaxes them too). Variable blocks carry their objective
 wording instead (``profit_line``): the line of the profit breakdown they feed.
 
 Coupling: the smallest index that holds every variable of one row, or the index of a
@@ -29,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from .families.core import Build
 
-Role = Literal["structure", "capacity", "floor", "budget", "rule"]
+Role = Literal["structure", "capacity", "floor", "budget", "rule", "cut"]
 Coupling = Literal["cell", "product_region", "region", "region_channel", "product",
                    "product_channel", "brand", "brand_channel", "global"]
 Stage = Literal["design", "operations"]

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from ...scenario.settings import Flag
-from ..data import ModelData, labels
+from ..data import ModelData, labels, offer_touches
 from ..records import RowFamily, Step, VarFamily, hand_test
-from .core import Build, cc_labels, sales_by_group
+from .core import Build, group_index, sales_by_group
 
 
 def _channel_coef(d: ModelData, values: np.ndarray) -> np.ndarray:
@@ -66,16 +66,24 @@ def define_shelf_space(b: Build, rule: Flag) -> None:
     b.v["stock"] = am.add_vars("stock", labels(d, product=pr["p"], region=pr["r"]),
                                binary=True, description="1 if the region's stores stock the "
                                "product")
-    pos = pd.MultiIndex.from_frame(pr).get_indexer(pd.MultiIndex.from_frame(cc[["p", "r"]]))
-    row_of_cc = np.full(len(d.cc), -1)
-    row_of_cc[cci] = np.arange(len(cci))
-    mem = d.members
-    mr = row_of_cc[mem["cc"].to_numpy()]
-    mk = mr >= 0
-    am.add_cons("offer_needs_stock", cc_labels(d, cci),
-                [(mr[mk], b.col("offer", mem["offer"].to_numpy()[mk]), 1.0),
-                 (np.arange(len(cci)), b.col("stock", pos), -1.0)], upper=0.0,
-                description="a store-stock channel is offered only if the stores stock it")
+    # one row per cell over the options holding any store-stock channel: the rows
+    # w_ck <= stock_pr of each such channel are implied, and the LP cannot spread a
+    # cell's offers over several of them to use the stock once per channel
+    touch = offer_touches(d, uses)
+    oi = np.flatnonzero(touch)
+    cell = d.offers["cell"].to_numpy()[oi]
+    rows, first = group_index(cell)
+    cw = cell[first]
+    c = d.cells
+    pos = pd.MultiIndex.from_frame(pr).get_indexer(pd.MultiIndex.from_arrays(
+        [c["p"].to_numpy()[cw], c["r"].to_numpy()[cw]]))
+    am.add_cons("offer_needs_stock", labels(d, product=c["p"].to_numpy()[cw],
+                                            region=c["r"].to_numpy()[cw],
+                                            segment=c["s"].to_numpy()[cw]),
+                [(rows, b.col("offer", oi), 1.0),
+                 (np.arange(len(cw)), b.col("stock", pos), -1.0)], upper=0.0,
+                description="a cell is offered store-stock channels only if the stores stock "
+                "the product")
     cap = d.regions["shelf_capacity"].to_numpy()
     space = d.products["shelf_space"].to_numpy()[pr["p"].to_numpy()]
     regs = np.flatnonzero(np.isfinite(cap))
@@ -111,8 +119,9 @@ ROWS: tuple[RowFamily, ...] = (
               "`Σ_{r,s,k,l} q_(p,r,s)kl ≤ I_p`", "inventory", "over by", "units",
               hand_test("test_inventory")),
     RowFamily("offer_needs_stock", "shelf_space", define_shelf_space, "structure",
-              "product_region", "[c,k]", "`w_ck ≤ stock_pr` for channels with "
-              "`uses_store_stock`", "offer needs stock", test=hand_test("test_shelf_space")),
+              "product_region", "[c]", "`Σ_{o: M∩K^stock≠∅} offer_co ≤ stock_pr` (`K^stock`: "
+              "channels with `uses_store_stock`; implies `w_ck ≤ stock_pr` for each)",
+              "offer needs stock", test=hand_test("test_shelf_space")),
     RowFamily("shelf_space", "shelf_space", define_shelf_space, "capacity", "region", "[r]",
               "`Σ_p space_p stock_pr ≤ S_r`", "shelf space", "over by", "shelf units",
               hand_test("test_shelf_space")),
