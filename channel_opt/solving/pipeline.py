@@ -29,6 +29,7 @@ from .backends import (
     trivial_result,
 )
 from .budget import MIN_PHASE_SECONDS, Budget
+from .capacity_bound import capacity_bound
 from .check import check_plan, check_rows
 from .diagnose import Diagnosis, diagnose, numerical_warning
 from .heuristic import Construction, construct
@@ -243,6 +244,9 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
         start = Construction(None, None, math.inf)
     else:
         start = construct(am, data, time_limit=heur_limit)
+        # the bound reported when the solver has none: capacities priced (no LP solve)
+        start.bound = min(start.bound, capacity_bound(
+            am, data, start.objective, seconds=5.0 if heur_limit is None else 0.1 * heur_limit))
     timings["heuristic"] = time.perf_counter() - t
     solver_limit = budget.phase_limit(reserve=budget.post_solve_reserve())
     log.info("model: %d columns, %d rows; constructive plan %s; solving with %s%s",
