@@ -152,3 +152,77 @@ def test_named_test_exists_and_checks_the_block(rec: Any) -> None:
     strings = _strings_of_test(ROOT / file, name)
     assert strings is not None, f"{rec.test} does not exist"
     assert rec.name in strings, f"{rec.test} never names {rec.name}"
+
+
+# the scenario layer sits below the model: its rule switches and table columns
+# ("inventory", "shelf_space"...) are its own names, not references to blocks
+_BLOCK_CONTAINERS = {"vars", "cons", "v"}  # ArrayModel.vars / .cons, Build.v
+
+
+def _block_name_literals(path: Path, names: set[str]) -> list[str]:
+    """Quoted block names in ``path`` other than in a record declaration, a dict key or
+    a table column subscript (``cc["sales"]``: a column, not the block).
+    """
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    allowed: set[int] = set()
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in ("RowFamily", "VarFamily")):
+            allowed |= {id(c) for c in ast.walk(node)}
+        elif isinstance(node, ast.Dict):
+            allowed |= {id(k) for k in node.keys if k is not None}
+        elif isinstance(node, ast.Subscript) and not (
+                isinstance(node.value, ast.Attribute) and node.value.attr in _BLOCK_CONTAINERS):
+            allowed.add(id(node.slice))
+    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
+    return [f"{where}:{node.lineno}: {node.value!r}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and node.value in names and id(node) not in allowed]
+
+
+def test_block_names_are_written_once_in_their_records() -> None:
+    # code refers to a block through its record (SALES.name, b.col(OFFER, ...)), never
+    # through a second literal that could drift from the record
+    names = set(ROW) | set(VAR)
+    files = [p for p in (ROOT / "channel_opt").rglob("*.py") if "scenario" not in p.parts]
+    hits = [h for p in sorted(files) for h in _block_name_literals(p, names)]
+    assert hits == [], "refer to the record instead:\n" + "\n".join(hits)
+
+
+def test_the_literal_check_finds_a_block_name(tmp_path: Path) -> None:
+    # the check above is not vacuous: it flags a name passed around or looked up in the
+    # model, and lets a table column, a dict key and the declaration through
+    src = tmp_path / "m.py"
+    src.write_text('SALES = VarFamily("sales", None)\n'
+                   'a = am.vars["sales"]\nb = "offer" in am.cons\nc = put("stock", 1)\n'
+                   'd = cc["sales"]\ne = {"sales": 1}\n', encoding="utf-8")
+    hits = _block_name_literals(src, {"sales", "offer", "stock"})
+    assert [h.split(": ", 1)[1] for h in hits] == ["'sales'", "'offer'", "'stock'"]
+
+
+def test_plan_check_recomputes_every_profit_line() -> None:
+    # every variable block with an objective term has its own recomputation from the
+    # scenario in the plan check; on the every-rule plan (a forced online offer, so a
+    # launch, openings, listings, commission and its policy) each agrees with the
+    # model's profit breakdown, and a breakdown that hides a cost is caught by its line
+    from channel_opt import solve
+    from channel_opt.solving.check import PROFIT_RECORDS, check_plan, profit_lines
+
+    assert set(PROFIT_RECORDS) == {v for v in VARIABLES if v.profit_line}
+    scen = every_rule_scenario(decision=True)
+    sol = solve(scen, sensitivity=False)
+    assert sol.objective is not None
+    lines = profit_lines(scen, sol.tables)
+    plan = sol.tables["profit"].groupby("component")["amount"].sum()
+    for rec, amount in lines.items():
+        assert plan.get(rec.profit_line, 0.0) == pytest.approx(amount, abs=1e-6), rec.name
+    assert lines[VAR["launch_brand"]] == -5.0  # acme's launch cost
+    assert sum(lines.values()) == pytest.approx(sol.objective, rel=1e-9)
+    bad = dict(sol.tables)
+    prof = bad["profit"].copy()
+    prof.loc[prof["component"] == VAR["launch_brand"].profit_line, "amount"] = 0.0
+    bad["profit"] = prof
+    errors = check_plan(scen, bad, sol.objective + 5.0)
+    assert len(errors) == 1 and "lines above their recomputation: brand launch 0 vs -5" \
+        in errors[0]

@@ -32,6 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..model.data import ModelData
+from ..model.families.core import SALES
 from ..model.linear import ArrayModel
 from ..model.registry import ROW
 
@@ -40,7 +41,7 @@ def _capacity_rows(am: ArrayModel) -> tuple[sp.csr_matrix, np.ndarray] | None:
     """The capacity rows over sales columns only (nonnegative uses, an upper limit):
     their matrix on the sales block and their limits; None if there are none.
     """
-    sb = am.vars["sales"]
+    sb = am.vars[SALES.name]
     mats, caps = [], []
     for c in am.cons.values():
         rec = ROW.get(c.name)
@@ -65,7 +66,7 @@ def capacity_bound(am: ArrayModel, d: ModelData, target: float | None = None, *,
     """The least Lagrangian bound ``L(λ)`` found (see the module docstring); ``L(0)``,
     the constructive bound, when the model has no capacity row over sales.
     """
-    sb = am.vars["sales"]
+    sb = am.vars[SALES.name]
     margin = am.cost[sb.start:sb.start + sb.n]
     mem, of = d.members, d.offers
     if not len(of):

@@ -6,12 +6,13 @@ under construction, with the index helpers the other themes share.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..data import ModelData, kinds_of, labels
-from ..linear import ArrayModel, VarBlock
+from ..linear import INF, ArrayModel, VarBlock
 from ..records import ALWAYS, RowFamily, Step, VarFamily, hand_test
 
 ONLINE, OFFLINE = "online", "offline"
@@ -19,16 +20,48 @@ ONLINE, OFFLINE = "online", "offline"
 
 @dataclass
 class Build:
-    """The model under construction and the variable blocks families share."""
+    """The model under construction and the variable blocks families share.
+
+    Builders add blocks through their records (:meth:`add_vars`, :meth:`add_cons`) and
+    find the blocks of other families the same way (:meth:`col`, :meth:`has`), so a
+    block name is written once, in its record.
+    """
 
     data: ModelData
     am: ArrayModel
     v: dict[str, VarBlock] = field(default_factory=dict)
     idx: dict[str, np.ndarray] = field(default_factory=dict)  # index maps between families
+    # per price level (row of ``data.levels``): the column of the decision that chooses
+    # it (``price_level``, or ``list_product`` for a single level); set by the pricing theme
+    level_col: np.ndarray | None = None
 
-    def col(self, block: str, idx: np.ndarray) -> np.ndarray:
-        """Global columns of entries ``idx`` of a variable block."""
-        return self.v[block].start + np.asarray(idx, np.int64)
+    def add_vars(self, rec: VarFamily, labels: pd.DataFrame, *, lower: Any = 0.0,
+                 upper: Any = INF, binary: bool = False, cost: Any = 0.0,
+                 description: str = "") -> VarBlock:
+        """Add the variable block of record ``rec``."""
+        blk = self.am.add_vars(rec.name, labels, lower=lower, upper=upper, binary=binary,
+                               cost=cost, description=description)
+        self.v[rec.name] = blk
+        return blk
+
+    def add_cons(self, rec: RowFamily, labels: pd.DataFrame,
+                 terms: list[tuple[np.ndarray, np.ndarray, Any]], *, lower: Any = -INF,
+                 upper: Any = INF, description: str = "") -> None:
+        """Add the row block of record ``rec`` (nothing if ``labels`` is empty)."""
+        self.am.add_cons(rec.name, labels, terms, lower=lower, upper=upper,
+                         description=description)
+
+    def has(self, rec: VarFamily) -> bool:
+        """Whether the variable block of ``rec`` has been built."""
+        return rec.name in self.v
+
+    def block(self, rec: VarFamily) -> VarBlock:
+        """The variable block of ``rec``."""
+        return self.v[rec.name]
+
+    def col(self, rec: VarFamily, idx: np.ndarray) -> np.ndarray:
+        """Global columns of entries ``idx`` of the variable block of ``rec``."""
+        return self.v[rec.name].start + np.asarray(idx, np.int64)
 
 
 def group_index(keys: np.ndarray | pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -70,19 +103,15 @@ def sales_unit_margin(d: ModelData) -> np.ndarray:
 
 def level_columns(b: Build) -> np.ndarray:
     """Per sales column: the decision that chooses its level, ``price_level[p,k,l]``
-    where ``(p,k)`` has several levels, else ``list_product[p,k]``.
+    where ``(p,k)`` has several levels, else ``list_product[p,k]`` (the pricing theme,
+    built first, sets :attr:`Build.level_col`).
     """
-    d = b.data
-    s = d.sales
-    z = d.levels["z"].to_numpy()[s["lev"].to_numpy()]
-    xcol = b.col("list_product", d.levels["pk"].to_numpy()[s["lev"].to_numpy()])
-    if "price_level" not in b.v:
-        return xcol
-    return np.where(z >= 0, b.col("price_level", np.maximum(z, 0)), xcol)
+    assert b.level_col is not None, "the price levels are built before the offers"
+    return b.level_col[b.data.sales["lev"].to_numpy()]
 
 
-def sales_by_group(b: Build, name: str, group: np.ndarray, coef: np.ndarray, cap: np.ndarray,
-              label: pd.DataFrame, sense: str, description: str) -> None:
+def sales_by_group(b: Build, rec: RowFamily, group: np.ndarray, coef: np.ndarray,
+                   cap: np.ndarray, label: pd.DataFrame, sense: str, description: str) -> None:
     """One row per group: sum of coef x sales over the group's sales columns vs cap."""
     keep = np.isfinite(cap[group]) & (coef != 0) if sense == "<=" else (coef != 0)
     grp_ok = np.isfinite(cap) if sense == "<=" else cap > 0
@@ -94,60 +123,58 @@ def sales_by_group(b: Build, name: str, group: np.ndarray, coef: np.ndarray, cap
     row = pos[group]
     keep &= row >= 0
     idx = np.flatnonzero(keep)
-    bounds = {"upper": cap[groups]} if sense == "<=" else {"lower": cap[groups]}
-    b.am.add_cons(name, label.iloc[groups].reset_index(drop=True),
-                  [(row[idx], b.col("sales", idx), coef[idx])], description=description,
-                  **bounds)
+    lab = label.iloc[groups].reset_index(drop=True)
+    terms = [(row[idx], b.col(SALES, idx), coef[idx])]
+    if sense == "<=":
+        b.add_cons(rec, lab, terms, upper=cap[groups], description=description)
+    else:
+        b.add_cons(rec, lab, terms, lower=cap[groups], description=description)
 
 
 def define_channel_opening(b: Build, rule: None) -> None:
     """``open_channel[r,k]``: channel k operates in region r (fixed cost)."""
     d = b.data
     lower = np.zeros(len(d.rk))
-    b.v["open_channel"] = b.am.add_vars(
-        "open_channel", labels(d, region=d.rk["r"], channel=d.rk["k"]), binary=True,
-        lower=lower, cost=-d.rk["open_cost"].to_numpy(),
-        description="1 if the channel operates in the region")
+    b.add_vars(OPEN_CHANNEL, labels(d, region=d.rk["r"], channel=d.rk["k"]), binary=True,
+               lower=lower, cost=-d.rk["open_cost"].to_numpy(),
+               description="1 if the channel operates in the region")
 
 
 def define_listings(b: Build, rule: None) -> None:
     """``list_product[p,k]`` and ``sell_brand[b,k]``; ``listing_needs_brand``."""
-    d, am = b.data, b.am
-    b.v["list_product"] = am.add_vars(
-        "list_product", labels(d, product=d.pk["p"], channel=d.pk["k"]), binary=True,
-        cost=-d.channels["listing_cost"].to_numpy()[d.pk["k"].to_numpy()],
-        description="1 if the product is listed in the channel")
-    b.v["sell_brand"] = am.add_vars(
-        "sell_brand", labels(d, brand=d.bk["b"], channel=d.bk["k"]), binary=True,
-        description="1 if the brand is sold through the channel")
+    d = b.data
+    b.add_vars(LIST_PRODUCT, labels(d, product=d.pk["p"], channel=d.pk["k"]), binary=True,
+               cost=-d.channels["listing_cost"].to_numpy()[d.pk["k"].to_numpy()],
+               description="1 if the product is listed in the channel")
+    b.add_vars(SELL_BRAND, labels(d, brand=d.bk["b"], channel=d.bk["k"]), binary=True,
+               description="1 if the brand is sold through the channel")
     bk = pd.MultiIndex.from_frame(d.bk[["b", "k"]])
     pb = d.products["b"].to_numpy()[d.pk["p"].to_numpy()]
     j = bk.get_indexer(pd.MultiIndex.from_arrays([pb, d.pk["k"].to_numpy()]))
     n = len(d.pk)
-    am.add_cons("listing_needs_brand", labels(d, product=d.pk["p"], channel=d.pk["k"]),
-                [(np.arange(n), b.col("list_product", np.arange(n)), 1.0),
-                 (np.arange(n), b.col("sell_brand", j), -1.0)], upper=0.0,
-                description="a product is listed only where its brand is sold")
+    b.add_cons(LISTING_NEEDS_BRAND, labels(d, product=d.pk["p"], channel=d.pk["k"]),
+               [(np.arange(n), b.col(LIST_PRODUCT, np.arange(n)), 1.0),
+                (np.arange(n), b.col(SELL_BRAND, j), -1.0)], upper=0.0,
+               description="a product is listed only where its brand is sold")
 
 
 def define_brand_launch(b: Build, rule: None) -> None:
     """``launch_brand[b]`` for new brands; ``brand_launch[b,k]``: selling launches it."""
-    d, am = b.data, b.am
+    d = b.data
     new = d.brands["new"].to_numpy(bool)
     bk = d.bk[new[d.bk["b"].to_numpy()]].reset_index()
     if not len(bk):
         return
     nb = np.unique(bk["b"].to_numpy())
-    b.v["launch_brand"] = am.add_vars(
-        "launch_brand", labels(d, brand=nb), binary=True,
-        cost=-d.brands["launch_cost"].to_numpy()[nb],
-        description="1 if the new brand is launched")
+    b.add_vars(LAUNCH_BRAND, labels(d, brand=nb), binary=True,
+               cost=-d.brands["launch_cost"].to_numpy()[nb],
+               description="1 if the new brand is launched")
     pos = np.searchsorted(nb, bk["b"].to_numpy())
     n = len(bk)
-    am.add_cons("brand_launch", labels(d, brand=bk["b"], channel=bk["k"]),
-                [(np.arange(n), b.col("sell_brand", bk["index"].to_numpy()), 1.0),
-                 (np.arange(n), b.col("launch_brand", pos), -1.0)], upper=0.0,
-                description="selling a new brand in any channel launches it")
+    b.add_cons(BRAND_LAUNCH, labels(d, brand=bk["b"], channel=bk["k"]),
+               [(np.arange(n), b.col(SELL_BRAND, bk["index"].to_numpy()), 1.0),
+                (np.arange(n), b.col(LAUNCH_BRAND, pos), -1.0)], upper=0.0,
+               description="selling a new brand in any channel launches it")
 
 
 def define_offers_and_demand(b: Build, rule: None) -> None:
@@ -160,80 +187,75 @@ def define_offers_and_demand(b: Build, rule: None) -> None:
     option gives the channel at that level (``demand``), and, for the independent
     model, the cell's sales by its market (``cell_market``).
     """
-    d, am = b.data, b.am
+    d = b.data
     of, mem, s, cc = d.offers, d.members, d.sales, d.cc
-    b.v["offer"] = am.add_vars(
-        "offer", labels(d, product=d.cells["p"].to_numpy()[of["cell"].to_numpy()],
-                        region=d.cells["r"].to_numpy()[of["cell"].to_numpy()],
-                        segment=d.cells["s"].to_numpy()[of["cell"].to_numpy()],
-                        set=of["set"]), binary=True,
-        description="1 if exactly this offer option (channel set and levels) is offered to "
-        "the cell")
+    oc = of["cell"].to_numpy()
+    b.add_vars(OFFER, labels(d, product=d.cells["p"].to_numpy()[oc],
+                             region=d.cells["r"].to_numpy()[oc],
+                             segment=d.cells["s"].to_numpy()[oc], set=of["set"]),
+               binary=True, description="1 if exactly this offer option (channel set and "
+               "levels) is offered to the cell")
     n_s = len(s)
-    b.v["sales"] = am.add_vars("sales", sales_labels(d, np.arange(n_s)),
-                               upper=s["dmax"].to_numpy(), cost=sales_unit_margin(d),
-                               description="units sold in the cell through the channel at "
-                               "the price level")
+    b.add_vars(SALES, sales_labels(d, np.arange(n_s)), upper=s["dmax"].to_numpy(),
+               cost=sales_unit_margin(d), description="units sold in the cell through the "
+               "channel at the price level")
     rows, first = group_index(of["cell"].to_numpy())
     cells_w = of["cell"].to_numpy()[first]
-    am.add_cons("offer_one_set", labels(d, product=d.cells["p"].to_numpy()[cells_w],
-                                        region=d.cells["r"].to_numpy()[cells_w],
-                                        segment=d.cells["s"].to_numpy()[cells_w]),
-                [(rows, b.col("offer", np.arange(len(of))), 1.0)], upper=1.0,
-                description="at most one offer option per cell")
-    off_cols = b.col("offer", mem["offer"].to_numpy())
+    b.add_cons(OFFER_ONE_SET, labels(d, product=d.cells["p"].to_numpy()[cells_w],
+                                     region=d.cells["r"].to_numpy()[cells_w],
+                                     segment=d.cells["s"].to_numpy()[cells_w]),
+               [(rows, b.col(OFFER, np.arange(len(of))), 1.0)], upper=1.0,
+               description="at most one offer option per cell")
+    off_cols = b.col(OFFER, mem["offer"].to_numpy())
     sale = mem["sale"].to_numpy()
     all_s = np.arange(n_s)
-    am.add_cons("offer_needs_level", sales_labels(d, all_s),
-                [(sale, off_cols, 1.0), (all_s, level_columns(b), -1.0)], upper=0.0,
-                description="a channel is offered at a price level only if the product is "
-                "listed in it at that level")
+    b.add_cons(OFFER_NEEDS_LEVEL, sales_labels(d, all_s),
+               [(sale, off_cols, 1.0), (all_s, level_columns(b), -1.0)], upper=0.0,
+               description="a channel is offered at a price level only if the product is "
+               "listed in it at that level")
     n = len(cc)
     rk = pd.MultiIndex.from_frame(d.rk[["r", "k"]])
     rk_pos = rk.get_indexer(pd.MultiIndex.from_frame(cc[["r", "k"]]))
-    am.add_cons("offer_needs_open", cc_labels(d),
-                [(mem["cc"].to_numpy(), off_cols, 1.0),
-                 (np.arange(n), b.col("open_channel", rk_pos), -1.0)], upper=0.0,
-                description="a channel is offered only in regions where it is open")
-    am.add_cons("demand", sales_labels(d, all_s),
-                [(all_s, b.col("sales", all_s), 1.0),
-                 (sale, off_cols, -mem["demand"].to_numpy())], upper=0.0,
-                description="sales at a level within the demand the offered option gives "
-                "the channel")
+    b.add_cons(OFFER_NEEDS_OPEN, cc_labels(d),
+               [(mem["cc"].to_numpy(), off_cols, 1.0),
+                (np.arange(n), b.col(OPEN_CHANNEL, rk_pos), -1.0)], upper=0.0,
+               description="a channel is offered only in regions where it is open")
+    b.add_cons(DEMAND, sales_labels(d, all_s),
+               [(all_s, b.col(SALES, all_s), 1.0),
+                (sale, off_cols, -mem["demand"].to_numpy())], upper=0.0,
+               description="sales at a level within the demand the offered option gives "
+               "the channel")
     if d.scenario.settings.demand_model == "independent":
         rows, first = group_index(s["cell"].to_numpy())
         cw = s["cell"].to_numpy()[first]
-        am.add_cons("cell_market", labels(d, product=d.cells["p"].to_numpy()[cw],
-                                          region=d.cells["r"].to_numpy()[cw],
-                                          segment=d.cells["s"].to_numpy()[cw]),
-                    [(rows, b.col("sales", all_s), 1.0)],
-                    upper=d.cells["market"].to_numpy()[cw],
-                    description="total sales of a cell within its market")
+        b.add_cons(CELL_MARKET, labels(d, product=d.cells["p"].to_numpy()[cw],
+                                       region=d.cells["r"].to_numpy()[cw],
+                                       segment=d.cells["s"].to_numpy()[cw]),
+                   [(rows, b.col(SALES, all_s), 1.0)], upper=d.cells["market"].to_numpy()[cw],
+                   description="total sales of a cell within its market")
 
 
 def define_brand_single_kind(b: Build, rule: None) -> None:
     """``brand_kind[b,kind]``: brands marked single_kind sell through one channel kind."""
-    d, am = b.data, b.am
+    d = b.data
     single = d.brands["single_kind"].to_numpy(bool)
     bk = d.bk[single[d.bk["b"].to_numpy()]].reset_index()
     if not len(bk):
         return
     bkind = pd.DataFrame({"b": bk["b"], "kind": kinds_of(d, bk["k"].to_numpy())})
     pairs = bkind.drop_duplicates().sort_values(["b", "kind"]).reset_index(drop=True)
-    b.v["brand_kind"] = am.add_vars("brand_kind", labels(d, brand=pairs["b"],
-                                                         kind=pairs["kind"]),
-                                    binary=True, description="1 if the brand is sold through "
-                                    "channels of this kind")
+    b.add_vars(BRAND_KIND, labels(d, brand=pairs["b"], kind=pairs["kind"]), binary=True,
+               description="1 if the brand is sold through channels of this kind")
     pos = pd.MultiIndex.from_frame(pairs).get_indexer(pd.MultiIndex.from_frame(bkind))
     n = len(bk)
-    am.add_cons("brand_kind_link", labels(d, brand=bk["b"], channel=bk["k"]),
-                [(np.arange(n), b.col("sell_brand", bk["index"].to_numpy()), 1.0),
-                 (np.arange(n), b.col("brand_kind", pos), -1.0)], upper=0.0,
-                description="a brand sold in a channel uses that channel's kind")
+    b.add_cons(BRAND_KIND_LINK, labels(d, brand=bk["b"], channel=bk["k"]),
+               [(np.arange(n), b.col(SELL_BRAND, bk["index"].to_numpy()), 1.0),
+                (np.arange(n), b.col(BRAND_KIND, pos), -1.0)], upper=0.0,
+               description="a brand sold in a channel uses that channel's kind")
     rows, first = group_index(pairs["b"].to_numpy())
-    am.add_cons("brand_one_kind", labels(d, brand=pairs["b"].to_numpy()[first]),
-                [(rows, b.col("brand_kind", np.arange(len(pairs))), 1.0)], upper=1.0,
-                description="at most one channel kind per single-kind brand")
+    b.add_cons(BRAND_ONE_KIND, labels(d, brand=pairs["b"].to_numpy()[first]),
+               [(rows, b.col(BRAND_KIND, np.arange(len(pairs))), 1.0)], upper=1.0,
+               description="at most one channel kind per single-kind brand")
 
 
 def define_channel_forcing(b: Build, rule: None) -> None:
@@ -243,7 +265,7 @@ def define_channel_forcing(b: Build, rule: None) -> None:
     Validation has made sure every force rule has at least one decision to fix
     (a rule with none, e.g. one whose every target is forbidden, is refused there).
     """
-    d, am = b.data, b.am
+    d = b.data
     forced = [r for r in d.scenario.settings.channel_rules if r.action == "force"]
     if not forced:
         return
@@ -261,7 +283,7 @@ def define_channel_forcing(b: Build, rule: None) -> None:
             seg_rows.append(hit)
             continue
         if fr.product is not None or fr.season is not None:
-            blk, tab = "list_product", d.pk
+            blk, tab = LIST_PRODUCT, d.pk
             ok = match(tab["k"].to_numpy())
             if fr.product is not None:
                 ok &= d.products["id"].to_numpy()[tab["p"].to_numpy()] == fr.product
@@ -269,15 +291,15 @@ def define_channel_forcing(b: Build, rule: None) -> None:
                 ins = d.products["in_season"].to_numpy(bool)[tab["p"].to_numpy()]
                 ok &= ins if fr.season == "in" else ~ins
         elif fr.brand is not None:
-            blk, tab = "sell_brand", d.bk
+            blk, tab = SELL_BRAND, d.bk
             ok = match(tab["k"].to_numpy()) & (
                 d.brands["id"].to_numpy()[tab["b"].to_numpy()] == fr.brand)
         else:
-            blk, tab = "open_channel", d.rk
+            blk, tab = OPEN_CHANNEL, d.rk
             ok = match(tab["k"].to_numpy())
             if fr.region is not None:
                 ok &= d.regions["id"].to_numpy()[tab["r"].to_numpy()] == fr.region
-        b.v[blk].lower[np.flatnonzero(ok)] = 1.0
+        b.block(blk).lower[np.flatnonzero(ok)] = 1.0
     if seg_rows:
         cci = np.unique(np.concatenate(seg_rows))
         pos = np.full(len(d.cc), -1)
@@ -285,71 +307,78 @@ def define_channel_forcing(b: Build, rule: None) -> None:
         mem = d.members
         mr = pos[mem["cc"].to_numpy()]
         mk = mr >= 0
-        am.add_cons("force_segment", cc_labels(d, cci),
-                    [(mr[mk], b.col("offer", mem["offer"].to_numpy()[mk]), 1.0)], lower=1.0,
-                    description="forced channels are offered to every cell of the segment")
+        b.add_cons(FORCE_SEGMENT, cc_labels(d, cci),
+                   [(mr[mk], b.col(OFFER, mem["offer"].to_numpy()[mk]), 1.0)], lower=1.0,
+                   description="forced channels are offered to every cell of the segment")
 
 
 # ---------------------------------------------------------------- records
 
+OPEN_CHANNEL = VarFamily("open_channel", ALWAYS, define_channel_opening, "design", "region_channel",
+                         "(r,k)", "binary", "channel operates in the region; cost `F_rk`",
+                         "channel opening", hand_test("test_offer_needs_open"))
+LIST_PRODUCT = VarFamily("list_product", ALWAYS, define_listings, "design", "product_channel",
+                         "(p,k)", "binary", "product listed in the channel; cost `G_pk`", "listing",
+                         hand_test("test_offer_needs_level_single_level_needs_listing"))
+SELL_BRAND = VarFamily("sell_brand", ALWAYS, define_listings, "design", "brand_channel", "(b,k)",
+                       "binary", "brand sold through the channel", None,
+                       hand_test("test_listing_needs_brand_and_brand_launch"))
+LAUNCH_BRAND = VarFamily("launch_brand", ALWAYS, define_brand_launch, "design", "brand",
+                         "b ∈ B^new", "binary", "new brand launched; cost `Λ_b`", "brand launch",
+                         hand_test("test_listing_needs_brand_and_brand_launch"))
+OFFER = VarFamily("offer", ALWAYS, define_offers_and_demand, "design", "cell", "(c,o)", "binary",
+                  "exactly option `o` (set and levels) is offered to cell `c`; labelled "
+                  "by the set, `k@ℓ` for members with several levels", None,
+                  hand_test("test_offer_one_set_and_demand_mnl_cannibalization"))
+SALES = VarFamily("sales", ALWAYS, define_offers_and_demand, "operations", "cell", "(c,k,l)",
+                  "0 ≤ q ≤ max_{o∋(k,l)} d_ck(o)", "units sold; margin `μ_ckl`", "sales margin",
+                  hand_test("test_offer_one_set_and_demand_mnl_cannibalization"))
+BRAND_KIND = VarFamily("brand_kind", ALWAYS, define_brand_single_kind, "design", "brand",
+                       "(b,kind)", "binary", "single-kind brands: the kind chosen", None,
+                       hand_test("test_brand_single_kind"))
+
 VARIABLES: tuple[VarFamily, ...] = (
-    VarFamily("open_channel", ALWAYS, define_channel_opening, "design", "region_channel",
-              "(r,k)", "binary", "channel operates in the region; cost `F_rk`",
-              "channel opening", hand_test("test_offer_needs_open")),
-    VarFamily("list_product", ALWAYS, define_listings, "design", "product_channel", "(p,k)",
-              "binary", "product listed in the channel; cost `G_pk`", "listing",
-              hand_test("test_offer_needs_level_single_level_needs_listing")),
-    VarFamily("sell_brand", ALWAYS, define_listings, "design", "brand_channel", "(b,k)",
-              "binary", "brand sold through the channel", None,
-              hand_test("test_listing_needs_brand_and_brand_launch")),
-    VarFamily("launch_brand", ALWAYS, define_brand_launch, "design", "brand", "b ∈ B^new",
-              "binary", "new brand launched; cost `Λ_b`", "brand launch",
-              hand_test("test_listing_needs_brand_and_brand_launch")),
-    VarFamily("offer", ALWAYS, define_offers_and_demand, "design", "cell", "(c,o)",
-              "binary", "exactly option `o` (set and levels) is offered to cell `c`; labelled "
-              "by the set, `k@ℓ` for members with several levels", None,
-              hand_test("test_offer_one_set_and_demand_mnl_cannibalization")),
-    VarFamily("sales", ALWAYS, define_offers_and_demand, "operations", "cell", "(c,k,l)",
-              "0 ≤ q ≤ max_{o∋(k,l)} d_ck(o)", "units sold; margin `μ_ckl`", "sales margin",
-              hand_test("test_offer_one_set_and_demand_mnl_cannibalization")),
-    VarFamily("brand_kind", ALWAYS, define_brand_single_kind, "design", "brand",
-              "(b,kind)", "binary", "single-kind brands: the kind chosen", None,
-              hand_test("test_brand_single_kind")),
+    OPEN_CHANNEL, LIST_PRODUCT, SELL_BRAND, LAUNCH_BRAND, OFFER, SALES, BRAND_KIND,
 )
 
+LISTING_NEEDS_BRAND = RowFamily("listing_needs_brand", ALWAYS, define_listings, "structure",
+                                "brand_channel", "[p,k]", "`list_pk ≤ sell_{b(p),k}`",
+                                "listing needs brand",
+                                test=hand_test("test_listing_needs_brand_and_brand_launch"))
+BRAND_LAUNCH = RowFamily("brand_launch", ALWAYS, define_brand_launch, "structure", "brand", "[b,k]",
+                         "`sell_bk ≤ launch_b`, `b ∈ B^new`", "brand launch",
+                         test=hand_test("test_listing_needs_brand_and_brand_launch"))
+OFFER_ONE_SET = RowFamily("offer_one_set", ALWAYS, define_offers_and_demand, "structure", "cell",
+                          "[c]", "`Σ_{o∈𝓞_c} offer_co ≤ 1`", "offer one set",
+                          test=hand_test("test_offer_one_set_and_demand_mnl_cannibalization"))
+OFFER_NEEDS_LEVEL = RowFamily("offer_needs_level", ALWAYS, define_offers_and_demand, "structure",
+                              "product_channel", "[c,k,l]",
+                              "`w_ckl ≤ price_level_pkl` (`≤ list_pk` where `|L_pk| = 1`)",
+                              "offer needs level",
+                              test=hand_test("test_offer_needs_level_single_level_needs_listing"))
+OFFER_NEEDS_OPEN = RowFamily("offer_needs_open", ALWAYS, define_offers_and_demand, "structure",
+                             "region_channel", "[c,k]", "`w_ck ≤ open_rk`", "offer needs open",
+                             test=hand_test("test_offer_needs_open"))
+DEMAND = RowFamily("demand", ALWAYS, define_offers_and_demand, "structure", "cell", "[c,k,l]",
+                   "`sales_ckl ≤ Σ_{o∋(k,l)} d_ck(o) offer_co`", "demand",
+                   test=hand_test("test_offer_one_set_and_demand_mnl_cannibalization"))
+CELL_MARKET = RowFamily("cell_market", ALWAYS, define_offers_and_demand, "structure", "cell", "[c]",
+                        "`Σ_{k,l} sales_ckl ≤ D_c` (independent demand only)", "cell market",
+                        test=hand_test("test_cell_market_independent_cap"))
+BRAND_KIND_LINK = RowFamily("brand_kind_link", ALWAYS, define_brand_single_kind, "structure",
+                            "brand", "[b,k]", "`sell_bk ≤ brand_kind_{b,kind(k)}`",
+                            "brand kind link", test=hand_test("test_brand_single_kind"))
+BRAND_ONE_KIND = RowFamily("brand_one_kind", ALWAYS, define_brand_single_kind, "rule", "brand",
+                           "[b]", "`Σ_kind brand_kind_b,kind ≤ 1`", "one channel kind per brand",
+                           "violated", test=hand_test("test_brand_single_kind"))
+FORCE_SEGMENT = RowFamily("force_segment", ALWAYS, define_channel_forcing, "rule", "cell", "[c,k]",
+                          "`w_ck ≥ 1` for the cells of a forced segment (forced listings, brands "
+                          "and " "" "openings are lower bounds 1)", "forced channel for a segment",
+                          "not offered", test=hand_test("test_force_segment"))
+
 ROWS: tuple[RowFamily, ...] = (
-    RowFamily("listing_needs_brand", ALWAYS, define_listings, "structure", "brand_channel",
-              "[p,k]", "`list_pk ≤ sell_{b(p),k}`", "listing needs brand",
-              test=hand_test("test_listing_needs_brand_and_brand_launch")),
-    RowFamily("brand_launch", ALWAYS, define_brand_launch, "structure", "brand", "[b,k]",
-              "`sell_bk ≤ launch_b`, `b ∈ B^new`", "brand launch",
-              test=hand_test("test_listing_needs_brand_and_brand_launch")),
-    RowFamily("offer_one_set", ALWAYS, define_offers_and_demand, "structure", "cell", "[c]",
-              "`Σ_{o∈𝓞_c} offer_co ≤ 1`", "offer one set",
-              test=hand_test("test_offer_one_set_and_demand_mnl_cannibalization")),
-    RowFamily("offer_needs_level", ALWAYS, define_offers_and_demand, "structure",
-              "product_channel", "[c,k,l]",
-              "`w_ckl ≤ price_level_pkl` (`≤ list_pk` where `|L_pk| = 1`)", "offer needs level",
-              test=hand_test("test_offer_needs_level_single_level_needs_listing")),
-    RowFamily("offer_needs_open", ALWAYS, define_offers_and_demand, "structure",
-              "region_channel", "[c,k]", "`w_ck ≤ open_rk`", "offer needs open",
-              test=hand_test("test_offer_needs_open")),
-    RowFamily("demand", ALWAYS, define_offers_and_demand, "structure", "cell", "[c,k,l]",
-              "`sales_ckl ≤ Σ_{o∋(k,l)} d_ck(o) offer_co`", "demand",
-              test=hand_test("test_offer_one_set_and_demand_mnl_cannibalization")),
-    RowFamily("cell_market", ALWAYS, define_offers_and_demand, "structure", "cell", "[c]",
-              "`Σ_{k,l} sales_ckl ≤ D_c` (independent demand only)", "cell market",
-              test=hand_test("test_cell_market_independent_cap")),
-    RowFamily("brand_kind_link", ALWAYS, define_brand_single_kind, "structure", "brand",
-              "[b,k]", "`sell_bk ≤ brand_kind_{b,kind(k)}`", "brand kind link",
-              test=hand_test("test_brand_single_kind")),
-    RowFamily("brand_one_kind", ALWAYS, define_brand_single_kind, "rule", "brand", "[b]",
-              "`Σ_kind brand_kind_b,kind ≤ 1`", "one channel kind per brand", "violated",
-              test=hand_test("test_brand_single_kind")),
-    RowFamily("force_segment", ALWAYS, define_channel_forcing, "rule", "cell", "[c,k]",
-              "`w_ck ≥ 1` for the cells of a forced segment (forced listings, brands and "
-              "openings are lower bounds 1)", "forced channel for a segment", "not offered",
-              test=hand_test("test_force_segment")),
+    LISTING_NEEDS_BRAND, BRAND_LAUNCH, OFFER_ONE_SET, OFFER_NEEDS_LEVEL, OFFER_NEEDS_OPEN, DEMAND,
+    CELL_MARKET, BRAND_KIND_LINK, BRAND_ONE_KIND, FORCE_SEGMENT,
 )
 
 BUILD_STEPS: tuple[Step, ...] = (

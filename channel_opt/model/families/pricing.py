@@ -10,7 +10,7 @@ import pandas as pd
 from ...scenario.settings import PriceParity
 from ..data import kinds_of, labels
 from ..records import ALWAYS, RowFamily, Step, VarFamily, hand_test
-from .core import OFFLINE, ONLINE, Build, group_index
+from .core import LIST_PRODUCT, OFFLINE, ONLINE, Build, group_index
 
 
 def define_price_levels(b: Build, rule: None) -> None:
@@ -21,20 +21,24 @@ def define_price_levels(b: Build, rule: None) -> None:
     :func:`~channel_opt.model.families.core.define_offers_and_demand`, built after this
     family).
     """
-    d, am = b.data, b.am
-    lv = d.levels[d.levels["z"].to_numpy() >= 0].reset_index()
+    d = b.data
+    z = d.levels["z"].to_numpy()
+    # the decision choosing each level: the listing where a product has one level
+    b.level_col = b.col(LIST_PRODUCT, d.levels["pk"].to_numpy())
+    lv = d.levels[z >= 0].reset_index()
     if not len(lv):
         return
-    b.v["price_level"] = am.add_vars(
-        "price_level", labels(d, product=lv["p"], channel=lv["k"], level=lv["level"]),
-        binary=True, description="1 if the product is sold at this price level in the channel")
+    b.add_vars(PRICE_LEVEL, labels(d, product=lv["p"], channel=lv["k"], level=lv["level"]),
+               binary=True,
+               description="1 if the product is sold at this price level in the channel")
+    b.level_col = np.where(z >= 0, b.col(PRICE_LEVEL, np.maximum(z, 0)), b.level_col)
     rows, first = group_index(lv["pk"].to_numpy())
     pks = lv["pk"].to_numpy()[first]
-    am.add_cons("price_one_level", labels(d, product=d.pk["p"].to_numpy()[pks],
-                                          channel=d.pk["k"].to_numpy()[pks]),
-                [(rows, b.col("price_level", np.arange(len(lv))), 1.0),
-                 (np.arange(len(pks)), b.col("list_product", pks), -1.0)],
-                lower=0.0, upper=0.0, description="a listed product has exactly one price level")
+    b.add_cons(PRICE_ONE_LEVEL, labels(d, product=d.pk["p"].to_numpy()[pks],
+                                       channel=d.pk["k"].to_numpy()[pks]),
+               [(rows, b.col(PRICE_LEVEL, np.arange(len(lv))), 1.0),
+                (np.arange(len(pks)), b.col(LIST_PRODUCT, pks), -1.0)],
+               lower=0.0, upper=0.0, description="a listed product has exactly one price level")
 
 
 def parity_kind_pairs(rule: PriceParity | None) -> list[tuple[str, str]]:
@@ -58,15 +62,12 @@ def define_price_parity(b: Build, rule: PriceParity) -> None:
     of channels of one product, every pair of levels whose prices differ by more than
     ``band * ref_price`` cannot both be chosen (a conflict-graph inequality; no big-M).
     """
-    d, am = b.data, b.am
+    d = b.data
     band = rule.band
     lv = d.levels
     kind = kinds_of(d, lv["k"].to_numpy())
-    z_of_lev = lv["z"].to_numpy()
-    zcol = np.where(z_of_lev >= 0, b.col("price_level", np.maximum(z_of_lev, 0)), -1) \
-        if "price_level" in b.v else np.full(len(lv), -1)
-    xcol = b.col("list_product", lv["pk"].to_numpy())
-    lvc = lv.assign(col=np.where(zcol >= 0, zcol, xcol))
+    assert b.level_col is not None, "the price levels are built before the parity band"
+    lvc = lv.assign(col=b.level_col)
     pairs = pd.concat([lvc[kind == k1].merge(lvc[kind == k2], on="p", suffixes=("_a", "_b"))
                        for k1, k2 in parity_kind_pairs(rule)],
                       ignore_index=True)
@@ -75,37 +76,39 @@ def define_price_parity(b: Build, rule: PriceParity) -> None:
     pairs = pairs[bad].reset_index(drop=True)
     n = len(pairs)
     ids = d.channels["id"].to_numpy()
-    am.add_cons("price_parity",
-                labels(d, product=pairs["p"], channel=pairs["k_a"].to_numpy(),
-                       level=pairs["level_a"], other_channel=ids[pairs["k_b"].to_numpy()],
-                       other_level=pairs["level_b"]),
-                [(np.arange(n), pairs["col_a"].to_numpy(), 1.0),
-                 (np.arange(n), pairs["col_b"].to_numpy(), 1.0)], upper=1.0,
-                description="two prices of a product that customers see side by side "
-                "within the band")
+    b.add_cons(PRICE_PARITY,
+               labels(d, product=pairs["p"], channel=pairs["k_a"].to_numpy(),
+                      level=pairs["level_a"], other_channel=ids[pairs["k_b"].to_numpy()],
+                      other_level=pairs["level_b"]),
+               [(np.arange(n), pairs["col_a"].to_numpy(), 1.0),
+                (np.arange(n), pairs["col_b"].to_numpy(), 1.0)], upper=1.0,
+               description="two prices of a product that customers see side by side "
+               "within the band")
 
 
 # ---------------------------------------------------------------- records
 
-VARIABLES: tuple[VarFamily, ...] = (
-    VarFamily("price_level", ALWAYS, define_price_levels, "design", "product_channel",
-              "(p,k,l), |L_pk| ≥ 2", "binary",
-              "level chosen (with one level, `list_product` plays its role)", None,
-              hand_test("test_price_levels")),
-)
+PRICE_LEVEL = VarFamily("price_level", ALWAYS, define_price_levels, "design", "product_channel",
+                        "(p,k,l), |L_pk| ≥ 2", "binary",
+                        "level chosen (with one level, `list_product` plays its role)", None,
+                        hand_test("test_price_levels"))
 
-ROWS: tuple[RowFamily, ...] = (
-    RowFamily("price_one_level", ALWAYS, define_price_levels, "structure",
-              "product_channel", "[p,k]", "`Σ_l price_level_pkl = list_pk`", "price one level",
-              test=hand_test("test_price_levels")),
-    RowFamily("price_parity", "price_parity", define_price_parity, "rule", "product",
-              "[p,k₁,l₁,k₂,l₂]",
-              "for every pair of channels `k₁`, `k₂` of a product whose kinds the band binds "
-              "(online-kind with offline-kind, o2o-kind with the kind `o2o_side` names) and "
-              "levels with `|P_pk₁l₁ − P_pk₂l₂| > band · ref_p`: `z_pk₁l₁ + z_pk₂l₂ ≤ 1` "
-              "(`z` = `price_level`, or `list_product` for a single level)",
-              "price parity band", "violated", test=hand_test("test_price_parity")),
-)
+VARIABLES: tuple[VarFamily, ...] = (PRICE_LEVEL,)
+
+PRICE_ONE_LEVEL = RowFamily("price_one_level", ALWAYS, define_price_levels, "structure",
+                            "product_channel", "[p,k]", "`Σ_l price_level_pkl = list_pk`",
+                            "price one level", test=hand_test("test_price_levels"))
+PRICE_PARITY = RowFamily("price_parity", "price_parity", define_price_parity, "rule", "product",
+                         "[p,k₁,l₁,k₂,l₂]",
+                         "for every pair of channels `k₁`, `k₂` of a product whose kinds the band "
+                         "binds " ""
+                         "(online-kind with offline-kind, o2o-kind with the kind `o2o_side` "
+                         "names) and " ""
+                         "levels with `|P_pk₁l₁ − P_pk₂l₂| > band · ref_p`: `z_pk₁l₁ + z_pk₂l₂ ≤ "
+                         "1` " "" "(`z` = `price_level`, or `list_product` for a single level)",
+                         "price parity band", "violated", test=hand_test("test_price_parity"))
+
+ROWS: tuple[RowFamily, ...] = (PRICE_ONE_LEVEL, PRICE_PARITY)
 
 BUILD_STEPS: tuple[Step, ...] = (
     (40, define_price_levels),
