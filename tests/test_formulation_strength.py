@@ -204,3 +204,56 @@ def test_cuts_are_left_out_of_the_diagnosis() -> None:
     am.vars["open_channel"].upper[store] = 0.0
     dg = diagnose(am, iis=False)
     assert [(c.family, round(c.amount, 6)) for c in dg.conflicts] == [("partner_floor", 20.0)]
+
+
+def _inventory_scenario(units: float) -> Scenario:
+    return scenario(edit(base_tables(), "products", "p1", inventory=units),
+                    rules={"inventory": True})
+
+
+def test_capacity_bound_prices_the_inventory() -> None:
+    # inventory 50 units: the best use is online (margin 5): 250. The constructive bound
+    # ignores it: 480. Priced at λ per unit: L(λ) = 50λ + 50(5-λ)+ + 30(5-λ)+ + 20(4-λ)+,
+    # least at λ = 5: 250, the optimum.
+    from channel_opt.solving.capacity_bound import capacity_bound
+    from channel_opt.solving.heuristic import construct
+
+    scen = _inventory_scenario(50.0)
+    am, d = build_array_model(scen)
+    assert construct(am, d).bound == pytest.approx(480.0)
+    assert capacity_bound(am, d, iterations=0) == pytest.approx(480.0)  # L(0)
+    bound = capacity_bound(am, d, 250.0, iterations=100)
+    assert 250.0 - 1e-6 <= bound <= 251.0
+    same_optimum(scen, 250.0)
+
+
+@pytest.mark.parametrize("rules", [
+    {"inventory": True}, {"dealer_capacity": True}, {"dc_capacity": 30.0},
+    {"inventory": True, "dealer_capacity": True, "dc_capacity": 60.0}])
+def test_capacity_bound_is_valid(rules: dict[str, Any]) -> None:
+    # whatever the multipliers reach, the bound stays at or above the optimum
+    from channel_opt.solving.capacity_bound import capacity_bound
+
+    t = edit(edit(base_tables(), "products", "p1", inventory=40.0), "regions", "north",
+             dealer_capacity=5.0)
+    scen = scenario(t, rules=rules)
+    am, d = build_array_model(scen)
+    best = bruteforce.best_profit(scen)
+    assert best is not None
+    for target in (0.0, best, 480.0):
+        assert capacity_bound(am, d, target, iterations=60) >= best - 1e-6
+
+
+def test_reported_bound_when_the_solver_has_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the solver stops without plan or bound: the constructive plan (online 50 units,
+    # 250) is returned with the priced bound (250), not the constructive 480
+    from channel_opt.solving import pipeline
+    from channel_opt.solving.backends import TIME_LIMIT, RawResult
+
+    def no_bound(name: str, am: Any, opts: Any, **kw: Any) -> RawResult:
+        return RawResult(TIME_LIMIT, None, None, None, "highs", "", "time limit")
+
+    monkeypatch.setattr(pipeline, "solve_watched", no_bound)
+    sol = pipeline.solve(_inventory_scenario(50.0), time_limit=60.0, sensitivity=False)
+    assert sol.objective == pytest.approx(250.0)
+    assert 250.0 - 1e-6 <= sol.bound <= 251.0
