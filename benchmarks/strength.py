@@ -4,7 +4,9 @@ For every instance (a generator family at a size and seed, or a shipped instance
 
 * ``lp``: the LP relaxation bound (HiGHS, integrality dropped);
 * ``root``: HiGHS' bound after its root node (presolve, cuts; ``mip_max_nodes = 0``);
-* ``cheap``: the constructive heuristic's bound (``solving/heuristic.py``);
+* ``cheap``: the constructive heuristic's bound (``solving/heuristic.py``) and
+  ``priced``: the same with the capacities priced (``solving/capacity_bound.py``), the
+  bound the pipeline reports when the solver has none;
 * ``best``: the best plan a time-limited HiGHS solve finds (and its final bound);
 
 and the root gaps ``(bound - best) / |best|``. With ``--by-block`` the LP solution is
@@ -143,12 +145,16 @@ def measure(scen: Any, *, best_limit: float, root_limit: float, root: bool = Fal
     reference code's LP bound of the same scenario, measured by :func:`ref_lp`).
     """
     from channel_opt.model import build_array_model
+    from channel_opt.solving.capacity_bound import capacity_bound
     from channel_opt.solving.heuristic import construct
 
     t = time.perf_counter()
     am, data = build_array_model(scen)
     build_s = time.perf_counter() - t
     start = construct(am, data, time_limit=best_limit / 4)
+    t = time.perf_counter()
+    priced = capacity_bound(am, data, start.objective, seconds=best_limit / 4)
+    priced_s = time.perf_counter() - t
     lp = _highs(am, relax=True, time_limit=root_limit)
     rt = _highs(am, relax=False, time_limit=root_limit, nodes=1, start=start.x) if root \
         else {"bound": None, "objective": None, "seconds": 0.0}
@@ -162,11 +168,13 @@ def measure(scen: Any, *, best_limit: float, root_limit: float, root: bool = Fal
         "lp": lp["bound"], "lp_s": round(lp["seconds"], 2),
         "lp_ref": ref.get("lp"), "lp_ref_s": ref.get("lp_s"), "rows_ref": ref.get("rows"),
         "root": rt["bound"], "root_s": round(rt["seconds"], 2),
-        "cheap": start.bound, "best": best_obj, "best_status": best["status"],
+        "cheap": start.bound, "priced": priced, "priced_s": round(priced_s, 2),
+        "best": best_obj, "best_status": best["status"],
         "best_bound": best["bound"], "best_s": round(best["seconds"], 2),
         "gap_lp": _gap(lp["bound"], best_obj), "gap_lp_ref": _gap(ref.get("lp"), best_obj),
         "gap_root": _gap(rt["bound"], best_obj),
-        "gap_cheap": _gap(start.bound, best_obj), "gap_final": _gap(best["bound"], best_obj),
+        "gap_cheap": _gap(start.bound, best_obj), "gap_priced": _gap(priced, best_obj),
+        "gap_final": _gap(best["bound"], best_obj),
     }
     x_best = best["x"] if best["x"] is not None else start.x
     if blocks and lp["x"] is not None and x_best is not None:
@@ -183,13 +191,15 @@ def _pct(v: float | None) -> str:
 def table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of root gaps (``before``: the reference code's LP, if measured)."""
     head = ("| instance | cells | rows before → after | best plan | LP gap before | "
-            "LP gap after | cheap-bound gap | HiGHS final gap | LP s before / after |")
-    lines = [head, "|" + "---|" * 9]
+            "LP gap after | cheap-bound gap | priced-bound gap | HiGHS final gap | "
+            "LP s before / after |")
+    lines = [head, "|" + "---|" * 10]
     for r in rows:
         best = "—" if r["best"] is None else f"{r['best']:,.0f}"
         lines.append(f"| {r['instance']} | {r['cells']} | {r.get('rows_ref') or '—'} → "
                      f"{r['rows']} | {best} | {_pct(r.get('gap_lp_ref'))} | "
                      f"{_pct(r['gap_lp'])} | {_pct(r['gap_cheap'])} | "
+                     f"{_pct(r.get('gap_priced'))} | "
                      f"{_pct(r['gap_final'])} | {r.get('lp_ref_s') or '—'} / {r['lp_s']} |")
     return "\n".join(lines)
 
