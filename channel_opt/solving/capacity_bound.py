@@ -26,6 +26,7 @@ least ``L`` seen is returned. Each step costs one pass over the offer members.
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -63,9 +64,13 @@ def _capacity_rows(am: ArrayModel) -> tuple[sp.csr_matrix, np.ndarray] | None:
 
 def capacity_bound(am: ArrayModel, d: ModelData, target: float | None = None, *,
                    iterations: int = 40, seconds: float = 5.0) -> float:
-    """The least Lagrangian bound ``L(λ)`` found (see the module docstring); ``L(0)``,
-    the constructive bound, when the model has no capacity row over sales.
+    """The least Lagrangian bound ``L(λ)`` found (see the module docstring; ``L(0)`` is
+    the constructive bound); infinite when the model has no capacity row over sales
+    (nothing to price: the caller keeps the bound it has).
     """
+    rows = _capacity_rows(am)
+    if rows is None:
+        return math.inf
     sb = am.vars[SALES.name]
     margin = am.cost[sb.start:sb.start + sb.n]
     mem, of = d.members, d.offers
@@ -93,9 +98,6 @@ def capacity_bound(am: ArrayModel, d: ModelData, target: float | None = None, *,
         return float(np.maximum(best, 0.0)[np.isfinite(best)].sum()), q
 
     base, q = evaluate(margin)
-    rows = _capacity_rows(am)
-    if rows is None:
-        return base
     A, cap = rows
     target = 0.0 if target is None else min(target, base)
     lam = np.zeros(len(cap))
