@@ -229,19 +229,32 @@ def test_capacity_bound_prices_the_inventory() -> None:
 
 @pytest.mark.parametrize("rules", [
     {"inventory": True}, {"dealer_capacity": True}, {"dc_capacity": 30.0},
-    {"inventory": True, "dealer_capacity": True, "dc_capacity": 60.0}])
+    {"inventory": True, "dealer_capacity": True, "dc_capacity": 60.0, "shelf_space": True}])
 def test_capacity_bound_is_valid(rules: dict[str, Any]) -> None:
     # whatever the multipliers reach, the bound stays at or above the optimum
     from channel_opt.solving.capacity_bound import capacity_bound
 
-    t = edit(edit(base_tables(), "products", "p1", inventory=40.0), "regions", "north",
-             dealer_capacity=5.0)
+    t = edit(edit(edit(base_tables(), "products", "p1", inventory=40.0, shelf_space=2.0),
+                  "regions", "north", dealer_capacity=5.0), "regions", "north",
+             shelf_capacity=1.0)
     scen = scenario(t, rules=rules)
     am, d = build_array_model(scen)
     best = bruteforce.best_profit(scen)
     assert best is not None
     for target in (0.0, best, 480.0):
         assert capacity_bound(am, d, target, iterations=60) >= best - 1e-6
+
+
+def test_capacity_bound_prices_the_shelf() -> None:
+    # the stock case above: stocking pays ν per shelf unit on 2 units against 1 of
+    # capacity: L(ν) = ν + max(150 - 2ν, 80) (store alone, or the dealer without
+    # stock), least at ν = 35: 115, the LP bound (optimum 80; constructive bound 150)
+    from channel_opt.solving.capacity_bound import capacity_bound
+
+    scen = scenario(_stock_tables(), rules={"shelf_space": True}, max_channels_per_cell=1)
+    am, d = build_array_model(scen)
+    assert capacity_bound(am, d, iterations=0) == pytest.approx(150.0)
+    assert 115.0 - 1e-6 <= capacity_bound(am, d, 80.0, iterations=200) <= 116.0
 
 
 def test_reported_bound_when_the_solver_has_none(monkeypatch: pytest.MonkeyPatch) -> None:

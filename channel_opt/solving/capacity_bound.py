@@ -14,14 +14,20 @@ DC, dealer, inventory, ...) with ``λ ≥ 0``:
 
     L(λ) = λᵀb + Σ_c max(0, max_o Σ_{k∈o} d_ck(o) · max(0, μ_k − (Aᵀλ)_k))
 
+Where shelf space is a rule, its rows ``Σ_p space_p stock_pr ≤ S_r`` are priced
+too (``ν ≥ 0``) and the stock decision kept: per (product, region) the better of
+stocking it (its cells choose freely, ``ν_r space_p`` paid) and not (its cells choose
+among options without store-stock channels), plus ``νᵀS``.
+
 For every ``λ ≥ 0`` and every feasible plan, profit ≤ Σ μ q ≤ Σ μ q + λᵀ(b − A q) ≤
 L(λ) (per cell at most one option is offered and each sale lies in ``[0, d]``), so
 every ``L(λ)`` is a valid bound and ``L(0)`` is the heuristic's bound.
 
 **Multipliers.** Projected subgradient with Polyak's step toward the best plan known
-(the constructive plan, else 0): ``λ ← max(0, λ − θ (L(λ) − target) g / ‖g‖²)``
-with ``g = b − A q(λ)`` and ``θ`` halved after five steps without improvement; the
-least ``L`` seen is returned. Each step costs one pass over the offer members.
+(the constructive plan, else 0): ``λ ← max(0, λ − θ (L(λ) − target) D g / gᵀDg)``
+with ``g = b − A q(λ)``, ``D = diag(1/b²)`` (each row's excess relative to its limit)
+and ``θ`` halved after five steps without improvement; the least ``L`` seen is
+returned. Each step costs one pass over the offer members.
 """
 
 from __future__ import annotations
@@ -30,9 +36,11 @@ import math
 import time
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
-from ..model.data import ModelData
+from ..model.data import ModelData, offer_touches
+from ..model.families.capacity import SHELF_SPACE, STOCK
 from ..model.families.core import SALES
 from ..model.linear import ArrayModel
 from ..model.registry import ROW
@@ -62,14 +70,32 @@ def _capacity_rows(am: ArrayModel) -> tuple[sp.csr_matrix, np.ndarray] | None:
     return sp.vstack(mats).tocsr(), np.concatenate(caps)
 
 
+def _shelf(am: ArrayModel, d: ModelData) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix,
+                                                   np.ndarray] | None:
+    """The shelf-space rows over ``stock``: per offer whether it needs stock, per cell
+    its ``stock[p,r]`` entry (-1: none), the rows' matrix on the stock block and their
+    limits; None without shelf space.
+    """
+    if SHELF_SPACE.name not in am.cons or STOCK.name not in am.vars:
+        return None
+    stock, c = am.vars[STOCK.name], am.cons[SHELF_SPACE.name]
+    touch = offer_touches(d, d.channels["uses_store_stock"].to_numpy(bool))
+    pr = pd.MultiIndex.from_arrays([stock.labels["product"].cat.codes.to_numpy(),
+                                    stock.labels["region"].cat.codes.to_numpy()])
+    cell_pr = pr.get_indexer(pd.MultiIndex.from_arrays([d.cells["p"].to_numpy(),
+                                                        d.cells["r"].to_numpy()]))
+    m = sp.csr_matrix((c.vals, (c.rows, c.cols - stock.start)), shape=(c.n, stock.n))
+    return touch, cell_pr, m, c.upper
+
+
 def capacity_bound(am: ArrayModel, d: ModelData, target: float | None = None, *,
                    iterations: int = 40, seconds: float = 5.0) -> float:
     """The least Lagrangian bound ``L(λ)`` found (see the module docstring; ``L(0)`` is
     the constructive bound); infinite when the model has no capacity row over sales
-    (nothing to price: the caller keeps the bound it has).
+    and no shelf space (nothing to price: the caller keeps the bound it has).
     """
-    rows = _capacity_rows(am)
-    if rows is None:
+    rows, shelf = _capacity_rows(am), _shelf(am, d)
+    if rows is None and shelf is None:
         return math.inf
     sb = am.vars[SALES.name]
     margin = am.cost[sb.start:sb.start + sb.n]
@@ -80,13 +106,44 @@ def capacity_bound(am: ArrayModel, d: ModelData, target: float | None = None, *,
     dem = mem["demand"].to_numpy()
     cells = of["cell"].to_numpy()
     n_cells = len(d.cells)
+    A, cap = rows if rows is not None else (sp.csr_matrix((0, sb.n)), np.zeros(0))
+    n_a = len(cap)
+    if shelf is not None:
+        touch, cell_pr, S, space_cap = shelf
+        has_pr = cell_pr >= 0
+    else:
+        S, space_cap = sp.csr_matrix((0, 0)), np.zeros(0)
 
-    def evaluate(adj: np.ndarray) -> tuple[float, np.ndarray]:
-        """(value of the best option per cell summed, sales of those options)."""
-        unit = np.maximum(adj, 0.0)
-        value = np.bincount(m_off, weights=dem * unit[m_sale], minlength=len(of))
-        best = np.full(n_cells, -np.inf)
+    def best_of(value: np.ndarray) -> np.ndarray:
+        best = np.zeros(n_cells)  # the empty option is worth 0
         np.maximum.at(best, cells, value)
+        return best
+
+    def evaluate(mult: np.ndarray) -> tuple[float, np.ndarray]:
+        """(L at the multipliers, subgradient b - A x of the maximizer)."""
+        lam, nu = mult[:n_a], mult[n_a:]
+        unit = np.maximum(margin - A.T @ lam, 0.0)
+        value = np.bincount(m_off, weights=dem * unit[m_sale], minlength=len(of))
+        best = best_of(value)
+        total = float(lam @ cap)
+        g_shelf = np.zeros(0)
+        if shelf is not None:
+            # per (product, region): stock it (cells choose freely, space priced by ν)
+            # or not (cells choose among options without store-stock channels)
+            best_ns = best_of(np.where(touch, -np.inf, value))
+            n_pr = S.shape[1]
+            free = np.bincount(cell_pr[has_pr], weights=best[has_pr], minlength=n_pr)
+            without = np.bincount(cell_pr[has_pr], weights=best_ns[has_pr], minlength=n_pr)
+            price = S.T @ nu
+            stocked = free - price > without
+            total += float(best[~has_pr].sum() + np.where(stocked, free - price, without).sum()
+                           + nu @ space_cap)
+            allowed = ~touch | ~has_pr[cells] | stocked[np.maximum(cell_pr, 0)][cells]
+            value = np.where(allowed, value, -np.inf)
+            best = np.where(has_pr & ~stocked[np.maximum(cell_pr, 0)], best_ns, best)
+            g_shelf = space_cap - S @ stocked.astype(float)
+        else:
+            total += float(best.sum())
         top = (value >= best[cells]) & (value > 0)
         # one option per cell: ties go to the first (the argmax of each cell)
         first = np.full(n_cells, len(of))
@@ -95,22 +152,22 @@ def capacity_bound(am: ArrayModel, d: ModelData, target: float | None = None, *,
         chosen[first[first < len(of)]] = True
         on = chosen[m_off] & (unit[m_sale] > 0)
         q = np.bincount(m_sale[on], weights=dem[on], minlength=sb.n)
-        return float(np.maximum(best, 0.0)[np.isfinite(best)].sum()), q
+        return total, np.concatenate([cap - A @ q, g_shelf])
 
-    base, q = evaluate(margin)
-    A, cap = rows
+    mult = np.zeros(n_a + len(space_cap))
+    base, g = evaluate(mult)
     target = 0.0 if target is None else min(target, base)
-    lam = np.zeros(len(cap))
     best_bound, value, theta, stall = base, base, 2.0, 0
     stop = time.monotonic() + seconds
+    # steps scaled by each row's limit: a relative excess moves every row alike, whatever
+    # its unit (hours, units, shelf units)
+    scale = 1.0 / np.maximum(np.abs(np.concatenate([cap, space_cap])), 1.0) ** 2
     for _ in range(iterations):
-        g = cap - A @ q
-        norm = float(g @ g)
+        norm = float(g @ (scale * g))
         if norm <= 0 or time.monotonic() > stop or value - target <= 1e-9 * abs(value):
             break
-        lam = np.maximum(0.0, lam - theta * (value - target) / norm * g)
-        sales_value, q = evaluate(margin - A.T @ lam)
-        value = sales_value + float(lam @ cap)
+        mult = np.maximum(0.0, mult - theta * (value - target) / norm * scale * g)
+        value, g = evaluate(mult)
         if value < best_bound - 1e-9 * abs(best_bound):
             best_bound, stall = value, 0
         else:
