@@ -184,6 +184,19 @@ def measure(scen: Any, *, best_limit: float, root_limit: float, root: bool = Fal
     return row
 
 
+def with_known(row: dict[str, Any], known: dict[str, float]) -> dict[str, Any]:
+    """The row with its gaps against the better of its own plan and a known one."""
+    k = known.get(row["instance"])
+    if k is None or (row["best"] is not None and row["best"] >= k):
+        return row
+    out = {**row, "best": k, "best_known": True}
+    for gap, bound in (("gap_lp", "lp"), ("gap_lp_ref", "lp_ref"), ("gap_root", "root"),
+                       ("gap_cheap", "cheap"), ("gap_priced", "priced"),
+                       ("gap_final", "best_bound")):
+        out[gap] = _gap(row.get(bound), k)
+    return out
+
+
 def _pct(v: float | None) -> str:
     return "—" if v is None else f"{100 * v:.2f} %"
 
@@ -195,7 +208,8 @@ def table(rows: list[dict[str, Any]]) -> str:
             "LP s before / after |")
     lines = [head, "|" + "---|" * 10]
     for r in rows:
-        best = "—" if r["best"] is None else f"{r['best']:,.0f}"
+        best = "—" if r["best"] is None else f"{r['best']:,.0f}" + ("*" * bool(
+            r.get("best_known")))
         lines.append(f"| {r['instance']} | {r['cells']} | {r.get('rows_ref') or '—'} → "
                      f"{r['rows']} | {best} | {_pct(r.get('gap_lp_ref'))} | "
                      f"{_pct(r['gap_lp'])} | {_pct(r['gap_cheap'])} | "
@@ -220,7 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--code", type=Path, help=argparse.SUPPRESS)  # child: import from here
     ap.add_argument("--lp-only", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--one", nargs=3, help=argparse.SUPPRESS)
+    ap.add_argument("--known", nargs="*", default=[], metavar="INSTANCE=PROFIT",
+                    help="best known plans from longer runs (gaps use the better plan)")
+    ap.add_argument("--from-json", type=Path, help="re-render saved rows, measure nothing")
     a = ap.parse_args(argv)
+    known = {k: float(v) for k, v in (x.split("=", 1) for x in a.known)}
+    if a.from_json:
+        print(table([with_known(r, known) for r in json.loads(a.from_json.read_text())]))
+        return 0
     if a.code:
         sys.path.insert(0, str(a.code.resolve()))
     if a.lp_only:
@@ -235,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         ref = None if a.ref is None else ref_lp(a.ref, name, n, s, a.root_limit)
         row = measure(scenario_of(name, n, s), best_limit=a.best_limit,
                       root_limit=a.root_limit, root=a.root, blocks=a.by_block, ref=ref)
-        rows.append(row)
+        rows.append(with_known(row, known))
         print(json.dumps(row, default=str), file=sys.stderr, flush=True)
         if a.json:
             a.json.write_text(json.dumps(rows, indent=1, default=str))

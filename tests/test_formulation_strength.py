@@ -1,30 +1,33 @@
 """The strengthened rows tighten the LP relaxation by a hand-computed amount and change
 no optimum (brute force).
 
-Scenarios build on ``B`` of ``tests/test_model_families.py`` (independent demand, one
+Scenarios build on ``B`` of ``tests/scenario_factory.py`` (independent demand, one
 product at 10 with unit cost 4, one cell of market 100): online 50 units at margin 5,
 store 30 at 5 (partner income 1/unit), dealer 20 at 4 (partner income 2/unit).
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 from typing import Any
 
+import bruteforce
 import numpy as np
 import pytest
+from optimum import mip_optimum
+from scenario_factory import base_tables, edit, scenario
 
-sys.path.insert(0, str(Path(__file__).parent))
+from channel_opt.model import build_array_model, build_model, to_highs
+from channel_opt.model.families import conflict
+from channel_opt.model.families.partners import floor_covers
+from channel_opt.scenario import Scenario
 
-import bruteforce  # noqa: E402
-from test_model_bruteforce import mip_optimum  # noqa: E402
-from test_model_families import base_tables, edit, scenario  # noqa: E402
 
-from channel_opt.model import build_array_model, to_highs  # noqa: E402
-from channel_opt.model.families import conflict  # noqa: E402
-from channel_opt.model.families.partners import floor_covers  # noqa: E402
-from channel_opt.scenario import Scenario  # noqa: E402
+def components(scen: Scenario) -> set[str]:
+    """Names of the Pyomo model's variable and constraint blocks."""
+    import pyomo.environ as pyo
+
+    m = build_model(scen)
+    return {c.local_name for c in m.component_objects((pyo.Var, pyo.Constraint))}
 
 
 def lp_bound(scen: Scenario, *, without: tuple[str, ...] = ()) -> float:
@@ -68,6 +71,7 @@ def test_partner_floor_cover() -> None:
     cover = am.cons["partner_floor_cover"]
     sets = sorted(zip(cover.labels["channels"].astype(str), cover.lower, strict=True))
     assert sets == [("dealer", 1.0), ("dealer;store", 2.0), ("store", 1.0)]
+    assert "partner_floor_cover" in components(scen)
     assert lp_bound(scen, without=("partner_floor_cover",)) == pytest.approx(330 - 100 / 3)
     assert lp_bound(scen) == pytest.approx(280.0)
     same_optimum(scen, 280.0)
@@ -260,13 +264,14 @@ def test_capacity_bound_prices_the_shelf() -> None:
 def test_reported_bound_when_the_solver_has_none(monkeypatch: pytest.MonkeyPatch) -> None:
     # the solver stops without plan or bound: the constructive plan (online 50 units,
     # 250) is returned with the priced bound (250), not the constructive 480
-    from channel_opt.solving import pipeline
-    from channel_opt.solving.backends import TIME_LIMIT, RawResult
+    from channel_opt import solve
+    from channel_opt.solving.backends import RawResult, SolveOptions, get_backend
 
-    def no_bound(name: str, am: Any, opts: Any, **kw: Any) -> RawResult:
-        return RawResult(TIME_LIMIT, None, None, None, "highs", "", "time limit")
+    def stopped(self: object, am: object, opts: SolveOptions) -> RawResult:
+        return RawResult("time_limit", None, None, None, "highs", "-", "stopped at the limit")
 
-    monkeypatch.setattr(pipeline, "solve_watched", no_bound)
-    sol = pipeline.solve(_inventory_scenario(50.0), time_limit=60.0, sensitivity=False)
+    monkeypatch.setattr(type(get_backend("highs")), "solve", stopped)
+    sol = solve(_inventory_scenario(50.0), sensitivity=False)
+    assert (sol.termination, sol.plan_status) == ("time_limit", "feasible")
     assert sol.objective == pytest.approx(250.0)
-    assert 250.0 - 1e-6 <= sol.bound <= 251.0
+    assert sol.bound is not None and 250.0 - 1e-6 <= sol.bound <= 251.0
