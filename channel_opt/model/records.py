@@ -16,8 +16,9 @@ diagnosis), *capacity* (a use within a limit), *floor* (at least a level), *budg
 parity, one kind per brand, forced segments), *cut* (a valid inequality implied by
 another family and the integrality of the decisions: it changes no optimum, only the
 LP relaxation; the diagnosis never relaxes it on its own, it leaves cuts out of the
-elastic model so that relaxing their family relaxes them too). Variable blocks carry their objective
-wording instead (``profit_line``): the line of the profit breakdown they feed.
+elastic model so that relaxing their family relaxes them too). Variable blocks carry
+their objective wording instead (``profit_line``): the line of the profit breakdown
+they feed.
 
 Coupling: the smallest index that holds every variable of one row, or the index of a
 variable block.
