@@ -45,6 +45,15 @@ Semantic choices where the documents leave room (mirroring the documented model)
   raises ``ValueError``.
 * ``commission.policy_cost`` is charged per region with the policy switched on, only
   when ``decision`` is true (the objective term is ``policy_cost * commission_policy``).
+* Grain (issue 12): a unit's variable cost is the region's ``region_channels.variable_cost``
+  (else the channel's) plus ``product_channels.variable_cost``; a product's listing cost
+  is ``product_channels.listing_cost`` (else the channel's); ``product_channels.allowed``
+  false makes the channel ineligible for the product's cells. A channel is *used* (pays
+  ``launch_cost``) iff it is open in some region; with ``channel_capacity`` its sales
+  times ``capacity_use`` stay within ``channels.capacity``, with
+  ``region_channel_capacity`` its sales in a region within ``region_channels.capacity``
+  (a closed channel sells nothing, so "available only when used / open" is implied).
+  Sets are enumerated for both demand models whatever form the model uses.
 * Overlap counts offered (not sold) online-kind and offline-kind channels; ``o2o``
   counts as neither. Price parity compares online-kind with offline-kind channels, and
   o2o-kind with the kind ``price_parity.o2o_side`` names.
@@ -98,6 +107,22 @@ class Problem:
     forced_sell: set[tuple[str, int]]
     forced_open: set[tuple[str, int]]
     forced_offer: dict[int, set[int]]  # cell index -> channels
+    vc_rk: dict[tuple[str, int], float]  # region's variable cost of a channel (replaces)
+    cap_rk: dict[tuple[str, int], float]  # region's capacity of a channel (finite only)
+    list_pk: dict[tuple[str, int], float]  # product's listing cost in a channel (replaces)
+    vc_pk: dict[tuple[str, int], float]  # product's variable cost in a channel (added)
+    use_pk: dict[tuple[str, int], float]  # capacity units per unit (default 1)
+
+    def variable_cost(self, p: str, r: str, i: int) -> float:
+        """Variable cost per unit of product p in region r through channel i."""
+        base = self.vc_rk.get((r, i), float(self.ch[i]["variable_cost"]))
+        return base + self.vc_pk.get((p, i), 0.0)
+
+    def listing_cost(self, p: str, i: int) -> float:
+        return self.list_pk.get((p, i), float(self.ch[i]["listing_cost"]))
+
+    def capacity_use(self, p: str, i: int) -> float:
+        return self.use_pk.get((p, i), 1.0)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -121,10 +146,27 @@ def read_problem(scen: Any) -> Problem:
     rc_rows = scen.region_channels.to_dict("records") if "region_channels" in scen.tables \
         else []
     rc_cost = {}
+    vc_rk: dict[tuple[str, int], float] = {}
+    cap_rk: dict[tuple[str, int], float] = {}
     for row in rc_rows:
         allowed_rk[str(row["region"]), str(row["channel"])] = bool(row["allowed"])
         if not math.isnan(float(row["open_cost"])):
             rc_cost[str(row["region"]), str(row["channel"])] = float(row["open_cost"])
+        if not math.isnan(float(row["variable_cost"])):
+            vc_rk[str(row["region"]), kidx[str(row["channel"])]] = float(row["variable_cost"])
+        if math.isfinite(float(row["capacity"])):
+            cap_rk[str(row["region"]), kidx[str(row["channel"])]] = float(row["capacity"])
+    # product x channel grain: listing cost (replaces), variable cost (added), capacity use
+    pc_rows = scen.product_channels.to_dict("records") if "product_channels" in scen.tables \
+        else []
+    allowed_pk = {(str(r_["product"]), str(r_["channel"])): bool(r_["allowed"])
+                  for r_ in pc_rows}
+    list_pk = {(str(r_["product"]), kidx[str(r_["channel"])]): float(r_["listing_cost"])
+               for r_ in pc_rows if not math.isnan(float(r_["listing_cost"]))}
+    vc_pk = {(str(r_["product"]), kidx[str(r_["channel"])]): float(r_["variable_cost"])
+             for r_ in pc_rows}
+    use_pk = {(str(r_["product"]), kidx[str(r_["channel"])]): float(r_["capacity_use"])
+              for r_ in pc_rows}
     for r in regions:
         for i, k in enumerate(K):
             open_cost[r, i] = rc_cost.get((r, k), float(ch[i]["open_cost"]))
@@ -170,6 +212,8 @@ def read_problem(scen: Any) -> Problem:
             if bk and kind(i) not in bk:
                 continue
             if not allowed_rk.get((r, K[i]), True):
+                continue
+            if not allowed_pk.get((p, K[i]), True):
                 continue
             if forbidden(p, r, s, i):
                 continue
@@ -237,7 +281,8 @@ def read_problem(scen: Any) -> Problem:
                     opts.append(sub)
         c.options = opts
     return Problem(scen, K, ch, products, brands, regions, cells, levels, open_cost,
-                   forced_list, forced_sell, forced_open, forced_offer)
+                   forced_list, forced_sell, forced_open, forced_offer, vc_rk, cap_rk,
+                   list_pk, vc_pk, use_pk)
 
 
 def _rule_matches_channel(rule: Any, k: str, kind: str) -> bool:
@@ -355,7 +400,7 @@ def _columns(prob: Problem, ci: int, M: tuple[int, ...], lv: dict[tuple[str, int
         _, P, _m = prob.levels[c.p, i][lv[c.p, i]]
         chn = prob.ch[i]
         fs, fu = float(chn["fee_share"]), float(chn["fee_per_unit"])
-        mu = (P * (1 - fs) - float(prod["unit_cost"]) - float(chn["variable_cost"]) - fu
+        mu = (P * (1 - fs) - float(prod["unit_cost"]) - prob.variable_cost(c.p, c.r, i) - fu
               - float(chn["return_rate"]) * float(chn["return_cost"]))
         partner = fu + fs * P
         if com is not None and chn["kind"] == "online" and pol[c.r]:
@@ -413,6 +458,19 @@ def _coupling_rows(prob: Problem, cols: list[_Col], open_rk: set[tuple[str, int]
     if rules.dc_capacity is not None:
         le.append(row(lambda col: True, lambda col: float(prob.ch[col.k]["dc_use"])))
         le_b.append(float(rules.dc_capacity))
+    # channel capacities: a channel is used iff it is open somewhere (launch cost >= 0),
+    # and sells only where open, so its capacity binds its sales everywhere
+    if rules.channel_capacity is not None:
+        for i, chn in enumerate(prob.ch):
+            if math.isfinite(float(chn["capacity"])):
+                le.append(row(lambda col, i=i: col.k == i,
+                              lambda col: prob.capacity_use(cells[col.cell].p, col.k)))
+                le_b.append(float(chn["capacity"]))
+    if rules.region_channel_capacity is not None:
+        for (r, i), cap in prob.cap_rk.items():
+            le.append(row(lambda col, r=r, i=i: col.k == i and cells[col.cell].r == r,
+                          lambda col: prob.capacity_use(cells[col.cell].p, col.k)))
+            le_b.append(cap)
     if rules.inventory is not None:
         for p, prod in prob.products.items():
             if math.isfinite(float(prod["inventory"])):
@@ -434,6 +492,9 @@ def has_coupling(prob: Problem) -> bool:
                                                   for r in regs),
         rules.service_level is not None and any(r["service_level"] > 0 for r in regs),
         rules.dc_capacity is not None,
+        rules.channel_capacity is not None and any(math.isfinite(float(c["capacity"]))
+                                                   for c in prob.ch),
+        rules.region_channel_capacity is not None and bool(prob.cap_rk),
         rules.inventory is not None and any(math.isfinite(p["inventory"])
                                             for p in prob.products.values()),
     ])
@@ -543,6 +604,11 @@ def solve(scen: Any, *, max_combinations: int = 2_000_000) -> Result:
         open_mask[r] = m
         for i in range(nk):
             fixed += prob.open_cost[r, i] * m[:, i]
+    # channel launch: used iff open in some region
+    used = np.zeros((N, nk), bool)
+    for m in open_mask.values():
+        used |= m
+    fixed += used @ np.array([float(c["launch_cost"]) for c in prob.ch])
     # listings
     list_mask: dict[str, np.ndarray] = {}
     for p in prob.products:
@@ -550,7 +616,7 @@ def solve(scen: Any, *, max_combinations: int = 2_000_000) -> Result:
             prob.forced_list, p)
         list_mask[p] = m
         for i in range(nk):
-            fixed += float(prob.ch[i]["listing_cost"]) * m[:, i]
+            fixed += prob.listing_cost(p, i) * m[:, i]
     # brands: sold, launched, single kind
     for b, br in prob.brands.items():
         m = np.zeros((N, nk), bool) | forced_mask(prob.forced_sell, b)

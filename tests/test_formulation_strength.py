@@ -157,42 +157,24 @@ def _stock_tables() -> dict[str, Any]:
     return edit(t, "regions", "north", shelf_capacity=1.0)
 
 
-def test_offer_needs_stock_per_cell() -> None:
-    # MIP: no stock, the dealer alone: 80. LP with one row per store-stock channel
+def test_offer_stock_cell() -> None:
+    # mnl, one channel per cell (options are singletons: demand a x 100 as above).
+    # MIP: no stock, the dealer alone: 80. LP with the rows per store-stock channel only
     # (w_store <= stock, w_bopis <= stock, stock <= 1/2): half store, half bopis,
-    # 75 + 60 = 135. One row per cell (x_store + x_bopis <= stock): half store, half
+    # 75 + 60 = 135. With the cell's cut (x_store + x_bopis <= stock): half store, half
     # dealer, 75 + 40 = 115.
-    scen = scenario(_stock_tables(), rules={"shelf_space": True}, max_channels_per_cell=1)
+    scen = scenario(_stock_tables(), model="mnl", rules={"shelf_space": True},
+                    max_channels_per_cell=1)
     am, _ = build_array_model(scen)
-    assert am.cons["offer_needs_stock"].n == 1  # one cell
+    assert am.cons["offer_stock_cell"].n == 1  # one cell
+    assert "offer_stock_cell" in components(scen)
+    assert lp_bound(scen, without=("offer_stock_cell",)) == pytest.approx(135.0)
     assert lp_bound(scen) == pytest.approx(115.0)
     same_optimum(scen, 80.0)
-    # the per-channel rows it replaces, added back by hand, give the weaker 135
-    assert _lp_with_channel_stock_rows(scen) == pytest.approx(135.0)
-
-
-def _lp_with_channel_stock_rows(scen: Scenario) -> float:
-    """LP bound with ``w_ck <= stock`` per store-stock channel instead of the cell row."""
-    am, d = build_array_model(scen)
-    am.cons["offer_needs_stock"].upper[:] = np.inf
-    mem = d.members
-    uses = d.channels["uses_store_stock"].to_numpy(bool)[d.cc["k"].to_numpy()]
-    rows, cols = [], []
-    for i, cc in enumerate(np.flatnonzero(uses)):
-        offers = mem["offer"].to_numpy()[mem["cc"].to_numpy() == cc]
-        rows += [i] * (len(offers) + 1)
-        cols += [*(am.vars["offer"].start + offers), am.vars["stock"].start]
-    n = int(uses.sum())
-    vals = np.array([1.0 if c != am.vars["stock"].start else -1.0 for c in cols])
-    import pandas as pd
-
-    am.add_cons("stock_per_channel", pd.DataFrame({"i": range(n)}),
-                [(np.array(rows), np.array(cols), vals)], upper=0.0)
-    h = to_highs(am)
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("solve_relaxation", True)
-    h.run()
-    return float(h.getInfo().objective_function_value)
+    # compact cells (independent demand) may offer several channels: no such cut there
+    scen = scenario(_stock_tables(), rules={"shelf_space": True})
+    assert "offer_stock_cell" not in build_array_model(scen)[0].cons
+    same_optimum(scen, bruteforce.best_profit(scen))
 
 
 def test_cuts_are_left_out_of_the_diagnosis() -> None:
@@ -255,7 +237,8 @@ def test_capacity_bound_prices_the_shelf() -> None:
     # stock), least at ν = 35: 115, the LP bound (optimum 80; constructive bound 150)
     from channel_opt.solving.capacity_bound import capacity_bound
 
-    scen = scenario(_stock_tables(), rules={"shelf_space": True}, max_channels_per_cell=1)
+    scen = scenario(_stock_tables(), model="mnl", rules={"shelf_space": True},
+                    max_channels_per_cell=1)
     am, d = build_array_model(scen)
     assert capacity_bound(am, d, iterations=0) == pytest.approx(150.0)
     assert 115.0 - 1e-6 <= capacity_bound(am, d, 80.0, iterations=200) <= 116.0

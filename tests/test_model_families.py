@@ -25,7 +25,6 @@ channels sells 50 + 30 + 20 = 100 units for 50*5 + 30*5 + 20*4 = 250 + 150 + 80 
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -319,7 +318,8 @@ def test_reserved_segments() -> None:
     base = scenario()
     scen = scenario(rules={"reserved_segments": {"small": ["dealer"]}})
     assert_value(scen, 80.0)
-    assert n_offers(base) == 7 and n_offers(scen) == 1  # eligibility, not a constraint
+    # independent demand: one offer per eligible channel (issue 12), not per set
+    assert n_offers(base) == 3 and n_offers(scen) == 1  # eligibility, not a constraint
 
 
 def test_store_labour() -> None:
@@ -401,7 +401,7 @@ def test_forbid_rule() -> None:
     # forbid the online kind for p1: store + dealer = 230.
     scen = scenario(channel_rules=[{"action": "forbid", "kind": "online", "product": "p1"}])
     assert_value(scen, 230.0)
-    assert n_offers(scen) == 3
+    assert n_offers(scen) == 2  # independent demand: one offer per channel (issue 12)
     # forbidding for out-of-season products does not touch p1 (in season): 480
     assert_value(scenario(channel_rules=[{"action": "forbid", "kind": "online",
                                           "season": "out"}]), 480.0)
@@ -514,14 +514,13 @@ def test_promo_draws_from_the_other_channel() -> None:
     assert n_offers(scen) == 5
 
 
-def test_option_guard_names_the_cell_and_the_remedy() -> None:
-    # 9 eligible channels: 511 channel sets > 255 options; with max_channels_per_cell 2
-    # there are 9 + 36 = 45.
+def test_many_options_get_the_compact_form() -> None:
+    # 9 eligible channels: 511 channel sets > 63 options: the compact mnl form, one
+    # offer per channel (issue 12); with max_channels_per_cell 2 there are 9 + 36 = 45
+    # sets, enumerated.
     ks = [f"k{i}" for i in range(9)]
     t = _one_product(ks, [("R", ks)], 0.1)
-    with pytest.raises(ValueError, match=r"\(P, R, S\).*511 offer options.*"
-                                         r"max_channels_per_cell"):
-        n_offers(scenario(t, model="mnl"))
+    assert n_offers(scenario(t, model="mnl")) == 9
     assert n_offers(scenario(t, model="mnl", max_channels_per_cell=2)) == 45
 
 
@@ -545,25 +544,3 @@ def test_promo_tables_show_demand_at_the_level_and_check_recomputes_it() -> None
     errors = " ".join(check_plan(scen, bad, sol.objective))
     assert "exceed the demand 96.4286" in errors
     assert "exceed the market 100" in errors
-
-
-def test_option_guard_from_the_command_line_exits_2(tmp_path: Path) -> None:
-    import os
-    import subprocess
-
-    import pandas as pd
-    from scenario_factory import write_yaml_scenario
-
-    ks = [f"k{i}" for i in range(9)]
-    t = {name: pd.DataFrame(rows) for name, rows in
-         _one_product(ks, [("R", ks)], 0.1).items()}
-    path = write_yaml_scenario(tmp_path, t, {"demand_model": "mnl"})
-    out = tmp_path / "out"
-    root = str(Path(__file__).resolve().parents[1])
-    r = subprocess.run([sys.executable, "-m", "channel_opt.cli", "solve", str(path),
-                        "--out", str(out), "-q"], capture_output=True, text=True,
-                       env={**os.environ, "PYTHONPATH": root}, timeout=120)
-    assert r.returncode == 2
-    assert "cell (P, R, S): 9 eligible channels, giving 511 offer options" in r.stderr
-    assert "max_channels_per_cell" in r.stderr
-    assert not out.exists()

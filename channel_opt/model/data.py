@@ -20,9 +20,12 @@ from ..scenario import Scenario
 from ..scenario.tables import CHANNEL_KINDS
 from ..scenario.validate import split_list
 
-# Offer options (channel set x level of each member) per cell beyond which the model
-# refuses to enumerate: the planner caps the channels per cell or the price levels.
-MAX_OPTIONS_PER_CELL = 255
+# Under mnl, cells with more offer options (channel set x level of each member) than
+# this get the compact exact form (one binary per (channel, level), the no-purchase
+# volume as a variable) instead of the enumeration of their options; see
+# models/channel_design.md, "Many channels per cell". Under independent demand every
+# cell has the compact form (a set does not change any member's demand).
+MNL_ENUMERATE_MAX_OPTIONS = 63
 
 
 @dataclass
@@ -41,11 +44,25 @@ class ModelData:
     levels: pd.DataFrame  # pk, level, price, mult, z (entry in price_level, -1 if single)
     sales: pd.DataFrame  # cc, lev, cell, k, p, r, s, price, mult, dmax (largest demand)
     offers: pd.DataFrame  # cell, set (option label: channels, @level where several), size
+    #                        (compact cells: one option per sales column, a single member)
     members: pd.DataFrame  # offer, cc, sale, demand: member (cc) of the option's set at the
     #                         level of sales column ``sale``, with its exact demand
-    rk: pd.DataFrame  # (region, channel) pairs with any eligible cell: r, k, open_cost
+    rk: pd.DataFrame  # (region, channel) pairs with any eligible cell: r, k, open_cost,
+    #                    capacity (region_channels.capacity, inf where none)
     bk: pd.DataFrame  # (brand, channel) pairs: b, k
     pr: pd.DataFrame  # (product, region) pairs with any eligible cell: p, r
+    # cells["compact"]: the cell's offers are one binary per (channel, level) (several may
+    # be 1, at most max_channels_per_cell: ``cells["cap"]``) instead of one option per set;
+    # under mnl such a cell's demand is the compact exact form (``mnl_compact``).
+    # pk: listing_cost, variable_cost (added per unit), capacity_use; sales:
+    # variable_cost (per unit: the region's or channel's plus the product's), capacity_use
+
+    @property
+    def mnl_compact(self) -> np.ndarray:
+        """Per cell: the demand is the compact mnl form (no-purchase volume variable)."""
+        if self.scenario.settings.demand_model != "mnl":
+            return np.zeros(len(self.cells), bool)
+        return self.cells["compact"].to_numpy(bool)
 
 
 def _codes(values: pd.Series, ids: pd.Series) -> np.ndarray:
@@ -93,6 +110,13 @@ def _eligible(scen: Scenario, ch: pd.DataFrame, codes: dict[str, np.ndarray]) ->
         banned[pd.Index(scen.regions["id"]).get_indexer(rcb["region"]),
                pd.Index(ch["id"]).get_indexer(rcb["channel"])] = True
         keep &= ~banned[r, k]
+    pc = getattr(scen, "product_channels", None)
+    if pc is not None and len(pc) and not pc["allowed"].all():
+        banned_pk = np.zeros((len(prod), len(ch)), bool)
+        pcb = pc[~pc["allowed"]]
+        banned_pk[pd.Index(prod["id"]).get_indexer(pcb["product"]),
+                  pd.Index(ch["id"]).get_indexer(pcb["channel"])] = True
+        keep &= ~banned_pk[p, k]
     in_season = prod["in_season"].to_numpy(bool)
     ids = {"product": prod["id"], "region": scen.regions["id"], "segment": segs["id"],
            "brand": brands["id"]}
@@ -172,26 +196,64 @@ def build_data(scen: Scenario) -> ModelData:
     sales["mult"] = levels["mult"].to_numpy()[lev]
 
     sale_start = np.cumsum(nl) - nl
-    offers, members = _offers(scen, cc, cells, ch, levels, lev_start, sale_start)
+    offers, members, compact = _offers(scen, cc, cells, ch, levels, lev_start, sale_start)
+    cells["compact"] = compact
+    n_elig = np.bincount(cc["cell"].to_numpy(), minlength=len(cells))
+    cap = scen.settings.max_channels_per_cell
+    cells["cap"] = n_elig if cap is None else np.minimum(n_elig, cap)
     # the largest demand a sales column can ever face (its bound): over the options
     dmax_sale = np.zeros(len(sales))
     np.maximum.at(dmax_sale, members["sale"].to_numpy(), members["demand"].to_numpy())
     sales["dmax"] = dmax_sale
 
     rk = cc[["r", "k"]].drop_duplicates().sort_values(["r", "k"]).reset_index(drop=True)
-    rk["open_cost"] = ch["open_cost"].to_numpy()[rk["k"].to_numpy()]
     rc = scen.region_channels
-    over = rc[np.isfinite(rc["open_cost"].to_numpy())]
-    if len(over):
-        key = pd.MultiIndex.from_arrays([_codes(over["region"], regions["id"]),
-                                         _codes(over["channel"], ch["id"])])
-        pos = key.get_indexer(pd.MultiIndex.from_frame(rk[["r", "k"]]))
-        rk["open_cost"] = np.where(pos >= 0, over["open_cost"].to_numpy()[np.maximum(pos, 0)],
-                                   rk["open_cost"].to_numpy())
+    rc_codes = (_codes(rc["region"], regions["id"]), _codes(rc["channel"], ch["id"]))
+    rk_k = rk["k"].to_numpy()
+    rk["open_cost"] = _override(rc, rc_codes, "open_cost", rk[["r", "k"]],
+                                ch["open_cost"].to_numpy()[rk_k])
+    rk["variable_cost"] = _override(rc, rc_codes, "variable_cost", rk[["r", "k"]],
+                                    ch["variable_cost"].to_numpy()[rk_k])
+    rk["capacity"] = _override(rc, rc_codes, "capacity", rk[["r", "k"]],
+                               np.full(len(rk), np.inf))
+    pc = getattr(scen, "product_channels", None)
+    if pc is None:
+        pc = pd.DataFrame({"product": [], "channel": [], "listing_cost": [],
+                           "variable_cost": [], "capacity_use": []})
+    pc_codes = (_codes(pc["product"], products["id"]), _codes(pc["channel"], ch["id"]))
+    pk_k = pk["k"].to_numpy()
+    pk["listing_cost"] = _override(pc, pc_codes, "listing_cost", pk[["p", "k"]],
+                                   ch["listing_cost"].to_numpy()[pk_k])
+    pk["variable_cost"] = _override(pc, pc_codes, "variable_cost", pk[["p", "k"]],
+                                    np.zeros(len(pk)))
+    pk["capacity_use"] = _override(pc, pc_codes, "capacity_use", pk[["p", "k"]],
+                                   np.ones(len(pk)))
+    # per unit of each sales column: the region's (or channel's) variable cost plus the
+    # product's in the channel; the capacity units it takes
+    rk_key = rk["r"].to_numpy() * n_k + rk_k  # sorted: rk is sorted by (r, k)
+    rk_of_sale = np.searchsorted(rk_key, sales["r"].to_numpy() * n_k + sales["k"].to_numpy())
+    pk_of_sale = cc["pk"].to_numpy()[sales["cc"].to_numpy()]
+    sales["variable_cost"] = rk["variable_cost"].to_numpy()[rk_of_sale] + \
+        pk["variable_cost"].to_numpy()[pk_of_sale]
+    sales["capacity_use"] = pk["capacity_use"].to_numpy()[pk_of_sale]
     bk = cc[["b", "k"]].drop_duplicates().sort_values(["b", "k"]).reset_index(drop=True)
     pr = cc[["p", "r"]].drop_duplicates().sort_values(["p", "r"]).reset_index(drop=True)
     return ModelData(scen, ch, products, regions, brands, segments, cells, cc, pk, levels,
                      sales, offers, members, rk, bk, pr)
+
+
+def _override(table: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray], column: str,
+              keys: pd.DataFrame, default: np.ndarray) -> np.ndarray:
+    """``default`` with the finite values of ``table[column]`` put in where the table's
+    (code pair) rows match the two-column ``keys`` (an empty cell keeps the default).
+    """
+    vals = table[column].to_numpy(float) if len(table) else np.zeros(0)
+    given = ~np.isnan(vals)
+    if not given.any():
+        return np.asarray(default, float)
+    idx = pd.MultiIndex.from_arrays([codes[0][given], codes[1][given]])
+    pos = idx.get_indexer(pd.MultiIndex.from_frame(keys))
+    return np.where(pos >= 0, vals[given][np.maximum(pos, 0)], default)
 
 
 def _levels(scen: Scenario, pk: pd.DataFrame, products: pd.DataFrame,
@@ -260,14 +322,18 @@ def _patterns(cc: pd.DataFrame, n_lev: np.ndarray, n_cells: int
 
 def _offers(scen: Scenario, cc: pd.DataFrame, cells: pd.DataFrame, ch: pd.DataFrame,
             levels: pd.DataFrame, lev_start: np.ndarray,
-            sale_start: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every offer option of every cell and the exact demand of its members.
+            sale_start: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """Every offer option of every cell and the exact demand of its members; per cell
+    whether it has the compact form.
 
     An offer option is a channel set together with one price level per member. Cells
     are grouped by their eligibility pattern (eligible channels and the number of
     levels of each); each pattern's options are enumerated once and the demand of all
     cells of the pattern is computed with one array operation (SPEC section 4: under
     ``mnl`` a level multiplies its channel's odds, under ``independent`` its demand).
+    Compact cells (every cell under ``independent``; under ``mnl`` the cells with more
+    than :data:`MNL_ENUMERATE_MAX_OPTIONS` options) get one option per (channel, level)
+    instead, with the demand the channel has when offered alone (its largest).
     """
     cap = scen.settings.max_channels_per_cell
     mnl = scen.settings.demand_model == "mnl"
@@ -286,25 +352,16 @@ def _offers(scen: Scenario, cc: pd.DataFrame, cells: pd.DataFrame, ch: pd.DataFr
     vocab: dict[str, int] = {}
     member_parts: list[pd.DataFrame] = []
     n_off = 0
+    compact_pat = np.zeros(len(pat_rows), bool)
     for u in range(len(pat_rows)):
         n_l = int(pat_n[u])
         chans = pat_rows[u, 0:2 * n_l:2]
         n_levels = [int(x) for x in pat_rows[u, 1:2 * n_l:2]]
         top = n_l if cap is None else min(cap, n_l)
-        n_opt = _count_options(n_levels, top)
+        if not mnl or _count_options(n_levels, top) > MNL_ENUMERATE_MAX_OPTIONS:
+            compact_pat[u] = True
+            continue
         gcells = np.flatnonzero(pattern == u)
-        if n_opt > MAX_OPTIONS_PER_CELL:
-            c0 = cells.iloc[int(gcells[0])]
-            lv_txt = ", ".join(f"{ch_ids[k]}: {n}" for k, n in zip(chans, n_levels, strict=True)
-                           if n > 1)
-            raise ValueError(
-                f"cell ({c0['product']}, {c0['region']}, {c0['segment']})"
-                + (f" and {len(gcells) - 1} other cell(s) like it" if len(gcells) > 1 else "")
-                + f": {n_l} eligible channels"
-                + (f" (price levels {lv_txt})" if lv_txt else "")
-                + f", giving {n_opt} offer options (channel set x price level of each "
-                f"member) per cell, more than {MAX_OPTIONS_PER_CELL}: set "
-                "max_channels_per_cell or give fewer price levels")
         subsets = [c for size in range(1, top + 1) for c in combinations(range(n_l), size)]
         opts = [(sub, lv) for sub in subsets
                 for lv in product(*[range(n_levels[j]) for j in sub])]
@@ -320,12 +377,9 @@ def _offers(scen: Scenario, cc: pd.DataFrame, cells: pd.DataFrame, ch: pd.DataFr
         market = cells["market"].to_numpy()[gcells]
         base = lev_start[pk_of[ccidx]]  # first level of each member's (product, channel)
         mult = np.where(S[None], mult_all[base[:, None, :] + L[None]], 0.0)  # (n_g, n_o, n_l)
-        if mnl:
-            attr = share / (1.0 - share)
-            attr = attr[:, None, :] * mult
-            dem = market[:, None, None] * attr / (1.0 + attr.sum(2))[:, :, None]
-        else:
-            dem = (share * market[:, None])[:, None, :] * mult
+        attr = share / (1.0 - share)
+        attr = attr[:, None, :] * mult
+        dem = market[:, None, None] * attr / (1.0 + attr.sum(2))[:, :, None]
         # option labels: channel ids, with the level name where a member has several
         multi = [j for j in range(n_l) if n_levels[j] > 1]
         sig, sig_of = np.unique(name_code[pk_of[ccidx[:, multi]]], axis=0,
@@ -355,6 +409,39 @@ def _offers(scen: Scenario, cc: pd.DataFrame, cells: pd.DataFrame, ch: pd.DataFr
             "demand": dem[:, si, li].ravel(),
         }))
         n_off += n_g * n_o
+    compact = np.zeros(n_cells, bool)
+    compact[pattern >= 0] = compact_pat[pattern[pattern >= 0]]
+    # compact cells: one option per sales column (channel, level), demand when alone
+    cci = np.flatnonzero(compact[cc["cell"].to_numpy()])
+    if len(cci):
+        nl = n_lev[cci]
+        cc_rep = np.repeat(cci, nl)
+        offs = np.arange(len(cc_rep)) - np.repeat(np.cumsum(nl) - nl, nl)
+        lev = lev_start[pk_of[cc_rep]] + offs
+        share = cc["share"].to_numpy()[cc_rep]
+        market = cells["market"].to_numpy()[cc["cell"].to_numpy()[cc_rep]]
+        mult = mult_all[lev]
+        if mnl:
+            attr = mult * share / (1.0 - share)
+            dem = market * attr / (1.0 + attr)
+        else:
+            dem = mult * share * market
+        # labels per distinct (channel, level): the channel id, @level where several
+        key = cc["k"].to_numpy()[cc_rep] * len(levels) + lev
+        ukey, lab_code = np.unique(key, return_inverse=True)
+        uk, ul = ukey // len(levels), ukey % len(levels)
+        several = np.diff(np.append(lev_start, len(levels)))[levels["pk"].to_numpy()[ul]] > 1
+        labs = [str(ch_ids[k_]) + (f"@{lev_names[l_]}" if m_ else "")
+                for k_, l_, m_ in zip(uk, ul, several, strict=True)]
+        vcode = np.array([vocab.setdefault(str(x), len(vocab)) for x in labs], np.int64)
+        n_c = len(cc_rep)
+        offer_parts.append(pd.DataFrame({"cell": cc["cell"].to_numpy()[cc_rep],
+                                         "set": vcode[lab_code.ravel()],
+                                         "size": np.ones(n_c, np.int64)}))
+        member_parts.append(pd.DataFrame({"offer": n_off + np.arange(n_c), "cc": cc_rep,
+                                          "sale": sale_start[cc_rep] + offs,
+                                          "demand": dem}))
+        n_off += n_c
     offers = pd.concat(offer_parts, ignore_index=True) if offer_parts else \
         pd.DataFrame({"cell": np.zeros(0, np.int64), "set": np.zeros(0, np.int64),
                       "size": np.zeros(0, np.int64)})
@@ -363,7 +450,21 @@ def _offers(scen: Scenario, cc: pd.DataFrame, cells: pd.DataFrame, ch: pd.DataFr
     members = pd.concat(member_parts, ignore_index=True) if member_parts else \
         pd.DataFrame({"offer": np.zeros(0, np.int64), "cc": np.zeros(0, np.int64),
                       "sale": np.zeros(0, np.int64), "demand": np.zeros(0)})
-    return offers, members
+    return offers, members, compact
+
+
+def mnl_compact_sales(data: ModelData) -> np.ndarray:
+    """Sales columns of the compact mnl cells, in order (the entries of ``offer_volume``)."""
+    return np.flatnonzero(data.mnl_compact[data.sales["cell"].to_numpy()])
+
+
+def sales_odds(data: ModelData) -> np.ndarray:
+    """Per sales column: the channel's odds at the level, ``m_kl a_ck / (1 - a_ck)``
+    (mnl; inf where a share is 1, which mnl refuses).
+    """
+    a = data.cc["share"].to_numpy()[data.sales["cc"].to_numpy()]
+    with np.errstate(divide="ignore"):
+        return data.sales["mult"].to_numpy() * a / (1.0 - a)
 
 
 def kinds_of(data: ModelData, k: np.ndarray) -> np.ndarray:
@@ -411,15 +512,22 @@ def best_option_per_cell(data: ModelData, member_value: np.ndarray) -> np.ndarra
     """Per cell: the largest sum of ``member_value`` over the members of one of its
     offer options (0 for a cell without options or without a positive sum).
 
-    At most one option is offered per cell, so with ``member_value`` = a nonnegative
-    amount per unit times the member's demand this bounds what the cell can ever
-    contribute (the reachable amount, not a sum over all columns).
+    At most one option is offered per cell with sets, so with ``member_value`` = a
+    nonnegative amount per unit times the member's demand this bounds what the cell
+    can ever contribute (the reachable amount, not a sum over all columns). A compact
+    cell may offer several channels (one level each): there the channels' best values
+    are summed.
     """
     mem = data.members
     per_offer = np.bincount(mem["offer"].to_numpy(), weights=member_value,
                             minlength=len(data.offers))
     out = np.zeros(len(data.cells))
     np.maximum.at(out, data.offers["cell"].to_numpy(), per_offer)
+    compact = data.cells["compact"].to_numpy(bool)
+    if compact.any():  # several channels at once: each channel's best, summed
+        per_cc = best_option_per_cc(data, np.maximum(member_value, 0.0))
+        total = np.bincount(data.cc["cell"].to_numpy(), weights=per_cc, minlength=len(out))
+        out = np.where(compact, total, out)
     return out
 
 

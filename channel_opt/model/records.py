@@ -13,12 +13,10 @@ what happens once demand is seen: ``sales`` and the ``commission`` paid on them.
 Roles of a row block: *structure* (choice of sets and linking, never relaxed by the
 diagnosis), *capacity* (a use within a limit), *floor* (at least a level), *budget*
 (a count within a limit), *rule* (a relaxable 0/1 rule with no limit to report:
-parity, one kind per brand, forced segments), *cut* (a valid inequality implied by
-another family and the integrality of the decisions: it changes no optimum, only the
-LP relaxation; the diagnosis never relaxes it on its own, it leaves cuts out of the
-elastic model so that relaxing their family relaxes them too). Variable blocks carry
-their objective wording instead (``profit_line``): the line of the profit breakdown
-they feed.
+parity, one kind per brand, forced segments), *cut* (a valid inequality the other rows
+imply at every integer point, there to tighten the relaxation: left out of the
+diagnosis's elastic model). Variable blocks carry their objective
+wording instead (``profit_line``): the line of the profit breakdown they feed.
 
 Coupling: the smallest index that holds every variable of one row, or the index of a
 variable block.
@@ -35,7 +33,7 @@ if TYPE_CHECKING:
 
 Role = Literal["structure", "capacity", "floor", "budget", "rule", "cut"]
 Coupling = Literal["cell", "product_region", "region", "region_channel", "product",
-                   "product_channel", "brand", "brand_channel", "global"]
+                   "product_channel", "brand", "brand_channel", "channel", "global"]
 Stage = Literal["design", "operations"]
 Builder = Callable[["Build", Any], None]
 """A builder adds its blocks to the model; it receives its own rule configuration."""
@@ -45,6 +43,11 @@ package)."""
 
 ALWAYS: None = None
 """The switch of a family that is always built."""
+
+
+def grain_test(name: str) -> str:
+    """The test of ``tests/test_grain_model.py`` that proves a grain family (issue 12)."""
+    return "tests/test_grain_model.py::" + name
 
 
 def hand_test(name: str) -> str:

@@ -86,6 +86,10 @@ class Rules(_Cfg):
     shelf_space: Flag | None = Field(None, description="products.shelf_space, "
                                      "regions.shelf_capacity.")
     service_level: Flag | None = Field(None, description="regions.service_level.")
+    channel_capacity: Flag | None = Field(None, description="channels.capacity (with "
+                                          "product_channels.capacity_use).")
+    region_channel_capacity: Flag | None = Field(None, description="region_channels.capacity "
+                                                 "(with product_channels.capacity_use).")
     cell_service_level: float | None = Field(None, ge=0, le=1, strict=True,
                                              description="Least share of every cell's "
                                              "market that must be served.")

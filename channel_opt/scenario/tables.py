@@ -77,6 +77,13 @@ class ChannelRow(_Row):
                           "currency", default=0.0, ge=0, le=MAX_VALUE)
     listing_cost: float = _f("Fixed cost of listing one product in the channel.", "currency",
                              default=0.0, ge=0, le=MAX_VALUE)
+    launch_cost: float = _f("Fixed cost of using the channel at all (in any region) for the "
+                            "period: a platform, a distribution centre, a warehouse.",
+                            "currency", default=0.0, ge=0, le=MAX_VALUE)
+    capacity: float = _f("Capacity units the channel handles over all regions, available only "
+                         "when the channel is used (a product takes "
+                         "product_channels.capacity_use of it per unit).", "units",
+                         rules=("channel_capacity",), default=INF, ge=0, le=MAX_VALUE)
 
 
 class BrandRow(_Row):
@@ -184,6 +191,30 @@ class RegionChannelRow(_Row):
     allowed: bool = _f("The channel may be opened in the region.", default=True)
     open_cost: float = _f("Fixed cost of the channel in this region (overrides the channel's).",
                           "currency", default=math.nan, ge=0, le=MAX_VALUE)
+    variable_cost: float = _f("Variable cost per unit sold in this region (replaces the "
+                              "channel's variable_cost there; empty: the channel's).",
+                              "currency/unit", default=math.nan, ge=0, le=MAX_VALUE)
+    capacity: float = _f("Capacity units of the channel in this region, available only where "
+                         "it is open (a product takes product_channels.capacity_use of it "
+                         "per unit).", "units", rules=("region_channel_capacity",),
+                         default=INF, ge=0, le=MAX_VALUE)
+
+
+class ProductChannelRow(_Row):
+    """Per-product overrides for a channel: listing cost, handling cost, capacity use."""
+
+    product: str = _f("Product id.")
+    channel: str = _f("Channel id.")
+    listing_cost: float = _f("Fixed cost of listing the product in the channel (replaces the "
+                             "channel's listing_cost; empty: the channel's).", "currency",
+                             default=math.nan, ge=0, le=MAX_VALUE)
+    variable_cost: float = _f("Cost per unit of the product in the channel, added to the "
+                              "channel's (or the region's) variable cost (handling a bulky "
+                              "item).", "currency/unit", default=0.0, ge=0, le=MAX_VALUE)
+    capacity_use: float = _f("Units of the channel's capacities (channels.capacity, "
+                             "region_channels.capacity) one unit of the product takes.",
+                             "units/unit", default=1.0, ge=0, le=MAX_VALUE)
+    allowed: bool = _f("The product may be sold through the channel.", default=True)
 
 
 class DemandScenarioRow(_Row):
@@ -230,6 +261,8 @@ TABLES: dict[str, TableSpec] = {
                   (("product", "products"), ("channel", "channels")), required=False),
         TableSpec("region_channels", RegionChannelRow, ("region", "channel"),
                   (("region", "regions"), ("channel", "channels")), required=False),
+        TableSpec("product_channels", ProductChannelRow, ("product", "channel"),
+                  (("product", "products"), ("channel", "channels")), required=False),
         TableSpec("demand_scenarios", DemandScenarioRow, ("id",), required=False,
                   not_built="the two-stage model that reads it is not built yet"),
     )

@@ -387,6 +387,8 @@ def _forced_without_target(t: dict[str, pd.DataFrame], settings: Settings, file:
         lambda v: only(v, kinds)))
     rc = t["region_channels"]
     rc = rc[rc["region"].isin(ids["regions"]) & rc["channel"].isin(ch_set)]
+    pcs = t["product_channels"]
+    pcs = pcs[pcs["product"].isin(ids["products"]) & pcs["channel"].isin(ch_set)]
     reserved = {sg: [c for c in cs if c in ch_set]
                 for sg, cs in (settings.rules.reserved_segments or {}).items()
                 if sg in ids["segments"]}
@@ -412,7 +414,7 @@ def _forced_without_target(t: dict[str, pd.DataFrame], settings: Settings, file:
             settings=settings.model_copy(update={"rules": rules,
                                                  "channel_rules": tuple(channel_rules)}),
             segments=segs, products=prods, brands=brands, regions=known["regions"],
-            region_channels=rc)
+            region_channels=rc, product_channels=pcs)
         return np.asarray(_eligible(view, ch, codes), dtype=bool)  # type: ignore[arg-type]
 
     forbids = [r for r in sound if r.action == "forbid"]
@@ -447,5 +449,5 @@ def _forced_without_target(t: dict[str, pd.DataFrame], settings: Settings, file:
         else:
             out.table(where, "action", f"force rule has no target: no cell in its scope can "
                       f"use {what} (segment channel lists, allowed kinds, region_channels, "
-                      "reserved segments or missing shares exclude it)",
+                      "product_channels, reserved segments or missing shares exclude it)",
                       "remove the rule, or make the channel eligible in its scope")

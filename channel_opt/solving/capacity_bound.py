@@ -14,6 +14,9 @@ DC, dealer, inventory, ...) with ``λ ≥ 0``:
 
     L(λ) = λᵀb + Σ_c max(0, max_o Σ_{k∈o} d_ck(o) · max(0, μ_k − (Aᵀλ)_k))
 
+(in a compact cell, which may offer several channels, the sum of its positive options
+instead of the best one).
+
 Where shelf space is a rule, its rows ``Σ_p space_p stock_pr ≤ S_r`` are priced
 too (``ν ≥ 0``) and the stock decision kept: per (product, region) the better of
 stocking it (its cells choose freely, ``ν_r space_p`` paid) and not (its cells choose
@@ -114,10 +117,16 @@ def capacity_bound(am: ArrayModel, d: ModelData, target: float | None = None, *,
     else:
         S, space_cap = sp.csr_matrix((0, 0)), np.zeros(0)
 
+    # compact cells may take several options at once (one per channel and level, within
+    # a cardinality the relaxation drops): their positive options all count
+    compact = d.cells["compact"].to_numpy(bool)
+    off_compact = compact[cells]
+
     def best_of(value: np.ndarray) -> np.ndarray:
         best = np.zeros(n_cells)  # the empty option is worth 0
-        np.maximum.at(best, cells, value)
-        return best
+        np.maximum.at(best, cells[~off_compact], value[~off_compact])
+        pos = off_compact & (value > 0)
+        return best + np.bincount(cells[pos], weights=value[pos], minlength=n_cells)
 
     def evaluate(mult: np.ndarray) -> tuple[float, np.ndarray]:
         """(L at the multipliers, subgradient b - A x of the maximizer)."""
@@ -144,11 +153,11 @@ def capacity_bound(am: ArrayModel, d: ModelData, target: float | None = None, *,
             g_shelf = space_cap - S @ stocked.astype(float)
         else:
             total += float(best.sum())
-        top = (value >= best[cells]) & (value > 0)
-        # one option per cell: ties go to the first (the argmax of each cell)
+        top = (value >= best[cells]) & (value > 0) & ~off_compact
+        # one option per cell with sets: ties go to the first (the argmax of each cell)
         first = np.full(n_cells, len(of))
         np.minimum.at(first, cells[top], np.flatnonzero(top))
-        chosen = np.zeros(len(of), bool)
+        chosen = off_compact & (value > 0)
         chosen[first[first < len(of)]] = True
         on = chosen[m_off] & (unit[m_sale] > 0)
         q = np.bincount(m_sale[on], weights=dem[on], minlength=sb.n)

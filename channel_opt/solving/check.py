@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.families.conflict import COMMISSION, COMMISSION_POLICY, OVERLAP
-from ..model.families.core import LAUNCH_BRAND, LIST_PRODUCT, OPEN_CHANNEL, SALES
+from ..model.families.core import LAUNCH_BRAND, LIST_PRODUCT, OPEN_CHANNEL, SALES, USE_CHANNEL
 from ..model.linear import ArrayModel
 from ..model.records import VarFamily
 from ..scenario import Scenario
@@ -119,7 +119,51 @@ def check_plan(scen: Scenario, tables: dict[str, pd.DataFrame], objective: float
     if not objective <= profit + 1e-6 * max(1.0, abs(objective)) + 1e-4:
         out.append(f"profit recomputed from the plan ({profit:.6f}) is below the reported "
                    f"objective ({objective:.6f}){_line_gaps(lines, tables)}")
-    return out + _check_parity(scen, tables)
+    return out + _check_parity(scen, tables) + _check_capacities(scen, tables)
+
+
+def _grain(scen: Scenario, cc: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell_channel row: the variable cost per unit at the planner's grain (the
+    region's cost of the channel, else the channel's, plus the product's in the
+    channel) and the capacity units one unit takes (product_channels.capacity_use).
+    """
+    ch = scen.channels.set_index("id")
+    vc = ch["variable_cost"].reindex(cc["channel"]).to_numpy(float)
+    rc = scen.region_channels.set_index(["region", "channel"])
+    rvc = rc["variable_cost"].reindex(pd.MultiIndex.from_frame(cc[["region", "channel"]])) \
+        .to_numpy(float)
+    pcs = scen.product_channels.set_index(["product", "channel"])
+    pkey = pd.MultiIndex.from_frame(cc[["product", "channel"]])
+    pvc = pcs["variable_cost"].reindex(pkey).fillna(0.0).to_numpy(float)
+    use = pcs["capacity_use"].reindex(pkey).fillna(1.0).to_numpy(float)
+    return np.where(np.isnan(rvc), vc, rvc) + pvc, use
+
+
+def _check_capacities(scen: Scenario, t: dict[str, pd.DataFrame]) -> list[str]:
+    """Channel capacities (over all regions) and region-channel capacities, recomputed
+    from the plan's sales and the scenario's capacity uses; a channel selling in a
+    region must be open there (so it is used).
+    """
+    rules = scen.settings.rules
+    cc = t["cell_channel"]
+    _, use = _grain(scen, cc)
+    units = cc.assign(units=cc["sales"].to_numpy() * use)
+    out = []
+    checks = []
+    if rules.channel_capacity is not None:
+        ch_cap = scen.channels.set_index("id")["capacity"]
+        got = units.groupby("channel")["units"].sum()
+        checks.append(("channel", got, ch_cap.reindex(got.index).to_numpy(float)))
+    if rules.region_channel_capacity is not None:
+        rc_cap = scen.region_channels.set_index(["region", "channel"])["capacity"]
+        got = units.groupby(["region", "channel"])["units"].sum()
+        checks.append(("region and channel", got, rc_cap.reindex(got.index).fillna(np.inf)
+                       .to_numpy(float)))
+    for what, got, cap in checks:
+        for i in np.flatnonzero(got.to_numpy() > cap * (1 + TOL) + TOL)[:10]:
+            out.append(f"capacity of {what} {got.index[i]}: {got.iloc[i]:.6g} units used, "
+                       f"more than {cap[i]:.6g}")
+    return out
 
 
 def _check_parity(scen: Scenario, t: dict[str, pd.DataFrame]) -> list[str]:
@@ -168,10 +212,16 @@ def profit_lines(scen: Scenario, t: dict[str, pd.DataFrame]) -> dict[VarFamily, 
         return dict.fromkeys(PROFIT_RECORDS, float("nan"))
     s = sold["sales"].to_numpy()
     r = sold["revenue"].to_numpy()
-    var = (unit_cost + k["variable_cost"].to_numpy() + k["fee_per_unit"].to_numpy()
+    var = (unit_cost + k["fee_per_unit"].to_numpy()
            + k["return_rate"].to_numpy() * k["return_cost"].to_numpy()) * s
+    vc, _ = _grain(scen, cc)  # variable cost per (cell, channel): region and product grain
     rcz = t["region_channel"]
-    lc = ch["listing_cost"].reindex(pc["channel"]).to_numpy()
+    lc = ch["listing_cost"].reindex(pc["channel"]).to_numpy(float)
+    plc = scen.product_channels.set_index(["product", "channel"])["listing_cost"].reindex(
+        pd.MultiIndex.from_frame(pc[["product", "channel"]])).to_numpy(float)
+    lc = np.where(np.isnan(plc), lc, plc)
+    # a channel open in any region is used: its launch cost
+    used = pd.unique(rcz.loc[rcz["open"].to_numpy(bool), "channel"])
     rules = scen.settings.rules
     policy = 0.0
     if rules.commission is not None and rules.commission.decision:
@@ -181,8 +231,10 @@ def profit_lines(scen: Scenario, t: dict[str, pd.DataFrame]) -> dict[VarFamily, 
     sold_brands = set(t["brand_channel"].loc[t["brand_channel"]["sold"], "brand"])
     launches = sum(float(br.loc[b, "launch_cost"]) for b in sold_brands if br.loc[b, "new"])
     overlap = 0.0 if rules.overlap is None else rules.overlap.cost * len(t["overlaps"])
-    return {SALES: float(np.sum(r * (1 - k["fee_share"].to_numpy()) - var)),
+    return {SALES: float(np.sum(r * (1 - k["fee_share"].to_numpy()) - var)
+                         - np.sum(cc["sales"].to_numpy() * vc)),
             OPEN_CHANNEL: -float((rcz["open"] * rcz["open_cost"]).sum()),
+            USE_CHANNEL: -float(ch["launch_cost"].reindex(used).sum()),
             LIST_PRODUCT: -float((pc["listed"].to_numpy() * lc).sum()),
             LAUNCH_BRAND: -launches,
             COMMISSION: -float(t["partners"]["commission"].sum()),
@@ -190,8 +242,8 @@ def profit_lines(scen: Scenario, t: dict[str, pd.DataFrame]) -> dict[VarFamily, 
             OVERLAP: -overlap}
 
 
-PROFIT_RECORDS: tuple[VarFamily, ...] = (SALES, OPEN_CHANNEL, LIST_PRODUCT, LAUNCH_BRAND,
-                                         COMMISSION, COMMISSION_POLICY, OVERLAP)
+PROFIT_RECORDS: tuple[VarFamily, ...] = (SALES, OPEN_CHANNEL, USE_CHANNEL, LIST_PRODUCT,
+                                         LAUNCH_BRAND, COMMISSION, COMMISSION_POLICY, OVERLAP)
 """The variable blocks whose objective term :func:`profit_lines` recomputes: every record
 with a ``profit_line`` (a test holds the two equal)."""
 

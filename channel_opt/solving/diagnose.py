@@ -83,8 +83,7 @@ def _where(lab: dict[str, Any]) -> str:
 
 
 def elastic_model(am: ArrayModel) -> tuple[ArrayModel, list[tuple[str, str]]]:
-    """A copy of ``am`` with penalized slack on every rule row and forced bound, without
-    the cut rows (valid inequalities of a family hold only while the family does).
+    """A copy of ``am`` with penalized slack on every rule row and forced bound.
 
     Returns the model and, per slack block, (family, slack block name).
     """
@@ -97,9 +96,8 @@ def elastic_model(am: ArrayModel) -> tuple[ArrayModel, list[tuple[str, str]]]:
                     description=b.description)
     slacks: list[tuple[str, str]] = []
     extra: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray]]] = {}
-    cuts = {c.name for c in am.cons.values() if c.name in ROW and ROW[c.name].role == "cut"}
     for c in am.cons.values():
-        if c.name in cuts or (c.name in ROW and ROW[c.name].role == "structure"):
+        if c.name in ROW and ROW[c.name].role in ("structure", "cut"):
             continue
         extra[c.name] = []
         for side, bound, sign in (("upper", c.upper, -1.0), ("lower", c.lower, 1.0)):
@@ -124,8 +122,8 @@ def elastic_model(am: ArrayModel) -> tuple[ArrayModel, list[tuple[str, str]]]:
                     [(np.arange(n), b.start + forced, 1.0), (np.arange(n), rel.cols, 1.0)],
                     lower=1.0)
     for c in am.cons.values():
-        if c.name in cuts:  # valid only while the family it is derived from holds
-            continue
+        if c.name in ROW and ROW[c.name].role == "cut":
+            continue  # implied at integer points; relaxing the others must not hit it
         terms = [(c.rows, c.cols, c.vals)] + [(r, cols, v) for r, cols, v in extra.get(c.name,
                                                                                         [])]
         el.add_cons(c.name, c.labels, terms, lower=c.lower, upper=c.upper,

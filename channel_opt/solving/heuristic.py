@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,7 @@ from ..model.families.core import (
     OPEN_CHANNEL,
     SALES,
     SELL_BRAND,
+    USE_CHANNEL,
 )
 from ..model.families.partners import PARTNER_FLOOR
 from ..model.families.pricing import PRICE_LEVEL
@@ -113,7 +115,8 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
     cells = of["cell"].to_numpy()
     # every cost outside the sales margin is nonnegative and each cell sells at most the
     # demand of its option at the option's levels: the best option value per cell bounds
-    bound = float(np.sum(np.maximum(_argmax_per_cell(hq, cells)[1], 0.0)))
+    # (compact cells: the sum of their best max_channels_per_cell option values)
+    bound = float(np.sum(hq[_pick(d, hq, together=True)]))
     region = d.cells["r"].to_numpy()[cells]
     n_r = len(d.regions)
     partner_mem = dem * partner_income_per_unit(d)[m_sale]
@@ -128,8 +131,7 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
         value = hq + lam[region] * partner + mu[region] * units
         mem_value = hq_mem + lam[region[m_off]] * partner_mem + mu[region[m_off]] * dem
         value = np.where(_level_choice(d, value, mem_value), value, -np.inf)
-        top, val = _argmax_per_cell(value, cells)
-        chosen = _fit_overlap_budget(am, d, _fit_shelf(am, d, top[val > 0], value), value)
+        chosen = _fit_overlap_budget(am, d, _fit_shelf(am, d, _pick(d, value), value), value)
         x = _design_vector(am, d, chosen)
         done = _complete(am, x, left())
         if done is not None:
@@ -148,7 +150,60 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
     done = _complete(am, _design_vector(am, d, cells[:0]), left())
     if done is not None:
         return Construction(done, float(am.cost @ done), bound)
+    done = _serve_all(am, d, units, dem, left)
+    if done is not None:
+        return Construction(done, float(am.cost @ done), bound)
     return Construction(None, None, bound)
+
+
+def _serve_all(am: ArrayModel, d: ModelData, units: np.ndarray, dem: np.ndarray,
+               left: Callable[[], float | None]) -> np.ndarray | None:
+    """The design that can sell the most: every cell gets the option with the most
+    demand (compact cells: their max_channels_per_cell largest channels), and every
+    channel it needs is opened and used; then the channels and options that sell
+    nothing in its sales LP are dropped and the sales solved again.
+
+    For a pure cost-minimization scenario (every margin <= 0, service levels forcing
+    sales, capacities to respect) where the value-driven rounds find no feasible
+    design: the LP spreads the forced units over the cheapest capacity left.
+    """
+    mem = d.members
+    ok = _level_choice(d, units, dem)
+    chosen = _pick(d, np.where(ok, units + 1.0, -np.inf), together=True)
+    done = _complete(am, _design_vector(am, d, chosen), left())
+    if done is None:
+        return None
+    sb = am.vars[SALES.name]
+    for _ in range(2):  # drop what does not sell, solve again
+        q = done[sb.start:sb.start + sb.n]
+        sells = np.bincount(mem["offer"].to_numpy(), weights=q[mem["sale"].to_numpy()],
+                            minlength=len(d.offers)) > 1e-9
+        kept = chosen[sells[chosen]]
+        if len(kept) == len(chosen):
+            break
+        again = _complete(am, _design_vector(am, d, kept), left())
+        if again is None or am.cost @ again < am.cost @ done:
+            break
+        done, chosen = again, kept
+    return done
+
+
+def _pick(d: ModelData, value: np.ndarray, *, together: bool = False) -> np.ndarray:
+    """The offers chosen by value: per cell with sets, its best option (none unless its
+    value is positive); per compact cell (one option per channel and level), its
+    ``max_channels_per_cell`` best options with a positive value -- under mnl only
+    the best one unless ``together`` (offered together, each sells less than alone).
+    """
+    cells = d.offers["cell"].to_numpy()
+    order = np.lexsort((-value, cells))
+    c_sorted = cells[order]
+    start = np.searchsorted(c_sorted, c_sorted)  # first position of each one's cell
+    rank = np.arange(len(order)) - start
+    compact = d.cells["compact"].to_numpy(bool)[c_sorted]
+    several = compact if together else compact & ~d.mnl_compact[c_sorted]
+    cap = np.where(several, d.cells["cap"].to_numpy()[c_sorted], 1)
+    keep = (rank < cap) & (value[order] > 0)
+    return np.sort(order[keep])
 
 
 def _complete(am: ArrayModel, x: np.ndarray,
@@ -337,6 +392,10 @@ def _design_vector(am: ArrayModel, d: ModelData, offers: np.ndarray) -> np.ndarr
     pk = rows_of(d.pk, ["p", "k"], cc)
     put(LIST_PRODUCT, pk)
     put(OPEN_CHANNEL, rows_of(d.rk, ["r", "k"], cc))
+    if USE_CHANNEL.name in am.vars:
+        uc = am.vars[USE_CHANNEL.name]
+        codes = pd.Index(d.channels["id"]).get_indexer(uc.labels["channel"].astype(str))
+        put(USE_CHANNEL, np.flatnonzero(np.isin(codes, cc["k"].to_numpy())))
     put(SELL_BRAND, rows_of(d.bk, ["b", "k"], cc))
     if LAUNCH_BRAND.name in am.vars:
         lb = am.vars[LAUNCH_BRAND.name]

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..model.data import ModelData, kinds_of, labels
+from ..model.data import ModelData, kinds_of, labels, mnl_compact_sales, sales_odds
 from ..model.families import parity_kind_pairs, partner_income_per_unit, sales_unit_margin
 from ..model.families.capacity import STOCK
 from ..model.families.conflict import COMMISSION, COMMISSION_POLICY
@@ -15,9 +15,11 @@ from ..model.families.core import (
     LAUNCH_BRAND,
     LIST_PRODUCT,
     OFFER,
+    OFFER_VOLUME,
     OPEN_CHANNEL,
     SALES,
     SELL_BRAND,
+    USE_CHANNEL,
 )
 from ..model.families.pricing import PRICE_LEVEL
 from ..model.linear import ArrayModel, VarBlock
@@ -59,6 +61,12 @@ def tidy_plan(am: ArrayModel, d: ModelData, x: np.ndarray) -> np.ndarray:
     used_pk = used_of(cc[["p", "k"]], d.pk[["p", "k"]])
     clear(LIST_PRODUCT, used_pk)
     clear(OPEN_CHANNEL, used_of(cc[["r", "k"]], d.rk[["r", "k"]]))
+    uc = _block(am, USE_CHANNEL)
+    if uc is not None:
+        oc = am.vars[OPEN_CHANNEL.name]
+        is_open = np.rint(x[oc.start:oc.start + oc.n]) > 0.5
+        codes = pd.Index(d.channels["id"]).get_indexer(uc.labels["channel"].astype(str))
+        clear(USE_CHANNEL, np.isin(codes, d.rk["k"].to_numpy()[is_open]))
     lp = am.vars[LIST_PRODUCT.name]
     listed = np.rint(x[lp.start:lp.start + lp.n]) > 0.5
     bk_used = pd.MultiIndex.from_frame(d.bk[["b", "k"]]).isin(pd.MultiIndex.from_arrays(
@@ -107,6 +115,13 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
                           minlength=len(cc))
     dem = np.bincount(mem["cc"].to_numpy(), weights=y[mem["offer"].to_numpy()]
                       * mem["demand"].to_numpy(), minlength=len(cc))
+    vol = _block(am, OFFER_VOLUME)
+    if vol is not None:  # compact mnl cells: the demand is odds x volume
+        sale = mnl_compact_sales(d)
+        e = sales_odds(d)[sale]
+        cci = s["cc"].to_numpy()[sale]
+        dem[np.unique(cci)] = 0.0
+        dem += np.bincount(cci, weights=e * x[vol.start:vol.start + vol.n], minlength=len(cc))
     cc_sales = np.bincount(s["cc"].to_numpy(), weights=q, minlength=len(cc))
     cc_rev = np.bincount(s["cc"].to_numpy(), weights=rev, minlength=len(cc))
     cc_margin = np.bincount(s["cc"].to_numpy(), weights=margin, minlength=len(cc))
@@ -155,7 +170,8 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
     rc = rk[["r", "k"]].merge(rc, on=["r", "k"], how="left").fillna(0.0)
     region_channel = labels(d, categorical=False, region=rk["r"], channel=rk["k"]).assign(
         open=opened > 0.5, open_cost=rk["open_cost"].to_numpy(),
-        sales=rc["sales"].to_numpy(), revenue=rc["revenue"].to_numpy(),
+        variable_cost=rk["variable_cost"].to_numpy(), sales=rc["sales"].to_numpy(),
+        revenue=rc["revenue"].to_numpy(),
         margin=rc["margin"].to_numpy())
 
     bk = d.bk
@@ -187,15 +203,13 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
                              "commission_policy": pol})
 
     # capacity use per row of every capacity / floor family
-    rows = am.matrix("csr") @ x
     cap_parts = []
     for fam in LIMITED:
         c = am.cons.get(fam.name)
         if c is None:
             continue
-        used = rows[c.start:c.start + c.n]
         upper = fam.limit_side == "upper"
-        limit = c.upper if upper else c.lower
+        used, limit = use_and_limit(am, c.name, x, upper)
         where: pd.Series | list[str] = (
             c.labels.astype(str).apply(lambda r: ",".join(r), axis=1) if c.n else [])
         cap_parts.append(pd.DataFrame({
@@ -229,6 +243,22 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
             "profit": profit_breakdown(am, d, x), "channel_map": channel_map(d, cell_channel)}
 
 
+def use_and_limit(am: ArrayModel, block: str, x: np.ndarray, upper: bool
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Use and limit of every row of a capacity or floor block at ``x``.
+
+    A row may carry the decision its limit depends on (``Σ u q ≤ C use_k``, ``Σ q ≥
+    V open_rk``): the terms of integer columns belong to the limit (``C`` where the
+    channel is used, 0 where not), the continuous terms are the use.
+    """
+    c = am.cons[block]
+    integ = am.integrality().astype(bool)[c.cols]
+    xv = c.vals * x[c.cols]
+    used = np.bincount(c.rows[~integ], weights=xv[~integ], minlength=c.n)
+    on = np.bincount(c.rows[integ], weights=xv[integ], minlength=c.n)
+    return used, (c.upper if upper else c.lower) - on
+
+
 PROFIT_COLUMNS = ["component", "channel", "amount", "revenue", "product_cost",
                   "variable_cost", "partner_fees", "returns_cost"]
 
@@ -257,7 +287,7 @@ def profit_breakdown(am: ArrayModel, d: ModelData, x: np.ndarray) -> pd.DataFram
     detail = {
         "revenue": q * s["price"].to_numpy(),
         "product_cost": q * d.products["unit_cost"].to_numpy()[s["p"].to_numpy()],
-        "variable_cost": q * ch["variable_cost"].to_numpy()[k],
+        "variable_cost": q * s["variable_cost"].to_numpy(),
         "partner_fees": q * partner_income_per_unit(d),
         "returns_cost": q * (ch["return_rate"].to_numpy() * ch["return_cost"].to_numpy())[k],
     }

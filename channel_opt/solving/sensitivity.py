@@ -44,18 +44,20 @@ def sensitivity(am: ArrayModel, x: np.ndarray) -> pd.DataFrame:
     if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         return pd.DataFrame(columns=cols)
     sol = h.getSolution()
+    from .results import use_and_limit
+
     dual = np.asarray(sol.row_dual)
-    act = np.asarray(sol.row_value)
+    xs = np.asarray(sol.col_value)
     parts = []
     for fam in LIMITED:
         c = lp.cons.get(fam.name)
         if c is None:
             continue
         sl = slice(c.start, c.start + c.n)
-        limit = c.upper if fam.limit_side == "upper" else c.lower
+        used, limit = use_and_limit(am, c.name, xs, fam.limit_side == "upper")
         where = c.labels.astype(str).apply(lambda r: ",".join(r), axis=1)
         parts.append(pd.DataFrame({"family": fam.name, "where": where.to_numpy(), "limit": limit,
-                                   "used": act[sl], "marginal_profit": dual[sl]}))
+                                   "used": used, "marginal_profit": dual[sl]}))
     if not parts:
         return pd.DataFrame(columns=cols)
     out = pd.concat(parts, ignore_index=True)

@@ -1,5 +1,6 @@
 """Capacity families: store labour, dealer capacity, distribution-centre capacity,
-product inventory and the stores' shelf space (with the stock decision it needs).
+product inventory, the stores' shelf space (with the stock decision it needs) and the
+channels' own capacities at the planner's grain (over all regions, per region).
 """
 
 from __future__ import annotations
@@ -9,8 +10,17 @@ import pandas as pd
 
 from ...scenario.settings import Flag
 from ..data import ModelData, labels, offer_touches
-from ..records import RowFamily, Step, VarFamily, hand_test
-from .core import OFFER, Build, group_index, sales_by_group
+from ..records import RowFamily, Step, VarFamily, grain_test, hand_test
+from .core import (
+    OFFER,
+    OPEN_CHANNEL,
+    SALES,
+    USE_CHANNEL,
+    Build,
+    cc_labels,
+    group_index,
+    sales_by_group,
+)
 
 
 def _channel_coef(d: ModelData, values: np.ndarray) -> np.ndarray:
@@ -66,21 +76,32 @@ def define_shelf_space(b: Build, rule: Flag) -> None:
     b.add_vars(STOCK, labels(d, product=pr["p"], region=pr["r"]),
                binary=True, description="1 if the region's stores stock the "
                "product")
-    # one row per cell over the options holding any store-stock channel: the rows
-    # w_ck <= stock_pr of each such channel are implied, and the LP cannot spread a
-    # cell's offers over several of them to use the stock once per channel
-    oi = np.flatnonzero(offer_touches(d, uses))
+    pos = pd.MultiIndex.from_frame(pr).get_indexer(pd.MultiIndex.from_frame(cc[["p", "r"]]))
+    row_of_cc = np.full(len(d.cc), -1)
+    row_of_cc[cci] = np.arange(len(cci))
+    mem = d.members
+    mr = row_of_cc[mem["cc"].to_numpy()]
+    mk = mr >= 0
+    b.add_cons(OFFER_NEEDS_STOCK, cc_labels(d, cci),
+               [(mr[mk], b.col(OFFER, mem["offer"].to_numpy()[mk]), 1.0),
+                (np.arange(len(cci)), b.col(STOCK, pos), -1.0)], upper=0.0,
+               description="a store-stock channel is offered only if the stores stock it")
+    # cut: in a cell with sets (one option at most) the options holding any store-stock
+    # channel sum to at most stock_pr; the LP cannot offer half the store and half
+    # BOPIS on half a stock (compact cells may offer several channels: not there)
+    oi = np.flatnonzero(offer_touches(d, uses)
+                        & ~d.cells["compact"].to_numpy(bool)[d.offers["cell"].to_numpy()])
     cell = d.offers["cell"].to_numpy()[oi]
     rows, first = group_index(cell)
     cw = cell[first]
     c = d.cells
-    pos = pd.MultiIndex.from_frame(pr).get_indexer(pd.MultiIndex.from_arrays(
+    spos = pd.MultiIndex.from_frame(pr).get_indexer(pd.MultiIndex.from_arrays(
         [c["p"].to_numpy()[cw], c["r"].to_numpy()[cw]]))
-    b.add_cons(OFFER_NEEDS_STOCK, labels(d, product=c["p"].to_numpy()[cw],
-                                         region=c["r"].to_numpy()[cw],
-                                         segment=c["s"].to_numpy()[cw]),
+    b.add_cons(OFFER_STOCK_CELL, labels(d, product=c["p"].to_numpy()[cw],
+                                        region=c["r"].to_numpy()[cw],
+                                        segment=c["s"].to_numpy()[cw]),
                [(rows, b.col(OFFER, oi), 1.0),
-                (np.arange(len(cw)), b.col(STOCK, pos), -1.0)], upper=0.0,
+                (np.arange(len(cw)), b.col(STOCK, spos), -1.0)], upper=0.0,
                description="a cell is offered store-stock channels only if the stores stock "
                "the product")
     cap = d.regions["shelf_capacity"].to_numpy()
@@ -94,6 +115,126 @@ def define_shelf_space(b: Build, rule: Flag) -> None:
                [(row[k], b.col(STOCK, np.flatnonzero(k)), space[k])], upper=cap[regs],
                description="shelf space of the stocked assortment within the region's "
                "capacity")
+
+
+def forced_units(d: ModelData) -> np.ndarray:
+    """Per region: units the service levels force it to sell (0 where none): the larger
+    of its cells' ``cell_service_level`` shares and its own ``service_level``.
+    """
+    rules = d.scenario.settings.rules
+    c = d.cells
+    r, market = c["r"].to_numpy(), c["market"].to_numpy()
+    n_r = len(d.regions)
+    out: np.ndarray = np.zeros(n_r)
+    if rules.cell_service_level is not None:
+        out = np.bincount(r, weights=rules.cell_service_level * market, minlength=n_r)
+    if rules.service_level is not None:
+        out = np.maximum(out, d.regions["service_level"].to_numpy()
+                         * np.bincount(r, weights=market, minlength=n_r))
+    return out
+
+
+def _cover_terms(d: ModelData, scope: np.ndarray, group: np.ndarray, n_groups: int,
+                 cap: np.ndarray) -> np.ndarray:
+    """Per group (a channel, or a region-channel pair): the most units the sales columns
+    ``scope`` of that group can sell at an integer point, ``min(cap / least capacity
+    use, Σ of the largest demand of each of its (cell, channel) pairs)``.
+    """
+    s = d.sales
+    g = group[scope]
+    use = s["capacity_use"].to_numpy()[scope]
+    umin = np.full(n_groups, np.inf)
+    np.minimum.at(umin, g, use)
+    cc = s["cc"].to_numpy()[scope]
+    best = np.zeros(len(d.cc))
+    np.maximum.at(best, cc, s["dmax"].to_numpy()[scope])
+    ucc, first = np.unique(cc, return_index=True)
+    dsum = np.bincount(g[first], weights=best[ucc], minlength=n_groups)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_cap = np.where(umin > 0, cap / umin, np.inf)
+    return np.minimum(by_cap, dsum)
+
+
+def define_channel_capacity(b: Build, rule: Flag) -> None:
+    """``channel_capacity[k]``: ``Σ u_pk q ≤ C_k use_k``, the capacity available only when
+    the channel is used (the capacity x use link: no big-M); and where service levels
+    force units, ``capacity_cover``: the channels used must be able to carry them.
+
+    The cover is ``Σ_k a_k use_k ≥ F − Σ_{k without use_channel} a_k`` over the regions
+    with forced units ``F`` (:func:`forced_units`), ``a_k`` = the most units channel k
+    can sell there (its capacity over the least capacity use, at most the demand it
+    can reach), each ``a_k`` cut to the right-hand side (valid for 0/1 ``use``).
+    """
+    d = b.data
+    cap = d.channels["capacity"].to_numpy()
+    pos = b.idx[USE_CHANNEL.name]
+    ks = np.flatnonzero(np.isfinite(cap) & (pos >= 0))
+    s = d.sales
+    k, u = s["k"].to_numpy(), s["capacity_use"].to_numpy()
+    row = np.full(len(cap), -1)
+    row[ks] = np.arange(len(ks))
+    si = np.flatnonzero((row[k] >= 0) & (u > 0))
+    b.add_cons(CHANNEL_CAPACITY, labels(d, channel=ks),
+                [(row[k[si]], b.col(SALES, si), u[si]),
+                 (np.arange(len(ks)), b.col(USE_CHANNEL, pos[ks]), -cap[ks])], upper=0.0,
+                description="capacity units used within the channel's capacity, available "
+                "only when the channel is used")
+    need = forced_units(d)
+    scope = np.flatnonzero(need[s["r"].to_numpy()] > 0)
+    if not len(scope) or not len(ks):
+        return
+    a = _cover_terms(d, scope, k, len(cap), cap)
+    reach = np.zeros(len(cap), bool)
+    reach[k[scope]] = True
+    with_use = np.flatnonzero(reach & (pos >= 0))
+    rhs = need.sum() - a[reach & (pos < 0)].sum()
+    if rhs <= 0:
+        return  # the channels without a use decision can carry it
+    a_use = np.minimum(a[with_use], rhs)
+    b.add_cons(CAPACITY_COVER, pd.DataFrame({"scope": ["all"]}),
+                [(np.zeros(len(with_use), np.int64), b.col(USE_CHANNEL, pos[with_use]),
+                  a_use)], lower=rhs,
+                description="the channels used can carry the units the service levels force")
+
+
+def define_region_channel_capacity(b: Build, rule: Flag) -> None:
+    """``region_channel_capacity[r,k]``: ``Σ_{c∈r} u_pk q ≤ C_rk open_rk``, available only
+    where the channel is open; and per region with forced units ``F_r``,
+    ``region_capacity_cover[r]``: ``Σ_k min(a_rk, F_r) open_rk ≥ F_r``, ``a_rk`` the most
+    units channel k can sell in r (its capacities over the least capacity use, at most
+    the demand it can reach there).
+    """
+    d = b.data
+    rk, s = d.rk, d.sales
+    cap = rk["capacity"].to_numpy()
+    if d.scenario.settings.rules.channel_capacity is not None:  # the channel's bounds too
+        cap = np.minimum(cap, d.channels["capacity"].to_numpy()[rk["k"].to_numpy()])
+    own = np.flatnonzero(np.isfinite(rk["capacity"].to_numpy()))
+    rk_of = pd.MultiIndex.from_frame(rk[["r", "k"]]).get_indexer(
+        pd.MultiIndex.from_frame(s[["r", "k"]]))
+    u = s["capacity_use"].to_numpy()
+    row = np.full(len(rk), -1)
+    row[own] = np.arange(len(own))
+    si = np.flatnonzero((row[rk_of] >= 0) & (u > 0))
+    b.add_cons(REGION_CHANNEL_CAPACITY, labels(d, region=rk["r"].to_numpy()[own],
+                                                  channel=rk["k"].to_numpy()[own]),
+                [(row[rk_of[si]], b.col(SALES, si), u[si]),
+                 (np.arange(len(own)), b.col(OPEN_CHANNEL, own),
+                  -rk["capacity"].to_numpy()[own])], upper=0.0,
+                description="capacity units used in the region within the channel's "
+                "capacity there, available only where it is open")
+    need = forced_units(d)
+    scope = np.flatnonzero(need[s["r"].to_numpy()] > 0)
+    if not len(scope):
+        return
+    a = _cover_terms(d, scope, rk_of, len(rk), cap)
+    r_of = rk["r"].to_numpy()
+    sel = np.flatnonzero((need[r_of] > 0) & np.isfinite(a))
+    regs, rrow = np.unique(r_of[sel], return_inverse=True)
+    b.add_cons(REGION_CAPACITY_COVER, labels(d, region=regs),
+                [(rrow, b.col(OPEN_CHANNEL, sel), np.minimum(a[sel], need[r_of[sel]]))],
+                lower=need[regs], description="the channels open in the region can carry "
+                "the units its service levels force")
 
 
 # ---------------------------------------------------------------- records
@@ -118,16 +259,43 @@ INVENTORY = RowFamily("inventory", "inventory", define_inventory, "capacity", "p
                       "`Σ_{r,s,k,l} q_(p,r,s)kl ≤ I_p`", "inventory", "over by", "units",
                       hand_test("test_inventory"))
 OFFER_NEEDS_STOCK = RowFamily("offer_needs_stock", "shelf_space", define_shelf_space, "structure",
-                              "product_region", "[c]", "`Σ_{o: M∩K^stock≠∅} offer_co ≤ stock_pr` "
-                              "(`K^stock`: channels with `uses_store_stock`; implies `w_ck ≤ "
-                              "stock_pr` for each)", "offer needs stock",
+                              "product_region", "[c,k]", "`w_ck ≤ stock_pr` for channels with "
+                              "`uses_store_stock`", "offer needs stock",
                               test=hand_test("test_shelf_space"))
+OFFER_STOCK_CELL = RowFamily(
+    "offer_stock_cell", "shelf_space", define_shelf_space, "cut", "product_region", "[c]",
+    "`Σ_{o: M∩K^stock≠∅} offer_co ≤ stock_pr` in cells with sets (`K^stock`: channels with "
+    "`uses_store_stock`; at most one option per cell)", "store-stock options need stock",
+    test="tests/test_formulation_strength.py::test_offer_stock_cell")
 SHELF_SPACE = RowFamily("shelf_space", "shelf_space", define_shelf_space, "capacity", "region",
                         "[r]", "`Σ_p space_p stock_pr ≤ S_r`", "shelf space", "over by",
                         "shelf units", hand_test("test_shelf_space"))
 
+CHANNEL_CAPACITY = RowFamily("channel_capacity", "channel_capacity", define_channel_capacity,
+                             "capacity", "channel", "[k]", "`Σ_{c,l} u_pk q_ckl ≤ C_k use_k`",
+                             "channel capacity", "over by", "units",
+                             grain_test("test_channel_capacity_hand"))
+CAPACITY_COVER = RowFamily("capacity_cover", "channel_capacity", define_channel_capacity, "cut",
+                           "global", "[all]", "`Σ_k min(a_k, F') use_k ≥ F'`, `F' = F − Σ_{k "
+                           "without use} a_k`; `F`: units the service levels force, `a_k = "
+                           "min(C_k / min u_pk, Σ_c d̄_ck)` over the cells of regions with forced "
+                           "units", "channel capacities cover the forced units",
+                           test=grain_test("test_capacity_cover_is_valid"))
+REGION_CHANNEL_CAPACITY = RowFamily(
+    "region_channel_capacity", "region_channel_capacity", define_region_channel_capacity,
+    "capacity", "region_channel", "[r,k]", "`Σ_{c∈r,l} u_pk q_ckl ≤ C_rk open_rk`",
+    "region channel capacity", "over by", "units", grain_test("test_region_channel_capacity_hand"))
+REGION_CAPACITY_COVER = RowFamily(
+    "region_capacity_cover", "region_channel_capacity", define_region_channel_capacity, "cut",
+    "region", "[r]", "`Σ_k min(a_rk, F_r) open_rk ≥ F_r`; `F_r`: units the service levels force "
+    "in `r`, `a_rk = min(C_rk, C_k) / min u_pk` at most `Σ_{c∈r} d̄_ck`",
+    "region's channel capacities cover its forced units",
+    test=grain_test("test_region_channel_capacity_hand"))
+
 ROWS: tuple[RowFamily, ...] = (
-    STORE_LABOUR, DEALER_CAPACITY, DC_CAPACITY, INVENTORY, OFFER_NEEDS_STOCK, SHELF_SPACE,
+    STORE_LABOUR, DEALER_CAPACITY, DC_CAPACITY, INVENTORY, OFFER_NEEDS_STOCK, OFFER_STOCK_CELL,
+    SHELF_SPACE,
+    CHANNEL_CAPACITY, CAPACITY_COVER, REGION_CHANNEL_CAPACITY, REGION_CAPACITY_COVER,
 )
 
 BUILD_STEPS: tuple[Step, ...] = (
@@ -136,5 +304,7 @@ BUILD_STEPS: tuple[Step, ...] = (
     (150, define_dealer_capacity),
     (160, define_inventory),
     (170, define_shelf_space),
+    (175, define_channel_capacity),
+    (176, define_region_channel_capacity),
 )
 """(build step, builder) of this theme's builders."""

@@ -42,6 +42,12 @@ def define_overlap(b: Build, rule: Overlap) -> None:
     b.add_vars(OVERLAP, lab, upper=1.0, cost=-rule.cost,
                description="1 if the product is sold both online and offline in the region")
     pr_idx = pd.MultiIndex.from_frame(pr)
+    # one row per cell with sets (its options exclude each other); per (cell, channel)
+    # in a compact cell, whose channels are offered independently
+    compact = c["compact"].to_numpy(bool)
+    mem = d.members
+    cc_of = np.full(len(of), -1)
+    cc_of[mem["offer"].to_numpy()] = mem["cc"].to_numpy()  # compact options: one member
     for rec, touch, var in ((OVERLAP_ONLINE, t_on, ONLINE_SOLD),
                             (OVERLAP_OFFLINE, t_off, OFFLINE_SOLD)):
         oi = np.flatnonzero(touch)
@@ -50,10 +56,15 @@ def define_overlap(b: Build, rule: Overlap) -> None:
                                                             c["r"].to_numpy()[cell]]))
         keep = pos >= 0
         oi, cell, pos = oi[keep], cell[keep], pos[keep]
-        rows, first = group_index(cell)
+        rows, first = group_index(np.where(compact[cell], len(c) + cc_of[oi], cell))
         cw = cell[first]
-        b.add_cons(rec, labels(d, product=c["p"].to_numpy()[cw], region=c["r"].to_numpy()[cw],
-                               segment=c["s"].to_numpy()[cw]),
+        lab_c = labels(d, product=c["p"].to_numpy()[cw], region=c["r"].to_numpy()[cw],
+                       segment=c["s"].to_numpy()[cw])
+        if compact[cw].any():
+            ids = d.channels["id"].to_numpy().astype(object)
+            lab_c["channel"] = pd.Categorical(np.where(
+                compact[cw], ids[d.cc["k"].to_numpy()[cc_of[oi[first]]]], "(set)"))
+        b.add_cons(rec, lab_c,
                    [(rows, b.col(OFFER, oi), 1.0),
                     (np.arange(len(cw)), b.col(var, pos[first]), -1.0)], upper=0.0,
                    description=f"{var.name} covers every cell offered such a channel")
@@ -170,11 +181,13 @@ VARIABLES: tuple[VarFamily, ...] = (
 )
 
 OVERLAP_ONLINE = RowFamily("overlap_online", "overlap", define_overlap, "structure",
-                           "product_region", "[c]", "`Σ_{o: M∩K^on≠∅} offer_co ≤ online_sold_pr`",
+                           "product_region", "[c]", "`Σ_{o: M∩K^on≠∅} offer_co ≤ online_sold_pr` "
+                           "(compact cells: `w_ck ≤ online_sold_pr` per channel `k ∈ K^on`)",
                            "overlap online", test=hand_test("test_overlap_cost"))
 OVERLAP_OFFLINE = RowFamily("overlap_offline", "overlap", define_overlap, "structure",
                             "product_region", "[c]",
-                            "`Σ_{o: M∩K^off≠∅} offer_co ≤ offline_sold_pr`", "overlap offline",
+                            "`Σ_{o: M∩K^off≠∅} offer_co ≤ offline_sold_pr` (compact cells: "
+                            "`w_ck ≤ offline_sold_pr` per channel `k ∈ K^off`)", "overlap offline",
                             test=hand_test("test_overlap_cost"))
 OVERLAP_PAIR = RowFamily("overlap_pair", "overlap", define_overlap, "structure", "product_region",
                          "[p,r]", "`online_sold + offline_sold − overlap ≤ 1`", "overlap pair",

@@ -1,5 +1,6 @@
-"""Core families: channel openings, listings and brands, brand launch, offers and
-demand, one channel kind per brand, forced decisions; and :class:`Build`, the model
+"""Core families: channel openings and use, listings and brands, brand launch, offers
+and demand (with the compact exact mnl form for cells with many options), one channel
+kind per brand, forced decisions; and :class:`Build`, the model
 under construction, with the index helpers the other themes share.
 """
 
@@ -11,9 +12,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..data import ModelData, kinds_of, labels
+from ..data import ModelData, kinds_of, labels, mnl_compact_sales, sales_odds
 from ..linear import INF, ArrayModel, VarBlock
-from ..records import ALWAYS, RowFamily, Step, VarFamily, hand_test
+from ..records import ALWAYS, RowFamily, Step, VarFamily, grain_test, hand_test
 
 ONLINE, OFFLINE = "online", "offline"
 
@@ -90,14 +91,16 @@ def cc_labels(d: ModelData, idx: np.ndarray | None = None) -> pd.DataFrame:
 
 
 def sales_unit_margin(d: ModelData) -> np.ndarray:
-    """HQ's margin per unit of each sales column (before fixed costs and commission)."""
+    """HQ's margin per unit of each sales column (before fixed costs and commission); the
+    variable cost is the region's (or the channel's) plus the product's in the channel.
+    """
     s = d.sales
     ch = d.channels
     k = s["k"].to_numpy()
     price = s["price"].to_numpy()
     return (price * (1.0 - ch["fee_share"].to_numpy()[k])
             - d.products["unit_cost"].to_numpy()[s["p"].to_numpy()]
-            - ch["variable_cost"].to_numpy()[k] - ch["fee_per_unit"].to_numpy()[k]
+            - s["variable_cost"].to_numpy() - ch["fee_per_unit"].to_numpy()[k]
             - ch["return_rate"].to_numpy()[k] * ch["return_cost"].to_numpy()[k])
 
 
@@ -140,11 +143,41 @@ def define_channel_opening(b: Build, rule: None) -> None:
                description="1 if the channel operates in the region")
 
 
+def define_channel_use(b: Build, rule: None) -> None:
+    """``use_channel[k]``: the channel is used at all (its launch cost); built for the
+    channels with a launch cost or, under ``channel_capacity``, a finite capacity (the
+    capacity is available only when used). ``channel_use_link[r,k]``: ``open_rk ≤ use_k``
+    (one row per pair: the disaggregated, tight form).
+    """
+    d = b.data
+    ch = d.channels
+    launch = ch["launch_cost"].to_numpy()
+    need = launch > 0
+    if d.scenario.settings.rules.channel_capacity is not None:
+        need |= np.isfinite(ch["capacity"].to_numpy())
+    rk_k = d.rk["k"].to_numpy()
+    need &= np.isin(np.arange(len(ch)), rk_k)  # only channels some cell can use
+    ks = np.flatnonzero(need)
+    pos = np.full(len(ch), -1)
+    pos[ks] = np.arange(len(ks))
+    b.idx[USE_CHANNEL.name] = pos  # channel code -> entry of use_channel (-1: none)
+    if not len(ks):
+        return
+    b.add_vars(USE_CHANNEL, labels(d, channel=ks), binary=True, cost=-launch[ks],
+               description="1 if the channel is used at all (launched, in any region)")
+    sel = np.flatnonzero(pos[rk_k] >= 0)
+    n = len(sel)
+    b.add_cons(CHANNEL_USE_LINK, labels(d, region=d.rk["r"].to_numpy()[sel], channel=rk_k[sel]),
+               [(np.arange(n), b.col(OPEN_CHANNEL, sel), 1.0),
+                (np.arange(n), b.col(USE_CHANNEL, pos[rk_k[sel]]), -1.0)], upper=0.0,
+               description="a channel opens in a region only if it is used")
+
+
 def define_listings(b: Build, rule: None) -> None:
     """``list_product[p,k]`` and ``sell_brand[b,k]``; ``listing_needs_brand``."""
     d = b.data
     b.add_vars(LIST_PRODUCT, labels(d, product=d.pk["p"], channel=d.pk["k"]), binary=True,
-               cost=-d.channels["listing_cost"].to_numpy()[d.pk["k"].to_numpy()],
+               cost=-d.pk["listing_cost"].to_numpy(),
                description="1 if the product is listed in the channel")
     b.add_vars(SELL_BRAND, labels(d, brand=d.bk["b"], channel=d.bk["k"]), binary=True,
                description="1 if the brand is sold through the channel")
@@ -199,13 +232,23 @@ def define_offers_and_demand(b: Build, rule: None) -> None:
     b.add_vars(SALES, sales_labels(d, np.arange(n_s)), upper=s["dmax"].to_numpy(),
                cost=sales_unit_margin(d), description="units sold in the cell through the "
                "channel at the price level")
-    rows, first = group_index(of["cell"].to_numpy())
-    cells_w = of["cell"].to_numpy()[first]
-    b.add_cons(OFFER_ONE_SET, labels(d, product=d.cells["p"].to_numpy()[cells_w],
-                                     region=d.cells["r"].to_numpy()[cells_w],
-                                     segment=d.cells["s"].to_numpy()[cells_w]),
-               [(rows, b.col(OFFER, np.arange(len(of))), 1.0)], upper=1.0,
-               description="at most one offer option per cell")
+    # cells with sets: one option; compact cells (one option per channel and level):
+    # at most max_channels_per_cell of them, a row only where that cuts
+    compact = d.cells["compact"].to_numpy(bool)
+    cap = d.cells["cap"].to_numpy()
+    n_elig = np.bincount(cc["cell"].to_numpy(), minlength=len(d.cells))
+    for rec, sel, rhs, desc in (
+            (OFFER_ONE_SET, ~compact, np.ones(len(d.cells)), "at most one offer option per "
+             "cell"),
+            (OFFER_CARDINALITY, compact & (cap < n_elig), cap.astype(float),
+             "at most max_channels_per_cell channels offered to the cell")):
+        oi = np.flatnonzero(sel[oc])
+        rows, first = group_index(oc[oi])
+        cells_w = oc[oi][first]
+        b.add_cons(rec, labels(d, product=d.cells["p"].to_numpy()[cells_w],
+                               region=d.cells["r"].to_numpy()[cells_w],
+                               segment=d.cells["s"].to_numpy()[cells_w]),
+                   [(rows, b.col(OFFER, oi), 1.0)], upper=rhs[cells_w], description=desc)
     off_cols = b.col(OFFER, mem["offer"].to_numpy())
     sale = mem["sale"].to_numpy()
     all_s = np.arange(n_s)
@@ -233,6 +276,78 @@ def define_offers_and_demand(b: Build, rule: None) -> None:
                                        segment=d.cells["s"].to_numpy()[cw]),
                    [(rows, b.col(SALES, all_s), 1.0)], upper=d.cells["market"].to_numpy()[cw],
                    description="total sales of a cell within its market")
+
+
+def define_compact_mnl(b: Build, rule: None) -> None:
+    """The compact exact mnl form of the cells with many options (``data.mnl_compact``).
+
+    Per cell the no-purchase volume ``P0_c = D_c / (1 + Σ_{offered} e_ckl)`` is a variable
+    (``no_purchase``) with ``mnl_balance``: ``P0_c + Σ e_ckl z_ckl = D_c``, where
+    ``z_ckl = P0_c · w_ckl`` (``offer_volume``) is linearized exactly for the binary offer
+    ``w_ckl`` by McCormick on ``L_c ≤ P0_c ≤ D_c`` (``mnl_volume_*``); sales
+    ``q_ckl ≤ e_ckl z_ckl`` (``mnl_demand``). ``L_c = D_c / (1 + the sum of the cell's
+    max_channels_per_cell largest odds)`` is the least ``P0_c`` any offer can give.
+    """
+    d = b.data
+    cm = d.mnl_compact
+    if not cm.any():
+        return
+    s, cc = d.sales, d.cc
+    sale = mnl_compact_sales(d)
+    odds = sales_odds(d)[sale]
+    cells = np.flatnonzero(cm)
+    cpos = np.full(len(d.cells), -1)
+    cpos[cells] = np.arange(len(cells))
+    market = d.cells["market"].to_numpy()
+    row = cpos[s["cell"].to_numpy()[sale]]
+    upper = market[cells]
+    # best odds of each (cell, channel) over its levels, the cap largest per cell
+    cci = s["cc"].to_numpy()[sale]
+    best = np.zeros(len(cc))
+    np.maximum.at(best, cci, odds)
+    ucc = np.unique(cci)
+    cell_of = cc["cell"].to_numpy()[ucc]
+    order = np.lexsort((-best[ucc], cell_of))
+    c_sorted = cell_of[order]
+    rank = np.arange(len(order)) - np.searchsorted(c_sorted, c_sorted)
+    top = rank < d.cells["cap"].to_numpy()[c_sorted]
+    most = np.bincount(cpos[c_sorted[top]], weights=best[ucc][order][top],
+                       minlength=len(cells))
+    lower = upper / (1.0 + most)
+    p0blk = b.add_vars(
+        NO_PURCHASE, labels(d, product=d.cells["p"].to_numpy()[cells],
+                              region=d.cells["r"].to_numpy()[cells],
+                              segment=d.cells["s"].to_numpy()[cells]),
+        lower=lower, upper=upper, description="units of the cell's market that buy nothing")
+    n = len(sale)
+    b.add_vars(
+        OFFER_VOLUME, sales_labels(d, sale), upper=upper[row],
+        description="the no-purchase volume where the channel is offered at the level, else 0")
+    # the offer column of each compact sales column (compact options have one member)
+    mem = d.members
+    off_of_sale = np.full(len(s), -1)
+    off_of_sale[mem["sale"].to_numpy()] = mem["offer"].to_numpy()  # last wins: compact = 1
+    w = b.col(OFFER, off_of_sale[sale])
+    z = b.col(OFFER_VOLUME, np.arange(n))
+    p0 = b.col(NO_PURCHASE, row)
+    r = np.arange(n)
+    lab = sales_labels(d, sale)
+    U, L = upper[row], lower[row]
+    b.add_cons(MNL_BALANCE, p0blk.labels,
+                [(np.arange(len(cells)), b.col(NO_PURCHASE, np.arange(len(cells))), 1.0),
+                 (row, z, odds)], lower=upper, upper=upper,
+                description="no-purchase volume plus the offered channels' odds x volume = "
+                "the market")
+    b.add_cons(MNL_VOLUME_OFF, lab, [(r, z, 1.0), (r, w, -U)], upper=0.0,
+                description="no volume where the channel is not offered at the level")
+    b.add_cons(MNL_VOLUME_FLOOR, lab, [(r, z, 1.0), (r, w, -L)], lower=0.0,
+                description="volume at least the least no-purchase volume where offered")
+    b.add_cons(MNL_VOLUME_UPPER, lab, [(r, z, 1.0), (r, p0, -1.0), (r, w, -L)], upper=-L,
+                description="volume at most the no-purchase volume")
+    b.add_cons(MNL_VOLUME_LOWER, lab, [(r, z, 1.0), (r, p0, -1.0), (r, w, -U)], lower=-U,
+                description="volume at least the no-purchase volume where offered")
+    b.add_cons(MNL_DEMAND, lab, [(r, b.col(SALES, sale), 1.0), (r, z, -odds)], upper=0.0,
+                description="sales within the channel's odds x the no-purchase volume")
 
 
 def define_brand_single_kind(b: Build, rule: None) -> None:
@@ -337,8 +452,41 @@ BRAND_KIND = VarFamily("brand_kind", ALWAYS, define_brand_single_kind, "design",
                        "(b,kind)", "binary", "single-kind brands: the kind chosen", None,
                        hand_test("test_brand_single_kind"))
 
+USE_CHANNEL = VarFamily("use_channel", ALWAYS, define_channel_use, "design", "channel", "k",
+                        "binary", "channel used at all (any region); cost `Λ^ch_k` "
+                        "(`launch_cost`); built for channels with a launch cost or, under "
+                        "`channel_capacity`, a capacity", "channel launch",
+                        grain_test("test_launch_cost_and_use_link"))
+
+_COMPACT = grain_test("test_compact_mnl_hand")
+NO_PURCHASE = VarFamily("no_purchase", ALWAYS, define_compact_mnl, "operations", "cell",
+                        "c, compact mnl cells", "`L_c ≤ P0_c ≤ D_c`",
+                        "units of the cell's market that buy nothing (compact mnl form)", None,
+                        _COMPACT)
+OFFER_VOLUME = VarFamily("offer_volume", ALWAYS, define_compact_mnl, "operations", "cell",
+                         "(c,k,l)", "`0 ≤ z ≤ D_c`", "`P0_c · w_ckl`: the no-purchase volume "
+                         "where `(k,l)` is offered, else 0 (compact mnl form)", None, _COMPACT)
+
+MNL_BALANCE = RowFamily("mnl_balance", ALWAYS, define_compact_mnl, "structure", "cell", "[c]",
+                        "`P0_c + Σ_{k,l} e_ckl z_ckl = D_c` (compact mnl cells)", "mnl balance",
+                        test=_COMPACT)
+MNL_VOLUME_OFF = RowFamily("mnl_volume_off", ALWAYS, define_compact_mnl, "structure", "cell",
+                           "[c,k,l]", "`z_ckl ≤ D_c w_ckl`", "mnl volume off", test=_COMPACT)
+MNL_VOLUME_FLOOR = RowFamily("mnl_volume_floor", ALWAYS, define_compact_mnl, "structure", "cell",
+                             "[c,k,l]", "`z_ckl ≥ L_c w_ckl`", "mnl volume floor", test=_COMPACT)
+MNL_VOLUME_UPPER = RowFamily("mnl_volume_upper", ALWAYS, define_compact_mnl, "structure", "cell",
+                             "[c,k,l]", "`z_ckl ≤ P0_c − L_c (1 − w_ckl)`", "mnl volume upper",
+                             test=_COMPACT)
+MNL_VOLUME_LOWER = RowFamily("mnl_volume_lower", ALWAYS, define_compact_mnl, "structure", "cell",
+                             "[c,k,l]", "`z_ckl ≥ P0_c − D_c (1 − w_ckl)`", "mnl volume lower",
+                             test=_COMPACT)
+MNL_DEMAND = RowFamily("mnl_demand", ALWAYS, define_compact_mnl, "structure", "cell", "[c,k,l]",
+                       "`sales_ckl ≤ e_ckl z_ckl` (`e_ckl = m_pkl a_ck / (1 − a_ck)`)",
+                       "mnl demand", test=_COMPACT)
+
 VARIABLES: tuple[VarFamily, ...] = (
-    OPEN_CHANNEL, LIST_PRODUCT, SELL_BRAND, LAUNCH_BRAND, OFFER, SALES, BRAND_KIND,
+    OPEN_CHANNEL, USE_CHANNEL, LIST_PRODUCT, SELL_BRAND, LAUNCH_BRAND, OFFER, SALES, NO_PURCHASE,
+    OFFER_VOLUME, BRAND_KIND,
 )
 
 LISTING_NEEDS_BRAND = RowFamily("listing_needs_brand", ALWAYS, define_listings, "structure",
@@ -351,6 +499,15 @@ BRAND_LAUNCH = RowFamily("brand_launch", ALWAYS, define_brand_launch, "structure
 OFFER_ONE_SET = RowFamily("offer_one_set", ALWAYS, define_offers_and_demand, "structure", "cell",
                           "[c]", "`Σ_{o∈𝓞_c} offer_co ≤ 1`", "offer one set",
                           test=hand_test("test_offer_one_set_and_demand_mnl_cannibalization"))
+OFFER_CARDINALITY = RowFamily("offer_cardinality", ALWAYS, define_offers_and_demand, "structure",
+                              "cell", "[c]", "`Σ_{o∈𝓞_c} offer_co ≤ m_c` for compact cells (one "
+                              "option per channel and level), where `m_c = "
+                              "max_channels_per_cell < |E_c|`", "offer cardinality",
+                              test=grain_test("test_independent_offers_per_channel_with_"
+                                              "cardinality"))
+CHANNEL_USE_LINK = RowFamily("channel_use_link", ALWAYS, define_channel_use, "structure",
+                             "channel", "[r,k]", "`open_rk ≤ use_k`", "channel use link",
+                             test=grain_test("test_launch_cost_and_use_link"))
 OFFER_NEEDS_LEVEL = RowFamily("offer_needs_level", ALWAYS, define_offers_and_demand, "structure",
                               "product_channel", "[c,k,l]",
                               "`w_ckl ≤ price_level_pkl` (`≤ list_pk` where `|L_pk| = 1`)",
@@ -377,15 +534,19 @@ FORCE_SEGMENT = RowFamily("force_segment", ALWAYS, define_channel_forcing, "rule
                           "not offered", test=hand_test("test_force_segment"))
 
 ROWS: tuple[RowFamily, ...] = (
-    LISTING_NEEDS_BRAND, BRAND_LAUNCH, OFFER_ONE_SET, OFFER_NEEDS_LEVEL, OFFER_NEEDS_OPEN, DEMAND,
-    CELL_MARKET, BRAND_KIND_LINK, BRAND_ONE_KIND, FORCE_SEGMENT,
+    CHANNEL_USE_LINK, LISTING_NEEDS_BRAND, BRAND_LAUNCH, OFFER_ONE_SET, OFFER_CARDINALITY,
+    OFFER_NEEDS_LEVEL, OFFER_NEEDS_OPEN, DEMAND, CELL_MARKET, MNL_BALANCE, MNL_VOLUME_OFF,
+    MNL_VOLUME_FLOOR, MNL_VOLUME_UPPER, MNL_VOLUME_LOWER, MNL_DEMAND, BRAND_KIND_LINK,
+    BRAND_ONE_KIND, FORCE_SEGMENT,
 )
 
 BUILD_STEPS: tuple[Step, ...] = (
     (10, define_channel_opening),
+    (15, define_channel_use),
     (20, define_listings),
     (30, define_brand_launch),
     (50, define_offers_and_demand),
+    (55, define_compact_mnl),
     (60, define_brand_single_kind),
     (70, define_channel_forcing),
 )
