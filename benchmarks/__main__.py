@@ -1,4 +1,4 @@
-"""Benchmark driver: ``python -m benchmarks {build,solve,check-floor} ...``.
+"""Benchmark driver: ``python -m benchmarks {build,solve,rootgap,check-floor} ...``.
 
 Also reached as ``channel-opt bench ...`` (which calls :func:`main`). See
 ``benchmarks/README.md``.
@@ -12,6 +12,9 @@ solve
     The solver matrix: every (family, size, solver) solved in its own process with
     the same time limit and gap; the process is killed if it has not returned
     ``grace`` seconds after the limit.
+rootgap
+    Per family and size: LP bound, root bound and best known plan, as gaps
+    (:mod:`benchmarks.rootgap`).
 check-floor
     Check that the numpy floor builds the same model as ours (rows, columns,
     nonzeros and LP-relaxation optimum) on a core instance.
@@ -30,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import report
+from . import report, rootgap
 from .generator import FAMILIES
 from .runner import ROOT, WorkerRun, run_worker
 
@@ -263,6 +266,7 @@ def solve_row(family: str, size: int, solver: str, a: argparse.Namespace, run: W
     parts = [row.get("t_load"), row.get("t_build"), row.get("t_handoff")]
     if ts and all(x is not None for x in parts):
         row["overhead_share"] = sum(parts) / ts  # type: ignore[arg-type]
+    row.update(report.profile_columns(run.first("profile")))
     row["note"] = "; ".join(n for n in notes if n)
     return row
 
@@ -376,9 +380,10 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     def common(s: argparse.ArgumentParser, sizes: str) -> None:
-        s.add_argument("--family", type=_families, default=["core"],
+        s.add_argument("--family", "--families", dest="family", type=_families,
+                       default=["core"],
                        help=f"family or comma list: {', '.join(FAMILIES)} (default core)")
-        s.add_argument("--sizes", type=_sizes, default=_sizes(sizes),
+        s.add_argument("--sizes", "--cells", dest="sizes", type=_sizes, default=_sizes(sizes),
                        help=f"cells, comma list (default {sizes})")
         s.add_argument("--seed", type=int, default=0)
         s.add_argument("--name", help="results file name (default <command>_<families>)")
@@ -408,6 +413,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--timeout", type=float, default=1800.0,
                    help="kill a worker that has not handed off after this many seconds")
     s.set_defaults(fn=cmd_solve)
+
+    rootgap.add_parser(sub, common)
 
     c = sub.add_parser("check-floor", help="check the numpy floor against our model")
     c.add_argument("--sizes", type=_sizes, default=[1000])

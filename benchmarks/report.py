@@ -27,7 +27,8 @@ SOLVE_FIELDS = [
     "run_id", "timestamp", "family", "size", "cells", "n_cols", "n_rows", "solver", "version",
     "status", "stalled", "killed", "objective", "bound", "gap", "time_limit", "mip_gap",
     "t_generate", "t_load", "t_build", "t_handoff", "t_solve", "t_extract", "wall",
-    "overhead_share", "peak_mb", "loadavg", "note",
+    "overhead_share", "peak_mb", "loadavg", "mix", "min_channel_share", "binding",
+    "unbound_rules", "markdown_units", "overlap_pairs", "commission_regions", "note",
 ]
 # termination strings a solve row may carry (backends' plus the driver's own)
 STATUSES = {"optimal", "time_limit", "other_limit", "infeasible", "unbounded", "interrupted",
@@ -280,6 +281,7 @@ def solve_markdown(rows: list[dict[str, Any]], meta: dict[str, str], notes: list
         "| gap | load | build | hand-off | solve | wall | overhead | note |",
         "|" + "---|" * 17,
     ]
+    profiled = [r for r in rows if r.get("mix")]
     for r in sorted(rows, key=lambda r: (r["family"], int(r["size"]), r["solver"])):
         lines.append("| " + " | ".join([
             r["family"], _fmt(_num(r.get("cells")), "int"), _fmt(_num(r.get("n_cols")), "int"),
@@ -291,6 +293,23 @@ def solve_markdown(rows: list[dict[str, Any]], meta: dict[str, str], notes: list
             _fmt(_num(r.get("t_solve"))), _fmt(_num(r.get("wall"))),
             _fmt(_num(r.get("overhead_share")), "pct"),
             str(r.get("note") or "").replace("|", "/")[:120]]) + " |")
+    if profiled:
+        lines += ["", "## What each plan binds", "",
+                  "Per plan: the share of units per channel; per row family of the rules the "
+                  "family switches on, binding rows / rows (slack at most 1e-6 of the bound, "
+                  "rows whose every term is 0 not counted); the rule switches without any "
+                  "binding row; the share of units sold below the reference price; "
+                  "(product, region) pairs sold online and offline; regions paying "
+                  "commission.", "",
+                  "| family | cells | solver | channel mix (units) | binding rows | rules "
+                  "not binding | markdown | overlaps | commission |", "|" + "---|" * 9]
+        for r in sorted(profiled, key=lambda r: (r["family"], int(r["size"]), r["solver"])):
+            lines.append("| " + " | ".join([
+                r["family"], _fmt(_num(r.get("cells")), "int"), r["solver"], str(r["mix"]),
+                str(r.get("binding") or "–"), str(r.get("unbound_rules") or "–"),
+                _fmt(_num(r.get("markdown_units")), "pct"),
+                _fmt(_num(r.get("overlap_pairs")), "int"),
+                _fmt(_num(r.get("commission_regions")), "int")]) + " |")
     lines += ["", "## Winner per family and size", "",
               "Fastest proof of optimality; else the smallest gap at the limit.", "",
               "| family | cells | winner | why |", "|---|---|---|---|"]
@@ -376,3 +395,123 @@ def _plot(path: Path, fams: list[str], panels: list[tuple[str, list[tuple[str, l
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+# ---------------------------------------------------------------- what a plan binds
+
+BINDING_TOL = 1e-6  # slack at most this, relative to the row's bound, is binding
+
+
+def row_activity(am: Any, x: Any) -> Any:
+    """``A x``: the activity of every row of the model at ``x``."""
+    import numpy as np
+
+    return am.matrix("csr") @ np.asarray(x, float)
+
+
+def binding_rows(am: Any, x: Any, tol: float = BINDING_TOL) -> dict[str, tuple[int, int]]:
+    """Per row block of the model: (rows binding at ``x``, rows).
+
+    A row is binding when the slack to one of its finite bounds is at most ``tol``
+    relative to that bound (``max(1, |bound|)``). Rows at a trivial ``0 <= 0`` (a
+    switched-off link whose every term is zero) are not counted: they bind in every
+    plan that does not use them and say nothing about the rule.
+    """
+    import numpy as np
+
+    act = row_activity(am, x)
+    csr = am.matrix("csr")
+    a_abs = abs(csr) @ np.abs(np.asarray(x, float))  # 0 where every term of the row is 0
+    out: dict[str, tuple[int, int]] = {}
+    for c in am.cons.values():
+        sl = slice(c.start, c.start + c.n)
+        a, used = act[sl], a_abs[sl] > tol
+        hit = np.zeros(c.n, bool)
+        for bound in (c.lower, c.upper):
+            fin = np.isfinite(bound)
+            b = np.where(fin, bound, 0.0)
+            hit |= fin & (np.abs(a - b) <= tol * np.maximum(1.0, np.abs(b)))
+        out[c.name] = (int((hit & used).sum()), int(c.n))
+    return out
+
+
+def plan_profile(am: Any, data: Any, x: Any, rules: Iterable[str]) -> dict[str, Any]:
+    """What a plan does with the rules it is tested on.
+
+    ``mix``: share of the units sold per channel (every channel of the scenario);
+    ``binding``: per row family of the registry whose switch is in ``rules``,
+    (binding rows, rows) at ``x`` (see :func:`binding_rows`); ``overlap_pairs``: the
+    (product, region) pairs sold both online and offline (``overlap`` columns at 1);
+    ``markdown_units``: share of units sold at a price level below the product's
+    reference price; ``commission_regions``: regions with the commission policy on.
+    Family names and roles come from :mod:`channel_opt.model.registry`.
+    """
+    import numpy as np
+
+    from channel_opt.model.registry import ROWS
+
+    x = np.asarray(x, float)
+    s = data.sales
+    q = x[am.vars["sales"].start:am.vars["sales"].start + len(s)]
+    units = np.bincount(s["k"].to_numpy(), weights=q, minlength=len(data.channels))
+    total = float(units.sum())
+    ids = data.channels["id"].astype(str).tolist()
+    mix = {k: (float(u) / total if total > 0 else 0.0) for k, u in zip(ids, units, strict=True)}
+    ref = data.products["ref_price"].to_numpy(float)[s["p"].to_numpy()]
+    md = s["price"].to_numpy(float) < ref - 1e-9
+    on = set(rules)
+    bind = binding_rows(am, x)
+    binding = {r.name: bind.get(r.name, (0, 0)) for r in ROWS if r.switch in on}
+
+    def _count(block: str) -> int:
+        b = am.vars.get(block)
+        return 0 if b is None else int((x[b.start:b.start + b.n] > 0.5).sum())
+
+    return {"mix": mix, "binding": binding, "units": total,
+            "markdown_units": float(q[md].sum()) / total if total > 0 else 0.0,
+            "overlap_pairs": _count("overlap"),
+            "commission_regions": _count("commission_policy")}
+
+
+def rules_on(settings: Any) -> set[str]:
+    """The rule switches a scenario's settings turn on (``Settings.rules``)."""
+    return {k for k in type(settings.rules).model_fields if getattr(settings.rules, k) is not None}
+
+
+def mix_text(mix: dict[str, float]) -> str:
+    """``online 42% · store 23% · ...``: the share of units per channel."""
+    return " · ".join(f"{k} {v:.0%}" for k, v in mix.items())
+
+
+def binding_by_rule(binding: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Per rule switch of the registry: (binding rows, rows) summed over its row
+    families (as :func:`plan_profile` returns them per row family)."""
+    from channel_opt.model.registry import ROW
+
+    out: dict[str, tuple[int, int]] = {}
+    for name, (hit, n) in binding.items():
+        sw = ROW[name].switch
+        if sw is None:
+            continue
+        h0, n0 = out.get(sw, (0, 0))
+        out[sw] = (h0 + int(hit), n0 + int(n))
+    return out
+
+
+def binding_text(binding: dict[str, Any]) -> str:
+    """``partner_floor 3/6 · ...``: binding rows per row family that has rows."""
+    return " · ".join(f"{k} {h}/{n}" for k, (h, n) in binding.items() if n)
+
+
+def profile_columns(profile: dict[str, Any] | None) -> dict[str, Any]:
+    """The solve-table columns of a plan profile (empty without a plan)."""
+    if not profile:
+        return {}
+    mix, binding = profile["mix"], profile["binding"]
+    by_rule = binding_by_rule(binding)
+    return {"mix": mix_text(mix), "min_channel_share": min(mix.values()) if mix else None,
+            "binding": binding_text(binding),
+            "unbound_rules": ";".join(k for k, (h, n) in by_rule.items() if n and not h),
+            "markdown_units": profile["markdown_units"],
+            "overlap_pairs": profile["overlap_pairs"],
+            "commission_regions": profile["commission_regions"]}

@@ -174,7 +174,9 @@ def task_floor_passmodel(spec: dict[str, Any], ev: Events, meter: Any) -> None:
 
 
 def task_solve(spec: dict[str, Any], ev: Events, meter: Any) -> None:
-    import channel_opt.solving.backends as bk
+    import channel_opt.solving.engines as bk
+    import channel_opt.solving.engines.highs as bk_highs
+    import channel_opt.solving.engines.pyomo as bk_pyomo
     from channel_opt.model import build_array_model, build_data
 
     scen = _scenario(spec, ev, meter)
@@ -184,8 +186,8 @@ def task_solve(spec: dict[str, Any], ev: Events, meter: Any) -> None:
     ev.emit("phase", phase="build", seconds=time.perf_counter() - t, n_cols=am.n_cols,
             n_rows=am.n_rows)
     # tell the parent when the hand-off is done: its kill deadline counts from there
-    for fn_name in ("new_highs", "to_pyomo"):
-        orig = getattr(bk, fn_name, None)
+    for mod, fn_name in ((bk_highs, "new_highs"), (bk_pyomo, "to_pyomo")):
+        orig = getattr(mod, fn_name, None)
         if orig is None:
             continue
 
@@ -193,7 +195,7 @@ def task_solve(spec: dict[str, Any], ev: Events, meter: Any) -> None:
             out = _orig(*a, **k)
             ev.emit("handoff_done")
             return out
-        setattr(bk, fn_name, wrapped)
+        setattr(mod, fn_name, wrapped)
     glpk = getattr(bk, "GlpkBackend", None)
     if spec["solver"] == "glpk" and glpk is not None and getattr(glpk, "shell", False):
         # channel_opt passes Pyomo's ``timelimit`` (limit + grace, a float) for shell
@@ -229,6 +231,9 @@ def task_solve(spec: dict[str, Any], ev: Events, meter: Any) -> None:
         except Exception:  # noqa: BLE001
             bad = -1
         ev.emit("phase", phase="extract", seconds=t_ex, error=err, row_violations=bad)
+        from .report import plan_profile, rules_on
+
+        ev.emit("profile", **plan_profile(am, data, raw.x, rules_on(scen.settings)))
     ev.emit("done")
 
 

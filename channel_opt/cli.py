@@ -44,6 +44,28 @@ def _bad_input(e: ScenarioError) -> int:
     return EXIT_BAD_INPUT
 
 
+def solver_option(text: str) -> tuple[str, bool | int | float | str]:
+    """``KEY=VALUE`` of ``--solver-option``: the value as a bool (true/false), an int,
+    a float or else the string given.
+    """
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: use KEY=VALUE")
+    raw = raw.strip()
+    value: bool | int | float | str
+    if raw.lower() in ("true", "false"):
+        value = raw.lower() == "true"
+    else:
+        try:
+            value = int(raw)
+        except ValueError:
+            try:
+                value = float(raw)
+            except ValueError:
+                value = raw
+    return key.strip(), value
+
+
 def cmd_solve(a: argparse.Namespace) -> int:
     """Solve a scenario and write the result folder.
 
@@ -59,7 +81,7 @@ def cmd_solve(a: argparse.Namespace) -> int:
         write_solution,
     )
     from .solving import solve
-    from .solving.backends import ERROR, INTERRUPTED
+    from .solving.engines import ERROR, INTERRUPTED, SolverUnavailableError
 
     # the limit covers the whole run: from the start of the process when this is the
     # program (main() without arguments), else from this call
@@ -87,13 +109,18 @@ def cmd_solve(a: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     try:
         sol = solve(scen, solver=a.solver, time_limit=a.time_limit, mip_gap=a.mip_gap,
-                    threads=a.threads, seed=a.seed, log_file=a.log_file, budget=budget)
-    except OptionsError as e:  # a bad option: bad input, nothing written
+                    threads=a.threads, seed=a.seed, log_file=a.log_file, budget=budget,
+                    solver_options=dict(a.solver_option or []), method=a.method,
+                    workers=a.workers)
+    except OptionsError as e:  # a bad option or unknown solver: bad input, nothing written
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except ValueError as e:  # unknown or missing solver, rule forcing the impossible
+    except SolverUnavailableError as e:  # a known solver not installed here
         print(f"error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT if "solver" not in str(e) else EXIT_FAILURE
+        return EXIT_FAILURE
+    except ValueError as e:  # e.g. a rule forcing the impossible
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     sol.timings = {"startup": startup, "load": load, **sol.timings}
     if sol.termination == INTERRUPTED:  # the solver itself caught the signal
         raise KeyboardInterrupt
@@ -167,11 +194,11 @@ def cmd_schema(a: argparse.Namespace) -> int:
 
 def cmd_solvers(a: argparse.Namespace) -> int:
     """List the solver backends and whether they are installed here."""
-    from .solving.backends import BACKENDS, CAPABILITIES
+    from .solving.engines import BACKENDS, FEATURES
 
     for name, b in BACKENDS.items():
         ok = b.is_available()
-        caps = [c for c in CAPABILITIES if getattr(b, c)]
+        caps = [c for c in FEATURES if b.supports(c)]
         print(f"{name:12s} {'available ' + b.version() if ok else 'not installed':28s} "
               f"{', '.join(caps)}")
     return 0
@@ -213,12 +240,22 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--mip-gap", type=float,
                    help="relative gap at which to stop (default 1e-4, every solver)")
     s.add_argument("--threads", type=int)
+    s.add_argument("--method", default="auto", choices=("auto", "monolithic", "decompose"),
+                   help="decompose: by region with a Lagrangian bound (models/"
+                   "decomposition.md); auto (default): decompose from 100,000 cells and "
+                   "2 regions with highs, else one MIP")
+    s.add_argument("--workers", type=int,
+                   help="processes solving regions with --method decompose (default: one "
+                   "per core; small models in this process)")
     s.add_argument("--seed", type=int)
     s.add_argument("--out", help="result folder (default results/<scenario name>); only "
                    "a new or empty folder or one channel_opt wrote is replaced")
     s.add_argument("--overwrite", "--force", action="store_true",
                    help="replace a result folder that holds another scenario's result")
     s.add_argument("--log-file", help="write the solver's log here")
+    s.add_argument("--solver-option", action="append", type=solver_option, metavar="KEY=VALUE",
+                   help="an option of the solver by its own name, passed through "
+                   "(repeatable; e.g. mip_heuristic_effort=0.3 for HiGHS)")
     s.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     s.set_defaults(fn=cmd_solve)
     v = sub.add_parser("validate", parents=[common],
@@ -256,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"interrupted ({'Ctrl-C' if signum == 2 else f'signal {signum}'}): nothing "
               "written; a previous result is kept", file=sys.stderr)
         code = EXIT_INTERRUPTED if signum == 2 else 128 + signum
-        from .solving.backends import unsettled_solver
+        from .solving.engines import unsettled_solver
 
         if unsettled_solver():  # HiGHS has not seen the cancel yet: leave now
             sys.stdout.flush()

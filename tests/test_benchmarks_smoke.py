@@ -7,6 +7,7 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,3 +106,104 @@ def test_a_stalled_worker_is_killed() -> None:
     assert run.first("done") is None
     assert run.wall < 60
     assert "killed" in run.error
+
+
+# ---------------------------------------------------------------- families (no solve)
+
+from benchmarks import generator  # noqa: E402
+from benchmarks.report import binding_by_rule, plan_profile, rules_on  # noqa: E402
+from channel_opt.model import build_array_model, to_highs  # noqa: E402
+from channel_opt.model.registry import ROWS  # noqa: E402
+from channel_opt.scenario import Scenario  # noqa: E402
+
+
+def _family(name: str, n: int = 200, seed: int = 0) -> Scenario:
+    tables, settings = generator.generate(name, n, seed)
+    return Scenario.from_frames(tables, settings, name=name)
+
+
+@pytest.mark.parametrize("name", list(generator.FAMILIES))
+def test_family_structure(name: str) -> None:
+    """Every family validates, is seeded, reaches every channel, and builds rows for
+    every rule family it names (read from the registry); its levers are finite."""
+    fam = generator.FAMILIES[name]
+    t0, s0 = generator.generate(name, 200, 0)
+    t1, _ = generator.generate(name, 200, 0)
+    t2, _ = generator.generate(name, 200, 1)
+    assert all(t0[k].equals(t1[k]) for k in t0)  # the same seed, the same instance
+    assert not t0["shares"].equals(t2["shares"])
+    scen = Scenario.from_frames(t0, s0, name=name)
+    assert 120 <= len(scen.cells) <= 300
+    assert set(scen.shares["channel"]) == set(generator.CHANNEL_IDS)
+    on = rules_on(scen.settings)
+    assert on == set(fam.rules)
+    am, data = build_array_model(scen)
+    for switch in on:  # every rule switch of the family has rows in the model
+        blocks = [r.name for r in ROWS if r.switch == switch and r.name in am.cons]
+        assert blocks, switch
+    if fam.price_levels:
+        lv = t0["price_levels"]
+        assert (lv["price"] < lv["product"].map(
+            t0["products"].set_index("id")["ref_price"])).any()
+    if "overlap" in on:
+        assert scen.settings.rules.overlap is not None and scen.settings.rules.overlap.cost > 0
+    regions = t0["regions"]
+    for col in ("partner_profit_floor", "dealer_min_volume", "store_labour_hours",
+                "dealer_capacity", "shelf_capacity", "service_level"):
+        if col in regions:
+            vals = regions[col].to_numpy(float)
+            assert (vals >= 0).all() and (np.isfinite(vals) & (vals > 0)).any(), col
+
+
+def test_apparel_family_is_shaped_like_the_shipped_instance() -> None:
+    from channel_opt.scenario import load_scenario
+
+    shipped = load_scenario(ROOT / "instances" / "apparel" / "apparel.yaml")
+    scen = _family("apparel", 400)
+    assert set(scen.brands["id"]) == set(shipped.brands["id"])
+    new = scen.brands.set_index("id")
+    assert bool(new.loc["nuvo", "new"]) and new.loc["nuvo", "allowed_kinds"] == "online"
+    assert dict(zip(scen.segments["id"], scen.segments["channels"], strict=True)) == dict(
+        zip(shipped.segments["id"], shipped.segments["channels"], strict=True))
+    assert sorted(scen.channels["kind"]) == sorted(shipped.channels["kind"])
+    assert set(scen.price_levels["level"]) == set(shipped.price_levels["level"])
+    assert rules_on(scen.settings) == rules_on(shipped.settings)
+    assert [(r.action, r.channel, r.season) for r in scen.settings.channel_rules] == \
+        [(r.action, r.channel, r.season) for r in shipped.settings.channel_rules]
+    # no product has both price levels and finite inventory (instances/README.md)
+    finite = scen.products.loc[np.isfinite(scen.products["inventory"]), "id"]
+    assert not set(finite) & set(scen.price_levels["product"])
+
+
+def test_generator_is_vectorized_at_scale() -> None:
+    """10^5 cells generate in a few seconds (10^6 in benchmarks/README.md)."""
+    import time
+
+    t = time.perf_counter()
+    tables, _ = generator.generate("apparel", 100_000, 0)
+    assert 80_000 <= len(tables["cells"]) <= 120_000
+    assert time.perf_counter() - t < 60  # a guard against a Python loop per cell
+
+
+def test_plan_profile_on_a_hand_computed_plan() -> None:
+    """Duo scenario (conftest) with a DC capacity of 30 units. By hand: offering
+    {online, store} sells 100/3 units each without the cap, so the cap cuts online to
+    30: profit 30 x 50 + 100/3 x 30 = 2,500 (against 1,500 for either channel alone).
+    The DC row binds; online carries 30 / (30 + 100/3) = 47.4 % of the units."""
+    from conftest import duo_tables
+
+    scen = Scenario.from_frames(duo_tables(), {"rules": {"dc_capacity": 30.0}}, name="duo")
+    am, data = build_array_model(scen)
+    h = to_highs(am)
+    h.run()
+    x = np.asarray(h.getSolution().col_value)
+    assert h.getInfo().objective_function_value == pytest.approx(2500.0, rel=1e-6)
+    prof = plan_profile(am, data, x, rules_on(scen.settings))
+    assert prof["mix"] == pytest.approx({"online": 30 / (30 + 100 / 3),
+                                         "store": (100 / 3) / (30 + 100 / 3)}, rel=1e-6)
+    assert prof["binding"] == {"dc_capacity": (1, 1)}
+    assert binding_by_rule(prof["binding"]) == {"dc_capacity": (1, 1)}
+    # the same plan with the capacity raised out of reach binds nothing
+    scen2 = Scenario.from_frames(duo_tables(), {"rules": {"dc_capacity": 31.0}}, name="duo")
+    am2, data2 = build_array_model(scen2)
+    assert plan_profile(am2, data2, x, {"dc_capacity"})["binding"] == {"dc_capacity": (0, 1)}

@@ -16,7 +16,7 @@ from scenario_factory import duo
 from channel_opt.model import build_array_model
 from channel_opt.scenario import load_scenario
 from channel_opt.solving import solve
-from channel_opt.solving.backends import (
+from channel_opt.solving.engines import (
     ERROR,
     OPTIMAL,
     TIME_LIMIT,
@@ -167,3 +167,77 @@ def test_cli_bad_options_exit_2_and_write_nothing(tmp_path: Path) -> None:
         assert f"option '{option}'" in r.stderr
     assert "use one of highs, cbc" in r.stderr
     assert not out.exists()
+
+
+# ---- issue 11: an unknown solver is a typed error; solver options pass through ------
+
+def test_unknown_solver_is_a_typed_options_error_listing_the_backends() -> None:
+    from channel_opt.solving.engines import BACKENDS, UnknownSolverError, available, get
+
+    for call in (lambda: solve(duo(), solver="nosuch", mip_gap=2.0), lambda: get("nosuch")):
+        with pytest.raises(UnknownSolverError) as e:
+            call()
+        assert isinstance(e.value, OptionsError) and e.value.solver == "nosuch"
+        assert "use one of " + ", ".join(BACKENDS) in str(e.value)
+        assert "installed here: " + ", ".join(available()) in str(e.value)
+    with pytest.raises(UnknownSolverError) as e:  # the other problems are kept
+        solve(duo(), solver="nosuch", mip_gap=2.0)
+    assert any("option 'mip_gap'" in p for p in e.value.problems)
+
+
+@pytest.mark.parametrize(("options", "words"), [
+    ({"no_such_option": 1}, "'no_such_option': HiGHS has no such option"),
+    ({"mip_max_nodes": "many"}, "'mip_max_nodes': HiGHS wants int, not str"),
+    ({"mip_max_nodes": 2.5}, "'mip_max_nodes': HiGHS wants int, not float"),
+    ({"presolve": True}, "'presolve': HiGHS wants str, not bool"),
+    ({"mip_heuristic_effort": -1.0}, "'mip_heuristic_effort': HiGHS refuses the value -1.0"),
+    ({"time_limit": 5.0}, "'time_limit': set by the solve itself; use the option 'time_limit'"),
+    ({"mip_rel_gap": 0.1}, "use the option 'mip_gap'"),
+])
+def test_bad_highs_options_are_refused_by_name(options: dict[str, object], words: str) -> None:
+    for solver in ("highs", "highs_pyomo"):  # both check against HiGHS' own option list
+        with pytest.raises(OptionsError) as e:
+            check_options(duo(), solver=solver, solver_options=options)
+        assert words in str(e.value) and len(e.value.problems) == 1
+
+
+def test_pyomo_solvers_refuse_only_the_options_the_solve_sets() -> None:
+    check_options(duo(), solver="cbc", solver_options={"cuts": "off", "strong": 5})
+    with pytest.raises(OptionsError, match="'sec': set by the solve itself"):
+        check_options(duo(), solver="cbc", solver_options={"sec": 5})
+
+
+def test_highs_option_changes_the_outcome() -> None:
+    """``mip_max_nodes=0`` stops HiGHS before its first node on tiny: no plan from the
+    solver's search (termination other_limit), so the checked constructive plan (its
+    MIP start) comes back as merely feasible; the default run proves the optimum 7440
+    (derived by hand). The options are recorded; an int for a float option is taken.
+    """
+    scen = load_scenario(TINY)
+    default = solve(scen, sensitivity=False)
+    assert (default.termination, default.plan_status) == (OPTIMAL, "optimal")
+    assert default.objective == pytest.approx(TINY_OPTIMUM)
+    capped = solve(scen, sensitivity=False,
+                   solver_options={"mip_max_nodes": 0, "mip_heuristic_effort": 1})
+    assert capped.termination == "other_limit" and capped.plan_status == "feasible"
+    assert capped.objective is not None and capped.objective <= TINY_OPTIMUM + 1e-6
+    assert capped.options["solver_options"] == {"mip_max_nodes": 0, "mip_heuristic_effort": 1}
+
+
+def test_cli_solver_option_is_passed_and_recorded(tmp_path: Path) -> None:
+    from channel_opt.cli import main, solver_option
+
+    assert [solver_option(t) for t in ("a=1", "b=0.5", "c=true", "d=off", "e=1e-3")] == [
+        ("a", 1), ("b", 0.5), ("c", True), ("d", "off"), ("e", 1e-3)]
+    out = tmp_path / "res"
+    assert main(["-q", "solve", str(TINY), "--out", str(out), "--no-plots",
+                 "--solver-option", "mip_max_nodes=0",
+                 "--solver-option", "presolve=off"]) == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["termination"] == "other_limit"
+    assert summary["options"]["solver_options"] == {"mip_max_nodes": 0, "presolve": "off"}
+    bad = tmp_path / "bad"
+    for opt in ("no_such_option=1", "mip_max_nodes=many"):
+        assert main(["-q", "solve", str(TINY), "--out", str(bad), "--no-plots",
+                     "--solver-option", opt]) == 2
+        assert not bad.exists()

@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from channel_opt.scenario import load_scenario
-from channel_opt.solving.backends import BACKENDS, RUN_DIR_PREFIX, clean_stale_run_dirs
+from channel_opt.solving.engines import BACKENDS
+from channel_opt.solving.engines.watchdog import RUN_DIR_PREFIX, clean_stale_run_dirs
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow,

@@ -67,6 +67,7 @@ def spy_watched(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 @pytest.mark.slow
 def test_solver_gets_what_is_left_of_the_whole_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", -1)  # duo through the watchdog
     calls = spy_watched(monkeypatch)
     budget = Budget(40.0, start=time.monotonic() - 12.0)  # 12 s went on load and start-up
     sol = pipeline.solve(duo(), budget=budget)
@@ -108,10 +109,14 @@ def test_diagnosis_is_skipped_without_time_and_says_so() -> None:
     assert d.families == ["partner_floor"]
 
 
-def test_summary_has_every_phase(tmp_path: Path) -> None:
+@pytest.mark.parametrize("small", [True, False])
+def test_summary_has_every_phase(tmp_path: Path, small: bool,
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import yaml
     from scenario_factory import duo_tables
 
+    if not small:  # as a model too large to solve in this process is
+        monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", -1)
     scen = tmp_path / "duo.yaml"
     scen.write_text(yaml.safe_dump({"name": "duo", "tables": duo_tables()}), encoding="utf-8")
     assert main(["-q", "solve", str(scen), "--out", str(tmp_path / "r"), "--time-limit", "60",
@@ -119,8 +124,12 @@ def test_summary_has_every_phase(tmp_path: Path) -> None:
     t = json.loads((tmp_path / "r" / "summary.json").read_text())["timings_seconds"]
     assert list(t)[:2] == ["startup", "load"]
     assert t["startup"] == 0.0  # called as a function: the budget starts with the call
-    assert {"build", "heuristic", "handoff", "solve", "process", "extract"} <= set(t)
-    assert t["process"] > 0.0, t  # the solver child's start-up, counted in no phase before
+    assert {"build", "handoff", "solve", "extract"} <= set(t)
+    if small:  # solved in this process, the constructive plan not needed
+        assert "process" not in t and "heuristic" not in t, t
+    else:
+        assert "heuristic" in t
+        assert t["process"] > 0.0, t  # the solver child's start-up, counted in no phase
 
 
 @pytest.mark.slow
@@ -133,3 +142,122 @@ def test_command_returns_within_limit_and_grace(tmp_path: Path) -> None:
     assert r["wall"] <= 20.0 + grace_seconds(20.0), r
     assert r["termination"] in ("time_limit", "optimal")
     assert sum(r["timings"].values()) <= r["wall"]
+
+
+# ---- issue 13 item 4: every phase is given what is left of the one budget ------------
+
+def _spy_phases(monkeypatch: pytest.MonkeyPatch, budget: Budget) -> list[dict[str, Any]]:
+    """Record, at the start of each phase, the time it was given and what the budget
+    had left then. The watched solve runs in this process (same options) to stay fast.
+    """
+    from channel_opt.solving.engines import get
+
+    calls: list[dict[str, Any]] = []
+
+    def note(phase: str, limit: float | None, **extra: Any) -> None:
+        calls.append({"phase": phase, "limit": limit, "left": budget.remaining(), **extra})
+
+    real_construct, real_sens, real_diag = pipeline.construct, pipeline.lp_sensitivity, \
+        pipeline.diagnose
+
+    def construct(am: Any, data: Any, time_limit: float | None = None) -> Any:
+        note("heuristic", time_limit)
+        return real_construct(am, data, time_limit=time_limit)
+
+    def watched(name: str, am: Any, opts: Any, kill_after: float | None = None) -> Any:
+        note("solve", opts.time_limit, kill_after=kill_after,
+             deadline_in=opts.deadline - time.monotonic())
+        return get(name).solve(am, opts)
+
+    def sensitivity(am: Any, x: Any, time_limit: float | None = None) -> Any:
+        note("sensitivity", time_limit)
+        return real_sens(am, x, time_limit=time_limit)
+
+    def diagnose(am: Any, currency: str, time_limit: float | None = None) -> Any:
+        note("diagnosis", time_limit)
+        return real_diag(am, currency, time_limit=time_limit)
+
+    monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", -1)  # every phase, as at scale
+    monkeypatch.setattr(pipeline, "construct", construct)
+    monkeypatch.setattr(pipeline, "solve_watched", watched)
+    monkeypatch.setattr(pipeline, "lp_sensitivity", sensitivity)
+    monkeypatch.setattr(pipeline, "diagnose", diagnose)
+    return calls
+
+
+def test_each_phase_gets_what_is_left_of_the_whole_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """40 s limit, 12 s already used (load, start-up): the constructive plan may take
+    half of what is left after the 4 s post-solve reserve, the solver all of what is
+    left then minus the reserve (killed half a grace after the limit), and the
+    sensitivity LP what is left after the solve; no phase is given more than the
+    budget has left when it starts.
+    """
+    budget = Budget(40.0, start=time.monotonic() - 12.0)
+    calls = _spy_phases(monkeypatch, budget)
+    sol = pipeline.solve(duo(), budget=budget)
+    assert sol.plan_status == "optimal" and sol.objective == pytest.approx(100 / 3 * 80)
+    by = {c["phase"]: c for c in calls}
+    assert list(by) == ["heuristic", "solve", "sensitivity"]
+    reserve = budget.post_solve_reserve()
+    assert reserve == pytest.approx(4.0)
+    h, s, e = by["heuristic"], by["solve"], by["sensitivity"]
+    assert h["limit"] == pytest.approx(0.5 * (h["left"] - reserve), abs=0.05)
+    assert s["limit"] == pytest.approx(s["left"] - reserve, abs=0.05)
+    assert s["deadline_in"] == pytest.approx(s["limit"], abs=0.05)
+    assert s["kill_after"] == pytest.approx(s["left"] + 0.5 * budget.grace, abs=0.05)
+    assert e["limit"] == pytest.approx(e["left"], abs=0.05)
+    for c in calls:
+        assert 0 < c["limit"] <= c["left"] + 0.01 <= 28.01, c  # (read just after)
+    assert h["left"] >= s["left"] >= e["left"]  # one clock through the phases
+
+
+def test_the_diagnosis_gets_what_is_left(monkeypatch: pytest.MonkeyPatch) -> None:
+    budget = Budget(30.0, start=time.monotonic() - 5.0)
+    calls = _spy_phases(monkeypatch, budget)
+    sol = pipeline.solve(duo({"rules": {"partner_floor": True}},
+                             regions=[{"id": "R", "partner_profit_floor": 2000.0}]),
+                         budget=budget)
+    assert sol.termination == "infeasible" and sol.diagnosis is not None
+    assert sol.diagnosis.families == ["partner_floor"]
+    d = next(c for c in calls if c["phase"] == "diagnosis")
+    assert d["limit"] == pytest.approx(d["left"], abs=0.05) and 0 < d["limit"] <= 25.0
+
+
+def test_a_sub_budget_shares_the_clock() -> None:
+    master = Budget(100.0, start=time.monotonic() - 20.0)  # 80 s left
+    part = master.sub(0.5, reserve=10.0)  # half of (80 - 10)
+    assert part.limit == pytest.approx(35.0, abs=0.05)
+    assert part.deadline() is not None and master.deadline() is not None
+    assert part.deadline() <= master.deadline()  # type: ignore[operator]
+    assert master.deadline() == pytest.approx(master.start + 100.0)
+    assert Budget().sub(0.5).limit is None and Budget().deadline() is None
+
+
+def test_small_models_skip_the_watchdog_and_the_constructive_plan(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """tiny under a time limit: HiGHS in this process, no constructive plan; the hand
+    optimum 7440. Stopped short (no node allowed), the constructive plan comes after.
+    """
+    def never(*a: object, **k: object) -> None:
+        raise AssertionError("not for a small model solved to optimality")
+
+    monkeypatch.setattr(pipeline, "solve_watched", never)
+    real = pipeline.construct
+    monkeypatch.setattr(pipeline, "construct", never)
+    tiny = ROOT / "instances" / "tiny" / "tiny.yaml"
+    sol = pipeline.solve(tiny, time_limit=60.0)
+    assert (sol.plan_status, sol.objective) == ("optimal", pytest.approx(7440.0))
+    assert "heuristic" not in sol.timings and "process" not in sol.timings
+    used: list[float | None] = []
+
+    def construct(am: Any, data: Any, time_limit: float | None = None) -> Any:
+        used.append(time_limit)
+        return real(am, data, time_limit=time_limit)
+
+    monkeypatch.setattr(pipeline, "construct", construct)
+    sol = pipeline.solve(tiny, time_limit=60.0, solver_options={"mip_max_nodes": 0})
+    assert sol.termination == "other_limit" and sol.plan_status == "feasible"
+    assert "constructive" in sol.solver_message and len(used) == 1 and "heuristic" in \
+        sol.timings
+    assert used[0] is not None and 25.0 < used[0] <= 30.0  # half of what the solve left

@@ -1,7 +1,7 @@
 """Solving: backends, the solve pipeline, plan checks, diagnosis and sensitivity."""
 
-from .backends import BACKENDS, Backend, SolveOptions, available_backends, get_backend
 from .diagnose import Diagnosis, diagnose
+from .engines import BACKENDS, Backend, SolveOptions, available_backends, get_backend
 from .pipeline import Solution, solve
 
 __all__ = ["BACKENDS", "Backend", "Diagnosis", "Solution", "SolveOptions",

@@ -1,10 +1,28 @@
 """The time budget of one run: one deadline, passed through every phase.
 
 A ``--time-limit`` covers the whole run (load, build, constructive plan, hand-off,
-solve, diagnosis, extraction), not only the solver. :class:`Budget` is the one place
-that knows how much is left and how much a phase may take; the pipeline asks it
-before each phase and the solver gets what remains after a reserve for the phases
-that follow it.
+solve, diagnosis, sensitivity, extraction), not only the solver. :class:`Budget` is
+the one place that knows how much is left and how much a phase may take; the
+pipeline asks it before each phase and gives each phase what it answers:
+
+* the constructive plan: ``phase_limit(0.5, reserve=post_solve_reserve())``;
+* the solver: ``phase_limit(reserve=post_solve_reserve())``, killed by the watchdog
+  at ``hard_stop()`` (the limit plus half the grace);
+* the diagnosis of an infeasible model and the sensitivity LP: ``phase_limit()``
+  (what is left), skipped when it is under ``MIN_PHASE_SECONDS``.
+
+Another solve path shares it the same way (e.g. a decomposition), asking
+``remaining()`` / ``phase_limit(share, reserve)`` before each step, or handing a part
+to a sub-step as a budget of its own::
+
+    master = Budget(600.0)
+    regions = master.sub(0.8, reserve=master.post_solve_reserve())  # 80 % of what is left
+    while regions.allows():                   # a step needs MIN_PHASE_SECONDS
+        solve_region(..., time_limit=regions.phase_limit())
+    repair(..., time_limit=master.phase_limit())  # the rest of the whole run
+
+A sub-budget ends no later than its parent, so nothing given out overruns the run.
+The run returns within ``limit + grace_seconds(limit)``.
 """
 
 from __future__ import annotations
@@ -84,6 +102,16 @@ class Budget:
         if left is None:
             return None
         return max(0.0, share * (left - reserve))
+
+    def sub(self, share: float = 1.0, reserve: float = 0.0) -> Budget:
+        """A budget of its own for a part of the run, starting now: ``share`` of what
+        is left after ``reserve`` (see :meth:`phase_limit`); unlimited without a limit.
+        """
+        return Budget(self.phase_limit(share, reserve))
+
+    def deadline(self) -> float | None:
+        """The ``time.monotonic()`` at which the limit passes, or ``None``."""
+        return None if self.limit is None else self.start + self.limit
 
     def post_solve_reserve(self) -> float:
         """Seconds kept back from the solver for the phases after it (extraction,

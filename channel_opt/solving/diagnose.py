@@ -6,10 +6,10 @@ a penalized release; the least total slack tells which rules cannot hold togethe
 where, and by how much. Slack is weighed relative to the row's bound (a floor
 short by 10% counts like a capacity 10% over), so euros, units and hours compare.
 
-Where the LP relaxation is itself infeasible, HiGHS also gives an irreducible
-infeasible subsystem (IIS): a smallest set of rows and bounds that cannot hold
-together, each of which is needed for the conflict. It names every rule involved
-(structure included), where the elastic model names only what to relax.
+Where the LP relaxation is itself infeasible, the engine with the "iis" feature
+(HiGHS) also gives an irreducible infeasible subsystem (IIS): a smallest set of rows
+and bounds that cannot hold together, each of which is needed for the conflict. It
+names every rule involved (structure included), where the elastic model names only what to relax.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..model.linear import ArrayModel
 from ..model.registry import ROW, planner_words
-from .backends import new_highs, run_interruptible
+from .engines import OPTIMAL, TIME_LIMIT, engine_with
 
 
 @dataclass
@@ -165,17 +165,14 @@ def _elastic_diagnosis(am: ArrayModel, currency: str, time_limit: float | None =
 
     The least weighted slack relaxes one side of a conflict (a service level short,
     say). That family is then held firm (its slack fixed at 0) and the elastic model
-    solved again on the same HiGHS instance: the families it must relax instead (the
+    solved again in the same in-memory session: the families it must relax instead (the
     DC capacity) are the other side. This repeats until holding the families found
     makes the model infeasible or ``rounds`` solves are done. ``Conflict.option`` says
     which solve a conflict comes from (1: the least relaxation). Each solve gets at
     most ``ELASTIC_TIME_LIMIT`` seconds, and all of them together ``time_limit``.
     """
-    import highspy
-
     el, slacks = elastic_model(am)
-    h = new_highs(el)
-    h.setOptionValue("output_flag", False)
+    lp = engine_with("in_memory").session(el)
     stop = None if time_limit is None else time.monotonic() + time_limit
     conflicts: list[Conflict] = []
     held: set[str] = set()
@@ -184,24 +181,18 @@ def _elastic_diagnosis(am: ArrayModel, currency: str, time_limit: float | None =
                                                            stop - time.monotonic())
         if option > 1 and each < 0.1:
             break  # the budget is used up: report the families found so far
-        h.setOptionValue("time_limit", max(0.1, float(each)))
-        run_interruptible(h)
-        info = h.getInfo()
-        if option == 1 and h.getModelStatus() == highspy.HighsModelStatus.kTimeLimit \
-                and info.primal_solution_status != 2:
+        out = lp.solve(time_limit=max(0.1, float(each)), interruptible=True)
+        if option == 1 and out.termination == TIME_LIMIT and out.x is None:
             return Diagnosis(message="the scenario is infeasible; the diagnosis was cut at "
                              f"the time limit ({max(each, 0.0):.1f} s left for it) before it "
                              "found which rules conflict: run again with a longer limit")
-        solved = h.getModelStatus() in (highspy.HighsModelStatus.kOptimal,
-                                        highspy.HighsModelStatus.kTimeLimit) and \
-            info.primal_solution_status == 2
-        if not solved:
+        if out.termination not in (OPTIMAL, TIME_LIMIT) or out.x is None:
             if option == 1:
                 return Diagnosis(message="the elastic model could not be solved either "
-                                 f"({h.modelStatusToString(h.getModelStatus())}); the "
+                                 f"({out.message}); the "
                                  "conflict is in the structure of the scenario")
             break  # the families found so far cannot all be held: they are the conflict
-        x = np.asarray(h.getSolution().col_value)
+        x = out.x
         found = _slack_conflicts(el, slacks, x, currency, option)
         new = {c.family for c in found} - held
         conflicts += found
@@ -209,8 +200,7 @@ def _elastic_diagnosis(am: ArrayModel, currency: str, time_limit: float | None =
             break
         held |= new
         cols = np.concatenate([el.vars[name].cols for fam, name in slacks if fam in new])
-        h.changeColsBounds(len(cols), cols.astype(np.int32), np.zeros(len(cols)),
-                           np.zeros(len(cols)))
+        lp.set_col_bounds(cols, np.zeros(len(cols)), np.zeros(len(cols)))
     conflicts.sort(key=lambda c: (c.option, -c.amount))
     fams = sorted({c.family for c in conflicts})
     first = [c.text for c in conflicts if c.option == 1]
@@ -254,66 +244,26 @@ def _conflict(fam: str, lab: dict[str, Any], amount: float, currency: str,
 
 def irreducible_subsystem(am: ArrayModel, currency: str = "EUR", *,
                           time_limit: float | None = IIS_TIME_LIMIT) -> tuple[list[IisMember], str]:
-    """The IIS of the LP relaxation from HiGHS (``getIis``), in the model's names.
+    """The IIS of the LP relaxation from the engine with the "iis" feature (HiGHS'
+    ``getIis``), in the model's names.
 
     Returns the members and a note; the list is empty, with the reason in the note,
-    when the LP relaxation is feasible (only the integer decisions conflict) or
-    HiGHS cannot find an IIS within ``time_limit`` seconds.
+    when the LP relaxation is feasible (only the integer decisions conflict) or the
+    engine cannot find an IIS within ``time_limit`` seconds.
     """
-    import highspy
-
-    h = new_highs(am)
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("solve_relaxation", True)
-    if time_limit is not None:
-        h.setOptionValue("time_limit", float(time_limit))
-        h.setOptionValue("iis_time_limit", float(time_limit))
-    h.run()
-    if h.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
-        if h.getModelStatus() == highspy.HighsModelStatus.kOptimal:
-            return [], ("the LP relaxation is feasible: the conflict lies in the yes/no "
-                        "decisions, so there is no IIS of rows and bounds to show")
-        return [], ("HiGHS could not settle the LP relaxation "
-                    f"({h.modelStatusToString(h.getModelStatus())}); no IIS")
-    # elastic LP, then deletion filtering down to an irreducible set; HiGHS' default
-    # "light" strategy only catches rows infeasible on their own bounds
-    h.setOptionValue("iis_strategy", int(highspy.IisStrategy.kIisStrategyFromLp)
-                     | int(highspy.IisStrategy.kIisStrategyIrreducible))
-    try:
-        status, iis = h.getIis()
-    except Exception as e:  # noqa: BLE001 - the elastic diagnosis stands without it
-        return [], f"HiGHS could not compute an IIS ({type(e).__name__}: {e})"
-    if status == highspy.HighsStatus.kError or not iis.valid_ or \
-            not len(iis.row_index_) + len(iis.col_index_):
-        return [], "HiGHS could not compute an IIS within its time limit"
-    sure = int(highspy.IisStatus.kIisStatusInConflict)
-    row_status, col_status = np.asarray(iis.row_status_), np.asarray(iis.col_status_)
-    if len(row_status) and (row_status[np.asarray(iis.row_index_, int)] != sure).any() or \
-            len(col_status) and (col_status[np.asarray(iis.col_index_, int)] != sure).any():
-        # stopped before the deletion filter was done: thousands of members that are
-        # not all needed would be noise, not a diagnosis
-        limit = "" if time_limit is None else f" within {time_limit:g} s"
-        return [], (f"HiGHS could not reduce the conflict to an irreducible set{limit} "
-                    f"({len(iis.row_index_)} rows and "
-                    f"{len(iis.col_index_)} bounds may be involved); see the elastic "
-                    "diagnosis above")
-    bs = highspy.IisBoundStatus
-    sides = {int(bs.kIisBoundStatusLower): "lower", int(bs.kIisBoundStatusUpper): "upper",
-             int(bs.kIisBoundStatusBoxed): "both"}  # free / dropped: no bound is needed
+    iis = engine_with("iis").session(am, relaxation=True).iis(time_limit)
+    if iis.failure:
+        return [], iis.failure
     col_lo, col_up = am.bounds()
     row_lo, row_up = am.row_bounds()
     members = []
-    for i, code in zip(iis.row_index_, iis.row_bound_, strict=True):
-        if int(code) in sides:
-            fam, where = am.locate_row(int(i))
-            members.append(_member("rule", fam, where, sides[int(code)], row_lo[i],
-                                   row_up[i], currency))
+    for i, side in iis.rows:
+        fam, where = am.locate_row(i)
+        members.append(_member("rule", fam, where, side, row_lo[i], row_up[i], currency))
     n_rows = len(members)
-    for j, code in zip(iis.col_index_, iis.col_bound_, strict=True):
-        if int(code) in sides:
-            blk, where = am.locate_column(int(j))
-            members.append(_member("bound", blk, where, sides[int(code)], col_lo[j],
-                                   col_up[j], currency))
+    for j, side in iis.cols:
+        blk, where = am.locate_column(j)
+        members.append(_member("bound", blk, where, side, col_lo[j], col_up[j], currency))
     note = (f"{n_rows} rule row(s) and {len(members) - n_rows} variable bound(s) cannot hold "
             "together even with fractional decisions; relaxing any one of them removes "
             "this conflict")

@@ -43,7 +43,7 @@ from ..model.families.pricing import PRICE_LEVEL
 from ..model.linear import ArrayModel
 from ..model.records import VarFamily
 from ..model.registry import ROW
-from .backends import new_highs
+from .engines import engine_with
 from .sensitivity import fixed_design_lp
 
 log = logging.getLogger(__name__)
@@ -213,25 +213,19 @@ def _complete(am: ArrayModel, x: np.ndarray,
     e.g. to respect the price-parity band), for at most 20 s. Both within
     ``time_limit`` seconds.
     """
-    h = new_highs(fixed_design_lp(am, x))
-    if time_limit is not None:
-        h.setOptionValue("time_limit", float(time_limit))
+    engine = engine_with("in_memory")
     t0 = time.monotonic()
-    h.run()
-    if h.getInfo().primal_solution_status == 2:
-        return np.asarray(h.getSolution().col_value, float)
+    out = engine.session(fixed_design_lp(am, x)).solve(time_limit=time_limit)
+    if out.x is not None:
+        return out.x
     if OFFER.name not in am.vars:
         return None
     mip_limit = 20.0 if time_limit is None else time_limit - (time.monotonic() - t0)
     if mip_limit < 1.0:
         return None
-    h = new_highs(am.fixed(x, [OFFER.name]))
-    h.setOptionValue("time_limit", min(20.0, mip_limit))
-    h.setOptionValue("mip_rel_gap", 1e-3)
-    h.run()
-    if h.getInfo().primal_solution_status == 2:
-        return np.asarray(h.getSolution().col_value, float)
-    return None
+    out = engine.session(am.fixed(x, [OFFER.name])).solve(time_limit=min(20.0, mip_limit),
+                                                          mip_gap=1e-3)
+    return out.x
 
 
 def _argmax_per_cell(value: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -260,7 +254,7 @@ def _short_regions(am: ArrayModel, d: ModelData, x: np.ndarray,
     (service levels, dealer minimum volume), told apart by the registry's unit of each
     floor family.
     """
-    from .diagnose import diagnose  # late: diagnose imports this package's backends
+    from .diagnose import diagnose  # late: diagnose imports the engines
 
     dg = diagnose(fixed_design_lp(am, x), iis=False, time_limit=time_limit)
     floor_r = np.zeros(len(d.regions), bool)

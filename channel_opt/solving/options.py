@@ -1,7 +1,10 @@
 """The options of :func:`~channel_opt.solving.solve`, checked before any work is done.
 
 Every option is checked at once and every problem is reported in one
-:class:`OptionsError` (a ``ValueError``; the command line exits 2 on it). Numbers
+:class:`OptionsError` (a ``ValueError``; the command line exits 2 on it); an unknown
+solver is its subclass ``engines.UnknownSolverError``, which lists the backends.
+``solver_options`` (the solver's own option names) are checked against the
+backend's own option list where it has one (HiGHS: name, type and range). Numbers
 must be numbers: a string such as ``time_limit="60"`` is refused rather than
 guessed at, as are booleans where a count is expected.
 """
@@ -47,6 +50,23 @@ class Options(BaseModel):
     log_file: str | None = None
     sensitivity: bool = True
     diagnose_infeasible: bool = True
+    solver_options: dict[str, Any] | None = None
+
+    @field_validator("solver_options", mode="before")
+    @classmethod
+    def _solver_options(cls, v: Any) -> Any:
+        if v is None:
+            return v
+        if not isinstance(v, dict):
+            raise ValueError(f"must be a dict of the solver's option names to values, "
+                             f"not {type(v).__name__}")
+        for key, value in v.items():
+            if not isinstance(key, str) or not key:
+                raise ValueError(f"option names must be strings, not {key!r}")
+            if not isinstance(value, bool | int | float | str):
+                raise ValueError(f"'{key}' must be a number, True/False or a string, "
+                                 f"not {type(value).__name__}")
+        return dict(v)
 
     @field_validator("time_limit", "mip_gap", "threads", "seed", mode="before")
     @classmethod
@@ -65,7 +85,7 @@ class Options(BaseModel):
     @field_validator("solver")
     @classmethod
     def _known_solver(cls, v: str) -> str:
-        from .backends import BACKENDS
+        from .engines import BACKENDS
 
         if v not in BACKENDS:
             raise ValueError(f"unknown solver {v!r}: use one of {', '.join(BACKENDS)}")
@@ -120,8 +140,12 @@ def check_options(scenario: object, **options: Any) -> Options:
         raise TypeError("solve() needs a Scenario (from load_scenario or "
                         "Scenario.from_frames) or the path of a scenario file, not "
                         f"{type(scenario).__name__}")
+    from .engines import BACKENDS, UnknownSolverError
+
+    solver = options.get("solver")
+    unknown = not isinstance(solver, str) or solver not in BACKENDS
     try:
-        return Options.model_validate(options)
+        checked = Options.model_validate(options)
     except ValidationError as e:
         problems = []
         for err in e.errors():
@@ -131,5 +155,12 @@ def check_options(scenario: object, **options: Any) -> Options:
                 msg = f"unknown option: use one of {', '.join(Options.model_fields)}"
             elif not err["type"].startswith("value_error"):
                 msg = f"{msg} (got {err.get('input')!r})"
-            problems.append(f"option '{name}': {msg}")
+            if name != "solver" or not unknown:
+                problems.append(f"option '{name}': {msg}")
+        if unknown:
+            raise UnknownSolverError(solver, problems) from None
         raise OptionsError(problems) from None
+    problems = BACKENDS[checked.solver].check_solver_options(checked.solver_options or {})
+    if problems:
+        raise OptionsError(problems)
+    return checked

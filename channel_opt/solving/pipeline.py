@@ -13,14 +13,22 @@ import numpy as np
 import pandas as pd
 
 from ..model import ArrayModel, build_array_model
+from ..model.data import ModelData
 from ..scenario import Scenario, load_scenario
-from .backends import (
+from .budget import MIN_PHASE_SECONDS, Budget
+from .capacity_bound import capacity_bound
+from .check import check_plan, check_rows
+from .decompose import choose_method, decompose
+from .diagnose import Diagnosis, diagnose, numerical_warning
+from .engines import (
     ERROR,
     INFEASIBLE,
     INTERRUPTED,
+    LIMIT,
     OPTIMAL,
     TIME_LIMIT,
     UNBOUNDED,
+    Backend,
     RawResult,
     SolveOptions,
     get_backend,
@@ -28,10 +36,6 @@ from .backends import (
     solve_watched,
     trivial_result,
 )
-from .budget import MIN_PHASE_SECONDS, Budget
-from .capacity_bound import capacity_bound
-from .check import check_plan, check_rows
-from .diagnose import Diagnosis, diagnose, numerical_warning
 from .heuristic import Construction, construct
 from .options import check_options
 from .results import extract_tables, kpis, tidy_plan
@@ -84,6 +88,7 @@ class Solution:
     sensitivity: pd.DataFrame | None = None
     x: np.ndarray | None = field(default=None, repr=False)
     warnings: list[str] = field(default_factory=list)  # e.g. numerically unsafe input
+    method: dict[str, Any] = field(default_factory=dict)  # how it was solved (decompose)
 
     @property
     def content_hash(self) -> str:
@@ -139,6 +144,7 @@ class Solution:
             "solver_message": self.solver_message, "options": self.options,
             "timings_seconds": self.timings, "kpis": self.kpis,
             "violations": self.violations, "warnings": self.warnings,
+            "method": self.method,
             "diagnosis": None if self.diagnosis is None else {
                 "message": self.diagnosis.message, "families": self.diagnosis.families,
                 "conflicts": self.diagnosis.as_table().to_dict("records"),
@@ -190,10 +196,15 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
           time_limit: float | None = None,
           mip_gap: float | None = None, threads: int | None = None, seed: int | None = None,
           log_file: str | None = None, sensitivity: bool = True,
-          diagnose_infeasible: bool = True, budget: Budget | None = None) -> Solution:
+          diagnose_infeasible: bool = True, budget: Budget | None = None,
+          solver_options: dict[str, Any] | None = None, method: str = "auto",
+          workers: int | None = None) -> Solution:
     """Build, solve, check and extract a scenario.
 
-    ``mip_gap`` defaults to 1e-4 (relative) for every backend. A pure function of its
+    ``mip_gap`` defaults to 1e-4 (relative) for every backend. ``solver_options``
+    passes the solver's own options by its own names (``{"mip_heuristic_effort":
+    0.3}``), checked against the backend's option list where it has one (HiGHS);
+    they are recorded in ``options``. A pure function of its
     arguments: no files are written except the solver log
     (``log_file``), nothing is printed (progress goes to :mod:`logging`). A path is
     loaded with :func:`~channel_opt.scenario.load_scenario` (bad input raises
@@ -206,10 +217,19 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     sensitivity LP get the rest. The call returns within the limit plus the grace
     of :func:`~channel_opt.solving.budget.grace_seconds`. Every phase is in
     ``timings``. Ctrl-C (:class:`KeyboardInterrupt`) stops the solver and goes on.
+    A small model (:func:`in_process`) is solved in this process, without the
+    watchdog, and gets the constructive plan only if the solver stops short.
+
+    ``method``: ``monolithic`` (one MIP), ``decompose`` (by region, with a Lagrangian
+    bound: ``models/decomposition.md``; ``workers`` processes solve the regions) or
+    ``auto`` (decompose large multi-region scenarios, see
+    :func:`~channel_opt.solving.decompose.choose_method`).
     """
     check_options(scenario, solver=solver, time_limit=time_limit, mip_gap=mip_gap,
                   threads=threads, seed=seed, log_file=log_file, sensitivity=sensitivity,
-                  diagnose_infeasible=diagnose_infeasible)
+                  diagnose_infeasible=diagnose_infeasible, solver_options=solver_options)
+    choose_method(method, solver, 0, 0, workers)  # bad values raise before anything runs
+    solver_options = dict(solver_options or {})
     if budget is None:
         budget = Budget(time_limit)
     time_limit = budget.limit
@@ -221,8 +241,9 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
         t = time.perf_counter()
         scenario = load_scenario(scenario)
         timings["load"] = time.perf_counter() - t
+    how = choose_method(method, solver, len(scenario.cells), len(scenario.regions), workers)
     options = {"solver": solver, "time_limit": time_limit, "mip_gap": mip_gap,
-               "threads": threads, "seed": seed}
+               "threads": threads, "seed": seed, "solver_options": solver_options}
     if budget.expired():  # the load used it all: not even a model
         log.warning("time limit: used up before the model was built (%s)", budget.describe())
         return Solution(scenario.name, scenario.hash, TIME_LIMIT, PLAN_NONE, None, None, None,
@@ -235,38 +256,40 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     warnings = [w for w in [numerical_warning(am)] if w]
     for w in warnings:
         log.warning("%s", w)
+    small = in_process(am, backend)
     t = time.perf_counter()
-    # the constructive plan may take half of what is left for solving: under a short
-    # limit it is often the only plan (measured: 10^4 cells, 30 s: the solver finds none)
-    heur_limit = budget.phase_limit(0.5, reserve=budget.post_solve_reserve())
-    if heur_limit is not None and heur_limit < 0.5 * MIN_PHASE_SECONDS:
-        log.warning("time limit: no time for the constructive plan (%s)", budget.describe())
-        start = Construction(None, None, math.inf)
-    else:
-        start = construct(am, data, time_limit=heur_limit)
-        # the bound reported when the solver has none: capacities priced (no LP solve)
-        start.bound = min(start.bound, capacity_bound(
-            am, data, start.objective, seconds=5.0 if heur_limit is None else 0.1 * heur_limit))
-    timings["heuristic"] = time.perf_counter() - t
+    start: Construction | None = None
+    if not small:  # small models: only if the solver stops short (see below)
+        start = _construct(am, data, budget, share=0.5, reserve=budget.post_solve_reserve())
+        timings["heuristic"] = time.perf_counter() - t
     solver_limit = budget.phase_limit(reserve=budget.post_solve_reserve())
     log.info("model: %d columns, %d rows; constructive plan %s; solving with %s%s",
-             am.n_cols, am.n_rows, "none" if start.objective is None else
-             f"{start.objective:,.2f}", solver,
+             am.n_cols, am.n_rows, "deferred" if start is None else "none"
+             if start.objective is None else f"{start.objective:,.2f}", solver,
              "" if solver_limit is None else f" for at most {solver_limit:.1f} s")
-    opts = SolveOptions(solver_limit, mip_gap, threads, seed, log_file, start.x,
+    opts = SolveOptions(solver_limit, mip_gap, threads, seed, log_file,
+                        None if start is None else start.x,
                         deadline=None if solver_limit is None else
-                        time.monotonic() + solver_limit)
+                        time.monotonic() + solver_limit, solver_options=solver_options)
     raw: RawResult
     if am.n_cols == 0:
         raw = trivial_result(am)
-    elif solver_limit is None:
-        raw = backend.solve(am, opts)
-    elif solver_limit < MIN_PHASE_SECONDS:
+    elif solver_limit is not None and solver_limit < MIN_PHASE_SECONDS:
         log.warning("time limit: no time left for the solver (%s)", budget.describe())
         raw = RawResult(TIME_LIMIT, None, None, None, solver, backend.version(),
                         "not started: the time limit was used up before the solve")
+    elif how == "decompose":
+        raw = decompose(am, opts, workers=workers)
+    elif solver_limit is None or small:
+        raw = backend.solve(am, opts)
     else:
         raw = solve_watched(solver, am, opts, kill_after=budget.hard_stop())
+    if start is None:
+        start = Construction(None, None, math.inf)
+        if raw.termination in (TIME_LIMIT, LIMIT) and am.n_cols:
+            t = time.perf_counter()  # the solver stopped short: the incumbent of last resort
+            start = _construct(am, data, budget, share=0.5)  # half the reserve
+            timings["heuristic"] = time.perf_counter() - t
     raw = _with_fallback(raw, start, am)
     timings["handoff"] = raw.handoff_seconds
     timings["solve"] = raw.solve_seconds
@@ -275,7 +298,10 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     t = time.perf_counter()
     sol = Solution(scenario.name, scenario.hash, raw.termination, PLAN_NONE, raw.objective,
                    raw.bound, relative_gap(raw.objective, raw.bound), raw.solver, raw.version,
-                   raw.message, options, timings, warnings=warnings)
+                   raw.message, options, timings, warnings=warnings,
+                   method={"method": how, **{k: v for k, v in raw.extra.items()
+                                             if k != "trace"}} if how == "decompose" else
+                   {"method": how})
     if raw.x is not None and raw.termination != UNBOUNDED:
         x = tidy_plan(am, data, raw.x)
         if float(am.cost @ x) > (raw.objective or -np.inf):
@@ -296,7 +322,7 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
             sol.plan_status = PLAN_OPTIMAL if proven else PLAN_FEASIBLE
             if sensitivity and budget.allows():
                 t_s = time.perf_counter()
-                sol.sensitivity = lp_sensitivity(am, x)
+                sol.sensitivity = lp_sensitivity(am, x, time_limit=budget.phase_limit())
                 timings["sensitivity"] = time.perf_counter() - t_s
             elif sensitivity:
                 log.warning("time limit: sensitivity skipped (%s)", budget.describe())
@@ -312,6 +338,41 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     if raw.termination == ERROR:
         log.error("solver failure: %s", raw.message)
     return sol
+
+
+# models up to this size are solved without the watchdog: HiGHS keeps its time limit
+# on them (its presolve overruns were seen at millions of nonzeros), and the child's
+# start-up (1-2 s, 10 s on a busy machine) is a large part of their solve time
+IN_PROCESS_NONZEROS = 100_000
+
+
+def in_process(am: ArrayModel, backend: Backend) -> bool:
+    """Whether the model is solved in this process, without the watchdog's child and
+    with the constructive plan deferred: a small model (at most
+    ``IN_PROCESS_NONZEROS`` matrix entries) for an engine holding it in memory
+    (HiGHS), whose time limit is then kept to a fraction of a second and which a
+    Ctrl-C or SIGTERM cancels (``run_interruptible``). Measured: the child's start-up
+    and the constructive plan were most of the wall time of small solves
+    (``benchmarks/overhead.py``).
+    """
+    return backend.supports("in_memory") and \
+        sum(len(c.vals) for c in am.cons.values()) <= IN_PROCESS_NONZEROS
+
+
+def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
+               reserve: float = 0.0) -> Construction:
+    """The constructive plan within ``share`` of what the budget leaves after
+    ``reserve`` (skipped, with a warning, when that is under half a second).
+    """
+    limit = budget.phase_limit(share, reserve=reserve)
+    if limit is not None and limit < 0.5 * MIN_PHASE_SECONDS:
+        log.warning("time limit: no time for the constructive plan (%s)", budget.describe())
+        return Construction(None, None, math.inf)
+    start = construct(am, data, time_limit=limit)
+    # the bound reported when the solver has none: capacities priced (no LP solve)
+    start.bound = min(start.bound, capacity_bound(
+        am, data, start.objective, seconds=5.0 if limit is None else 0.1 * limit))
+    return start
 
 
 def _diagnose(am: ArrayModel, currency: str, budget: Budget) -> Diagnosis:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..model.linear import ArrayModel
 from ..model.registry import LIMITED
-from .backends import new_highs
+from .engines import OPTIMAL, engine_with
 
 BASIS = "fixed design"  # the value of every row's ``basis``: the design is held fixed
 
@@ -26,28 +26,25 @@ def fixed_design_lp(am: ArrayModel, x: np.ndarray) -> ArrayModel:
     return am.fixed(x, continuous=True)
 
 
-def sensitivity(am: ArrayModel, x: np.ndarray) -> pd.DataFrame:
+def sensitivity(am: ArrayModel, x: np.ndarray,
+                time_limit: float | None = None) -> pd.DataFrame:
     """Marginal profit per unit of right-hand side of every capacity and floor row.
 
     ``marginal_profit`` is d(profit)/d(limit) with the design (channels offered,
     listings, openings, levels) held at the plan's: for a capacity, what one more
     unit of capacity is worth (>= 0); for a floor, what raising the floor by one
     costs (<= 0). ``basis`` is ``"fixed design"`` on every row: these are not the
-    marginal values of the design problem (see the module note).
+    marginal values of the design problem (see the module note). An LP not solved
+    within ``time_limit`` seconds gives an empty table.
     """
     lp = fixed_design_lp(am, x)
-    h = new_highs(lp)
-    h.run()
-    import highspy
-
+    res = engine_with("duals").session(lp).solve(time_limit=time_limit)
     cols = ["family", "where", "limit", "used", "marginal_profit", "basis"]
-    if h.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+    if res.termination != OPTIMAL or res.row_dual is None or res.x is None:
         return pd.DataFrame(columns=cols)
-    sol = h.getSolution()
     from .results import use_and_limit
 
-    dual = np.asarray(sol.row_dual)
-    xs = np.asarray(sol.col_value)
+    dual, xs = res.row_dual, res.x
     parts = []
     for fam in LIMITED:
         c = lp.cons.get(fam.name)

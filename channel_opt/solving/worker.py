@@ -3,7 +3,7 @@ stdin, solve, write the RawResult to stdout (both pickled). Not a public entry p
 
 It dies with its parent (the parent-death signal set by the watchdog before exec;
 the check below covers a parent gone before that), and the solver programs it
-starts die with it (see ``backends._children_die_with_us``).
+starts die with it (see ``engines.watchdog.children_die_with_us``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ def main() -> None:
     """Solve the model on stdin with the named backend."""
     import logging
 
-    from .backends import ERROR, RELAY_PREFIX, RawResult, _quiet_stdout, get_backend
+    from .engines import ERROR, RawResult, get
+    from .engines.base import quiet_stdout
+    from .engines.watchdog import RELAY_PREFIX
 
     relay = logging.StreamHandler(sys.stderr)  # the parent turns these back into records
     relay.setFormatter(logging.Formatter(RELAY_PREFIX + "%(levelno)d %(message)s"))
@@ -30,8 +32,8 @@ def main() -> None:
     name, am, opts = pickle.load(sys.stdin.buffer)  # noqa: S301 - from our own parent
     out_fd = os.dup(1)  # keep the real stdout for the result; solvers may print to fd 1
     try:
-        with _quiet_stdout():
-            result = get_backend(name).solve(am, opts)
+        with quiet_stdout():
+            result = get(name).solve(am, opts)
     except Exception as e:  # noqa: BLE001 - reported to the parent as a failure
         result = RawResult(ERROR, None, None, None, name, "", f"{type(e).__name__}: {e}")
     result.extra = {}

@@ -1,0 +1,129 @@
+"""Time to a 1 % gap: region decomposition against one monolithic MIP (not a test).
+
+For every family of ``benchmarks/generator.py`` at the given cell counts it writes
+the instance once and runs ``channel-opt solve`` as a user would, one run after the
+other on the same machine: ``--method decompose`` and ``--method monolithic`` with
+HiGHS (and SCIP with ``--scip`` when installed), all with ``--mip-gap 0.01`` and one
+``--time-limit``. A run that stops with a checked plan at gap <= 1 % took its wall
+time to get there; one that does not reports its gap at the limit. Prints a Markdown
+table (``--out`` writes it, ``--json`` the raw rows).
+
+    python -m benchmarks.decompose --cells 10000 --limit 120 [--family core capacity]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from .wallclock import ROOT, _env, write_instance
+
+TARGET_GAP = 0.01
+
+
+def run(scenario: Path, out: Path, *, method: str, solver: str, limit: float,
+        workers: int | None) -> dict[str, Any]:
+    """One command-line solve to its end: wall time and what ``summary.json`` says."""
+    cmd = [sys.executable, "-m", "channel_opt.cli", "-q", "solve", str(scenario), "--out",
+           str(out), "--time-limit", str(limit), "--solver", solver, "--method", method,
+           "--mip-gap", str(TARGET_GAP), "--no-plots", "--overwrite"]
+    if workers is not None and method == "decompose":
+        cmd += ["--workers", str(workers)]
+    t = time.monotonic()
+    p = subprocess.run(cmd, env=_env(), cwd=ROOT, capture_output=True, text=True, check=False)
+    wall = time.monotonic() - t
+    row: dict[str, Any] = {"method": method, "solver": solver, "wall": wall,
+                           "exit": p.returncode}
+    summary = out / "summary.json"
+    if summary.exists():
+        s = json.loads(summary.read_text())
+        row.update(plan=s["plan_status"], objective=s["objective"], bound=s["bound"],
+                   gap=s["gap"], iterations=(s.get("method") or {}).get("iterations"),
+                   bound_origin=(s.get("method") or {}).get("bound_origin"))
+    else:
+        row.update(plan="none", error=p.stderr[-500:])
+    reached = row.get("plan") in ("optimal", "feasible") and row.get("gap") is not None \
+        and row["gap"] <= TARGET_GAP + 1e-12
+    row["time_to_target"] = wall if reached else None
+    return row
+
+
+def _fmt(r: dict[str, Any]) -> str:
+    if r.get("plan") in (None, "none"):
+        return f"no plan ({r['wall']:.0f} s)"
+    gap = "n/a" if r.get("gap") is None else f"{r['gap']:.2%}"
+    if r["time_to_target"] is not None:
+        return f"**{r['time_to_target']:.1f} s** (gap {gap})"
+    return f"not reached: gap {gap} at {r['wall']:.0f} s"
+
+
+def table(rows: list[dict[str, Any]], solvers: list[str]) -> str:
+    """Markdown: one line per family and size, one column per method."""
+    heads = ["family", "cells", "decompose (HiGHS regions)"] + \
+        [f"monolithic {s}" for s in solvers] + ["speed-up vs HiGHS", "decompose: iterations, bound"]
+    lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    keys = sorted({(r["family"], r["cells"]) for r in rows}, key=lambda k: (k[1], k[0]))
+    for fam, n in keys:
+        mine = [r for r in rows if r["family"] == fam and r["cells"] == n]
+        dec = next(r for r in mine if r["method"] == "decompose")
+        mono = {r["solver"]: r for r in mine if r["method"] == "monolithic"}
+        h = mono.get("highs")
+        if h is not None and dec["time_to_target"] and h["time_to_target"]:
+            speed = f"{h['time_to_target'] / dec['time_to_target']:.1f}x"
+        elif dec["time_to_target"] and h is not None:
+            speed = "monolithic never reached 1 %"
+        else:
+            speed = "–"
+        info = f"{dec.get('iterations')}, {dec.get('bound_origin')}"
+        lines.append("| " + " | ".join([fam, f"{n:,}", _fmt(dec)] +
+                                        [_fmt(mono[s]) if s in mono else "–" for s in solvers]
+                                        + [speed, info]) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the comparison and print the table."""
+    from .generator import FAMILIES
+
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cells", type=int, nargs="+", default=[10_000])
+    ap.add_argument("--family", nargs="+", default=list(FAMILIES))
+    ap.add_argument("--limit", type=float, default=120.0)
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--scip", action="store_true", help="also monolithic SCIP")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", help="write the Markdown table here")
+    ap.add_argument("--json", help="write the raw rows here")
+    a = ap.parse_args(argv)
+    solvers = ["highs"] + (["scip"] if a.scip else [])
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-decompose-") as tmp:
+        for n in a.cells:
+            for fam in a.family:
+                scen = write_instance(fam, n, Path(tmp) / f"{fam}_{n}", a.seed)
+                for method, solver in [("decompose", "highs")] + \
+                        [("monolithic", s) for s in solvers]:
+                    r = run(scen, Path(tmp) / "out", method=method, solver=solver,
+                            limit=a.limit, workers=a.workers)
+                    r.update(family=fam, cells=n, limit=a.limit)
+                    rows.append(r)
+                    print(json.dumps({k: v for k, v in r.items() if k != "error"}),
+                          file=sys.stderr, flush=True)
+    md = table(rows, solvers)
+    print(md)
+    if a.out:
+        Path(a.out).write_text(md + "\n")
+    if a.json:
+        Path(a.json).write_text(json.dumps(rows, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

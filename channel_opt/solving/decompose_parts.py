@@ -1,0 +1,270 @@
+"""The pieces of the region decomposition: which columns and rows belong to a region.
+
+The family registry says which variable blocks are *regional* (their coupling is an
+index holding a region: cell, product_region, region, region_channel) and which are
+*global* (listings, price levels, brand decisions, launches, brand kinds). Every
+regional column gets the region of its labels. A row is then classified by the
+regions of its regional columns:
+
+- none: a **master** row (only global columns: ``listing_needs_brand``,
+  ``price_one_level``, ``price_parity``, brand kinds and launches);
+- one: a row of that **region** (it may hold global columns, e.g.
+  ``offer_needs_level``: those get a region copy);
+- several: a **coupling** row (inventory per product, DC capacity, the overlap
+  budget), dualized in the Lagrangian.
+
+Each piece (the master, one per region) is a self-contained :class:`HighsArrays`
+whose objective is filled in per call; :func:`solve_piece` is the module-level task
+the batch executor runs in worker processes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..model.linear import ArrayModel, HighsArrays, highs_from_arrays
+from ..model.registry import ROW, VAR
+from .backends import _quiet_stdout, highs_threads
+
+REGIONAL = frozenset({"cell", "product_region", "region", "region_channel"})
+MASTER, COUPLING = -1, -2  # row kinds besides a region's index
+
+
+class DecompositionError(ValueError):
+    """The model cannot be split by region (a regional block without a region label)."""
+
+
+@dataclass
+class Split:
+    """Columns and rows of a model by region."""
+
+    regions: list[str]
+    col_region: np.ndarray  # region index of each column, MASTER (-1) for a global one
+    row_kind: np.ndarray  # region index, MASTER (-1) or COUPLING (-2) of each row
+
+    def cols_of(self, r: int) -> np.ndarray:
+        """Global column numbers of region ``r`` (MASTER: the global columns)."""
+        return np.flatnonzero(self.col_region == r)
+
+    def rows_of(self, kind: int) -> np.ndarray:
+        """Global row numbers of a region, the master or the coupling rows."""
+        return np.flatnonzero(self.row_kind == kind)
+
+
+def classify(am: ArrayModel) -> Split:
+    """Regions of columns (from the registry and the labels) and kinds of rows."""
+    regions: dict[str, int] = {}
+    col_region = np.full(am.n_cols, MASTER, np.int64)
+    for b in am.vars.values():
+        rec = VAR.get(b.name)
+        if rec is None:
+            raise DecompositionError(f"variable block {b.name!r} has no registry record")
+        if rec.coupling not in REGIONAL:
+            continue
+        if "region" not in b.labels.columns:
+            raise DecompositionError(f"regional block {b.name!r} has no region label")
+        lab = b.labels["region"].astype(str).to_numpy()
+        for name in dict.fromkeys(lab):  # first appearance order
+            regions.setdefault(name, len(regions))
+        col_region[b.start:b.start + b.n] = np.array([regions[v] for v in lab], np.int64) \
+            if b.n < 64 else _codes(lab, regions)
+    a = am.matrix("csr")
+    reg = col_region[a.indices]
+    big = np.iinfo(np.int64).max
+    lo_key = np.where(reg >= 0, reg, big)  # smallest region of a row (big: none)
+    hi_key = np.where(reg >= 0, reg, -1)  # largest region of a row (-1: none)
+    nnz_row = np.diff(a.indptr)
+    row_kind = np.full(am.n_rows, MASTER, np.int64)
+    has = np.flatnonzero(nnz_row > 0)
+    if len(has) and len(reg):
+        starts = a.indptr[has]
+        rmin = np.minimum.reduceat(lo_key, starts)
+        rmax = np.maximum.reduceat(hi_key, starts)
+        one = (rmax >= 0) & (rmin == rmax)
+        several = (rmax >= 0) & (rmin != rmax)
+        row_kind[has[one]] = rmax[one]
+        row_kind[has[several]] = COUPLING
+    return Split(list(regions), col_region, row_kind)
+
+
+def _codes(lab: np.ndarray, regions: dict[str, int]) -> np.ndarray:
+    import pandas as pd
+
+    return pd.Series(lab).map(regions).to_numpy(np.int64)
+
+
+def registry_agrees(am: ArrayModel, split: Split) -> list[str]:
+    """Disagreements between the row classification and the registry's row coupling
+    (empty when they agree).
+
+    A family whose registry coupling is regional (cell, product_region, region,
+    region_channel) has every row inside one region; a row spanning regions (a
+    coupling row) only comes from a family whose coupling is ``product`` or ``global``
+    (a sum over a product's or the whole model's cells); a master row (global columns
+    only) never comes from a regional family.
+    """
+    out = []
+    for c in am.cons.values():
+        rec = ROW.get(c.name)
+        if rec is None:
+            out.append(f"row block {c.name!r} has no registry record")
+            continue
+        kinds = split.row_kind[c.start:c.start + c.n]
+        if rec.coupling in REGIONAL and (kinds < 0).any():
+            out.append(f"{c.name}: registry coupling {rec.coupling} but "
+                       f"{int((kinds < 0).sum())} row(s) outside one region")
+        if (kinds == COUPLING).any() and rec.coupling not in ("product", "global"):
+            out.append(f"{c.name}: registry coupling {rec.coupling} yet a row spans regions")
+    return out
+
+
+@dataclass
+class Piece:
+    """One subproblem: its own columns (``cols``) then copies of global columns
+    (``copies``), its rows, as arrays whose cost is set per solve.
+    """
+
+    name: str
+    cols: np.ndarray
+    copies: np.ndarray
+    arrays: HighsArrays
+
+    @property
+    def n_own(self) -> int:
+        """Number of own columns (the copies follow them)."""
+        return len(self.cols)
+
+
+def _piece(name: str, a_rows: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray,
+           copies: np.ndarray, lo: np.ndarray, up: np.ndarray, integ: np.ndarray,
+           rlo: np.ndarray, rup: np.ndarray) -> Piece:
+    allc = np.concatenate([cols, copies])
+    sub = a_rows[:, allc].tocsc() if len(rows) else sp.csc_matrix((0, len(allc)))
+    arr = HighsArrays(len(allc), len(rows), -1, np.zeros(len(allc)), lo[allc].copy(),
+                      up[allc].copy(), rlo[rows].copy(), rup[rows].copy(),
+                      sub.indptr.astype(np.int32), sub.indices.astype(np.int32),
+                      sub.data.astype(np.float64), integ[allc].copy(), name)
+    return Piece(name, cols, copies, arr)
+
+
+def build_pieces(am: ArrayModel, split: Split) -> tuple[Piece, list[Piece]]:
+    """The master piece (global columns, master rows) and one piece per region (its
+    columns and rows, plus copies of the global columns its rows use).
+    """
+    a = am.matrix("csr")
+    lo, up = am.bounds()
+    rlo, rup = am.row_bounds()
+    integ = am.integrality()
+    rows = split.rows_of(MASTER)
+    master = _piece("master", a[rows], rows, split.cols_of(MASTER), np.zeros(0, np.int64),
+                    lo, up, integ, rlo, rup)
+    out = []
+    for r, name in enumerate(split.regions):
+        rows = split.rows_of(r)
+        ar = a[rows]
+        used = np.unique(ar.indices)
+        copies = used[split.col_region[used] == MASTER].astype(np.int64)
+        out.append(_piece(name, ar, rows, split.cols_of(r), copies, lo, up, integ, rlo, rup))
+    return master, out
+
+
+@dataclass
+class PieceTask:
+    """What a worker needs to solve one piece once (picklable)."""
+
+    arrays: HighsArrays
+    time_limit: float | None
+    mip_gap: float
+    start: np.ndarray | None = None
+    threads: int | None = None  # 1 when workers run side by side (no oversubscription)
+    deadline: float | None = None  # time.monotonic() by which it stops (system-wide clock)
+
+
+@dataclass
+class PieceResult:
+    """A piece's outcome: ``bound`` is a valid upper bound on its optimum (the MIP dual
+    bound when the solve stopped on a limit), ``None`` when HiGHS gave none.
+    """
+
+    status: str  # optimal, infeasible, limit, error
+    x: np.ndarray | None
+    objective: float | None
+    bound: float | None
+    seconds: float = 0.0
+
+
+def with_cost(piece: Piece, cost: np.ndarray, *, fix_copies: np.ndarray | None = None,
+              lower: np.ndarray | None = None, upper: np.ndarray | None = None,
+              integer: bool = True) -> HighsArrays:
+    """The piece's arrays with an objective (and optionally the copies fixed at the
+    values ``fix_copies``, own bounds replaced, integrality dropped).
+    """
+    arr = replace(piece.arrays, cost=np.asarray(cost, float))
+    if fix_copies is not None or lower is not None or upper is not None:
+        lo, up = arr.col_lower.copy(), arr.col_upper.copy()
+        if lower is not None:
+            lo[:piece.n_own] = lower
+        if upper is not None:
+            up[:piece.n_own] = upper
+        if fix_copies is not None and len(piece.copies):
+            lo[piece.n_own:] = up[piece.n_own:] = fix_copies
+        arr = replace(arr, col_lower=lo, col_upper=up)
+    if not integer:
+        arr = replace(arr, integrality=np.zeros_like(arr.integrality))
+    return arr
+
+
+def solve_piece(task: PieceTask) -> PieceResult:
+    """Solve one piece with HiGHS (the task the executor runs, in any process)."""
+    import time
+
+    import highspy
+
+    t0 = time.perf_counter()
+    arr = task.arrays
+    limit = task.time_limit
+    if task.deadline is not None:  # the batch's deadline counts from this task's start
+        left = task.deadline - time.monotonic()
+        if left < 0.05:
+            return PieceResult("limit", None, None, None)
+        limit = left if limit is None else min(limit, left)
+    integer = bool(np.any(arr.integrality))
+    if arr.n_cols == 0:
+        ok = bool(np.all(arr.row_lower <= 1e-9) and np.all(arr.row_upper >= -1e-9))
+        return PieceResult("optimal" if ok else "infeasible", np.zeros(0),
+                           0.0 if ok else None, 0.0 if ok else None)
+    with _quiet_stdout():  # HiGHS prints its banner on the first instance
+        h = highs_from_arrays(arr)
+    if limit is not None:
+        h.setOptionValue("time_limit", max(0.05, float(limit)))
+    h.setOptionValue("mip_rel_gap", float(task.mip_gap))
+    if task.threads is not None:
+        highs_threads(task.threads)
+        h.setOptionValue("threads", int(task.threads))
+    if task.start is not None and integer and len(task.start) == arr.n_cols:
+        h.setSolution(arr.n_cols, np.arange(arr.n_cols, dtype=np.int32),
+                      np.asarray(task.start, float))
+    h.run()
+    st = h.getModelStatus()
+    MS = highspy.HighsModelStatus
+    info = h.getInfo()
+    has = info.primal_solution_status == 2
+    x = np.asarray(h.getSolution().col_value, float) if has else None
+    obj = float(info.objective_function_value) if has else None
+    status = {MS.kOptimal: "optimal", MS.kInfeasible: "infeasible",
+              MS.kUnboundedOrInfeasible: "infeasible", MS.kTimeLimit: "limit",
+              MS.kIterationLimit: "limit", MS.kInterrupt: "limit"}.get(st, "error")
+    bound: float | None
+    if integer:
+        bound = float(info.mip_dual_bound)
+        if not math.isfinite(bound):
+            bound = None
+        if status == "optimal" and obj is not None and bound is not None:
+            bound = max(bound, obj)  # never below the piece's own plan
+    else:
+        bound = obj if status == "optimal" else None
+    return PieceResult(status, x, obj, bound, time.perf_counter() - t0)

@@ -1,0 +1,352 @@
+"""HiGHS through highspy: the model is passed in memory as one sparse matrix.
+
+The only module of the package, with ``model/linear.py::to_highs``, that imports
+highspy. Besides the MIP backend it gives the in-memory :class:`HighsSession` that
+diagnosis (elastic LP, IIS), sensitivity (duals) and the constructive heuristic
+(LPs and small MIPs) use through :func:`~channel_opt.solving.engines.engine_with`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ...model.linear import ArrayModel, to_highs
+from .base import (
+    ERROR,
+    INFEASIBLE,
+    INTERRUPTED,
+    LIMIT,
+    OPTIMAL,
+    TIME_LIMIT,
+    UNBOUNDED,
+    Backend,
+    IisOutcome,
+    Outcome,
+    RawResult,
+    Session,
+    SolveOptions,
+    Termination,
+    quiet_stdout,
+)
+
+log = logging.getLogger(__name__)
+
+# options the solve sets from its own arguments: not to be given as solver options
+HIGHS_RESERVED = {"time_limit": "time_limit", "mip_rel_gap": "mip_gap", "threads": "threads",
+                  "random_seed": "seed", "log_file": "log_file"}
+
+
+def highs_threads(threads: int | None) -> None:
+    """Let the next HiGHS run in this thread use ``threads`` threads.
+
+    HiGHS keeps one task scheduler per calling thread, sized by the thread count of
+    the first run; a later run asking for another count fails ("global scheduler has
+    already been initialized"). Shutting this thread's scheduler down lets the next
+    run start one of the size asked for; schedulers of other threads are untouched.
+    Runs without a thread count (``threads`` 0, HiGHS' default) accept any scheduler.
+    """
+    if threads is None:
+        return
+    import highspy
+
+    highspy.Highs.resetGlobalScheduler(True)
+
+
+def new_highs(am: ArrayModel) -> Any:
+    """The model passed to an in-memory HiGHS instance, quietly."""
+    with quiet_stdout():
+        return to_highs(am)
+
+
+def highs_version() -> str:
+    """The installed highspy's version."""
+    try:
+        from importlib.metadata import version
+
+        return version("highspy")
+    except Exception:  # noqa: BLE001
+        import highspy
+
+        return str(getattr(highspy, "__version__", "unknown"))
+
+
+def check_highs_options(options: dict[str, Any]) -> list[str]:
+    """Problems of HiGHS options: unknown names, values of the wrong type or out of
+    range (checked on a scratch instance), options the solve sets itself.
+    """
+    if not options:
+        return []
+    import highspy
+
+    OT = highspy.HighsOptionType
+    kinds = {OT.kBool: (bool,), OT.kInt: (int,), OT.kDouble: (int, float), OT.kString: (str,)}
+    problems = []
+    with quiet_stdout():
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        for key, value in options.items():
+            if key in HIGHS_RESERVED:
+                problems.append(f"solver option '{key}': set by the solve itself; use "
+                                f"the option '{HIGHS_RESERVED[key]}'")
+                continue
+            status, kind = h.getOptionType(key)
+            if status != highspy.HighsStatus.kOk:
+                problems.append(f"solver option '{key}': HiGHS has no such option")
+                continue
+            want = kinds.get(kind, ())
+            if not isinstance(value, want) or (bool not in want and isinstance(value, bool)):
+                problems.append(f"solver option '{key}': HiGHS wants "
+                                f"{'/'.join(t.__name__ for t in want)}, not "
+                                f"{type(value).__name__} {value!r}")
+                continue
+            if kind == OT.kDouble and isinstance(value, int | float):
+                value = float(value)
+            if h.setOptionValue(key, value) != highspy.HighsStatus.kOk:
+                problems.append(f"solver option '{key}': HiGHS refuses the value {value!r}")
+    return problems
+
+
+class HighsBackend(Backend):
+    """HiGHS through highspy: the model is passed in memory as one sparse matrix."""
+
+    name = "highs"
+    features: ClassVar[frozenset[str]] = frozenset(
+        {"integers", "in_memory", "iis", "dual_bound", "duals", "mip_start"})
+
+    @classmethod
+    def is_available(cls) -> bool:  # noqa: D102
+        try:
+            import highspy  # noqa: F401
+        except ImportError:
+            return False
+        return True
+
+    @classmethod
+    def version(cls) -> str:  # noqa: D102
+        return highs_version()
+
+    @classmethod
+    def check_solver_options(cls, options: dict[str, Any]) -> list[str]:  # noqa: D102
+        return check_highs_options(options)
+
+    def session(self, am: ArrayModel, *, relaxation: bool = False) -> HighsSession:  # noqa: D102
+        return HighsSession(am, relaxation=relaxation)
+
+    def _solve(self, am: ArrayModel, opts: SolveOptions) -> RawResult:
+        import time
+
+        t0 = time.perf_counter()
+        h = new_highs(am)
+        t1 = time.perf_counter()
+        out = run_highs(h, opts, integer=bool(am.integrality().any()))
+        t2 = time.perf_counter()
+        return RawResult(out["termination"], out["x"], out["objective"], out["bound"],
+                         self.name, self.version(), out["message"], t1 - t0, t2 - t1)
+
+
+def _termination(h: Any) -> Termination:
+    import highspy
+
+    MS = highspy.HighsModelStatus
+    return {
+        MS.kOptimal: OPTIMAL, MS.kTimeLimit: TIME_LIMIT, MS.kInfeasible: INFEASIBLE,
+        MS.kUnbounded: UNBOUNDED, MS.kUnboundedOrInfeasible: INFEASIBLE,
+        MS.kInterrupt: INTERRUPTED, MS.kIterationLimit: LIMIT,
+        MS.kSolutionLimit: LIMIT, MS.kObjectiveBound: LIMIT, MS.kObjectiveTarget: LIMIT,
+    }.get(h.getModelStatus(), ERROR)
+
+
+def run_highs(h: Any, opts: SolveOptions, *, integer: bool) -> dict[str, Any]:
+    """Set the options, run HiGHS and read the outcome as plain values.
+
+    ``integer``: whether the model has integer columns (known from the ArrayModel;
+    asking HiGHS would copy the whole model out with ``getLp``).
+    """
+    if opts.log_file:
+        h.setOptionValue("output_flag", True)
+        h.setOptionValue("log_to_console", False)
+        h.setOptionValue("log_file", str(opts.log_file))
+    for key, value in opts.solver_options.items():  # checked by check_highs_options
+        h.setOptionValue(key, float(value) if isinstance(value, int) and
+                         not isinstance(value, bool) and
+                         isinstance(h.getOptionValue(key)[1], float) else value)
+    limit = opts.seconds_left()
+    if limit is not None:
+        h.setOptionValue("time_limit", float(limit))
+    if opts.mip_gap is not None:
+        h.setOptionValue("mip_rel_gap", float(opts.mip_gap))
+    if opts.threads is not None:
+        h.setOptionValue("threads", int(opts.threads))
+        highs_threads(opts.threads)
+    if opts.seed is not None:
+        h.setOptionValue("random_seed", int(opts.seed))
+    if opts.start is not None and integer:
+        n = h.getNumCol()
+        h.setSolution(n, np.arange(n, dtype=np.int32), np.asarray(opts.start, float))
+    if integer and log.isEnabledFor(logging.INFO):
+        h.cbMipInterrupt.subscribe(_Progress(opts.progress_seconds))
+    run_interruptible(h)
+    term = _termination(h)
+    info = h.getInfo()
+    has = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    x = np.asarray(h.getSolution().col_value, float) if has else None
+    obj = float(info.objective_function_value) if has else None
+    bound: float | None
+    if integer:
+        bound = float(info.mip_dual_bound)
+        if not math.isfinite(bound):
+            bound = None
+    else:
+        bound = obj if term == OPTIMAL else None
+    return {"termination": term, "x": x, "objective": obj, "bound": bound,
+            "message": h.modelStatusToString(h.getModelStatus())}
+
+
+class HighsSession(Session):
+    """A model held by one quiet HiGHS instance (see :class:`Session`)."""
+
+    def __init__(self, am: ArrayModel, *, relaxation: bool = False) -> None:
+        self.h = new_highs(am)
+        self.h.setOptionValue("output_flag", False)
+        if relaxation:
+            self.h.setOptionValue("solve_relaxation", True)
+
+    def solve(self, *, time_limit: float | None = None, mip_gap: float | None = None,
+              interruptible: bool = False) -> Outcome:
+        """Run HiGHS on the model as it now is (see :meth:`Session.solve`)."""
+        h = self.h
+        if time_limit is not None:
+            h.setOptionValue("time_limit", max(0.0, float(time_limit)))
+        if mip_gap is not None:
+            h.setOptionValue("mip_rel_gap", float(mip_gap))
+        if interruptible:
+            run_interruptible(h)
+        else:
+            h.run()
+        term = _termination(h)
+        has = h.getInfo().primal_solution_status == 2
+        sol = h.getSolution() if has else None
+        out = Outcome(term, None if sol is None else np.asarray(sol.col_value, float),
+                      h.modelStatusToString(h.getModelStatus()))
+        if sol is not None and term == OPTIMAL:
+            out.row_value = np.asarray(sol.row_value, float)
+            if sol.dual_valid:
+                out.row_dual = np.asarray(sol.row_dual, float)
+        return out
+
+    def set_col_bounds(self, cols: np.ndarray, lower: np.ndarray,
+                       upper: np.ndarray) -> None:
+        """Change column bounds in place (``changeColsBounds``)."""
+        self.h.changeColsBounds(len(cols), np.asarray(cols, np.int32),
+                                np.asarray(lower, float), np.asarray(upper, float))
+
+    def iis(self, time_limit: float | None = None) -> IisOutcome:
+        """The IIS of the LP relaxation from HiGHS (``getIis``): elastic LP, then
+        deletion filtering down to an irreducible set (HiGHS' default "light"
+        strategy only catches rows infeasible on their own bounds).
+        """
+        import highspy
+
+        h = self.h
+        h.setOptionValue("solve_relaxation", True)
+        if time_limit is not None:
+            h.setOptionValue("time_limit", float(time_limit))
+            h.setOptionValue("iis_time_limit", float(time_limit))
+        h.run()
+        term = _termination(h)
+        if term != INFEASIBLE or h.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
+            if term == OPTIMAL:
+                return IisOutcome(failure="the LP relaxation is feasible: the conflict lies "
+                                  "in the yes/no decisions, so there is no IIS of rows and "
+                                  "bounds to show")
+            return IisOutcome(failure="HiGHS could not settle the LP relaxation "
+                              f"({h.modelStatusToString(h.getModelStatus())}); no IIS")
+        h.setOptionValue("iis_strategy", int(highspy.IisStrategy.kIisStrategyFromLp)
+                         | int(highspy.IisStrategy.kIisStrategyIrreducible))
+        try:
+            status, iis = h.getIis()
+        except Exception as e:  # noqa: BLE001 - the elastic diagnosis stands without it
+            return IisOutcome(failure=f"HiGHS could not compute an IIS ({type(e).__name__}: "
+                              f"{e})")
+        if status == highspy.HighsStatus.kError or not iis.valid_ or \
+                not len(iis.row_index_) + len(iis.col_index_):
+            return IisOutcome(failure="HiGHS could not compute an IIS within its time limit")
+        sure = int(highspy.IisStatus.kIisStatusInConflict)
+        row_status, col_status = np.asarray(iis.row_status_), np.asarray(iis.col_status_)
+        if len(row_status) and (row_status[np.asarray(iis.row_index_, int)] != sure).any() or \
+                len(col_status) and (col_status[np.asarray(iis.col_index_, int)] != sure).any():
+            # stopped before the deletion filter was done: thousands of members that are
+            # not all needed would be noise, not a diagnosis
+            limit = "" if time_limit is None else f" within {time_limit:g} s"
+            return IisOutcome(failure=f"HiGHS could not reduce the conflict to an "
+                              f"irreducible set{limit} ({len(iis.row_index_)} rows and "
+                              f"{len(iis.col_index_)} bounds may be involved); see the "
+                              "elastic diagnosis above")
+        bs = highspy.IisBoundStatus
+        sides = {int(bs.kIisBoundStatusLower): "lower", int(bs.kIisBoundStatusUpper): "upper",
+                 int(bs.kIisBoundStatusBoxed): "both"}  # free / dropped: no bound needed
+        rows = [(int(i), sides[int(c)]) for i, c in zip(iis.row_index_, iis.row_bound_,
+                                                        strict=True) if int(c) in sides]
+        cols = [(int(j), sides[int(c)]) for j, c in zip(iis.col_index_, iis.col_bound_,
+                                                        strict=True) if int(c) in sides]
+        return IisOutcome(rows, cols)
+
+
+_UNSETTLED: list[Any] = []  # HiGHS threads still running after an interrupt
+
+
+def unsettled_solver() -> bool:
+    """Whether an interrupted HiGHS solve is still running in its thread (HiGHS
+    checks for interrupts only between phases, at times 30 s apart): the command line
+    then leaves with ``os._exit`` instead of waiting, or aborting in C++ at exit.
+    """
+    return any(t.is_alive() for t in _UNSETTLED)
+
+
+def run_interruptible(h: Any, settle_seconds: float = 1.0) -> None:
+    """``h.run()`` in HiGHS' own thread while this one waits, so that Ctrl-C or
+    SIGTERM (a :class:`KeyboardInterrupt`) is seen within 0.1 s: the solve is
+    cancelled, given ``settle_seconds`` to stop, and the interrupt goes on.
+
+    Off the main thread (no signals there) it is a plain ``h.run()``.
+    """
+    if threading.current_thread() is not threading.main_thread() or \
+            not hasattr(h, "startSolve"):
+        h.run()
+        return
+    h.HandleUserInterrupt = True  # interrupt callbacks watch for cancelSolve()
+    thread = h.startSolve()
+    try:
+        while not h.wait(0.1)[0]:
+            pass
+    except KeyboardInterrupt:
+        h.cancelSolve()
+        thread.join(settle_seconds)
+        if thread.is_alive():
+            _UNSETTLED.append(thread)
+        raise
+
+
+class _Progress:
+    """A progress line (time, best plan, bound, gap) every ``every`` seconds of a MIP."""
+
+    def __init__(self, every: float) -> None:
+        self.every = every
+        self.next = every
+
+    def __call__(self, event: Any) -> None:
+        d = event.data_out
+        if d.running_time < self.next:
+            return
+        self.next = d.running_time + self.every
+        plan = d.mip_primal_bound
+        log.info("solving: %.0f s, best plan %s, bound %s, gap %s", d.running_time,
+                 f"{plan:,.2f}" if math.isfinite(plan) else "none yet",
+                 f"{d.mip_dual_bound:,.2f}" if math.isfinite(d.mip_dual_bound) else "none",
+                 f"{d.mip_gap:.4%}" if math.isfinite(plan) and math.isfinite(d.mip_gap)
+                 else "n/a")

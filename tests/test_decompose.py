@@ -1,0 +1,344 @@
+"""Region decomposition: classification, a valid Lagrangian bound, checked plans.
+
+The bound is checked against the independent brute force (``tests/bruteforce.py``) on
+random tiny two-region scenarios, at the LP-dual start and at random multipliers;
+plans against the plan check and the known optima of the shipped instances.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import bruteforce  # noqa: E402
+from test_model_bruteforce import shrink_to_limit, tiny_scenarios  # noqa: E402
+
+import channel_opt  # noqa: E402
+from channel_opt.executor import SerialExecutor  # noqa: E402
+from channel_opt.model import build_array_model  # noqa: E402
+from channel_opt.model.registry import ROW  # noqa: E402
+from channel_opt.scenario import Scenario, load_scenario  # noqa: E402
+from channel_opt.solving.backends import SolveOptions  # noqa: E402
+from channel_opt.solving.check import check_rows  # noqa: E402
+from channel_opt.solving.decompose import (  # noqa: E402
+    DecomposeSettings,
+    Decomposition,
+    choose_method,
+    decompose,
+)
+from channel_opt.solving.decompose_parts import (  # noqa: E402
+    COUPLING,
+    MASTER,
+    REGIONAL,
+    classify,
+    registry_agrees,
+)
+from channel_opt.solving.options import OptionsError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ROOT / "instances" / "tiny" / "tiny.yaml"
+TOL = 1e-6
+
+
+def _close(a: float, b: float, rel: float = TOL) -> bool:
+    return abs(a - b) <= rel * max(1.0, abs(a), abs(b))
+
+
+# ------------------------------------------------------------------ classification
+
+@pytest.mark.parametrize("name", ["tiny", "regional", "apparel"])
+def test_classification_agrees_with_registry(name: str) -> None:
+    am, _ = build_array_model(load_scenario(ROOT / "instances" / name / f"{name}.yaml"))
+    split = classify(am)
+    assert registry_agrees(am, split) == []
+    assert len(split.regions) >= 2
+    for c in am.cons.values():
+        kinds = set(split.row_kind[c.start:c.start + c.n].tolist())
+        if ROW[c.name].coupling in REGIONAL:
+            assert min(kinds) >= 0, c.name  # inside one region
+        if c.name in ("listing_needs_brand", "price_one_level", "price_parity",
+                      "brand_launch"):
+            assert kinds == {MASTER}, c.name
+        if c.name in ("offer_needs_level",):  # a global decision inside a region's row
+            assert min(kinds) >= 0, c.name
+    if name == "apparel":  # inventory per product sums over the regions
+        inv = am.cons["inventory"]
+        assert (split.row_kind[inv.start:inv.start + inv.n] == COUPLING).any()
+    for b in am.vars.values():  # a column is regional iff its registry coupling says so
+        from channel_opt.model.registry import VAR
+
+        regional = split.col_region[b.start:b.start + b.n] >= 0
+        assert regional.all() if VAR[b.name].coupling in REGIONAL else not regional.any()
+
+
+def test_registry_disagreement_is_reported() -> None:
+    am, _ = build_array_model(load_scenario(TINY))
+    split = classify(am)
+    blk = am.cons["offer_one_set"]  # a cell family: pretend one row spanned regions
+    split.row_kind[blk.start] = COUPLING
+    out = registry_agrees(am, split)
+    assert out and "offer_one_set" in out[0]
+
+
+# ------------------------------------------------------------------ a valid bound
+
+def _two_region(case: tuple[dict[str, Any], dict[str, Any]]) -> Scenario:
+    tables, settings_ = case
+    assume(len(tables["regions"]) == 2)
+    scen, refused = shrink_to_limit(tables, settings_)
+    assume(not refused)
+    return scen
+
+
+def _bound_checks(scen: Scenario, seed: int) -> None:
+    try:
+        brute = bruteforce.solve(scen)
+    except ValueError:
+        assume(False)
+        return
+    assume(brute.profit is not None)
+    assume(build_array_model(scen)[0].n_cols > 0)
+    _bound_checks_at(scen, float(brute.profit), seed)
+
+
+def _bound_checks_at(scen: Scenario, opt: float, seed: int) -> None:
+    am, _ = build_array_model(scen)
+    dec = Decomposition(am)
+    ex = SerialExecutor()
+    status, lp_bound, pi = dec.lp_duals(None)
+    assert status == "optimal" and lp_bound is not None and pi is not None
+    lam, mu = dec.multipliers_from_duals(pi)
+    value, _res, _adj = dec.evaluate(ex, lam, mu, None, 1e-9)
+    assert value is not None
+    # at the LP-dual start: at least the optimum, at most the LP bound
+    assert value >= opt - TOL * max(1.0, abs(opt)), (value, opt)
+    assert value <= lp_bound + 1e-5 * max(1.0, abs(lp_bound)), (value, lp_bound)
+    # at any multipliers: still an upper bound
+    rng = np.random.default_rng(seed)
+    scale = max(1.0, float(np.abs(am.cost).max()))
+    for _ in range(3):
+        lam_r = [rng.normal(0, scale, len(x)) for x in lam]
+        mu_r = dec.project_mu(rng.normal(0, 0.3 * scale, len(mu)))
+        v, _, _ = dec.evaluate(ex, lam_r, mu_r, None, 1e-9)
+        assert v is not None and v >= opt - TOL * max(1.0, abs(opt)), (v, opt)
+
+
+def test_lagrangian_bound_is_valid_on_known_optima() -> None:
+    """tiny (7,440 by hand, instances/tiny/README.md) and the shared inventory
+    (3,310 by hand and by the brute force): optimum <= L(LP duals) <= LP bound, and
+    optimum <= L at random multipliers."""
+    _bound_checks_at(load_scenario(TINY), 7440.0, 0)
+    _bound_checks_at(_shared_inventory(), 3310.0, 1)
+
+
+@pytest.mark.slow
+@settings(max_examples=10, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                 HealthCheck.data_too_large])
+@given(tiny_scenarios(), st.integers(0, 10**6))
+def test_lagrangian_bound_is_valid_on_bruteforced_scenarios(
+        case: tuple[dict[str, Any], dict[str, Any]], seed: int) -> None:
+    _bound_checks(_two_region(case), seed)
+
+
+@pytest.mark.slow
+@settings(max_examples=120, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                 HealthCheck.data_too_large])
+@given(tiny_scenarios(), st.integers(0, 10**6))
+def test_lagrangian_bound_is_valid_thorough(case: tuple[dict[str, Any], dict[str, Any]],
+                                            seed: int) -> None:
+    _bound_checks(_two_region(case), seed)
+
+
+@pytest.mark.slow
+@settings(max_examples=10, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                 HealthCheck.data_too_large])
+@given(tiny_scenarios())
+def test_decomposed_plan_is_checked_and_within_its_bound(
+        case: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    _plan_checks(_two_region(case))
+
+
+def _plan_checks(scen: Scenario) -> None:
+    try:
+        brute = bruteforce.solve(scen)
+    except ValueError:
+        assume(False)
+        return
+    sol = channel_opt.solve(scen, method="decompose", workers=1, sensitivity=False,
+                            diagnose_infeasible=False)
+    if brute.profit is None:
+        assert not sol.has_plan
+        return
+    opt = float(brute.profit)
+    assert sol.plan_status in ("optimal", "feasible"), (sol.violations, sol.solver_message)
+    assert sol.violations == []
+    assert sol.objective is not None and sol.objective <= opt + TOL * max(1.0, abs(opt))
+    assert sol.bound is not None and sol.bound >= opt - TOL * max(1.0, abs(opt))
+    if sol.plan_status == "optimal":
+        assert sol.objective >= opt - 2e-4 * max(1.0, abs(opt))
+
+
+@pytest.mark.slow
+@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                 HealthCheck.data_too_large])
+@given(tiny_scenarios())
+def test_decomposed_plan_is_checked_thorough(case: tuple[dict[str, Any], dict[str, Any]]
+                                             ) -> None:
+    _plan_checks(_two_region(case))
+
+
+# ------------------------------------------------------------------ instances
+
+def test_decompose_finds_the_tiny_optimum() -> None:
+    sol = channel_opt.solve(TINY, method="decompose", workers=1, sensitivity=False)
+    assert sol.method["method"] == "decompose"
+    assert sol.plan_status == "optimal" and sol.violations == []
+    assert _close(sol.objective or 0.0, 7440.0)  # instances/tiny/README.md, by hand
+    assert sol.bound is not None and sol.bound >= 7440.0 - TOL
+
+
+@pytest.mark.slow
+def test_decompose_agrees_with_monolithic_on_regional() -> None:
+    path = ROOT / "instances" / "regional" / "regional.yaml"
+    mono = channel_opt.solve(path, method="monolithic", sensitivity=False)
+    dec = channel_opt.solve(path, method="decompose", workers=2, sensitivity=False)
+    assert dec.plan_status in ("optimal", "feasible") and dec.violations == []
+    assert mono.objective is not None and dec.objective is not None and dec.bound is not None
+    assert dec.bound >= mono.objective - TOL * abs(mono.objective)
+    assert abs(dec.objective - mono.objective) <= 1e-4 * abs(mono.objective)
+
+
+# ------------------------------------------------------------------ a binding coupling row
+
+def _shared_inventory() -> Scenario:
+    """One product sold online in two regions from one stock of 60 units.
+
+    Each region's cell has market 100 and online share 0.5 (mnl alone: 50 units),
+    so the regions want 100 units together: the inventory row binds. Margin per unit
+    100 - 40 - 4 = 56, listing 50, no opening cost: the optimum sells 60 units,
+    56 * 60 - 50 = 3,310.
+    """
+    tables = {
+        "channels": [{"id": "online", "kind": "online", "variable_cost": 4.0,
+                      "listing_cost": 50.0}],
+        "brands": [{"id": "b"}],
+        "products": [{"id": "p", "brand": "b", "unit_cost": 40.0, "ref_price": 100.0,
+                      "inventory": 60.0}],
+        "regions": [{"id": "north"}, {"id": "south"}],
+        "segments": [{"id": "all"}],
+        "cells": [{"product": "p", "region": r, "segment": "all", "market_size": 100.0}
+                  for r in ("north", "south")],
+        "shares": [{"product": "p", "region": r, "segment": "all", "channel": "online",
+                    "share": 0.5} for r in ("north", "south")],
+    }
+    return Scenario.from_frames(tables, {"rules": {"inventory": True}}, name="shared")
+
+
+def test_binding_inventory_is_repaired() -> None:
+    scen = _shared_inventory()
+    assert _close(float(bruteforce.solve(scen).profit or 0.0), 3310.0)
+    am, _ = build_array_model(scen)
+    dec = Decomposition(am)
+    assert len(dec.k_rows) == 1  # the inventory row spans both regions
+    # with the coupling row unpriced (μ = 0) each region sells its 50 units: the
+    # assembled plan breaks the inventory row, and the repair LP cuts it to 60
+    lam, mu = dec.zero_multipliers()
+    ex = SerialExecutor()
+    _, res, adj = dec.evaluate(ex, lam, mu, None, 1e-9)
+    raw_x = dec.assemble(res[0].x, res[1:])  # type: ignore[arg-type]
+    assert any("inventory" in v for v in check_rows(am, raw_x))
+    x = dec.plan(ex, adj, res[0].x, res[1:], None, 1e-9)  # type: ignore[arg-type]
+    assert x is not None and check_rows(am, x) == [] and dec.repairs == 1
+    assert _close(float(am.cost @ x), 3310.0)
+    # the Lagrangian dual here is the LP bound, 3,330 (listing 0.6, 30 units per
+    # region): a duality gap of 0.6 %, so the plan is optimal but not proven
+    sol = channel_opt.solve(scen, method="decompose", workers=1, sensitivity=False)
+    assert sol.plan_status in ("optimal", "feasible") and sol.violations == []
+    assert _close(sol.objective or 0.0, 3310.0)
+    assert sol.bound is not None and 3310.0 - TOL <= sol.bound <= 3330.0 + 1e-6
+
+
+def test_decompose_without_lp_duals_still_bounds_and_plans() -> None:
+    """From zero multipliers (as when the LP runs out of time) the subgradient steps
+    still give a valid bound and a checked plan."""
+    scen = _shared_inventory()
+    am, _ = build_array_model(scen)
+    raw = decompose(am, SolveOptions(mip_gap=1e-9), workers=1,
+                    settings=DecomposeSettings(max_iterations=30))
+    assert raw.x is not None and check_rows(am, raw.x) == []
+    assert raw.bound is not None and raw.bound >= 3310.0 - TOL
+    assert raw.extra["iterations"] >= 1 and raw.extra["trace"]
+
+
+# ------------------------------------------------------------------ options and CLI
+
+def test_auto_picks_decompose_only_for_large_multi_region_highs() -> None:
+    from channel_opt.solving.decompose import AUTO_MIN_CELLS
+
+    assert choose_method("auto", "highs", AUTO_MIN_CELLS, 2, None) == "decompose"
+    assert choose_method("auto", "highs", AUTO_MIN_CELLS - 1, 2, None) == "monolithic"
+    assert choose_method("auto", "highs", 10**6, 1, None) == "monolithic"
+    assert choose_method("auto", "cbc", 10**6, 9, None) == "monolithic"
+    assert choose_method("monolithic", "highs", 10**6, 9, None) == "monolithic"
+    with pytest.raises(OptionsError, match="method"):
+        choose_method("fast", "highs", 1, 1, None)
+    with pytest.raises(OptionsError, match="decompose solves its regions with highs"):
+        choose_method("decompose", "cbc", 1, 1, None)
+    with pytest.raises(OptionsError, match="workers"):
+        choose_method("decompose", "highs", 1, 1, 0)
+    with pytest.raises(OptionsError, match="method"):
+        channel_opt.solve(TINY, method="fast")
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-m", "channel_opt.cli", *args], cwd=cwd,
+                          env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_cli_method_decompose_records_it(tmp_path: Path) -> None:
+    out = tmp_path / "res"
+    p = _cli("solve", str(TINY), "--method", "decompose", "--workers", "1", "--out",
+             str(out), "--no-plots", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["method"]["method"] == "decompose"
+    assert summary["method"]["iterations"] >= 1
+    assert summary["method"]["bound_origin"]
+    assert math.isclose(summary["objective"], 7440.0, rel_tol=1e-9)
+    assert "decompose   1: bound" in p.stderr
+
+
+def test_cli_decompose_with_another_solver_is_bad_input(tmp_path: Path) -> None:
+    p = _cli("solve", str(TINY), "--method", "decompose", "--solver", "cbc", "--out",
+             str(tmp_path / "res"), cwd=tmp_path)
+    assert p.returncode == 2 and "decompose solves its regions with highs" in p.stderr
+    assert not (tmp_path / "res").exists()
+
+
+@pytest.mark.slow
+def test_worker_processes_give_the_serial_result() -> None:
+    scen = load_scenario(ROOT / "instances" / "regional" / "regional.yaml")
+    am, _ = build_array_model(scen)
+    opts = SolveOptions(mip_gap=1e-4)
+    cfg = DecomposeSettings(max_iterations=2)
+    serial = decompose(am, opts, workers=1, settings=cfg)
+    parallel = decompose(am, opts, workers=2, settings=cfg)
+    assert serial.bound == pytest.approx(parallel.bound, rel=1e-9)
+    assert serial.objective == pytest.approx(parallel.objective, rel=1e-9)
