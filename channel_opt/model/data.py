@@ -506,3 +506,35 @@ def labels(data: ModelData, *, categorical: bool = True, **cols: Any) -> pd.Data
         else:
             out[name] = values if categorical else np.asarray(values)
     return pd.DataFrame(out)
+
+
+def best_option_per_cell(data: ModelData, member_value: np.ndarray) -> np.ndarray:
+    """Per cell: the largest sum of ``member_value`` over the members of one of its
+    offer options (0 for a cell without options or without a positive sum).
+
+    At most one option is offered per cell with sets, so with ``member_value`` = a
+    nonnegative amount per unit times the member's demand this bounds what the cell
+    can ever contribute (the reachable amount, not a sum over all columns). A compact
+    cell may offer several channels (one level each): there the channels' best values
+    are summed.
+    """
+    mem = data.members
+    per_offer = np.bincount(mem["offer"].to_numpy(), weights=member_value,
+                            minlength=len(data.offers))
+    out = np.zeros(len(data.cells))
+    np.maximum.at(out, data.offers["cell"].to_numpy(), per_offer)
+    compact = data.cells["compact"].to_numpy(bool)
+    if compact.any():  # several channels at once: each channel's best, summed
+        per_cc = best_option_per_cc(data, np.maximum(member_value, 0.0))
+        total = np.bincount(data.cc["cell"].to_numpy(), weights=per_cc, minlength=len(out))
+        out = np.where(compact, total, out)
+    return out
+
+
+def best_option_per_cc(data: ModelData, member_value: np.ndarray) -> np.ndarray:
+    """Per eligible (cell, channel): the largest ``member_value`` of the channel over the
+    options of the cell containing it (0 if none is positive).
+    """
+    out = np.zeros(len(data.cc))
+    np.maximum.at(out, data.members["cc"].to_numpy(), member_value)
+    return out

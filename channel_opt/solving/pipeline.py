@@ -17,6 +17,7 @@ from ..model.data import ModelData
 from ..scenario import Scenario, load_scenario
 from ..scenario.demand import expected_value_scenario, has_demand_scenarios
 from .budget import MIN_PHASE_SECONDS, Budget
+from .capacity_bound import capacity_bound
 from .check import check_plan, check_rows
 from .decompose import choose_method, decompose
 from .diagnose import Diagnosis, diagnose, numerical_warning
@@ -392,7 +393,11 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
     if limit is not None and limit < 0.5 * MIN_PHASE_SECONDS:
         log.warning("time limit: no time for the constructive plan (%s)", budget.describe())
         return Construction(None, None, math.inf)
-    return construct(am, data, time_limit=limit)
+    start = construct(am, data, time_limit=limit)
+    # the bound reported when the solver has none: capacities priced (no LP solve)
+    start.bound = min(start.bound, capacity_bound(
+        am, data, start.objective, seconds=5.0 if limit is None else 0.1 * limit))
+    return start
 
 
 def _two_stage(scenario: Scenario, options: dict[str, Any], timings: dict[str, float],

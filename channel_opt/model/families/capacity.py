@@ -9,9 +9,18 @@ import numpy as np
 import pandas as pd
 
 from ...scenario.settings import Flag
-from ..data import ModelData, labels
+from ..data import ModelData, labels, offer_touches
 from ..records import RowFamily, Step, VarFamily, grain_test, hand_test
-from .core import OFFER, OPEN_CHANNEL, SALES, USE_CHANNEL, Build, cc_labels, sales_by_group
+from .core import (
+    OFFER,
+    OPEN_CHANNEL,
+    SALES,
+    USE_CHANNEL,
+    Build,
+    cc_labels,
+    group_index,
+    sales_by_group,
+)
 
 
 def _channel_coef(d: ModelData, values: np.ndarray) -> np.ndarray:
@@ -77,6 +86,24 @@ def define_shelf_space(b: Build, rule: Flag) -> None:
                [(mr[mk], b.col(OFFER, mem["offer"].to_numpy()[mk]), 1.0),
                 (np.arange(len(cci)), b.col(STOCK, pos), -1.0)], upper=0.0,
                description="a store-stock channel is offered only if the stores stock it")
+    # cut: in a cell with sets (one option at most) the options holding any store-stock
+    # channel sum to at most stock_pr; the LP cannot offer half the store and half
+    # BOPIS on half a stock (compact cells may offer several channels: not there)
+    oi = np.flatnonzero(offer_touches(d, uses)
+                        & ~d.cells["compact"].to_numpy(bool)[d.offers["cell"].to_numpy()])
+    cell = d.offers["cell"].to_numpy()[oi]
+    rows, first = group_index(cell)
+    cw = cell[first]
+    c = d.cells
+    spos = pd.MultiIndex.from_frame(pr).get_indexer(pd.MultiIndex.from_arrays(
+        [c["p"].to_numpy()[cw], c["r"].to_numpy()[cw]]))
+    b.add_cons(OFFER_STOCK_CELL, labels(d, product=c["p"].to_numpy()[cw],
+                                        region=c["r"].to_numpy()[cw],
+                                        segment=c["s"].to_numpy()[cw]),
+               [(rows, b.col(OFFER, oi), 1.0),
+                (np.arange(len(cw)), b.col(STOCK, spos), -1.0)], upper=0.0,
+               description="a cell is offered store-stock channels only if the stores stock "
+               "the product")
     cap = d.regions["shelf_capacity"].to_numpy()
     space = d.products["shelf_space"].to_numpy()[pr["p"].to_numpy()]
     regs = np.flatnonzero(np.isfinite(cap))
@@ -235,6 +262,11 @@ OFFER_NEEDS_STOCK = RowFamily("offer_needs_stock", "shelf_space", define_shelf_s
                               "product_region", "[c,k]", "`w_ck ≤ stock_pr` for channels with "
                               "`uses_store_stock`", "offer needs stock",
                               test=hand_test("test_shelf_space"))
+OFFER_STOCK_CELL = RowFamily(
+    "offer_stock_cell", "shelf_space", define_shelf_space, "cut", "product_region", "[c]",
+    "`Σ_{o: M∩K^stock≠∅} offer_co ≤ stock_pr` in cells with sets (`K^stock`: channels with "
+    "`uses_store_stock`; at most one option per cell)", "store-stock options need stock",
+    test="tests/test_formulation_strength.py::test_offer_stock_cell")
 SHELF_SPACE = RowFamily("shelf_space", "shelf_space", define_shelf_space, "capacity", "region",
                         "[r]", "`Σ_p space_p stock_pr ≤ S_r`", "shelf space", "over by",
                         "shelf units", hand_test("test_shelf_space"))
@@ -261,7 +293,8 @@ REGION_CAPACITY_COVER = RowFamily(
     test=grain_test("test_region_channel_capacity_hand"))
 
 ROWS: tuple[RowFamily, ...] = (
-    STORE_LABOUR, DEALER_CAPACITY, DC_CAPACITY, INVENTORY, OFFER_NEEDS_STOCK, SHELF_SPACE,
+    STORE_LABOUR, DEALER_CAPACITY, DC_CAPACITY, INVENTORY, OFFER_NEEDS_STOCK, OFFER_STOCK_CELL,
+    SHELF_SPACE,
     CHANNEL_CAPACITY, CAPACITY_COVER, REGION_CHANNEL_CAPACITY, REGION_CAPACITY_COVER,
 )
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ...scenario.settings import Commission, Overlap
-from ..data import kinds_of, labels, offer_touches_kind
+from ..data import ModelData, best_option_per_cell, kinds_of, labels, offer_touches_kind
 from ..records import RowFamily, Step, VarFamily, hand_test
 from .core import OFFER, OFFLINE, ONLINE, SALES, Build, group_index
 
@@ -81,14 +81,38 @@ def define_overlap(b: Build, rule: Overlap) -> None:
                    description="most (product, region) pairs sold online and offline")
 
 
-def _online_revenue_terms(b: Build) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Sales columns of online-kind channels: (index, region, revenue per unit, max rev)."""
+def _online_revenue_terms(b: Build) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sales columns of online-kind channels: (index, region, revenue per unit)."""
     d = b.data
     s = d.sales
     idx = np.flatnonzero(kinds_of(d, s["k"].to_numpy()) == ONLINE)
-    price = s["price"].to_numpy()[idx]
-    ub = b.block(SALES).upper[idx]
-    return idx, s["r"].to_numpy()[idx], price, price * ub
+    return idx, s["r"].to_numpy()[idx], s["price"].to_numpy()[idx]
+
+
+def reachable_online_revenue(d: ModelData, regs: np.ndarray) -> np.ndarray:
+    """``R̄_r / θ``: the most online-kind revenue each region in ``regs`` can reach.
+
+    Per cell, the largest online revenue of one offer option (at most one is offered,
+    and sales stay within its demand), summed per (product, region); where the product
+    has a finite inventory, at most its largest online price times the inventory.
+    """
+    s, mem = d.sales, d.members
+    sale = mem["sale"].to_numpy()
+    online = kinds_of(d, s["k"].to_numpy()[sale]) == ONLINE
+    rev = np.where(online, s["price"].to_numpy()[sale] * mem["demand"].to_numpy(), 0.0)
+    cell_rev = best_option_per_cell(d, rev)
+    c = d.cells
+    n_p, n_r = len(d.products), len(d.regions)
+    pr_rev = np.bincount(c["p"].to_numpy() * n_r + c["r"].to_numpy(), weights=cell_rev,
+                         minlength=n_p * n_r).reshape(n_p, n_r)
+    if d.scenario.settings.rules.inventory is not None:
+        inv = d.products["inventory"].to_numpy(float)
+        top = np.zeros(n_p)
+        on_s = kinds_of(d, s["k"].to_numpy()) == ONLINE
+        np.maximum.at(top, s["p"].to_numpy()[on_s], s["price"].to_numpy()[on_s])
+        cap = np.where(np.isfinite(inv), top * inv, np.inf)
+        pr_rev = np.minimum(pr_rev, cap[:, None])
+    return pr_rev.sum(0)[regs]
 
 
 def define_commission(b: Build, rule: Commission) -> None:
@@ -96,11 +120,12 @@ def define_commission(b: Build, rule: Commission) -> None:
 
     Always paid (``commission_def``), or per region by decision ``commission_policy[r]``
     with the exact linearization ``commission_lower`` / ``commission_upper_revenue`` /
-    ``commission_upper_policy`` bounded by the region's largest possible online revenue
-    (no arbitrary big-M).
+    ``commission_upper_policy`` bounded by the region's largest reachable online revenue
+    ``R̄_r`` (:func:`reachable_online_revenue`; no arbitrary big-M: the smaller ``R̄``,
+    the tighter the relaxation).
     """
     d = b.data
-    idx, reg, price, maxrev = _online_revenue_terms(b)
+    idx, reg, price = _online_revenue_terms(b)
     regs = np.unique(reg)
     if not len(regs):
         return
@@ -118,7 +143,7 @@ def define_commission(b: Build, rule: Commission) -> None:
         b.add_cons(COMMISSION_DEF, lab, [com, rev], lower=0.0, upper=0.0,
                    description="commission = share x online revenue of the region")
         return
-    rbar = theta * np.bincount(rows, weights=maxrev, minlength=n)
+    rbar = theta * reachable_online_revenue(d, regs)
     b.add_vars(COMMISSION_POLICY, lab, binary=True, cost=-rule.policy_cost,
                description="1 if the region's stores get the commission share")
     pol = b.col(COMMISSION_POLICY, r)
@@ -173,7 +198,9 @@ COMMISSION_DEF = RowFamily("commission_def", "commission", define_commission, "s
                            "commission def", test=hand_test("test_commission_always"))
 COMMISSION_LOWER = RowFamily("commission_lower", "commission", define_commission, "structure",
                              "region", "[r]",
-                             "`com ≥ θRev − R̄(1 − pol)` (`decision: true`; `R̄_r = θ Σ P · ū`)",
+                             "`com ≥ θRev − R̄(1 − pol)` (`decision: true`; `R̄_r = θ Σ_p "
+                             "min(Σ_{c∈(p,r)} max_o Σ_{k∈M online} P d_ck(o), P^max_p I_p)`: "
+                             "the reachable online revenue)",
                              "commission lower", test=hand_test("test_commission_decision"))
 COMMISSION_UPPER_REVENUE = RowFamily("commission_upper_revenue", "commission", define_commission,
                                      "structure", "region", "[r]",

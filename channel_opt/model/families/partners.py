@@ -8,10 +8,12 @@ import numpy as np
 import pandas as pd
 
 from ...scenario.settings import Flag
-from ..data import ModelData, labels
+from ..data import ModelData, best_option_per_cc, kinds_of, labels
 from ..records import RowFamily, Step, VarFamily, hand_test
 from .conflict import COMMISSION
-from .core import OPEN_CHANNEL, SALES, Build, sales_by_group
+from .core import ONLINE, OPEN_CHANNEL, SALES, Build, sales_by_group
+
+STRENGTH = "tests/test_formulation_strength.py::"
 
 
 def partner_income_per_unit(d: ModelData) -> np.ndarray:
@@ -42,6 +44,96 @@ def define_partner_floor(b: Build, rule: Flag) -> None:
         terms.append((cr[ok], b.col(COMMISSION, np.flatnonzero(ok)), 1.0))
     b.add_cons(PARTNER_FLOOR, labels(d, region=regs), terms, lower=floor[regs],
                description="offline partners' profit in the region at least its floor")
+
+
+def partner_reach(b: Build) -> np.ndarray:
+    """``U_rk`` per (region, channel) of ``d.rk``: the most partner income (fees, margin
+    share, and for online-kind channels the commission ``θ P`` where commission is
+    modelled) the channel can bring its region.
+
+    Per cell at most one option is offered, at one level per channel: the channel's
+    best member value ``(π + θP) d_ck(o)`` over the cell's options bounds its income
+    from the cell, and only while the channel is open (``w_ck ≤ open_rk``).
+    """
+    d = b.data
+    s, mem = d.sales, d.members
+    sale = mem["sale"].to_numpy()
+    per_unit = np.maximum(partner_income_per_unit(d)[sale], 0.0)
+    com = d.scenario.settings.rules.commission
+    if com is not None and b.has(COMMISSION):  # commission <= θ x online revenue
+        online = kinds_of(d, s["k"].to_numpy()[sale]) == ONLINE
+        per_unit = per_unit + np.where(online, com.share * s["price"].to_numpy()[sale], 0.0)
+    reach_cc = best_option_per_cc(d, per_unit * mem["demand"].to_numpy())
+    rk = pd.MultiIndex.from_frame(d.rk[["r", "k"]])
+    pos = rk.get_indexer(pd.MultiIndex.from_frame(d.cc[["r", "k"]]))
+    return np.bincount(pos, weights=reach_cc, minlength=len(d.rk))
+
+
+MAX_COVER_CHANNELS = 12  # channels of one region beyond which only the count cut is made
+
+
+def floor_covers(reach: np.ndarray, floor: float) -> tuple[list[np.ndarray], int]:
+    """The minimal covers of ``Σ_k reach_k y_k ≥ floor`` over binary ``y``: sets ``S``
+    with ``Σ_{k∉S} reach_k < floor`` (so some member of ``S`` must be 1) none of whose
+    proper subsets is one; and ``m``, the fewest members whose reach sums to the floor.
+
+    ``([], 0)`` if even all together cannot reach the floor (the floor row reports
+    that). With more than :data:`MAX_COVER_CHANNELS` channels only ``m`` is computed.
+    """
+    n = len(reach)
+    total = float(reach.sum())
+    tol = 1e-9 * max(1.0, floor)
+    if total < floor - tol:
+        return [], 0
+    top = np.cumsum(np.sort(reach)[::-1])
+    m = int(np.searchsorted(top, floor - tol) + 1)
+    if n > MAX_COVER_CHANNELS:
+        return [], m
+    masks = np.arange(1, 2 ** n)
+    member = (masks[:, None] >> np.arange(n)[None, :]) & 1
+    outside = total - member @ reach
+    cover = outside < floor - tol
+    # minimal: dropping any member leaves a non-cover (outside + reach_j >= floor)
+    minimal = cover & np.all((member == 0) | (outside[:, None] + reach[None, :] >= floor - tol),
+                             axis=1)
+    return [np.flatnonzero(row) for row in member[minimal]], m
+
+
+def define_partner_floor_cover(b: Build, rule: Flag) -> None:
+    """``partner_floor_cover[r,S]``: cover cuts of the partner floor on the openings.
+
+    Partner income through channel ``k`` (with the commission it can carry) is at most
+    ``U_rk open_rk`` (:func:`partner_reach`), so the floor implies the knapsack
+    ``Σ_k U_rk open_rk ≥ floor_r``. For every minimal cover ``S`` of it (the channels
+    outside ``S`` cannot reach the floor together): ``Σ_{k∈S} open_rk ≥ 1``; where at
+    least ``m ≥ 2`` channels are needed: ``Σ_k open_rk ≥ m``. Valid for every integer
+    plan meeting the floor; the LP relaxation could meet it with fractions of several
+    openings.
+    """
+    d = b.data
+    if PARTNER_FLOOR.name not in b.am.cons:
+        return
+    floor = d.regions["partner_profit_floor"].to_numpy()
+    reach = partner_reach(b)
+    rk_r, rk_k = d.rk["r"].to_numpy(), d.rk["k"].to_numpy()
+    ids = d.channels["id"].to_numpy()
+    sets: list[np.ndarray] = []
+    lows: list[float] = []
+    for r in np.flatnonzero(floor > 0):
+        sel = np.flatnonzero((rk_r == r) & (reach > 0))
+        covers, m = floor_covers(reach[sel], float(floor[r]))
+        for cols, low in [(sel[c], 1.0) for c in covers] + ([(sel, float(m))] if m >= 2 else []):
+            sets.append(cols)
+            lows.append(low)
+    if not sets:
+        return
+    row_of = np.repeat(np.arange(len(sets)), [len(x) for x in sets])
+    b.add_cons(PARTNER_FLOOR_COVER,
+               labels(d, region=[int(rk_r[x[0]]) for x in sets],
+                      channels=[";".join(ids[rk_k[x]]) for x in sets]),
+               [(row_of, b.col(OPEN_CHANNEL, np.concatenate(sets)), 1.0)], lower=np.array(lows),
+               description="channels of which one (or the count) must be open to reach the "
+               "partner floor")
 
 
 def define_dealer_min_volume(b: Build, rule: Flag) -> None:
@@ -95,6 +187,12 @@ PARTNER_FLOOR = RowFamily("partner_floor", "partner_floor", define_partner_floor
                           "[r]", "`Σ_{c∈r} π_ckl q_ckl + commission_r ≥ floor_r`",
                           "partner profit floor", "short by", "currency",
                           hand_test("test_partner_floor_forces_store"))
+PARTNER_FLOOR_COVER = RowFamily(
+    "partner_floor_cover", "partner_floor", define_partner_floor_cover, "cut", "region", "[r,S]",
+    "`Σ_{k∈S} open_rk ≥ 1` for every minimal cover `S` of `Σ_k U_rk open_rk ≥ floor_r` "
+    "(`U_rk = Σ_{c∈r} max_{o∋k} (π_kℓ + θP_kℓ[k online]) d_ck(o)`); `Σ_k open_rk ≥ m_r` "
+    "where `m_r ≥ 2` channels are needed", "partner floor cover",
+    test=STRENGTH + "test_partner_floor_cover")
 SERVICE_LEVEL = RowFamily("service_level", "service_level", define_service_level, "floor", "region",
                           "[r]", "`Σ_{c∈r} Σ q ≥ σ_r Σ_{c∈r} D_c`", "regional service level",
                           "short by", "units", hand_test("test_service_level"))
@@ -108,10 +206,12 @@ DEALER_MIN_VOLUME = RowFamily("dealer_min_volume", "dealer_min_volume", define_d
                               "0`)", "dealer minimum volume", "short by", "units",
                               hand_test("test_dealer_min_volume"))
 
-ROWS: tuple[RowFamily, ...] = (PARTNER_FLOOR, SERVICE_LEVEL, CELL_SERVICE_LEVEL, DEALER_MIN_VOLUME)
+ROWS: tuple[RowFamily, ...] = (PARTNER_FLOOR, PARTNER_FLOOR_COVER, SERVICE_LEVEL,
+                                CELL_SERVICE_LEVEL, DEALER_MIN_VOLUME)
 
 BUILD_STEPS: tuple[Step, ...] = (
     (110, define_partner_floor),
+    (115, define_partner_floor_cover),
     (120, define_dealer_min_volume),
     (180, define_service_level),
     (190, define_cell_service_level),

@@ -1,0 +1,260 @@
+"""The strengthened rows tighten the LP relaxation by a hand-computed amount and change
+no optimum (brute force).
+
+Scenarios build on ``B`` of ``tests/scenario_factory.py`` (independent demand, one
+product at 10 with unit cost 4, one cell of market 100): online 50 units at margin 5,
+store 30 at 5 (partner income 1/unit), dealer 20 at 4 (partner income 2/unit).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bruteforce
+import numpy as np
+import pytest
+from optimum import mip_optimum
+from scenario_factory import base_tables, edit, scenario
+
+from channel_opt.model import build_array_model, build_model, to_highs
+from channel_opt.model.families import conflict
+from channel_opt.model.families.partners import floor_covers
+from channel_opt.scenario import Scenario
+
+
+def components(scen: Scenario) -> set[str]:
+    """Names of the Pyomo model's variable and constraint blocks."""
+    import pyomo.environ as pyo
+
+    m = build_model(scen)
+    return {c.local_name for c in m.component_objects((pyo.Var, pyo.Constraint))}
+
+
+def lp_bound(scen: Scenario, *, without: tuple[str, ...] = ()) -> float:
+    """The LP relaxation's optimum, with the rows of ``without`` switched off."""
+    am, _ = build_array_model(scen)
+    for name in without:
+        am.cons[name].lower[:] = -np.inf
+        am.cons[name].upper[:] = np.inf
+    h = to_highs(am)
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("solve_relaxation", True)
+    h.run()
+    assert h.modelStatusToString(h.getModelStatus()) == "Optimal"
+    return float(h.getInfo().objective_function_value)
+
+
+def same_optimum(scen: Scenario, expected: float | None) -> None:
+    """The MIP and the independent brute force both find ``expected``."""
+    got, brute = mip_optimum(scen), bruteforce.best_profit(scen)
+    if expected is None:
+        assert got is None and brute is None
+        return
+    assert got == pytest.approx(expected, abs=1e-6)
+    assert brute == pytest.approx(expected, abs=1e-6)
+
+
+def _floor_scenario(floor: float, **rules: Any) -> Scenario:
+    t = edit(edit(base_tables(), "channels", "store", open_cost=200.0), "regions", "north",
+             partner_profit_floor=floor)
+    return scenario(t, rules={"partner_floor": True, **rules})
+
+
+def test_partner_floor_cover() -> None:
+    # store opening 200; floor 60. The store reaches 30 of partner income, the dealer 40:
+    # neither alone reaches 60, so both must open (covers {store}, {dealer}; count 2).
+    # MIP: 480 - 200 = 280. LP without the cover: opening t of the store sells 30t,
+    # 40 + 30t >= 60 gives t = 2/3 and 330 + 150t - 200t = 330 - 100/3 = 296.67;
+    # the cover forces t = 1: 280, the LP bound drops by 50/3 to the optimum.
+    scen = _floor_scenario(60.0)
+    am, _ = build_array_model(scen)
+    cover = am.cons["partner_floor_cover"]
+    sets = sorted(zip(cover.labels["channels"].astype(str), cover.lower, strict=True))
+    assert sets == [("dealer", 1.0), ("dealer;store", 2.0), ("store", 1.0)]
+    assert "partner_floor_cover" in components(scen)
+    assert lp_bound(scen, without=("partner_floor_cover",)) == pytest.approx(330 - 100 / 3)
+    assert lp_bound(scen) == pytest.approx(280.0)
+    same_optimum(scen, 280.0)
+
+
+@pytest.mark.parametrize("floor", [30.0, 45.0, 71.0])
+def test_partner_floor_cover_keeps_optimum(floor: float) -> None:
+    # store reaches 30, dealer 40: floor 30 gives the cover {store, dealer} (one of them
+    # open), 45 the covers {store} and {dealer} and the count 2, 71 nothing (infeasible);
+    # the MIP optimum is the brute force's each time
+    scen = _floor_scenario(floor)
+    same_optimum(scen, bruteforce.best_profit(scen))
+    if floor > 70:
+        assert "partner_floor_cover" not in build_array_model(scen)[0].cons
+
+
+def test_floor_covers_by_hand() -> None:
+    # reach 30, 40, 50 against 60: no channel alone is needed (the other two reach 70 or
+    # more), every pair is (the third alone is short); at least 2 must open
+    covers, m = floor_covers(np.array([30.0, 40.0, 50.0]), 60.0)
+    assert sorted(map(tuple, covers)) == [(0, 1), (0, 2), (1, 2)] and m == 2
+    # all together short: no cut (the floor row reports the infeasibility)
+    assert floor_covers(np.array([10.0, 20.0]), 31.0) == ([], 0)
+    # one channel reaches it alone (m = 1); without it the other two reach only 50 >= 40,
+    # so covers are {100, 20} (outside 30) and {100, 30} (outside 20)
+    covers, m = floor_covers(np.array([100.0, 20.0, 30.0]), 40.0)
+    assert m == 1 and sorted(map(tuple, covers)) == [(0, 1), (0, 2)]
+
+
+def _levels_tables() -> dict[str, Any]:
+    t = edit(base_tables(), "regions", "north", partner_profit_floor=150.0)
+    t["price_levels"] = [
+        {"product": "p1", "channel": "online", "level": "full", "price": 10.0,
+         "demand_multiplier": 1.0},
+        {"product": "p1", "channel": "online", "level": "promo", "price": 8.0,
+         "demand_multiplier": 1.5},
+    ]
+    return t
+
+
+def test_commission_bound_is_the_reachable_revenue(monkeypatch: pytest.MonkeyPatch) -> None:
+    # online at full price: 50 units, revenue 500; at promo (8, x1.5): 75 units, 600.
+    # One option per cell: R̄ = 0.2 x max(500, 600) = 120 (the old sum over the sales
+    # columns, 0.2 x 1100 = 220, counted both levels).
+    # MIP: the floor 150 needs the commission (store 30 + dealer 40 = 70): full price,
+    # 480 - 100 - policy 5 = 375 (promo: 225 + 230 - 120 - 5 = 330).
+    # LP: the floor needs com = 80 and com <= R̄ pol: pol = 80 / R̄, so the LP bound is
+    # 480 - 80 - 5 x 80 / R̄: 396.67 with R̄ = 120, 398.18 with 220.
+    rules = {"commission": {"share": 0.2, "decision": True, "policy_cost": 5.0},
+             "partner_floor": True}
+    scen = scenario(_levels_tables(), rules=rules)
+    am, _ = build_array_model(scen)
+    pol = am.vars["commission_policy"].start
+    row = am.cons["commission_upper_policy"]
+    assert row.vals[row.cols == pol] == pytest.approx([-120.0])
+    assert lp_bound(scen) == pytest.approx(480 - 80 - 400 / 120)
+    same_optimum(scen, 375.0)
+    monkeypatch.setattr(conflict, "reachable_online_revenue",
+                        lambda d, regs: np.array([1100.0]))
+    assert lp_bound(scen) == pytest.approx(480 - 80 - 400 / 220)
+
+
+def test_commission_bound_capped_by_inventory() -> None:
+    # inventory of 20 units: online revenue at most 10 x 20 = 200, R̄ = 0.2 x 200 = 40
+    rules = {"commission": {"share": 0.2, "decision": True}, "inventory": True}
+    scen = scenario(edit(base_tables(), "products", "p1", inventory=20.0), rules=rules)
+    am, _ = build_array_model(scen)
+    row = am.cons["commission_upper_policy"]
+    assert row.vals[row.cols == am.vars["commission_policy"].start] == pytest.approx([-40.0])
+    same_optimum(scen, bruteforce.best_profit(scen))
+
+
+def _stock_tables() -> dict[str, Any]:
+    # store 30 units at margin 5 (150), bopis 20 at 6 (120), dealer 20 at 4 (80); one
+    # channel per cell; the product takes 2 shelf units, the stores have 1
+    t = base_tables()
+    t["channels"] = [c for c in t["channels"] if c["id"] != "online"] + [
+        {"id": "bopis", "kind": "o2o", "uses_store_stock": True, "requires_store": True}]
+    t["shares"] = [s for s in t["shares"] if s["channel"] != "online"] + [
+        {"product": "p1", "region": "north", "segment": "small", "channel": "bopis",
+         "share": 0.2}]
+    t = edit(t, "products", "p1", shelf_space=2.0)
+    return edit(t, "regions", "north", shelf_capacity=1.0)
+
+
+def test_offer_stock_cell() -> None:
+    # mnl, one channel per cell (options are singletons: demand a x 100 as above).
+    # MIP: no stock, the dealer alone: 80. LP with the rows per store-stock channel only
+    # (w_store <= stock, w_bopis <= stock, stock <= 1/2): half store, half bopis,
+    # 75 + 60 = 135. With the cell's cut (x_store + x_bopis <= stock): half store, half
+    # dealer, 75 + 40 = 115.
+    scen = scenario(_stock_tables(), model="mnl", rules={"shelf_space": True},
+                    max_channels_per_cell=1)
+    am, _ = build_array_model(scen)
+    assert am.cons["offer_stock_cell"].n == 1  # one cell
+    assert "offer_stock_cell" in components(scen)
+    assert lp_bound(scen, without=("offer_stock_cell",)) == pytest.approx(135.0)
+    assert lp_bound(scen) == pytest.approx(115.0)
+    same_optimum(scen, 80.0)
+    # compact cells (independent demand) may offer several channels: no such cut there
+    scen = scenario(_stock_tables(), rules={"shelf_space": True})
+    assert "offer_stock_cell" not in build_array_model(scen)[0].cons
+    same_optimum(scen, bruteforce.best_profit(scen))
+
+
+def test_cuts_are_left_out_of_the_diagnosis() -> None:
+    # floor 60 with the store kept closed (as in a fixed design): the cover "store >= 1"
+    # cannot hold, but it is valid only while the floor is; the elastic model leaves it
+    # out and reports the floor short by 60 - 40 (dealer) = 20
+    from channel_opt.solving.diagnose import diagnose, elastic_model
+
+    am, d = build_array_model(_floor_scenario(60.0))
+    assert "partner_floor_cover" in am.cons
+    assert "partner_floor_cover" not in elastic_model(am)[0].cons
+    store = int(np.flatnonzero(d.channels["id"].to_numpy()[d.rk["k"].to_numpy()] == "store")[0])
+    am.vars["open_channel"].upper[store] = 0.0
+    dg = diagnose(am, iis=False)
+    assert [(c.family, round(c.amount, 6)) for c in dg.conflicts] == [("partner_floor", 20.0)]
+
+
+def _inventory_scenario(units: float) -> Scenario:
+    return scenario(edit(base_tables(), "products", "p1", inventory=units),
+                    rules={"inventory": True})
+
+
+def test_capacity_bound_prices_the_inventory() -> None:
+    # inventory 50 units: the best use is online (margin 5): 250. The constructive bound
+    # ignores it: 480. Priced at λ per unit: L(λ) = 50λ + 50(5-λ)+ + 30(5-λ)+ + 20(4-λ)+,
+    # least at λ = 5: 250, the optimum.
+    from channel_opt.solving.capacity_bound import capacity_bound
+    from channel_opt.solving.heuristic import construct
+
+    scen = _inventory_scenario(50.0)
+    am, d = build_array_model(scen)
+    assert construct(am, d).bound == pytest.approx(480.0)
+    assert capacity_bound(am, d, iterations=0) == pytest.approx(480.0)  # L(0)
+    bound = capacity_bound(am, d, 250.0, iterations=100)
+    assert 250.0 - 1e-6 <= bound <= 251.0
+    same_optimum(scen, 250.0)
+
+
+@pytest.mark.parametrize("rules", [
+    {"inventory": True}, {"dealer_capacity": True}, {"dc_capacity": 30.0},
+    {"inventory": True, "dealer_capacity": True, "dc_capacity": 60.0, "shelf_space": True}])
+def test_capacity_bound_is_valid(rules: dict[str, Any]) -> None:
+    # whatever the multipliers reach, the bound stays at or above the optimum
+    from channel_opt.solving.capacity_bound import capacity_bound
+
+    t = edit(edit(edit(base_tables(), "products", "p1", inventory=40.0, shelf_space=2.0),
+                  "regions", "north", dealer_capacity=5.0), "regions", "north",
+             shelf_capacity=1.0)
+    scen = scenario(t, rules=rules)
+    am, d = build_array_model(scen)
+    best = bruteforce.best_profit(scen)
+    assert best is not None
+    for target in (0.0, best, 480.0):
+        assert capacity_bound(am, d, target, iterations=60) >= best - 1e-6
+
+
+def test_capacity_bound_prices_the_shelf() -> None:
+    # the stock case above: stocking pays ν per shelf unit on 2 units against 1 of
+    # capacity: L(ν) = ν + max(150 - 2ν, 80) (store alone, or the dealer without
+    # stock), least at ν = 35: 115, the LP bound (optimum 80; constructive bound 150)
+    from channel_opt.solving.capacity_bound import capacity_bound
+
+    scen = scenario(_stock_tables(), model="mnl", rules={"shelf_space": True},
+                    max_channels_per_cell=1)
+    am, d = build_array_model(scen)
+    assert capacity_bound(am, d, iterations=0) == pytest.approx(150.0)
+    assert 115.0 - 1e-6 <= capacity_bound(am, d, 80.0, iterations=200) <= 116.0
+
+
+def test_reported_bound_when_the_solver_has_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the solver stops without plan or bound: the constructive plan (online 50 units,
+    # 250) is returned with the priced bound (250), not the constructive 480
+    from channel_opt import solve
+    from channel_opt.solving.backends import RawResult, SolveOptions, get_backend
+
+    def stopped(self: object, am: object, opts: SolveOptions) -> RawResult:
+        return RawResult("time_limit", None, None, None, "highs", "-", "stopped at the limit")
+
+    monkeypatch.setattr(type(get_backend("highs")), "solve", stopped)
+    sol = solve(_inventory_scenario(50.0), sensitivity=False)
+    assert (sol.termination, sol.plan_status) == ("time_limit", "feasible")
+    assert sol.objective == pytest.approx(250.0)
+    assert sol.bound is not None and 250.0 - 1e-6 <= sol.bound <= 251.0
