@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).parent))
 
 import bruteforce  # noqa: E402
-from test_model_bruteforce import shrink_to_limit, tiny_scenarios  # noqa: E402
+from random_scenarios import shrink_to_limit, tiny_scenarios  # noqa: E402
 
 import channel_opt  # noqa: E402
 from channel_opt.executor import SerialExecutor  # noqa: E402

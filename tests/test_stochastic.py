@@ -25,7 +25,7 @@ import yaml
 from conftest import duo, duo_tables
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from test_model_bruteforce import shrink_to_limit, tiny_scenarios
+from random_scenarios import shrink_to_limit, tiny_scenarios
 
 from channel_opt.model.linear import to_pyomo
 from channel_opt.model.stochastic import SCENARIO_COLUMN, extensive_form, members
