@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .scenario import ScenarioError, load_scenario, save_scenario
 from .solving.budget import Budget, Interrupted, process_age
@@ -51,6 +52,7 @@ def cmd_solve(a: argparse.Namespace) -> int:
     :func:`~channel_opt.output.check_target`); a run that ends in a solver error
     never replaces an existing result, and an interrupted run writes nothing.
     """
+    from .analysis.overrides import apply_overrides, as_overrides, describe
     from .output import (
         OutputRefused,
         check_target,
@@ -74,6 +76,8 @@ def cmd_solve(a: argparse.Namespace) -> int:
     log.info("loading %s", path)
     try:
         scen = load_scenario(path, allow_outside=a.allow_outside_tables)
+        overrides = as_overrides(a.set or [])
+        scen = apply_overrides(scen, overrides)
     except ScenarioError as e:
         return _bad_input(e)
     load = time.perf_counter() - t
@@ -104,7 +108,8 @@ def cmd_solve(a: argparse.Namespace) -> int:
         t = time.perf_counter()
         try:
             write_solution(sol, scen, out, plots=not a.no_plots, input_path=path,
-                           overwrite=a.overwrite)
+                           overwrite=a.overwrite, overrides=describe(overrides),
+                           xlsx=a.format == "xlsx")
         except OutputRefused as e:  # the folder changed while solving
             print(f"error: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT
@@ -220,6 +225,7 @@ def parser() -> argparse.ArgumentParser:
                    help="replace a result folder that holds another scenario's result")
     s.add_argument("--log-file", help="write the solver's log here")
     s.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    _analysis_options(s, workers=False)
     s.set_defaults(fn=cmd_solve)
     v = sub.add_parser("validate", parents=[common],
                        help="check a scenario and summarize it")
@@ -233,11 +239,33 @@ def parser() -> argparse.ArgumentParser:
     sc.set_defaults(fn=cmd_schema)
     so = sub.add_parser("solvers", parents=[common], help="list solver backends")
     so.set_defaults(fn=cmd_solvers)
+    add_analysis_commands(sub, common)
     b = sub.add_parser("bench", parents=[common],
                        help="run benchmarks (see benchmarks/README.md)")
     b.add_argument("bench_args", nargs=argparse.REMAINDER)
     b.set_defaults(fn=cmd_bench)
     return p
+
+
+def _analysis_options(p: argparse.ArgumentParser, *, workers: bool = True) -> None:
+    """``--set``, ``--format`` (and ``--workers``/``--scheduler`` for batches)."""
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="what-if override, "
+                   "repeatable: rules.overlap.cost=600, regions.partner_profit_floor*=0.8, "
+                   "regions[id=north].partner_profit_floor=30000 (a sweep takes "
+                   "KEY=V1,V2,...)")
+    p.add_argument("--format", choices=["csv", "xlsx"], default="csv",
+                   help="xlsx: also every table in one workbook (summary first)")
+    if workers:
+        p.add_argument("--workers", type=int, help="local worker processes (default: one "
+                       "per core; 1: in this process)")
+        p.add_argument("--scheduler", help="Dask scheduler address tcp://host:port")
+
+
+def add_analysis_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The sweep, frontier and compare subcommands (see :mod:`channel_opt.analysis.cli`)."""
+    from .analysis.cli import add_commands
+
+    add_commands(sub, common, _analysis_options)
 
 
 def main(argv: list[str] | None = None) -> int:
