@@ -71,6 +71,31 @@ def cmd_sweep(a: argparse.Namespace) -> int:
     return _run(go)
 
 
+def cmd_frontier(a: argparse.Namespace) -> int:
+    """Compute the profit–overlap frontier and write ``frontier.csv`` and the report."""
+    from .frontier import frontier
+    from .overrides import apply_overrides, as_overrides
+
+    def go() -> int:
+        scen = load_scenario(a.scenario, allow_outside=a.allow_outside_tables)
+        scen = apply_overrides(scen, as_overrides(a.set or []))
+        if a.points != "all" and (not a.points.isdigit() or int(a.points) < 2):
+            print(f"error: --points must be 'all' or a whole number of at least 2, got "
+                  f"{a.points!r}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        out = Path(a.out) if a.out else \
+            Path("results") / f"{safe_folder_name(scen.name)}-frontier"
+        table = frontier(scen, None if a.points == "all" else int(a.points),
+                         workers=a.workers, scheduler=a.scheduler, out=out,
+                         input_path=a.scenario, overwrite=a.overwrite, plots=not a.no_plots,
+                         xlsx=a.format == "xlsx", mip_gap=a.mip_gap, time_limit=a.time_limit)
+        _print(table, ["overlap_count", "objective", "plan_status", "gap", "current"])
+        print(f"{len(table)} Pareto point(s) -> {out}")
+        return 0
+
+    return _run(go)
+
+
 def _batch_parser(sub: Any, name: str, common: argparse.ArgumentParser, help_: str,
                   options: Callable[..., None]) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(name, parents=[common], help=help_)
@@ -92,3 +117,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser,
                       options)
     s.add_argument("scenario", help="scenario file (.yaml/.json/.xlsx)")
     s.set_defaults(fn=cmd_sweep)
+    f = _batch_parser(sub, "frontier", common, "the exact profit–overlap Pareto frontier",
+                      options)
+    f.add_argument("scenario", help="scenario file (.yaml/.json/.xlsx)")
+    f.add_argument("--points", default="all", help="'all' (default): every Pareto point; "
+                   "N: about N points spread over the overlap range")
+    f.set_defaults(fn=cmd_frontier)
