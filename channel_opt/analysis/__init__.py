@@ -3,8 +3,10 @@ frontier and re-solve marginal values, all run through the batch executor
 (:mod:`channel_opt.executor`).
 """
 
+from .compare import compare
 from .frontier import frontier
 from .overrides import Override, apply_overrides, parse_grid, parse_override
 from .sweep import sweep
 
-__all__ = ["Override", "frontier", "apply_overrides", "parse_grid", "parse_override", "sweep"]
+__all__ = ["Override", "apply_overrides", "compare", "frontier", "parse_grid",
+           "parse_override", "sweep"]

@@ -96,6 +96,31 @@ def cmd_frontier(a: argparse.Namespace) -> int:
     return _run(go)
 
 
+def cmd_compare(a: argparse.Namespace) -> int:
+    """Compare runs (result folders or scenario files) and write the tables and report."""
+    from .compare import compare
+
+    def go() -> int:
+        if len(a.runs) < 2:
+            print("error: give at least two result folders or scenario files",
+                  file=sys.stderr)
+            return EXIT_BAD_INPUT
+        for r in a.runs:
+            if not Path(r).exists():
+                print(f"error: {r}: no such result folder or scenario file", file=sys.stderr)
+                return EXIT_BAD_INPUT
+        out = Path(a.out) if a.out else Path("results") / "compare"
+        tables = compare(*a.runs, workers=a.workers, scheduler=a.scheduler, out=out,
+                         overwrite=a.overwrite, plots=not a.no_plots, xlsx=a.format == "xlsx",
+                         **_solve_options(a))
+        print(tables["kpis"].to_string(index=False))
+        n = {k: len(tables[k]) for k in ("cells", "listings", "openings", "prices")}
+        print("plan differences: " + ", ".join(f"{v} {k}" for k, v in n.items()) + f" -> {out}")
+        return 0
+
+    return _run(go)
+
+
 def _batch_parser(sub: Any, name: str, common: argparse.ArgumentParser, help_: str,
                   options: Callable[..., None]) -> argparse.ArgumentParser:
     p: argparse.ArgumentParser = sub.add_parser(name, parents=[common], help=help_)
@@ -123,3 +148,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser,
     f.add_argument("--points", default="all", help="'all' (default): every Pareto point; "
                    "N: about N points spread over the overlap range")
     f.set_defaults(fn=cmd_frontier)
+    c = _batch_parser(sub, "compare", common, "compare runs side by side (result folders "
+                      "or scenario files)", options)
+    c.add_argument("runs", nargs="+", metavar="RUN_OR_SCENARIO")
+    c.set_defaults(fn=cmd_compare)
