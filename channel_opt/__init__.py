@@ -7,7 +7,7 @@ Three steps, each a pure function::
     sol = channel_opt.solve(scen, solver="highs")  # a checked Solution
 """
 
-from .analysis import apply_overrides, compare, frontier, sweep
+from .analysis import apply_overrides, compare, frontier, marginals, sweep
 from .model import build_model
 from .scenario import Scenario, ScenarioError, load_scenario, save_scenario
 from .solving import Solution, available_backends, solve
@@ -16,4 +16,4 @@ __version__ = "0.1.0"
 
 __all__ = ["Scenario", "ScenarioError", "Solution", "__version__", "apply_overrides",
            "available_backends", "build_model", "compare", "frontier", "load_scenario",
-           "save_scenario", "solve", "sweep"]
+           "marginals", "save_scenario", "solve", "sweep"]

@@ -101,6 +101,16 @@ def cmd_solve(a: argparse.Namespace) -> int:
     sol.timings = {"startup": startup, "load": load, **sol.timings}
     if sol.termination == INTERRUPTED:  # the solver itself caught the signal
         raise KeyboardInterrupt
+    if a.marginals and sol.has_plan:  # re-solve values of the binding limits (a batch)
+        from .analysis.marginals import marginals
+        from .executor import ExecutorError
+
+        try:
+            sol.tables["marginals"] = marginals(scen, sol, workers=a.workers,
+                                                scheduler=a.scheduler, mip_gap=a.mip_gap)
+        except ExecutorError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     kept = sol.termination == ERROR and target.exists() and any(target.iterdir())
     if kept:
         log.error("solver failure: the previous result in %s is kept", out)
@@ -225,7 +235,10 @@ def parser() -> argparse.ArgumentParser:
                    help="replace a result folder that holds another scenario's result")
     s.add_argument("--log-file", help="write the solver's log here")
     s.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
-    _analysis_options(s, workers=False)
+    s.add_argument("--marginals", action="store_true", help="also re-solve each binding "
+                   "capacity and floor at -/+10%% (marginals.csv; next to the fixed-design "
+                   "duals of sensitivity.csv), on --workers / --scheduler")
+    _analysis_options(s)
     s.set_defaults(fn=cmd_solve)
     v = sub.add_parser("validate", parents=[common],
                        help="check a scenario and summarize it")
