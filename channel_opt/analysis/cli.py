@@ -109,7 +109,9 @@ def cmd_compare(a: argparse.Namespace) -> int:
             if not Path(r).exists():
                 print(f"error: {r}: no such result folder or scenario file", file=sys.stderr)
                 return EXIT_BAD_INPUT
-        out = Path(a.out) if a.out else Path("results") / "compare"
+        names = [Path(r).stem if Path(r).is_file() else Path(r).name for r in a.runs]
+        out = Path(a.out) if a.out else \
+            Path("results") / safe_folder_name("compare-" + "-vs-".join(names))
         tables = compare(*a.runs, workers=a.workers, scheduler=a.scheduler, out=out,
                          overwrite=a.overwrite, plots=not a.no_plots, xlsx=a.format == "xlsx",
                          **_solve_options(a))
