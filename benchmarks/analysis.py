@@ -10,7 +10,7 @@ frontier
     A ``--points``-point profit–overlap frontier of ``apparel`` on ``--workers`` local
     processes: wall time, points, their statuses.
 
-Writes ``benchmarks/results/analysis.md`` (rewritten) and prints it. The machine
+Writes ``benchmarks/results/analysis_<what>.md`` (rewritten) and prints it. The machine
 load is printed with the numbers: timings on a shared machine are only comparable
 side by side within one run.
 """
@@ -31,7 +31,7 @@ from channel_opt.analysis.overrides import apply_overrides
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "instances" / "tiny" / "tiny.yaml"
 APPAREL = ROOT / "instances" / "apparel" / "apparel.yaml"
-OUT = ROOT / "benchmarks" / "results" / "analysis.md"
+RESULTS = ROOT / "benchmarks" / "results"
 COSTS = [50 * i for i in range(20)]
 
 
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     if "frontier" in a.what:
         lines += bench_frontier(a.points, a.workers, a.time_limit)
     text = "\n".join(lines)
-    OUT.write_text(text + "\n", encoding="utf-8")
+    (RESULTS / f"analysis_{'_'.join(a.what)}.md").write_text(text + "\n", encoding="utf-8")
     print(text)
     return 0
 
