@@ -57,6 +57,15 @@ def test_duo_frontier_by_hand() -> None:
     assert (f["plan_status"] == "optimal").all()
 
 
+def test_frontier_without_possible_overlap_is_one_point() -> None:
+    # only the store may serve: {store} alone, 50 units x 30 = 1500, never an overlap
+    scen = duo({"rules": {"overlap": {"cost": 0}}}, shares=[
+        {"product": "P", "region": "R", "segment": "S", "channel": "store", "share": 0.5}])
+    f = channel_opt.frontier(scen, workers=1, current=False)
+    assert f["overlap_count"].tolist() == [0]
+    assert f["objective"].tolist() == pytest.approx([1500.0])
+
+
 @pytest.mark.slow
 def test_duo_frontier_with_overlap_costs_by_hand() -> None:
     # an overlap cost of 100 is part of the profit: 2566.67 at one overlap

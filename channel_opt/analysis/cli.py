@@ -44,7 +44,7 @@ def _run(fn: Callable[[], int]) -> int:
     except (OutputRefused, ExecutorError, OptionsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except TaskError as e:
+    except (TaskError, ValueError) as e:  # a failed task; no plan to take a frontier of
         print(f"error: {e}", file=sys.stderr)
         return EXIT_FAILURE
 

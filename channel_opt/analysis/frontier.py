@@ -182,11 +182,15 @@ def _gap(obj: float, bound: float | None) -> float | None:
 def run_frontier_task(task: FrontierTask) -> list[dict[str, Any]]:
     """The batch task: build the augmented model once and solve the task's points."""
     m, start = _augmented(task.scenario, with_start=task.mode == "payoff_profit")
-    if m is None:
-        raise ValueError("no (product, region) pair can be sold both online and offline")
     o = task.options
     opts = SolveOptions(o.get("time_limit"), o.get("mip_gap", DEFAULT_MIP_GAP),
                         o.get("threads"), o.get("seed"))
+    if m is None:  # no pair can overlap: the frontier is the one plan of most profit
+        am, data = build_array_model(task.scenario)
+        plain = _Model(am, data, new_highs(am), -1, -1, np.zeros(0, np.int64))
+        res = run_highs(plain.h, opts, integer=bool(am.integrality().any()))
+        pt = _point(plain, task.scenario, res, None)
+        return [] if pt is None else [{**pt, "payoff": "no overlap possible"}]
     base = m.am.cost
     neg_overlap = np.zeros_like(base)
     neg_overlap[m.overlap] = -1.0
