@@ -176,8 +176,12 @@ def test_compare_tables_follow_the_runs(tmp_path: Path) -> None:
 def test_cli_sweep_frontier_compare(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     sw, fr, cmp = tmp_path / "sw", tmp_path / "fr", tmp_path / "cmp"
     assert main(["-q", "sweep", str(TINY), "--set", "rules.overlap.cost=400,1000",
-                 "--workers", "1", "--out", str(sw), "--no-plots"]) == 0
+                 "--workers", "1", "--out", str(sw), "--no-plots", "--format", "xlsx"]) == 0
     assert len(pd.read_csv(sw / "sweep.csv")) == 2
+    book = pd.read_excel(sw / "sweep.xlsx", sheet_name=None)
+    assert list(book) == ["summary", "sweep"]
+    assert book["sweep"]["objective"].tolist() == pytest.approx(
+        pd.read_csv(sw / "sweep.csv")["objective"].tolist())
     assert main(["-q", "frontier", str(TINY), "--workers", "1", "--out", str(fr)]) == 0
     f = pd.read_csv(fr / "frontier.csv")
     assert {"overlap_count", "objective", "plan_status"} <= set(f.columns)
