@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import duo_tables
+from scenario_factory import duo_tables
 
 from channel_opt import output
 from channel_opt.cli import main

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import duo
+from scenario_factory import duo
 
 from channel_opt.model import build_array_model
 from channel_opt.solving.check import check_rows

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import duo
+from scenario_factory import duo
 
 from channel_opt.model import build_array_model
 from channel_opt.scenario import Scenario

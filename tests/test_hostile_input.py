@@ -403,7 +403,7 @@ def test_a_numerically_unsafe_model_is_warned_about_and_recorded(
         caplog: pytest.LogCaptureFixture) -> None:
     """Market 1e9 (demand rows in the hundreds of millions) next to a DC use of 1e-3 per
     unit: a matrix range above 1e11, beyond the 1e9 the solvers handle safely."""
-    from conftest import duo, duo_tables
+    from scenario_factory import duo, duo_tables
 
     from channel_opt.model.build import build_array_model
     from channel_opt.solving import solve
@@ -508,7 +508,7 @@ def test_diagnosis_names_both_the_service_level_and_the_dc_capacity() -> None:
     the DC 6.67 of 20 over (33%). Held firm, the service level leaves the DC over by
     6.67 (both channels, online selling 26.67). Both families are named.
     """
-    from conftest import duo_tables
+    from scenario_factory import duo_tables
 
     from channel_opt.solving import solve
 

@@ -25,58 +25,17 @@ channels sells 50 + 30 + 20 = 100 units for 50*5 + 30*5 + 20*4 = 250 + 150 + 80 
 
 from __future__ import annotations
 
-import copy
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from optimum import mip_optimum
+from scenario_factory import base_tables, edit, scenario
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from test_model_bruteforce import mip_optimum  # noqa: E402
-
-from channel_opt.scenario import Scenario, load_scenario  # noqa: E402
+from channel_opt.scenario import Scenario, load_scenario
 
 TINY = Path(__file__).resolve().parents[1] / "instances" / "tiny" / "tiny.yaml"
-
-
-def base_tables() -> dict[str, list[dict[str, Any]]]:
-    return {
-        "channels": [
-            {"id": "online", "kind": "online", "variable_cost": 1.0, "dc_use": 1.0},
-            {"id": "store", "kind": "offline", "fee_share": 0.1, "uses_store_stock": True,
-             "requires_store": True},
-            {"id": "dealer", "kind": "offline", "fee_per_unit": 2.0, "dealer_use": 1.0},
-        ],
-        "brands": [{"id": "acme"}],
-        "products": [{"id": "p1", "brand": "acme", "unit_cost": 4.0, "ref_price": 10.0}],
-        "regions": [{"id": "north"}],
-        "segments": [{"id": "small"}],
-        "cells": [{"product": "p1", "region": "north", "segment": "small",
-                   "market_size": 100.0}],
-        "shares": [{"product": "p1", "region": "north", "segment": "small", "channel": k,
-                    "share": a} for k, a in (("online", 0.5), ("store", 0.3),
-                                             ("dealer", 0.2))],
-    }
-
-
-def scenario(tables: dict[str, Any] | None = None, *, model: str = "independent",
-             rules: dict[str, Any] | None = None, **settings: Any) -> Scenario:
-    return Scenario.from_frames(tables or base_tables(),
-                                {"demand_model": model, "rules": rules or {}, **settings})
-
-
-def edit(tables: dict[str, Any], table: str, row_id: str, **values: Any) -> dict[str, Any]:
-    """A copy of ``tables`` with ``values`` set on the row whose id (or channel) is row_id."""
-    t = copy.deepcopy(tables)
-    for row in t[table]:
-        if row.get("id", row.get("channel")) == row_id:
-            row.update(values)
-            break
-    else:
-        raise KeyError(row_id)
-    return t
 
 
 def optimum(scen: Scenario) -> float | None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import duo
+from scenario_factory import duo
 
 from channel_opt.model import build_array_model
 from channel_opt.scenario import load_scenario

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import duo_tables
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scenario_factory import duo_tables
 
 from channel_opt import output
 from channel_opt.cli import main

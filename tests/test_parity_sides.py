@@ -20,20 +20,16 @@ the promo gap |61.49 - 81.99| = 20.50 exceeds it, full vs full (gap 0) does not.
 
 from __future__ import annotations
 
-import sys
 from itertools import product
-from pathlib import Path
 from typing import Any
 
 import pytest
+from optimum import mip_optimum
+from scenario_factory import one_cell_tables
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from test_model_bruteforce import mip_optimum  # noqa: E402
-
-import channel_opt  # noqa: E402
-from channel_opt.scenario import Scenario  # noqa: E402
-from channel_opt.scenario.errors import ScenarioError  # noqa: E402
+import channel_opt
+from channel_opt.scenario import Scenario
+from channel_opt.scenario.errors import ScenarioError
 
 REF, PROMO, UNIT = 81.99, 61.49, 21.99
 SHARE = {"online": 0.4, "bopis": 0.15, "store": 0.05}
@@ -41,21 +37,15 @@ KIND = {"online": "online", "bopis": "o2o", "store": "offline"}
 
 
 def tables(channels: tuple[str, ...]) -> dict[str, Any]:
-    return {
-        "channels": [{"id": k, "kind": KIND[k]} for k in channels],
-        "brands": [{"id": "acme"}],
-        "products": [{"id": "p1", "brand": "acme", "unit_cost": UNIT, "ref_price": REF}],
-        "regions": [{"id": "north"}],
-        "segments": [{"id": "small"}],
-        "cells": [{"product": "p1", "region": "north", "segment": "small",
-                   "market_size": 100.0}],
-        "shares": [{"product": "p1", "region": "north", "segment": "small", "channel": k,
-                    "share": SHARE[k]} for k in channels],
-        "price_levels": [
-            {"product": "p1", "channel": "online", "level": "full", "price": REF},
-            {"product": "p1", "channel": "online", "level": "promo", "price": PROMO,
-             "demand_multiplier": 1.75}],
-    }
+    t: dict[str, Any] = one_cell_tables(
+        [{"id": k, "kind": KIND[k]} for k in channels], SHARE,
+        {"id": "p1", "brand": "acme", "unit_cost": UNIT, "ref_price": REF}, {"id": "acme"},
+        {"id": "north"}, {"id": "small"})
+    t["price_levels"] = [
+        {"product": "p1", "channel": "online", "level": "full", "price": REF},
+        {"product": "p1", "channel": "online", "level": "promo", "price": PROMO,
+         "demand_multiplier": 1.75}]
+    return t
 
 
 def scen(channels: tuple[str, ...], parity: dict[str, Any] | None) -> Scenario:

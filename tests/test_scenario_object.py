@@ -9,7 +9,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import duo, duo_tables
+from scenario_factory import duo, duo_tables
 
 from channel_opt.scenario import Scenario, load_scenario
 from channel_opt.scenario.scenario import content_hash

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import duo, duo_tables
+from scenario_factory import duo, duo_tables
 
 from channel_opt import output
 from channel_opt.scenario import Scenario

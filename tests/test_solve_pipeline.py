@@ -6,9 +6,8 @@ import logging
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from conftest import duo, duo_tables
+from scenario_factory import duo, duo_tables
 
 from channel_opt import Scenario, ScenarioError, solve
 from channel_opt.model import build_array_model
@@ -143,10 +142,28 @@ def test_store_labour_dual_is_the_value_of_an_hour() -> None:
     assert row["marginal_profit"] == pytest.approx(30 / 0.5, rel=1e-6)  # 60 per hour
 
 
-def test_time_limited_solve_reports_termination_apart_from_plan() -> None:
-    sol = solve(duo(), time_limit=30.0)
-    assert sol.termination == "optimal"
-    assert sol.options["time_limit"] == 30.0
+def test_time_limited_solve_reports_termination_apart_from_plan(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The solver stops at its limit without a plan of its own: the termination says why
+    # it stopped, the plan is the constructive one, checked but not proven (exit 1).
+    # By hand that plan offers both channels (the cell's best option: 100/3 units each,
+    # 2666.67) and its cheap bound is the same best option's value. (HiGHS is stopped
+    # in this process: without a time limit the pipeline solves in process.)
+    from channel_opt.solving.backends import RawResult, get_backend
+
+    def stopped(self: object, am: object, opts: SolveOptions) -> RawResult:
+        return RawResult("time_limit", None, None, None, "highs", "-", "stopped at the limit")
+
+    monkeypatch.setattr(type(get_backend("highs")), "solve", stopped)
+    sol = solve(duo())
+    assert (sol.termination, sol.plan_status, sol.exit_code) == ("time_limit", "feasible", 1)
+    assert sol.objective == pytest.approx(BOTH, rel=1e-9)
+    assert sol.bound == pytest.approx(BOTH, rel=1e-9)
+    assert sol.violations == []
+    cc = sol.tables["cell_channel"].set_index("channel")
+    assert cc["offered"].all()
+    assert cc["sales"].tolist() == pytest.approx([100 / 3, 100 / 3], rel=1e-9)
+    assert "constructive" in sol.solver_message
 
 
 def test_plan_check_catches_a_corrupted_plan() -> None:
@@ -181,12 +198,26 @@ def test_unknown_solver_is_a_clear_error() -> None:
         solve(duo(), solver="nope")
 
 
-def test_tables_are_consistent_with_kpis() -> None:
+def test_kpis_and_tables_are_the_hand_plan() -> None:
+    # By hand (mnl, both channels offered): 100/3 units each of a market of 100, price
+    # 100, so revenue 6666.67; HQ keeps 50 online and 70 - 40 = 30 in store per unit
+    # (2666.67); the store keeps 30% of its 3333.33 (1000); one product sold online and
+    # offline in the region is one overlap; no limit is set, so no capacity row.
     sol = solve(duo())
-    cc = sol.tables["cell_channel"]
-    assert sol.kpis["units_sold"] == pytest.approx(float(cc["sales"].sum()))
-    assert sol.kpis["lost_sales_units"] == pytest.approx(100 - 200 / 3, rel=1e-6)
-    assert np.isclose(sol.kpis["profit"], sol.objective)
+    k = sol.kpis
+    assert k["units_sold"] == pytest.approx(200 / 3, rel=1e-9)
+    assert k["lost_sales_units"] == pytest.approx(100 / 3, rel=1e-9)
+    assert k["revenue"] == pytest.approx(20000 / 3, rel=1e-9)
+    assert k["profit"] == pytest.approx(BOTH, rel=1e-9)
+    assert (k["overlap_count"], k["channels_opened"], k["listings"]) == (1, 2, 2)
+    assert (k["commission_paid"], k["brands_launched"]) == (0.0, [])
+    assert k["max_capacity_utilization"] is None
+    pc = sol.tables["product_channel"].set_index("channel")
+    assert pc["revenue"].tolist() == pytest.approx([10000 / 3, 10000 / 3], rel=1e-9)
+    assert pc["margin"].tolist() == pytest.approx([5000 / 3, 1000.0], rel=1e-9)
+    partners = sol.tables["partners"].iloc[0]
+    assert partners["fees_and_margin"] == pytest.approx(1000.0, rel=1e-9)
+    assert sol.tables["capacity"].empty
 
 
 @pytest.mark.slow  # 12 s: a 10^4-cell instance under a limit

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import duo
+from scenario_factory import duo
 
 from channel_opt.cli import main
 from channel_opt.model import build_array_model
@@ -110,7 +110,7 @@ def test_diagnosis_is_skipped_without_time_and_says_so() -> None:
 
 def test_summary_has_every_phase(tmp_path: Path) -> None:
     import yaml
-    from conftest import duo_tables
+    from scenario_factory import duo_tables
 
     scen = tmp_path / "duo.yaml"
     scen.write_text(yaml.safe_dump({"name": "duo", "tables": duo_tables()}), encoding="utf-8")

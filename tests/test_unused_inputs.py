@@ -14,7 +14,7 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
-from conftest import duo, duo_tables
+from scenario_factory import duo, duo_tables
 
 from channel_opt.scenario import Scenario, ScenarioError, load_scenario
 from channel_opt.scenario.settings import Rules

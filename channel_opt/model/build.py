@@ -6,7 +6,7 @@ from typing import Any
 
 from ..scenario import Scenario
 from .data import ModelData, build_data
-from .families import Build
+from .families.core import Build
 from .linear import ArrayModel, to_pyomo
 from .registry import BUILDERS
 

@@ -5,6 +5,7 @@ record; a test fails while the file is stale).
 
 from __future__ import annotations
 
+from .records import RowFamily
 from .registry import ROWS, VARIABLES
 
 START, END = "<!-- families:start -->", "<!-- families:end -->"
@@ -33,9 +34,14 @@ def families_markdown() -> str:
     for r in ROWS:
         lines.append(f"| `{r.name}{_cell(r.index)}` | {_switch(r.switch)} | {_cell(r.math)} | "
                      f"{r.role} | {r.coupling} | {r.unit or '—'} | {r.words} | "
-                     f"`{r.builder.__name__}` | {_test(r.test)} |")
+                     f"`{_function(r)}` | {_test(r.test)} |")
     lines += ["", END]
     return "\n".join(lines)
+
+
+def _function(rec: RowFamily) -> str:
+    """The builder as ``theme.define_x`` (its module in the families package)."""
+    return f"{rec.builder.__module__.rsplit('.', 1)[-1]}.{rec.builder.__name__}"
 
 
 def _test(test: str) -> str:

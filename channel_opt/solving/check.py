@@ -17,7 +17,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..model.families.conflict import COMMISSION, COMMISSION_POLICY, OVERLAP
+from ..model.families.core import LAUNCH_BRAND, LIST_PRODUCT, OPEN_CHANNEL, SALES
 from ..model.linear import ArrayModel
+from ..model.records import VarFamily
 from ..scenario import Scenario
 
 TOL = 1e-6
@@ -111,10 +114,11 @@ def check_plan(scen: Scenario, tables: dict[str, pd.DataFrame], objective: float
                        f"{r['segment']} but not {what}")
     # A loose indicator in an incumbent (say an overlap flagged that is not there) only
     # understates the plan's profit; the solver overstating it is the error.
-    profit = _profit(scen, tables)
+    lines = profit_lines(scen, tables)
+    profit = sum(lines.values())
     if not objective <= profit + 1e-6 * max(1.0, abs(objective)) + 1e-4:
         out.append(f"profit recomputed from the plan ({profit:.6f}) is below the reported "
-                   f"objective ({objective:.6f})")
+                   f"objective ({objective:.6f}){_line_gaps(lines, tables)}")
     return out + _check_parity(scen, tables)
 
 
@@ -143,7 +147,12 @@ def _check_parity(scen: Scenario, t: dict[str, pd.DataFrame]) -> list[str]:
     return out
 
 
-def _profit(scen: Scenario, t: dict[str, pd.DataFrame]) -> float:
+def profit_lines(scen: Scenario, t: dict[str, pd.DataFrame]) -> dict[VarFamily, float]:
+    """The plan's profit per objective term, recomputed from the scenario's prices and
+    costs: one entry per variable record with a ``profit_line`` (the sales margin,
+    openings, listings, launches, commission, policy, overlap). NaN everywhere when the
+    plan's revenue does not follow from its sales and chosen prices.
+    """
     ch = scen.channels.set_index("id")
     pc = t["product_channel"]
     sold = pc[pc["sales"] > 0]
@@ -156,26 +165,43 @@ def _profit(scen: Scenario, t: dict[str, pd.DataFrame]) -> float:
     rev_check = float(np.nansum(cc["sales"].to_numpy() * price))
     rev = float(cc["revenue"].sum())
     if abs(rev - rev_check) > 1e-6 * max(1.0, abs(rev)):
-        return float("nan")
+        return dict.fromkeys(PROFIT_RECORDS, float("nan"))
     s = sold["sales"].to_numpy()
     r = sold["revenue"].to_numpy()
     var = (unit_cost + k["variable_cost"].to_numpy() + k["fee_per_unit"].to_numpy()
            + k["return_rate"].to_numpy() * k["return_cost"].to_numpy()) * s
-    profit = float(np.sum(r * (1 - k["fee_share"].to_numpy()) - var))
     rcz = t["region_channel"]
-    profit -= float((rcz["open"] * rcz["open_cost"]).sum())
     lc = ch["listing_cost"].reindex(pc["channel"]).to_numpy()
-    profit -= float((pc["listed"].to_numpy() * lc).sum())
-    profit -= float(t["partners"]["commission"].sum())
     rules = scen.settings.rules
+    policy = 0.0
     if rules.commission is not None and rules.commission.decision:
-        profit -= rules.commission.policy_cost * float(
+        policy = rules.commission.policy_cost * float(
             np.nansum(t["partners"]["commission_policy"].to_numpy()))
     br = scen.brands.set_index("id")
     sold_brands = set(t["brand_channel"].loc[t["brand_channel"]["sold"], "brand"])
-    for b in sold_brands:
-        if br.loc[b, "new"]:
-            profit -= float(br.loc[b, "launch_cost"])
-    if rules.overlap is not None:
-        profit -= rules.overlap.cost * len(t["overlaps"])
-    return profit
+    launches = sum(float(br.loc[b, "launch_cost"]) for b in sold_brands if br.loc[b, "new"])
+    overlap = 0.0 if rules.overlap is None else rules.overlap.cost * len(t["overlaps"])
+    return {SALES: float(np.sum(r * (1 - k["fee_share"].to_numpy()) - var)),
+            OPEN_CHANNEL: -float((rcz["open"] * rcz["open_cost"]).sum()),
+            LIST_PRODUCT: -float((pc["listed"].to_numpy() * lc).sum()),
+            LAUNCH_BRAND: -launches,
+            COMMISSION: -float(t["partners"]["commission"].sum()),
+            COMMISSION_POLICY: -policy,
+            OVERLAP: -overlap}
+
+
+PROFIT_RECORDS: tuple[VarFamily, ...] = (SALES, OPEN_CHANNEL, LIST_PRODUCT, LAUNCH_BRAND,
+                                         COMMISSION, COMMISSION_POLICY, OVERLAP)
+"""The variable blocks whose objective term :func:`profit_lines` recomputes: every record
+with a ``profit_line`` (a test holds the two equal)."""
+
+
+def _line_gaps(lines: dict[VarFamily, float], t: dict[str, pd.DataFrame]) -> str:
+    """The profit lines where the plan's breakdown says more than the recomputation."""
+    plan = t["profit"].groupby("component")["amount"].sum() if "profit" in t else None
+    if plan is None:
+        return ""
+    gaps = [f"{rec.profit_line} {plan.get(rec.profit_line, 0.0):.6g} vs {amount:.6g}"
+            for rec, amount in lines.items()
+            if plan.get(rec.profit_line, 0.0) > amount + 1e-6 * max(1.0, abs(amount))]
+    return f"; lines above their recomputation: {', '.join(gaps)}" if gaps else ""

@@ -25,7 +25,21 @@ import pandas as pd
 
 from ..model.data import ModelData, offer_touches, offer_touches_kind
 from ..model.families import partner_income_per_unit
+from ..model.families.capacity import SHELF_SPACE, STOCK
+from ..model.families.conflict import COMMISSION_POLICY, OVERLAP_BUDGET
+from ..model.families.core import (
+    BRAND_KIND,
+    LAUNCH_BRAND,
+    LIST_PRODUCT,
+    OFFER,
+    OPEN_CHANNEL,
+    SALES,
+    SELL_BRAND,
+)
+from ..model.families.partners import PARTNER_FLOOR
+from ..model.families.pricing import PRICE_LEVEL
 from ..model.linear import ArrayModel
+from ..model.records import VarFamily
 from ..model.registry import ROW
 from .backends import new_highs
 from .sensitivity import fixed_design_lp
@@ -89,7 +103,7 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
         return None if stop is None else max(0.1, stop - time.monotonic())
 
     mem, of = d.members, d.offers
-    sb = am.vars["sales"]
+    sb = am.vars[SALES.name]
     unit_margin = am.cost[sb.start:sb.start + sb.n]
     unit = np.maximum(unit_margin, 0.0)
     m_sale, m_off = mem["sale"].to_numpy(), mem["offer"].to_numpy()
@@ -151,12 +165,12 @@ def _complete(am: ArrayModel, x: np.ndarray,
     h.run()
     if h.getInfo().primal_solution_status == 2:
         return np.asarray(h.getSolution().col_value, float)
-    if "offer" not in am.vars:
+    if OFFER.name not in am.vars:
         return None
     mip_limit = 20.0 if time_limit is None else time_limit - (time.monotonic() - t0)
     if mip_limit < 1.0:
         return None
-    h = new_highs(am.fixed(x, ["offer"]))
+    h = new_highs(am.fixed(x, [OFFER.name]))
     h.setOptionValue("time_limit", min(20.0, mip_limit))
     h.setOptionValue("mip_rel_gap", 1e-3)
     h.run()
@@ -216,7 +230,7 @@ def _fit_shelf(am: ArrayModel, d: ModelData, chosen: np.ndarray,
     """Drop the least valuable store assortment (per shelf unit) where shelf space is
     short, moving those cells to their best set without store-stock channels.
     """
-    if "shelf_space" not in am.cons:
+    if SHELF_SPACE.name not in am.cons:
         return chosen
     offer_stock = offer_touches(d, d.channels["uses_store_stock"].to_numpy(bool))
     cells = d.offers["cell"].to_numpy()
@@ -264,9 +278,9 @@ def _fit_overlap_budget(am: ArrayModel, d: ModelData, chosen: np.ndarray,
     budget allows, end the overlaps that cost least to end: per pair, move the cells
     of one side (online or offline, the cheaper) to their best set without it.
     """
-    if "overlap_budget" not in am.cons:
+    if OVERLAP_BUDGET.name not in am.cons:
         return chosen
-    budget = int(np.floor(am.cons["overlap_budget"].upper[0] + 1e-9))
+    budget = int(np.floor(am.cons[OVERLAP_BUDGET.name].upper[0] + 1e-9))
     cells = d.offers["cell"].to_numpy()
     c = cells[chosen]
     touch = {side: offer_touches_kind(d, side) for side in ("online", "offline")}
@@ -306,11 +320,11 @@ def _design_vector(am: ArrayModel, d: ModelData, offers: np.ndarray) -> np.ndarr
     lo, _ = am.bounds()
     x[:] = np.where(am.integrality() > 0, np.maximum(lo, 0.0), 0.0)  # forced stay forced
 
-    def put(block: str, idx: np.ndarray) -> None:
-        if block in am.vars and len(idx):
-            x[am.vars[block].start + np.asarray(idx, np.int64)] = 1.0
+    def put(rec: VarFamily, idx: np.ndarray) -> None:
+        if rec.name in am.vars and len(idx):
+            x[am.vars[rec.name].start + np.asarray(idx, np.int64)] = 1.0
 
-    put("offer", offers)
+    put(OFFER, offers)
     on = np.isin(d.members["offer"].to_numpy(), offers)
     cc_on = np.unique(d.members["cc"].to_numpy()[on])
     cc = d.cc.iloc[cc_on]
@@ -321,37 +335,37 @@ def _design_vector(am: ArrayModel, d: ModelData, offers: np.ndarray) -> np.ndarr
         return np.unique(pos[pos >= 0])
 
     pk = rows_of(d.pk, ["p", "k"], cc)
-    put("list_product", pk)
-    put("open_channel", rows_of(d.rk, ["r", "k"], cc))
-    put("sell_brand", rows_of(d.bk, ["b", "k"], cc))
-    if "launch_brand" in am.vars:
-        lb = am.vars["launch_brand"]
+    put(LIST_PRODUCT, pk)
+    put(OPEN_CHANNEL, rows_of(d.rk, ["r", "k"], cc))
+    put(SELL_BRAND, rows_of(d.bk, ["b", "k"], cc))
+    if LAUNCH_BRAND.name in am.vars:
+        lb = am.vars[LAUNCH_BRAND.name]
         codes = pd.Index(d.brands["id"]).get_indexer(lb.labels["brand"].astype(str))
-        put("launch_brand", np.flatnonzero(np.isin(codes, cc["b"].to_numpy())))
-    if "price_level" in am.vars:
+        put(LAUNCH_BRAND, np.flatnonzero(np.isin(codes, cc["b"].to_numpy())))
+    if PRICE_LEVEL.name in am.vars:
         # the levels of the offered options' members (one per (p,k) by construction)
         lev = d.sales["lev"].to_numpy()[d.members["sale"].to_numpy()[on]]
         z = d.levels["z"].to_numpy()[np.unique(lev)]
-        put("price_level", z[z >= 0])
-    if "stock" in am.vars:
-        st = am.vars["stock"]
+        put(PRICE_LEVEL, z[z >= 0])
+    if STOCK.name in am.vars:
+        st = am.vars[STOCK.name]
         uses = d.channels["uses_store_stock"].to_numpy(bool)[cc["k"].to_numpy()]
         keys = pd.MultiIndex.from_arrays([
             d.products["id"].to_numpy()[cc["p"].to_numpy()[uses]],
             d.regions["id"].to_numpy()[cc["r"].to_numpy()[uses]]])
         labs = pd.MultiIndex.from_arrays([st.labels["product"].astype(str),
                                           st.labels["region"].astype(str)])
-        put("stock", np.flatnonzero(labs.isin(keys)))
-    if "commission_policy" in am.vars and "partner_floor" in am.cons:
-        pol = am.vars["commission_policy"]
-        floors = set(am.cons["partner_floor"].labels["region"].astype(str))
-        put("commission_policy", np.flatnonzero(pol.labels["region"].astype(str).isin(floors)))
-    if "brand_kind" in am.vars:
-        bkv = am.vars["brand_kind"]
+        put(STOCK, np.flatnonzero(labs.isin(keys)))
+    if COMMISSION_POLICY.name in am.vars and PARTNER_FLOOR.name in am.cons:
+        pol = am.vars[COMMISSION_POLICY.name]
+        floors = set(am.cons[PARTNER_FLOOR.name].labels["region"].astype(str))
+        put(COMMISSION_POLICY, np.flatnonzero(pol.labels["region"].astype(str).isin(floors)))
+    if BRAND_KIND.name in am.vars:
+        bkv = am.vars[BRAND_KIND.name]
         sold = d.bk.iloc[rows_of(d.bk, ["b", "k"], cc)]
         keys = pd.MultiIndex.from_arrays([d.brands["id"].to_numpy()[sold["b"].to_numpy()],
                                           d.channels["kind"].to_numpy()[sold["k"].to_numpy()]])
         labs = pd.MultiIndex.from_arrays([bkv.labels["brand"].astype(str),
                                           bkv.labels["kind"].astype(str)])
-        put("brand_kind", np.flatnonzero(labs.isin(keys)))
+        put(BRAND_KIND, np.flatnonzero(labs.isin(keys)))
     return x

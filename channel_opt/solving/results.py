@@ -9,7 +9,19 @@ import pandas as pd
 
 from ..model.data import ModelData, kinds_of, labels
 from ..model.families import parity_kind_pairs, partner_income_per_unit, sales_unit_margin
-from ..model.linear import ArrayModel
+from ..model.families.capacity import STOCK
+from ..model.families.conflict import COMMISSION, COMMISSION_POLICY
+from ..model.families.core import (
+    LAUNCH_BRAND,
+    LIST_PRODUCT,
+    OFFER,
+    OPEN_CHANNEL,
+    SALES,
+    SELL_BRAND,
+)
+from ..model.families.pricing import PRICE_LEVEL
+from ..model.linear import ArrayModel, VarBlock
+from ..model.records import VarFamily
 from ..model.registry import LIMITED, VAR
 
 
@@ -23,7 +35,7 @@ def tidy_plan(am: ArrayModel, d: ModelData, x: np.ndarray) -> np.ndarray:
     its linking rows). The caller re-checks the plan anyway.
     """
     x = x.copy()
-    y = np.rint(_val(am, x, "offer", len(d.offers))) > 0.5
+    y = np.rint(_val(am, x, OFFER, len(d.offers))) > 0.5
     mem = d.members
     cc_used = np.zeros(len(d.cc), bool)
     cc_used[mem["cc"].to_numpy()[y[mem["offer"].to_numpy()]]] = True
@@ -36,8 +48,8 @@ def tidy_plan(am: ArrayModel, d: ModelData, x: np.ndarray) -> np.ndarray:
         out[pos[cc_used]] = True
         return out
 
-    def clear(block: str, used: np.ndarray) -> None:
-        b = am.vars.get(block)
+    def clear(rec: VarFamily, used: np.ndarray) -> None:
+        b = _block(am, rec)
         if b is None:
             return
         sl = x[b.start:b.start + b.n]
@@ -45,46 +57,51 @@ def tidy_plan(am: ArrayModel, d: ModelData, x: np.ndarray) -> np.ndarray:
         sl[off] = 0.0
 
     used_pk = used_of(cc[["p", "k"]], d.pk[["p", "k"]])
-    clear("list_product", used_pk)
-    clear("open_channel", used_of(cc[["r", "k"]], d.rk[["r", "k"]]))
-    lp = am.vars["list_product"]
+    clear(LIST_PRODUCT, used_pk)
+    clear(OPEN_CHANNEL, used_of(cc[["r", "k"]], d.rk[["r", "k"]]))
+    lp = am.vars[LIST_PRODUCT.name]
     listed = np.rint(x[lp.start:lp.start + lp.n]) > 0.5
     bk_used = pd.MultiIndex.from_frame(d.bk[["b", "k"]]).isin(pd.MultiIndex.from_arrays(
         [d.products["b"].to_numpy()[d.pk["p"].to_numpy()[listed]],
          d.pk["k"].to_numpy()[listed]]))
-    clear("sell_brand", np.asarray(bk_used))
-    if "price_level" in am.vars:
+    clear(SELL_BRAND, np.asarray(bk_used))
+    if _block(am, PRICE_LEVEL) is not None:
         multi = d.levels["z"].to_numpy() >= 0
-        clear("price_level", listed[d.levels["pk"].to_numpy()[multi]])
-    if "stock" in am.vars:
-        st = am.vars["stock"]
-        clear("stock", used_of(cc[["p", "r"]], st.labels.assign(
+        clear(PRICE_LEVEL, listed[d.levels["pk"].to_numpy()[multi]])
+    st = _block(am, STOCK)
+    if st is not None:
+        clear(STOCK, used_of(cc[["p", "r"]], st.labels.assign(
             p=pd.Index(d.products["id"]).get_indexer(st.labels["product"]),
             r=pd.Index(d.regions["id"]).get_indexer(st.labels["region"]))[["p", "r"]]))
-    if "launch_brand" in am.vars:
-        sb = am.vars["sell_brand"]
-        sold = np.rint(x[sb.start:sb.start + sb.n]) > 0.5
-        lb = am.vars["launch_brand"]
+    lb = _block(am, LAUNCH_BRAND)
+    if lb is not None:
+        sold = np.rint(_val(am, x, SELL_BRAND, len(d.bk))) > 0.5
         codes = pd.Index(d.brands["id"]).get_indexer(lb.labels["brand"])
-        clear("launch_brand", np.isin(codes, d.bk["b"].to_numpy()[sold]))
+        clear(LAUNCH_BRAND, np.isin(codes, d.bk["b"].to_numpy()[sold]))
     return x
 
 
-def _val(am: ArrayModel, x: np.ndarray, block: str, n: int) -> np.ndarray:
-    b = am.vars.get(block)
+def _block(am: ArrayModel, rec: VarFamily) -> VarBlock | None:
+    """The variable block of ``rec`` (None where the model has none)."""
+    return am.vars.get(rec.name)
+
+
+def _val(am: ArrayModel, x: np.ndarray, rec: VarFamily, n: int) -> np.ndarray:
+    """The plan's values of the block of ``rec`` (``n`` zeros where the model has none)."""
+    b = _block(am, rec)
     return np.zeros(n) if b is None else x[b.start:b.start + b.n]
 
 
 def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.DataFrame]:
     """Every result table of a plan."""
     s, cc = d.sales, d.cc
-    q = _val(am, x, "sales", len(s))
+    q = _val(am, x, SALES, len(s))
     q = np.where(np.abs(q) < 1e-9, 0.0, q)
     price = s["price"].to_numpy()
     rev = q * price
     margin = q * sales_unit_margin(d)
     partner = q * partner_income_per_unit(d)
-    y = np.rint(_val(am, x, "offer", len(d.offers)))
+    y = np.rint(_val(am, x, OFFER, len(d.offers)))
     mem = d.members
     offered = np.bincount(mem["cc"].to_numpy(), weights=y[mem["offer"].to_numpy()],
                           minlength=len(cc))
@@ -111,7 +128,7 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
         return df.groupby(keys, sort=True).sum().reset_index()
 
     pk = d.pk
-    listed = np.rint(_val(am, x, "list_product", len(pk)))
+    listed = np.rint(_val(am, x, LIST_PRODUCT, len(pk)))
     pc = agg(["p", "k"], {"p": s["p"].to_numpy(), "k": s["k"].to_numpy()})
     pc = pk[["p", "k"]].merge(pc, on=["p", "k"], how="left").fillna(0.0)
     chosen = d.levels.assign(sold=0.0)
@@ -121,8 +138,8 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
     z = d.levels["z"].to_numpy()
     multi = z >= 0
     zl = listed[d.levels["pk"].to_numpy()].astype(float)
-    if "price_level" in am.vars:
-        zl[multi] = np.rint(_val(am, x, "price_level", int(multi.sum())))[z[multi]]
+    if _block(am, PRICE_LEVEL) is not None:
+        zl[multi] = np.rint(_val(am, x, PRICE_LEVEL, int(multi.sum())))[z[multi]]
     chosen = chosen[zl > 0.5]
     pos = chosen.set_index("pk")
     product_channel = labels(d, categorical=False, product=pc["p"], channel=pc["k"]).assign(
@@ -133,7 +150,7 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
         margin=pc["margin"].to_numpy())
 
     rk = d.rk
-    opened = np.rint(_val(am, x, "open_channel", len(rk)))
+    opened = np.rint(_val(am, x, OPEN_CHANNEL, len(rk)))
     rc = agg(["r", "k"], {"r": s["r"].to_numpy(), "k": s["k"].to_numpy()})
     rc = rk[["r", "k"]].merge(rc, on=["r", "k"], how="left").fillna(0.0)
     region_channel = labels(d, categorical=False, region=rk["r"], channel=rk["k"]).assign(
@@ -142,7 +159,7 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
         margin=rc["margin"].to_numpy())
 
     bk = d.bk
-    sold_b = np.rint(_val(am, x, "sell_brand", len(bk)))
+    sold_b = np.rint(_val(am, x, SELL_BRAND, len(bk)))
     bcodes = d.cells["b"].to_numpy()[s["cell"].to_numpy()]
     bc = agg(["b", "k"], {"b": bcodes, "k": s["k"].to_numpy()})
     bc = bk[["b", "k"]].merge(bc, on=["b", "k"], how="left").fillna(0.0)
@@ -153,13 +170,13 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
     reg = d.regions
     inc = np.bincount(s["r"].to_numpy(), weights=partner, minlength=len(reg))
     com = np.zeros(len(reg))
-    if "commission" in am.vars:
-        blk = am.vars["commission"]
+    blk = _block(am, COMMISSION)
+    if blk is not None:
         rcodes = pd.Index(reg["id"]).get_indexer(blk.labels["region"])
         com[rcodes] = x[blk.start:blk.start + blk.n]
     pol = np.full(len(reg), np.nan)
-    if "commission_policy" in am.vars:
-        blk = am.vars["commission_policy"]
+    blk = _block(am, COMMISSION_POLICY)
+    if blk is not None:
         rcodes = pd.Index(reg["id"]).get_indexer(blk.labels["region"])
         pol[rcodes] = np.rint(x[blk.start:blk.start + blk.n]) + 0.0
     floor = reg["partner_profit_floor"].to_numpy()
@@ -229,12 +246,12 @@ def profit_breakdown(am: ArrayModel, d: ModelData, x: np.ndarray) -> pd.DataFram
     rows: list[dict[str, Any]] = []
     ids = d.channels["id"].to_numpy()
 
-    def part(block: str) -> np.ndarray:
+    def part(block: str) -> np.ndarray:  # the objective terms of a block, by its name
         b = am.vars[block]
         return am.cost[b.start:b.start + b.n] * x[b.start:b.start + b.n]
 
     s = d.sales
-    q = _val(am, x, "sales", len(s))
+    q = _val(am, x, SALES, len(s))
     k = s["k"].to_numpy()
     ch = d.channels
     detail = {
@@ -245,19 +262,20 @@ def profit_breakdown(am: ArrayModel, d: ModelData, x: np.ndarray) -> pd.DataFram
         "returns_cost": q * (ch["return_rate"].to_numpy() * ch["return_cost"].to_numpy())[k],
     }
     n_k = len(ch)
-    margin = np.bincount(k, weights=part("sales"), minlength=n_k) if "sales" in am.vars \
-        else np.zeros(n_k)
+    margin = np.bincount(k, weights=part(SALES.name), minlength=n_k) \
+        if _block(am, SALES) is not None else np.zeros(n_k)
     det = {name: np.bincount(k, weights=v, minlength=n_k) for name, v in detail.items()}
     for j in range(n_k):
-        rows.append({"component": _profit_line("sales"), "channel": ids[j], "amount": margin[j],
+        rows.append({"component": _profit_line(SALES.name), "channel": ids[j], "amount": margin[j],
                      **{name: v[j] for name, v in det.items()}})
-    for block, table in (("open_channel", d.rk), ("list_product", d.pk)):
-        if block not in am.vars:
+    per_channel = ((OPEN_CHANNEL, d.rk), (LIST_PRODUCT, d.pk))  # lines per channel
+    for rec, table in per_channel:
+        if _block(am, rec) is None:
             continue
-        amt = np.bincount(table["k"].to_numpy(), weights=part(block), minlength=n_k)
-        rows += [{"component": _profit_line(block), "channel": ids[j], "amount": amt[j]}
+        amt = np.bincount(table["k"].to_numpy(), weights=part(rec.name), minlength=n_k)
+        rows += [{"component": _profit_line(rec.name), "channel": ids[j], "amount": amt[j]}
                  for j in np.flatnonzero(amt != 0)]
-    done = {"sales", "open_channel", "list_product"}
+    done = {SALES.name} | {rec.name for rec, _ in per_channel}
     for block in am.vars:
         if block in done:
             continue
@@ -351,8 +369,8 @@ def kpis(am: ArrayModel, d: ModelData, x: np.ndarray,
     cap = tables["capacity"]
     util = cap[cap["kind"] == "capacity"]["utilization"]
     launched = []
-    if "launch_brand" in am.vars:
-        blk = am.vars["launch_brand"]
+    blk = _block(am, LAUNCH_BRAND)
+    if blk is not None:
         on = np.rint(x[blk.start:blk.start + blk.n]) > 0.5
         launched = blk.labels["brand"][on].tolist()
     return {
