@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_analysis import GAP, TINY, enumerated_frontier
+from frontier_oracle import GAP, enumerated_frontier
 
 import channel_opt
 from channel_opt.analysis.overrides import apply_overrides
@@ -17,6 +17,7 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 REGIONAL = ROOT / "instances" / "regional" / "regional.yaml"
+TINY = ROOT / "instances" / "tiny" / "tiny.yaml"
 GRID = {"rules.overlap.cost": [0, 400, 1000], "regions[id=south].partner_profit_floor*": [1, 0.5]}
 SAME = ["rules.overlap.cost", "regions[id=south].partner_profit_floor*", "objective", "bound",
         "gap", "plan_status", "profit", "revenue", "units_sold", "overlap_count",

@@ -9,7 +9,7 @@ import openpyxl
 import pandas as pd
 import pytest
 import yaml
-from conftest import duo, duo_tables
+from scenario_factory import duo, duo_tables
 
 import channel_opt
 from channel_opt import ScenarioError
