@@ -47,6 +47,7 @@ import pandas as pd
 from .. import output
 from ..executor import Progress, get_executor
 from ..model import build_array_model
+from ..model.families.conflict import OVERLAP, OVERLAP_BUDGET
 from ..model.linear import INF, ArrayModel
 from ..scenario import Scenario, load_scenario
 from ..scenario.tables import MAX_VALUE
@@ -60,7 +61,7 @@ from .overrides import apply_overrides
 
 log = logging.getLogger("channel_opt")
 
-BUDGET_ROW = "overlap_budget"
+BUDGET_ROW = OVERLAP_BUDGET.name
 SECOND_STAGE_MIN_SECONDS = 30.0  # least time of a payoff row's lexicographic second stage
 SLACK = "overlap_slack"
 
@@ -95,7 +96,7 @@ def _augmented(scen: Scenario, with_start: bool = False) -> tuple[_Model | None,
     (product, region) pair can overlap. The constructive plan if ``with_start``.
     """
     am, data = build_array_model(scen)
-    if "overlap" not in am.vars or BUDGET_ROW not in am.cons:
+    if OVERLAP.name not in am.vars or BUDGET_ROW not in am.cons:
         return None, None
     start = construct(am, data).x if with_start else None
     blk = am.add_vars(SLACK, pd.DataFrame({"scope": ["all"]}), lower=0.0, upper=INF,
@@ -105,7 +106,7 @@ def _augmented(scen: Scenario, with_start: bool = False) -> tuple[_Model | None,
     c.cols = np.append(c.cols, blk.start)
     c.vals = np.append(c.vals, 1.0)
     am._matrices.clear()
-    ov = am.vars["overlap"]
+    ov = am.vars[OVERLAP.name]
     m = _Model(am, data, new_highs(am), c.start, blk.start, ov.cols)
     if start is not None:
         start = np.append(start, 0.0)
