@@ -127,7 +127,9 @@ def _solve(m: _Model, opts: SolveOptions, cost: np.ndarray, lo: float, up: float
                   res["objective"])
         m.h.clearSolver()
         opts.start = None
-        res = run_highs(m.h, opts, integer=True)
+        first, res = res, run_highs(m.h, opts, integer=True)
+        if res["x"] is None:  # none found again in the time left: the start stands
+            res = {**first, "objective": float(cost @ first["x"])}
     return res
 
 
@@ -361,8 +363,8 @@ def _point_tasks(fscen: Scenario, n_points: int | None, e_lo: int, e_hi: int, de
     grid = sorted({int(round(v)) for v in np.linspace(e_lo, e_hi, n_points)} - {e_hi})
     grid = [g for g in grid if g > e_lo]
     parts = _chunks(grid, workers) if grid else []
-    return [FrontierTask(fscen, "grid", tuple(p), delta, x_lo if i == 0 else None, opts)
-            for i, p in enumerate(parts)]
+    # the fewest-overlaps plan fits every budget: each chunk starts from it
+    return [FrontierTask(fscen, "grid", tuple(p), delta, x_lo, opts) for p in parts]
 
 
 def _write_frontier(d: Path, table: pd.DataFrame, payoff: pd.DataFrame, scen: Scenario,
