@@ -7,8 +7,8 @@ the AUGMECON2 manner (Mavrotas & Florios 2013) on one :class:`ArrayModel` per wo
 1. **Payoff table by lexicographic optimization**: max profit, then the fewest
    overlaps at that profit (the frontier's upper end ``e_hi``); fewest overlaps, then
    the most profit there (its lower end ``e_lo``). Both run as tasks of the batch;
-   each second stage starts from the first stage's plan and gets at most twice its
-   time (a cut-short second stage leaves a feasible end point: the points below are
+   each second stage starts from the first stage's plan; the fewest overlaps at the
+   most profit gets at most twice the first stage's time (a cut-short second stage leaves a feasible end point: the points below are
    still exact, and a dominated end point is dropped by the final filter).
 2. The model gets a slack column ``s ≥ 0`` in the overlap budget row, which becomes
    ``Σ overlap + s = ε``, and the objective is augmented to ``profit + δ s``: among the
@@ -213,8 +213,10 @@ def run_frontier_task(task: FrontierTask) -> list[dict[str, Any]]:
         # the second stage starts from the first's plan and gets at most twice its time
         # (30 s at least): cut short, its end of the range is merely feasible, and the
         # first budget below it (the jump) still finds the exact point
+        # (the profit stage after the fewest overlaps is a full solve: not capped)
         cap = max(SECOND_STAGE_MIN_SECONDS, 2.0 * (time.monotonic() - t0))
-        opts.time_limit = cap if opts.time_limit is None else min(opts.time_limit, cap)
+        if first_profit:
+            opts.time_limit = cap if opts.time_limit is None else min(opts.time_limit, cap)
         if first_profit:  # second: fewest overlaps at (within the gap of) that profit
             nz = np.flatnonzero(base).astype(np.int32)
             floor = res["objective"] - opts.mip_gap * max(1.0, abs(res["objective"]))
