@@ -8,8 +8,9 @@ the AUGMECON2 manner (Mavrotas & Florios 2013) on one :class:`ArrayModel` per wo
    overlaps at that profit (the frontier's upper end ``e_hi``); fewest overlaps, then
    the most profit there (its lower end ``e_lo``). Both run as tasks of the batch;
    each second stage starts from the first stage's plan; the fewest overlaps at the
-   most profit gets at most twice the first stage's time (a cut-short second stage leaves a feasible end point: the points below are
-   still exact, and a dominated end point is dropped by the final filter).
+   most profit gets at most twice the first stage's time (cut short, it leaves a
+   feasible end point: the points below are still exact, and a dominated end point
+   is dropped by the final filter).
 2. The model gets a slack column ``s ≥ 0`` in the overlap budget row, which becomes
    ``Σ overlap + s = ε``, and the objective is augmented to ``profit + δ s``: among the
    plans of equal profit the solver prefers the one with fewer overlaps, so every
