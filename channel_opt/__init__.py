@@ -7,11 +7,13 @@ Three steps, each a pure function::
     sol = channel_opt.solve(scen, solver="highs")  # a checked Solution
 """
 
+from .analysis import apply_overrides, compare, frontier, marginals, sweep
 from .model import build_model
 from .scenario import Scenario, ScenarioError, load_scenario, save_scenario
 from .solving import Solution, available_backends, solve
 
 __version__ = "0.1.0"
 
-__all__ = ["Scenario", "ScenarioError", "Solution", "__version__", "available_backends",
-           "build_model", "load_scenario", "save_scenario", "solve"]
+__all__ = ["Scenario", "ScenarioError", "Solution", "__version__", "apply_overrides",
+           "available_backends", "build_model", "compare", "frontier", "load_scenario",
+           "marginals", "save_scenario", "solve", "sweep"]

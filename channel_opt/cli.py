@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .scenario import ScenarioError, load_scenario, save_scenario
 from .solving.budget import Budget, Interrupted, process_age
@@ -73,6 +74,7 @@ def cmd_solve(a: argparse.Namespace) -> int:
     :func:`~channel_opt.output.check_target`); a run that ends in a solver error
     never replaces an existing result, and an interrupted run writes nothing.
     """
+    from .analysis.overrides import apply_overrides, as_overrides, describe
     from .output import (
         OutputRefused,
         check_target,
@@ -96,6 +98,8 @@ def cmd_solve(a: argparse.Namespace) -> int:
     log.info("loading %s", path)
     try:
         scen = load_scenario(path, allow_outside=a.allow_outside_tables)
+        overrides = as_overrides(a.set or [])
+        scen = apply_overrides(scen, overrides)
     except ScenarioError as e:
         return _bad_input(e)
     load = time.perf_counter() - t
@@ -124,6 +128,16 @@ def cmd_solve(a: argparse.Namespace) -> int:
     sol.timings = {"startup": startup, "load": load, **sol.timings}
     if sol.termination == INTERRUPTED:  # the solver itself caught the signal
         raise KeyboardInterrupt
+    if a.marginals and sol.has_plan:  # re-solve values of the binding limits (a batch)
+        from .analysis.marginals import marginals
+        from .executor import ExecutorError
+
+        try:
+            sol.tables["marginals"] = marginals(scen, sol, workers=a.workers,
+                                                scheduler=a.scheduler, mip_gap=a.mip_gap)
+        except ExecutorError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     kept = sol.termination == ERROR and target.exists() and any(target.iterdir())
     if kept:
         log.error("solver failure: the previous result in %s is kept", out)
@@ -131,7 +145,8 @@ def cmd_solve(a: argparse.Namespace) -> int:
         t = time.perf_counter()
         try:
             write_solution(sol, scen, out, plots=not a.no_plots, input_path=path,
-                           overwrite=a.overwrite)
+                           overwrite=a.overwrite, overrides=describe(overrides),
+                           xlsx=a.format == "xlsx")
         except OutputRefused as e:  # the folder changed while solving
             print(f"error: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT
@@ -246,9 +261,6 @@ def parser() -> argparse.ArgumentParser:
                    "decomposition.md); ph: the two-stage model by progressive hedging "
                    "(mpi-sppy on MPI) instead of the extensive form; auto (default): "
                    "decompose from 100,000 cells and 2 regions with highs, else one MIP")
-    s.add_argument("--workers", type=int,
-                   help="processes solving regions with --method decompose (default: one "
-                   "per core; small models in this process)")
     s.add_argument("--seed", type=int)
     s.add_argument("--out", help="result folder (default results/<scenario name>); only "
                    "a new or empty folder or one channel_opt wrote is replaced")
@@ -265,6 +277,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--ranks", type=int, default=3,
                    help="MPI ranks for --method ph (a multiple of 3: PH hub, Lagrangian "
                    "bound and xhat spokes)")
+    s.add_argument("--marginals", action="store_true", help="also re-solve each binding "
+                   "capacity and floor at -/+10%% (marginals.csv; next to the fixed-design "
+                   "duals of sensitivity.csv), on --workers / --scheduler")
+    _analysis_options(s)
     s.set_defaults(fn=cmd_solve)
     v = sub.add_parser("validate", parents=[common],
                        help="check a scenario and summarize it")
@@ -278,11 +294,34 @@ def parser() -> argparse.ArgumentParser:
     sc.set_defaults(fn=cmd_schema)
     so = sub.add_parser("solvers", parents=[common], help="list solver backends")
     so.set_defaults(fn=cmd_solvers)
+    add_analysis_commands(sub, common)
     b = sub.add_parser("bench", parents=[common],
                        help="run benchmarks (see benchmarks/README.md)")
     b.add_argument("bench_args", nargs=argparse.REMAINDER)
     b.set_defaults(fn=cmd_bench)
     return p
+
+
+def _analysis_options(p: argparse.ArgumentParser, *, workers: bool = True) -> None:
+    """``--set``, ``--format`` (and ``--workers``/``--scheduler`` for batches)."""
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="what-if override, "
+                   "repeatable: rules.overlap.cost=600, regions.partner_profit_floor*=0.8, "
+                   "regions[id=north].partner_profit_floor=30000 (a sweep takes "
+                   "KEY=V1,V2,...)")
+    p.add_argument("--format", choices=["csv", "xlsx"], default="csv",
+                   help="xlsx: also every table in one workbook (summary first)")
+    if workers:
+        p.add_argument("--workers", type=int, help="local worker processes for a batch, "
+                       "the --marginals re-solves and the regions of --method decompose "
+                       "(default: one per core; 1: in this process)")
+        p.add_argument("--scheduler", help="Dask scheduler address tcp://host:port")
+
+
+def add_analysis_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """The sweep, frontier and compare subcommands (see :mod:`channel_opt.analysis.cli`)."""
+    from .analysis.cli import add_commands
+
+    add_commands(sub, common, _analysis_options)
 
 
 def main(argv: list[str] | None = None) -> int:

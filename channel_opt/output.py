@@ -178,13 +178,15 @@ def _json_default(o: Any) -> Any:
 
 def write_solution(sol: Solution, scenario: Scenario, out_dir: str | os.PathLike[str], *,
                    plots: bool = True, input_path: str | os.PathLike[str] | None = None,
-                   overwrite: bool = False) -> Path:
+                   overwrite: bool = False, overrides: dict[str, Any] | None = None,
+                   xlsx: bool = False) -> Path:
     """Write ``summary.json``, the tables (CSV, and Parquet where available),
     ``report.md``, plots and the marker into ``out_dir``, atomically.
 
     The target is checked again with :func:`check_target` (a folder may have
     appeared while solving); :class:`OutputRefused` if it may not be written.
-    Folders follow the umask.
+    Folders follow the umask. ``overrides`` (what-ifs applied to the input) go into
+    ``summary.json``; ``xlsx`` adds ``results.xlsx`` (every table, summary first).
     """
     target = check_target(out_dir, scenario, input_path, overwrite=overwrite)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -194,7 +196,7 @@ def write_solution(sol: Solution, scenario: Scenario, out_dir: str | os.PathLike
     inp = None if input_path is None else Path(input_path)
     try:
         _write_marker(tmp, _marker(scenario, inp, partial=True))
-        _write_into(tmp, sol, scenario, plots, inp)
+        _write_into(tmp, sol, scenario, plots, inp, overrides or {}, xlsx)
         _write_marker(tmp, _marker(scenario, inp, partial=False))
         _swap_into_place(tmp, target)
     except BaseException:
@@ -282,7 +284,8 @@ def _signals_held() -> Iterator[None]:
 
 
 def _write_into(d: Path, sol: Solution, scen: Scenario, plots: bool,
-                input_path: Path | None = None) -> None:
+                input_path: Path | None = None, overrides: dict[str, Any] | None = None,
+                xlsx: bool = False) -> None:
     tables = dict(sol.tables)
     if sol.sensitivity is not None:
         tables["sensitivity"] = sol.sensitivity
@@ -306,12 +309,16 @@ def _write_into(d: Path, sol: Solution, scen: Scenario, plots: bool,
     (d / "report.md").write_text(report_markdown(sol, scen, images), encoding="utf-8")
     summary = sol.summary()
     summary["input"] = None if input_path is None else str(input_path.resolve())
-    summary["overrides"] = {}  # settings overridden on the command line (none yet)
+    summary["overrides"] = dict(overrides or {})  # what-ifs applied to the input
     summary["package_versions"] = package_versions()
     summary["scenario_summary"] = scen.summary()
     summary["tables"] = sorted(tables)
     (d / "summary.json").write_text(json.dumps(summary, indent=2, default=_json_default),
                                     encoding="utf-8")
+    if xlsx:
+        from .output_xlsx import write_workbook
+
+        write_workbook(d / "results.xlsx", tables, summary)
 
 
 def kpi_table(kpis: dict[str, Any]) -> pd.DataFrame:

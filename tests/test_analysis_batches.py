@@ -1,0 +1,73 @@
+"""Analysis batches on worker processes and a Dask cluster (slow: workers start up),
+and the frontier of a slice of ``regional`` against an enumeration of budgets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from frontier_oracle import GAP, enumerated_frontier
+
+import channel_opt
+from channel_opt.analysis.overrides import apply_overrides
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parent.parent
+REGIONAL = ROOT / "instances" / "regional" / "regional.yaml"
+TINY = ROOT / "instances" / "tiny" / "tiny.yaml"
+GRID = {"rules.overlap.cost": [0, 400, 1000], "regions[id=south].partner_profit_floor*": [1, 0.5]}
+SAME = ["rules.overlap.cost", "regions[id=south].partner_profit_floor*", "objective", "bound",
+        "gap", "plan_status", "profit", "revenue", "units_sold", "overlap_count",
+        "scenario_hash"]
+
+
+def test_sweep_on_a_dask_cluster_equals_the_serial_run() -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    scen = channel_opt.load_scenario(TINY)
+    serial = channel_opt.sweep(scen, GRID, workers=1)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        on_dask = channel_opt.sweep(scen, GRID, scheduler=cluster.scheduler_address)
+    assert len(serial) == 6
+    pd.testing.assert_frame_equal(on_dask[SAME], serial[SAME], check_exact=True)
+
+
+def test_sweep_and_frontier_on_processes_equal_the_serial_run() -> None:
+    scen = apply_overrides(channel_opt.load_scenario(TINY), {"rules.overlap.cost": 0})
+    serial = channel_opt.sweep(scen, {"rules.overlap.max_pairs": [0, 1, 2]}, workers=1)
+    procs = channel_opt.sweep(scen, {"rules.overlap.max_pairs": [0, 1, 2]}, workers=2)
+    cols = ["rules.overlap.max_pairs", "objective", "bound", "plan_status", "overlap_count"]
+    pd.testing.assert_frame_equal(procs[cols], serial[cols], check_exact=True)
+    f1 = channel_opt.frontier(scen, workers=1, mip_gap=GAP, current=False)
+    f2 = channel_opt.frontier(scen, workers=2, mip_gap=GAP, current=False)
+    cols = ["overlap_count", "objective", "plan_status"]
+    pd.testing.assert_frame_equal(f2[cols], f1[cols], check_exact=True)
+
+
+def regional_slice(regions: list[str], n_products: int) -> channel_opt.Scenario:
+    """``regional`` cut to some towns and its first products (everything else as is)."""
+    full = channel_opt.load_scenario(REGIONAL)
+    t = {k: full.tables[k] for k in full.tables}
+    prods = t["products"]["id"].iloc[:n_products].tolist()
+    t["regions"] = t["regions"][t["regions"]["id"].isin(regions)]
+    t["products"] = t["products"][t["products"]["id"].isin(prods)]
+    for name in ("cells", "shares"):
+        df = t[name]
+        t[name] = df[df["region"].isin(regions) & df["product"].isin(prods)]
+    rc = t["region_channels"]
+    t["region_channels"] = rc[rc["region"].isin(regions)]
+    return channel_opt.Scenario.from_frames(t, full.settings, name="regional-slice")
+
+
+def test_regional_slice_frontier_equals_enumeration() -> None:
+    # one town, every product: 32 overlaps at the most profit, each budget a plain solve
+    scen = regional_slice(["walsrode"], 54)
+    f = channel_opt.frontier(scen, workers=2, mip_gap=GAP, current=False)
+    upto = int(f["overlap_count"].max())
+    assert upto >= 20
+    e = enumerated_frontier(scen, upto + 1)
+    assert f["overlap_count"].tolist() == e["overlap_count"].tolist()
+    assert f["objective"].to_numpy() == pytest.approx(e["objective"].to_numpy(), rel=1e-7)
