@@ -84,3 +84,24 @@ def test_no_solving_module_exceeds_600_lines() -> None:
     long = {str(p.relative_to(PACKAGE)): n for p in (PACKAGE / "solving").rglob("*.py")
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > 600}
     assert not long
+
+
+def test_highs_never_returns_the_start_next_to_a_better_objective() -> None:
+    """HiGHS 1.16 with presolve handed back the MIP start's values (profit 8,180, the
+    constructive plan of tiny with overlap free) next to the optimum 8,520; the runner
+    now solves again without the start, so plan and objective agree.
+    """
+    from channel_opt.analysis.overrides import apply_overrides, parse_override
+    from channel_opt.model import build_array_model
+    from channel_opt.scenario import load_scenario
+    from channel_opt.solving.engines import SolveOptions, get_backend
+    from channel_opt.solving.heuristic import construct
+
+    scen = apply_overrides(load_scenario(str(PACKAGE.parent / "instances" / "tiny" / "tiny.yaml")),
+                           [parse_override("rules.overlap.cost=0")])
+    am, data = build_array_model(scen)
+    start = construct(am, data)
+    assert start.objective == pytest.approx(8180.0)
+    raw = get_backend("highs").solve(am, SolveOptions(None, 1e-4, None, None, None, start.x))
+    assert raw.objective == pytest.approx(8520.0)
+    assert float(am.cost @ raw.x) == pytest.approx(8520.0)

@@ -119,18 +119,7 @@ def _solve(m: _Model, opts: SolveOptions, cost: np.ndarray, lo: float, up: float
     m.h.changeColsCost(len(cost), np.arange(len(cost), dtype=np.int32), cost)
     m.h.changeRowBounds(m.row, lo, up)
     opts.start = None if start is None else _with_slack(m, start, up)
-    res = run_highs(m.h, opts, integer=True)
-    if start is not None and res["x"] is not None and abs(
-            float(cost @ res["x"]) - res["objective"]) > 1e-6 * max(1.0, abs(res["objective"])):
-        # HiGHS 1.16 with presolve can hand back the MIP start's values next to a better
-        # objective: solve again from a clean state, without the start
-        log.debug("HiGHS returned the start's plan for objective %s: solving again",
-                  res["objective"])
-        m.h.clearSolver()
-        opts.start = None
-        first, res = res, run_highs(m.h, opts, integer=True)
-        if res["x"] is None:  # none found again in the time left: the start stands
-            res = {**first, "objective": float(cost @ first["x"])}
+    res = run_highs(m.h, opts, integer=True, cost=cost)  # checks the plan vs objective
     return res
 
 

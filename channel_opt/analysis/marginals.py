@@ -65,14 +65,8 @@ def run_bound_task(task: BoundTask) -> tuple[str, float | None]:
     o = task.options
     opts = SolveOptions(o.get("time_limit"), o.get("mip_gap", DEFAULT_MIP_GAP),
                         o.get("threads"), o.get("seed"), start=task.start)
-    res = run_highs(h, opts, integer=bool(am.integrality().any()))
+    res = run_highs(h, opts, integer=bool(am.integrality().any()), cost=am.cost)
     x = res["x"]
-    if x is not None and task.start is not None and abs(
-            float(am.cost @ x) - res["objective"]) > 1e-6 * max(1.0, abs(res["objective"])):
-        h.clearSolver()  # HiGHS 1.16 may return the start's values: solve again without
-        opts.start = None
-        res = run_highs(h, opts, integer=True)
-        x = res["x"]
     return res["termination"], None if x is None else float(am.cost @ x)
 
 

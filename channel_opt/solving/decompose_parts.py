@@ -255,6 +255,18 @@ def solve_piece(task: PieceTask) -> PieceResult:
     has = info.primal_solution_status == 2
     x = np.asarray(h.getSolution().col_value, float) if has else None
     obj = float(info.objective_function_value) if has else None
+    if task.start is not None and x is not None and obj is not None and \
+            abs(float(arr.cost @ x) - obj) > 1e-6 * max(1.0, abs(obj)):
+        # HiGHS 1.16 may hand back the start's values next to a better objective
+        # (engines.highs.run_highs): solve again from a clean state without the start
+        h.clearSolver()
+        h.run()
+        st, info = h.getModelStatus(), h.getInfo()
+        if info.primal_solution_status == 2:
+            x = np.asarray(h.getSolution().col_value, float)
+            obj = float(info.objective_function_value)
+        else:
+            obj = float(arr.cost @ x)
     status = {MS.kOptimal: "optimal", MS.kInfeasible: "infeasible",
               MS.kUnboundedOrInfeasible: "infeasible", MS.kTimeLimit: "limit",
               MS.kIterationLimit: "limit", MS.kInterrupt: "limit"}.get(st, "error")
