@@ -79,7 +79,7 @@ COMMON = {"deadline": None, "derandomize": True, "database": None,
 # and many more in the slow suite that CI runs second (pytest -m slow).
 
 
-@settings(max_examples=30, **COMMON)
+@settings(max_examples=15, **COMMON)  # 300 in the slow suite
 @given(tiny_scenarios())
 def test_mip_equals_bruteforce(case: tuple[dict[str, Any], dict[str, Any]]) -> None:
     check(*case)

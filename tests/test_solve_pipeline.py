@@ -237,8 +237,10 @@ def test_time_limit_on_a_large_instance_returns_an_incumbent_with_bound() -> Non
     assert sol.violations == []
 
 
+@pytest.mark.slow  # 4-5 s a backend (a child process each); the log-file test covers each
 def test_every_backend_through_the_watchdog_process(solver: str) -> None:
-    # with a time limit the solve runs in a child process that can be killed
+    # with a time limit the solve runs in a child process that can be killed (HiGHS
+    # solves small models in process: the Pyomo backends take the watchdog)
     sol = solve(duo(), solver=solver, time_limit=60.0)
     assert sol.plan_status == "optimal"
     assert sol.objective == pytest.approx(BOTH, rel=1e-6)
