@@ -25,7 +25,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "channel_opt"
 
 def test_features_are_queried_by_name() -> None:
     assert HighsBackend.supports("iis") and HighsBackend.supports("duals")
-    assert BACKENDS["cbc"].supports("mip_start") and not BACKENDS["cbc"].supports("iis")
+    assert BACKENDS["highs_pyomo"].supports("mip_start") and not BACKENDS["cbc"].supports("iis")
+    assert not BACKENDS["cbc"].supports("mip_start")  # it returned a start as optimal
     assert not BACKENDS["glpk"].supports("mip_start")
     assert all(b.supports("integers") for b in BACKENDS.values())
     assert all(f in FEATURES for b in BACKENDS.values() for f in b.features)
