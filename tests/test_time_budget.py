@@ -138,7 +138,8 @@ def test_command_returns_within_limit_and_grace(tmp_path: Path) -> None:
 
     scen = write_instance("all", 1000, tmp_path / "in")
     r = run_limit(scen, tmp_path / "out", 20.0)
-    assert r["exit"] in (0, 1), r
+    # the recalibrated `all` family may leave no plan within 20 s: exit 4, still in time
+    assert r["exit"] in (0, 1, 4), r
     assert r["wall"] <= 20.0 + grace_seconds(20.0), r
     assert r["termination"] in ("time_limit", "optimal")
     assert sum(r["timings"].values()) <= r["wall"]
