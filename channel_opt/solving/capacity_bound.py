@@ -110,9 +110,13 @@ def capacity_bound(am: ArrayModel, d: ModelData, target: float | None = None, *,
     cells = of["cell"].to_numpy()
     n_cells = len(d.cells)
     A, cap = rows if rows is not None else (sp.csr_matrix((0, sb.n)), np.zeros(0))
+    finite = np.isfinite(cap)  # a row without a limit has nothing to price (and 0·inf)
+    A, cap = A[np.flatnonzero(finite)], cap[finite]
     n_a = len(cap)
     if shelf is not None:
         touch, cell_pr, S, space_cap = shelf
+        keep = np.flatnonzero(np.isfinite(space_cap))
+        S, space_cap = S[keep], space_cap[keep]
         has_pr = cell_pr >= 0
     else:
         S, space_cap = sp.csr_matrix((0, 0)), np.zeros(0)
