@@ -110,7 +110,9 @@ def reachable_online_revenue(d: ModelData, regs: np.ndarray) -> np.ndarray:
         top = np.zeros(n_p)
         on_s = kinds_of(d, s["k"].to_numpy()) == ONLINE
         np.maximum.at(top, s["p"].to_numpy()[on_s], s["price"].to_numpy()[on_s])
-        cap = np.where(np.isfinite(inv), top * inv, np.inf)
+        fin = np.isfinite(inv)
+        cap = np.full(n_p, np.inf)
+        cap[fin] = top[fin] * inv[fin]  # no 0·inf where a product has no online option
         pr_rev = np.minimum(pr_rev, cap[:, None])
     return pr_rev.sum(0)[regs]
 
