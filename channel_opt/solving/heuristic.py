@@ -27,7 +27,7 @@ import pandas as pd
 from ..model.data import ModelData, offer_touches, offer_touches_kind
 from ..model.families import partner_income_per_unit
 from ..model.families.capacity import SHELF_SPACE, STOCK
-from ..model.families.conflict import COMMISSION_POLICY, OVERLAP_BUDGET
+from ..model.families.conflict import COMMISSION_POLICY, OVERLAP, OVERLAP_BUDGET
 from ..model.families.core import (
     BRAND_KIND,
     LAUNCH_BRAND,
@@ -39,7 +39,7 @@ from ..model.families.core import (
     USE_CHANNEL,
 )
 from ..model.families.partners import PARTNER_FLOOR
-from ..model.families.pricing import PRICE_LEVEL
+from ..model.families.pricing import PRICE_LEVEL, PRICE_PARITY
 from ..model.linear import ArrayModel
 from ..model.records import VarFamily
 from ..model.registry import ROW
@@ -58,13 +58,84 @@ class Construction:
     bound: float
 
 
-def _level_choice(d: ModelData, value: np.ndarray, mem_value: np.ndarray) -> np.ndarray:
+class Clash:
+    """Pairs of price levels that cannot both be chosen, read from the model's
+    conflict-graph rows (``price_parity``: two binaries, ``x_a + x_b <= 1``), as a
+    symmetric adjacency over the rows of ``ModelData.levels``.
+    """
+
+    def __init__(self, am: ArrayModel, d: ModelData) -> None:
+        n = len(d.levels)
+        a = b = np.zeros(0, np.int64)
+        if PRICE_PARITY.name in am.cons:
+            con = am.cons[PRICE_PARITY.name]
+            z = d.levels["z"].to_numpy()
+            # the column choosing each level: its price_level, or the listing where
+            # the (product, channel) has one level (as the pricing family builds it)
+            col = np.where(z >= 0, am.vars[PRICE_LEVEL.name].start + z,
+                           am.vars[LIST_PRODUCT.name].start + d.levels["pk"].to_numpy())
+            level_of = pd.Series(np.arange(n), index=col)
+            order = np.argsort(con.rows, kind="stable")  # two terms per row
+            cols = con.cols[order].reshape(-1, 2)
+            a = level_of.reindex(cols[:, 0]).to_numpy(np.int64)
+            b = level_of.reindex(cols[:, 1]).to_numpy(np.int64)
+        src = np.concatenate([a, b])
+        dst = np.concatenate([b, a])
+        order = np.argsort(src, kind="stable")
+        self.src = src[order]
+        self.ptr = np.searchsorted(self.src, np.arange(n + 1))
+        self.nbr = dst[order]
+        self.any = bool(len(a))
+        self.prod = d.levels["p"].to_numpy()
+
+    def choose(self, pk: np.ndarray, key: np.ndarray, used: np.ndarray,
+               worth: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+        """One level per (product, channel), no two clashing, by two greedy passes
+        (:meth:`greedy`): by ``key`` with the ``used`` levels first (as without
+        clashes), and by ``key`` less the keys of the levels it clashes with, every
+        level of a (product, channel) with a used level first (a level that shuts out
+        more valuable ones comes later). Per product the pass whose levels are
+        ``worth`` more wins (``worth``: chosen levels -> value per product).
+        """
+        used_pk = np.bincount(pk, weights=used, minlength=int(pk.max(initial=-1)) + 1) > 0
+        gain = np.maximum(key, 0.0)
+        net = key - np.bincount(self.src, weights=gain[self.nbr], minlength=len(key))
+        passes = [self.greedy(pk, key, np.where(used, 0, np.where(used_pk[pk], 1, 2))),
+                  self.greedy(pk, net, np.where(used_pk[pk], 0, 1))]
+        better = worth(passes[1]) > worth(passes[0])
+        return np.where(better[self.prod], passes[1], passes[0])
+
+    def greedy(self, pk: np.ndarray, key: np.ndarray, tier: np.ndarray) -> np.ndarray:
+        """One level per (product, channel) by increasing ``tier``, then decreasing
+        ``key``, each only if no level taken before clashes with it.
+        """
+        chosen = np.zeros(len(pk), bool)
+        done = np.zeros(int(pk.max(initial=-1)) + 1, bool)
+        order = np.lexsort((-key, tier))
+        # a pair whose first level clashes with nothing takes it at once
+        best = order[np.unique(pk[order], return_index=True)[1]]
+        free = best[self.ptr[best + 1] == self.ptr[best]]
+        chosen[free] = True
+        done[pk[free]] = True
+        for i in order[~done[pk[order]]]:
+            if done[pk[i]] or chosen[self.nbr[self.ptr[i]:self.ptr[i + 1]]].any():
+                continue
+            chosen[i] = True
+            done[pk[i]] = True
+        return chosen
+
+
+def _level_choice(d: ModelData, value: np.ndarray, mem_value: np.ndarray,
+                  clash: Clash | None = None) -> np.ndarray:
     """Offers whose members' levels agree with one level per (product, channel).
 
     A product takes one price level per channel, so cells cannot each pick their own:
     the level of a (product, channel) is the one carrying the most value among the
     cells' best offers (for pairs no best offer uses, the level of largest member
-    value); offers using any other level are dropped from the choice.
+    value); offers using any other level are dropped from the choice. With ``clash``
+    (levels that cannot be chosen together, e.g. under the price-parity band) the
+    levels are taken greedily by that value, each only if it clashes with none taken
+    before; a (product, channel) left without a level is not offered at all.
     """
     mem, s = d.members, d.sales
     lev = s["lev"].to_numpy()[mem["sale"].to_numpy()]
@@ -75,21 +146,34 @@ def _level_choice(d: ModelData, value: np.ndarray, mem_value: np.ndarray) -> np.
     score = np.bincount(lev, weights=np.where(in_top[m_off], mem_value, 0.0),
                         minlength=len(d.levels))
     used = np.bincount(lev, weights=in_top[m_off], minlength=len(d.levels)) > 0
+    pk = d.levels["pk"].to_numpy()
     fallback = np.full(len(d.levels), -np.inf)
     np.maximum.at(fallback, lev, mem_value)
-    used_pk = np.bincount(d.levels["pk"].to_numpy(), weights=used, minlength=len(d.pk)) > 0
-    key = np.where(used_pk[d.levels["pk"].to_numpy()], np.where(used, score, -np.inf),
-                   fallback)
-    order = np.lexsort((-key, d.levels["pk"].to_numpy()))
-    best = order[np.unique(d.levels["pk"].to_numpy()[order], return_index=True)[1]]
-    chosen = np.zeros(len(d.levels), bool)
-    chosen[best] = True
+    used_pk = np.bincount(pk, weights=used, minlength=len(d.pk)) > 0
+    if clash is not None and clash.any:
+        cell_p = d.cells["p"].to_numpy()
+
+        def worth(chosen: np.ndarray) -> np.ndarray:  # per product: what its cells pick
+            bad = np.bincount(m_off, weights=~chosen[lev], minlength=len(d.offers)) > 0
+            picked = _pick(d, np.where(bad, -np.inf, value))
+            return np.bincount(cell_p[cells[picked]], weights=value[picked],
+                               minlength=len(d.products))
+
+        cells = d.offers["cell"].to_numpy()
+        chosen = clash.choose(pk, np.where(used, score, fallback), used, worth)
+    else:
+        key = np.where(used_pk[pk], np.where(used, score, -np.inf), fallback)
+        order = np.lexsort((-key, pk))
+        best = order[np.unique(pk[order], return_index=True)[1]]
+        chosen = np.zeros(len(d.levels), bool)
+        chosen[best] = True
     bad = np.bincount(m_off, weights=~chosen[lev], minlength=len(d.offers)) > 0
     return ~bad
 
 
 def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
-              time_limit: float | None = None) -> Construction:
+              time_limit: float | None = None,
+              unit_value: np.ndarray | None = None) -> Construction:
     """The constructive plan and the cheap upper bound.
 
     The option values are re-weighted for a few rounds: where the fixed-design LP
@@ -117,6 +201,9 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
     # demand of its option at the option's levels: the best option value per cell bounds
     # (compact cells: the sum of their best max_channels_per_cell option values)
     bound = float(np.sum(hq[_pick(d, hq, together=True)]))
+    if unit_value is not None:
+        hq_mem = dem * np.maximum(unit_value, 0.0)[m_sale]
+        hq = np.bincount(m_off, weights=hq_mem, minlength=len(of))
     region = d.cells["r"].to_numpy()[cells]
     n_r = len(d.regions)
     partner_mem = dem * partner_income_per_unit(d)[m_sale]
@@ -126,14 +213,21 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
         done = _complete(am, _design_vector(am, d, cells))
         return Construction(done, None if done is None else float(am.cost @ done), bound)
     lam = np.zeros(n_r)
+    clash = Clash(am, d)
     mu = np.zeros(n_r)
     for _ in range(rounds):
         value = hq + lam[region] * partner + mu[region] * units
         mem_value = hq_mem + lam[region[m_off]] * partner_mem + mu[region[m_off]] * dem
-        value = np.where(_level_choice(d, value, mem_value), value, -np.inf)
-        chosen = _fit_overlap_budget(am, d, _fit_shelf(am, d, _pick(d, value), value), value)
+        value = np.where(_level_choice(d, value, mem_value, clash), value, -np.inf)
+        fit = _fit_shelf(am, d, _pick(d, value), value)
+        chosen = _fit_overlap_budget(am, d, fit, value, by_cost=True)
         x = _design_vector(am, d, chosen)
         done = _complete(am, x, left())
+        if done is None:  # ending the costly overlaps may cost a floor: keep them
+            kept = _fit_overlap_budget(am, d, fit, value, by_cost=False)
+            if not np.array_equal(kept, chosen):
+                x = _design_vector(am, d, kept)
+                done = _complete(am, x, left())
         if done is not None:
             return Construction(done, float(am.cost @ done), bound)
         if stop is not None and time.monotonic() > stop:
@@ -168,7 +262,7 @@ def _serve_all(am: ArrayModel, d: ModelData, units: np.ndarray, dem: np.ndarray,
     design: the LP spreads the forced units over the cheapest capacity left.
     """
     mem = d.members
-    ok = _level_choice(d, units, dem)
+    ok = _level_choice(d, units, dem, Clash(am, d))
     chosen = _pick(d, np.where(ok, units + 1.0, -np.inf), together=True)
     done = _complete(am, _design_vector(am, d, chosen), left())
     if done is None:
@@ -322,14 +416,18 @@ def _best_without(d: ModelData, value: np.ndarray, banned: np.ndarray
 
 
 def _fit_overlap_budget(am: ArrayModel, d: ModelData, chosen: np.ndarray,
-                        value: np.ndarray) -> np.ndarray:
-    """Where more (product, region) pairs are sold online and offline than the overlap
-    budget allows, end the overlaps that cost least to end: per pair, move the cells
-    of one side (online or offline, the cheaper) to their best set without it.
+                        value: np.ndarray, by_cost: bool = True) -> np.ndarray:
+    """End the overlaps that are not worth their cost (``by_cost``), then, where more (product,
+    region) pairs are sold online and offline than the overlap budget allows, those
+    that cost least to end: per pair, move the cells of one side (online or offline,
+    the cheaper) to their best set without it.
     """
-    if OVERLAP_BUDGET.name not in am.cons:
+    if OVERLAP.name not in am.vars:
         return chosen
-    budget = int(np.floor(am.cons[OVERLAP_BUDGET.name].upper[0] + 1e-9))
+    ov = am.vars[OVERLAP.name]
+    pair_cost = float(-am.cost[ov.start]) if ov.n else 0.0  # one cost for every pair
+    budget = int(np.floor(am.cons[OVERLAP_BUDGET.name].upper[0] + 1e-9)) \
+        if OVERLAP_BUDGET.name in am.cons else len(d.cells)
     cells = d.offers["cell"].to_numpy()
     c = cells[chosen]
     touch = {side: offer_touches_kind(d, side) for side in ("online", "offline")}
@@ -338,8 +436,7 @@ def _fit_overlap_budget(am: ArrayModel, d: ModelData, chosen: np.ndarray,
                        "offline": touch["offline"][chosen]})
     sides = ch.groupby(["p", "r"])[["online", "offline"]].any()
     both = sides.index[sides["online"] & sides["offline"]]
-    excess = len(both) - budget
-    if excess <= 0:
+    if not len(both):
         return chosen
     ch = ch[pd.MultiIndex.from_frame(ch[["p", "r"]]).isin(both)]
     alts = {}
@@ -353,7 +450,11 @@ def _fit_overlap_budget(am: ArrayModel, d: ModelData, chosen: np.ndarray,
     pairs["side"] = np.where(pairs["loss_online"] <= pairs["loss_offline"], "online",
                              "offline")
     pairs["loss"] = pairs[["loss_online", "loss_offline"]].min(axis=1)
-    ended = pairs.nsmallest(excess, "loss")
+    costly = (pairs["loss"] < pair_cost) & by_cost
+    kept = pairs[~costly]
+    ended = pd.concat([pairs[costly], kept.nsmallest(max(len(kept) - budget, 0), "loss")])
+    if not len(ended):
+        return chosen
     ch = ch.join(ended["side"], on=["p", "r"], how="inner")
     move = ch[np.where(ch["side"] == "online", ch["online"], ch["offline"])]
     moved = move["cell"].to_numpy()
