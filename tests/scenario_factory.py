@@ -126,6 +126,23 @@ def edit(tables: dict[str, Any], table: str, row_id: str, **values: Any) -> dict
     return t
 
 
+def parity_levels_scenario() -> Scenario:
+    """Base scenario B (independent demand: online 50 x 5, store 30 x 5, dealer 20 x 4)
+    with a second online level: promo at 8 doubles online demand (100 x 3 = 300 > 250).
+    The parity band (10% of 10) keeps promo (8) from the store and dealer price (10).
+    By hand: {online full, store, dealer} = 250 + 150 + 80 = 480 (optimal);
+    {online promo} alone = 300; the cell's best options taken level by level
+    ({online promo, store, dealer}, 530) break the band; the LP relaxation's
+    optimum is 480.
+    """
+    t = base_tables()
+    t["price_levels"] = [
+        {"product": "p1", "channel": "online", "level": "full", "price": 10.0},
+        {"product": "p1", "channel": "online", "level": "promo", "price": 8.0,
+         "demand_multiplier": 2.0}]
+    return scenario(t, rules={"price_parity": {"band": 0.1}})
+
+
 def every_rule_scenario(*, decision: bool) -> Scenario:
     """One product at two price levels online, a new single-kind brand, a store and a
     dealer in one region with every limit set, and every rule switched on.
