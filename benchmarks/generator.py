@@ -101,11 +101,17 @@ KNOBS: dict[str, float] = {
 }
 
 
+# The parity band of conflict and all: promo (85 % of the reference price, rounded to
+# the cent, hence 16 % and not 15 %) may stand next to full price, clearance (70 %)
+# only next to promo. At 10 % no promo could stand next to the full-price dealer and
+# O2O channels, and no best plan ever marked down.
+PARITY_BAND = 0.16
+
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("core", "offered sets, listings, openings; no optional rule"),
     Family("independent", "independent demand with market caps", demand_model="independent"),
     Family("conflict", "price levels, price-parity band and overlap cost and budget",
-           {"price_parity": {"band": 0.1}, "overlap": {}}, price_levels=True),
+           {"price_parity": {"band": PARITY_BAND}, "overlap": {}}, price_levels=True),
     Family("partners", "partner floors, commission decision, dealer minimum volume",
            {"partner_floor": True, "commission": {"share": 0.04, "decision": True},
             "dealer_min_volume": True}),
@@ -113,7 +119,7 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            {"store_labour": True, "dc_capacity": None, "dealer_capacity": True,
             "inventory": True, "shelf_space": True}),
     Family("all", "every rule family on", {
-        "price_parity": {"band": 0.1}, "overlap": {},
+        "price_parity": {"band": PARITY_BAND}, "overlap": {},
         "partner_floor": True, "commission": {"share": 0.02, "decision": True},
         "dealer_min_volume": True, "store_labour": True, "dc_capacity": None,
         "dealer_capacity": True, "inventory": True, "shelf_space": True,

@@ -25,7 +25,6 @@ import numpy as np
 import pandas as pd
 
 from ..model.data import ModelData, offer_touches, offer_touches_kind
-from ..model.families import partner_income_per_unit
 from ..model.families.capacity import SHELF_SPACE, STOCK
 from ..model.families.conflict import COMMISSION_POLICY, OVERLAP, OVERLAP_BUDGET
 from ..model.families.core import (
@@ -177,8 +176,8 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
     """The constructive plan and the cheap upper bound.
 
     The option values are re-weighted for a few rounds: where the fixed-design LP
-    misses a partner floor or a service level, the partners' income or the units of
-    that region count extra in the next choice; where shelf space is short, the
+    misses a floor row (partner profit, service level, dealer minimum volume), what
+    each unit sold adds to that row counts extra in the next choice (:class:`Floors`); where shelf space is short, the
     least valuable store assortment per unit of space is dropped. Within a round the
     cells' options are restricted to one price level per (product, channel).
     With ``time_limit`` (seconds) no new round starts once it has passed.
@@ -204,20 +203,15 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
     if unit_value is not None:
         hq_mem = dem * np.maximum(unit_value, 0.0)[m_sale]
         hq = np.bincount(m_off, weights=hq_mem, minlength=len(of))
-    region = d.cells["r"].to_numpy()[cells]
-    n_r = len(d.regions)
-    partner_mem = dem * partner_income_per_unit(d)[m_sale]
-    partner = np.bincount(m_off, weights=partner_mem, minlength=len(of))
     units = np.bincount(m_off, weights=dem, minlength=len(of))
     if not len(of):  # nothing can be offered: the empty design or nothing
         done = _complete(am, _design_vector(am, d, cells))
         return Construction(done, None if done is None else float(am.cost @ done), bound)
-    lam = np.zeros(n_r)
+    floors = Floors(am)
     clash = Clash(am, d)
-    mu = np.zeros(n_r)
     for _ in range(rounds):
-        value = hq + lam[region] * partner + mu[region] * units
-        mem_value = hq_mem + lam[region[m_off]] * partner_mem + mu[region[m_off]] * dem
+        mem_value = hq_mem + dem * floors.extra()[m_sale]
+        value = np.bincount(m_off, weights=mem_value, minlength=len(of))
         value = np.where(_level_choice(d, value, mem_value, clash), value, -np.inf)
         fit = _fit_shelf(am, d, _pick(d, value), value)
         chosen = _fit_overlap_budget(am, d, fit, value, by_cost=True)
@@ -232,13 +226,8 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
             return Construction(done, float(am.cost @ done), bound)
         if stop is not None and time.monotonic() > stop:
             break
-        short = _short_regions(am, d, x, left())
-        if short is None:
+        if not floors.raise_short(x, _unit_weight(hq, units, unit_margin), left()):
             break
-        floor_r, service_r = short
-        lam = np.where(floor_r, np.maximum(2 * lam, 0.5), lam)
-        mu = np.where(service_r, np.maximum(2 * mu, _unit_weight(hq, units, unit_margin)),
-                      mu)
     if stop is not None and time.monotonic() > stop:
         return Construction(None, None, bound)  # no time for the empty design either
     done = _complete(am, _design_vector(am, d, cells[:0]), left())
@@ -341,31 +330,70 @@ def _unit_weight(hq: np.ndarray, units: np.ndarray, unit_margin: np.ndarray) -> 
     return max(float(np.abs(unit_margin[np.isfinite(unit_margin)]).max(initial=0.0)), 1.0)
 
 
-def _short_regions(am: ArrayModel, d: ModelData, x: np.ndarray,
-                   time_limit: float | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-    """Regions whose floors the fixed design misses (elastic LP, within ``time_limit``
-    seconds; none found if it is cut): money floors (partner profit) and floors in units
-    (service levels, dealer minimum volume), told apart by the registry's unit of each
-    floor family.
+class Floors:
+    """The floor rows of the model (registry role ``floor``: partner profit, service
+    levels, dealer minimum volume) and a weight per row, raised where a fixed design
+    misses the floor: a sales column is then worth its coefficients in those rows
+    times their weights on top of its margin.
     """
-    from .diagnose import diagnose  # late: diagnose imports the engines
 
-    dg = diagnose(fixed_design_lp(am, x), iis=False, time_limit=time_limit)
-    floor_r = np.zeros(len(d.regions), bool)
-    service_r = np.zeros(len(d.regions), bool)
-    regions = {str(r): i for i, r in enumerate(d.regions["id"])}
-    for c in dg.conflicts:
-        r = regions.get(str(c.where.get("region")))
-        fam = ROW.get(c.family)
-        if r is None or fam is None or fam.role != "floor":
-            continue
-        if fam.unit == "currency":  # a money floor: the partners' income counts extra
-            floor_r[r] = True
-        else:  # a floor in units: the units of the region count extra
-            service_r[r] = True
-    if not (floor_r.any() or service_r.any()):
-        return None
-    return floor_r, service_r
+    def __init__(self, am: ArrayModel) -> None:
+        self.am = am
+        self.blocks = [c for c in am.cons.values()
+                       if c.name in ROW and ROW[c.name].role == "floor"]
+        rows = [c.start + np.arange(c.n) for c in self.blocks]
+        self.rows = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        sb = am.vars[SALES.name]
+        lo, _ = am.row_bounds()
+        sign = np.where(np.isfinite(lo[self.rows]), 1.0, -1.0)  # as ">=" rows
+        a = am.matrix("csr")[self.rows][:, sb.start:sb.start + sb.n]
+        self.a = a.multiply(sign[:, None]).tocsr()
+        # money floors start at half a unit of money per unit of money short; floors in
+        # units at the money a unit earns
+        self.money = np.concatenate([np.full(c.n, ROW[c.name].unit == "currency")
+                                     for c in self.blocks]) if self.blocks else \
+            np.zeros(0, bool)
+        self.weight = np.zeros(len(self.rows))
+
+    def extra(self) -> np.ndarray:
+        """Per sales column: what it adds to the floors, at their weights."""
+        return np.asarray(self.a.T @ self.weight).ravel()
+
+    def raise_short(self, x: np.ndarray, unit_weight: float,
+                    time_limit: float | None = None) -> bool:
+        """Double the weights of the floor rows the design ``x`` misses (elastic LP of
+        the fixed design, within ``time_limit`` seconds); False if none is missed.
+        """
+        short = self.short(x, time_limit)
+        if not short.any():
+            return False
+        first = np.where(self.money, 0.5, unit_weight)
+        self.weight = np.where(short, np.maximum(2 * self.weight, first), self.weight)
+        return True
+
+    def short(self, x: np.ndarray, time_limit: float | None = None) -> np.ndarray:
+        """Which floor rows the fixed design ``x`` misses: the elastic LP's slacks."""
+        from .diagnose import elastic_model  # late: diagnose imports the engines
+
+        out = np.zeros(len(self.rows), bool)
+        if not len(self.rows):
+            return out
+        el, _ = elastic_model(fixed_design_lp(self.am, x))
+        res = engine_with("in_memory").session(el).solve(time_limit=time_limit)
+        if res.x is None:
+            return out
+        at = 0
+        for c in self.blocks:
+            for side, bound in (("upper", c.upper), ("lower", c.lower)):
+                name = f"slack_{c.name}_{side}"
+                if name not in el.vars:
+                    continue
+                blk = el.vars[name]
+                rows = np.flatnonzero(np.isfinite(bound))
+                hit = res.x[blk.start:blk.start + blk.n] > 1e-6
+                out[at + rows[hit]] = True
+            at += c.n
+        return out
 
 
 def _fit_shelf(am: ArrayModel, d: ModelData, chosen: np.ndarray,

@@ -385,10 +385,11 @@ def in_process(am: ArrayModel, backend: Backend) -> bool:
         sum(len(c.vals) for c in am.cons.values()) <= IN_PROCESS_NONZEROS
 
 
-# of the constructive plan's time, what the LP relaxation may take (measured at 10^4
-# cells, conflict: 47 s of simplex on a loaded machine; its bound was within 2.1 % of
-# the best plan where the cheap bound was 14 % off)
-LP_SHARE = 0.8
+# of the constructive plan's time (half the budget), what the LP relaxation may take.
+# Measured on a loaded machine at 10^4 cells: conflict 47 s of simplex, its bound within
+# 2.1 % of the best plan where the cheap bound was 14 % off; all: 651 s, so a quarter
+# of the budget at most, which a stopped LP wastes
+LP_SHARE = 0.5
 
 
 def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
