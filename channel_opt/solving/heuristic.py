@@ -177,9 +177,10 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
 
     The option values are re-weighted for a few rounds: where the fixed-design LP
     misses a floor row (partner profit, service level, dealer minimum volume), what
-    each unit sold adds to that row counts extra in the next choice (:class:`Floors`); where shelf space is short, the
-    least valuable store assortment per unit of space is dropped. Within a round the
-    cells' options are restricted to one price level per (product, channel).
+    each unit sold adds to that row counts extra in the next choice (:class:`Floors`);
+    where shelf space is short, the least valuable store assortment per unit of space
+    is dropped. Within a round the cells' options are restricted to one price level
+    per (product, channel), no two of a product clashing (price parity).
     With ``time_limit`` (seconds) no new round starts once it has passed.
     """
     stop = None if time_limit is None else time.monotonic() + time_limit
