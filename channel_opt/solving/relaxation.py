@@ -11,15 +11,16 @@ maximization, whatever sign convention HiGHS used.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import time
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..model.families.core import SALES
-from ..model.linear import ArrayModel, HighsArrays, highs_arrays, highs_from_arrays
+from ..model.linear import ArrayModel, HighsArrays, highs_arrays
 from ..model.registry import ROW
-from .engines import INFEASIBLE, LIMIT, OPTIMAL
-from .engines.base import quiet_stdout
+from .engines import OPTIMAL
+from .engines.highs import solve_lp
 
 PRICED_ROLES = ("floor", "capacity")  # the rows whose duals price a unit sold
 
@@ -46,39 +47,20 @@ def relax(am: ArrayModel, time_limit: float | None = None, *, first_order: bool 
     ``first_order`` uses HiGHS' PDLP (faster on large models; its value is then no
     bound); otherwise HiGHS' default LP solver, whose optimum is the bound.
     """
-    import time
-
-    import highspy
-
     t0 = time.perf_counter()
-    arr = arrays if arrays is not None else highs_arrays(am)
-    with quiet_stdout():
-        h = highs_from_arrays(replace(arr, integrality=np.zeros_like(arr.integrality)))
-    h.setOptionValue("output_flag", False)
-    if first_order:
-        h.setOptionValue("solver", "pdlp")
-        h.setOptionValue("pdlp_d_gap_tol", 1e-5)
-    if time_limit is not None:
-        h.setOptionValue("time_limit", max(0.1, float(time_limit)))
-    h.run()
-    st = h.getModelStatus()
-    ms = highspy.HighsModelStatus
+    lp = solve_lp(arrays if arrays is not None else highs_arrays(am), time_limit,
+                  first_order=first_order)
     seconds = time.perf_counter() - t0
-    if st in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
-        return Relaxation(INFEASIBLE, seconds=seconds)
-    sol = h.getSolution()
-    if st != ms.kOptimal and not sol.dual_valid:
-        return Relaxation(LIMIT, seconds=seconds)
-    x = np.asarray(sol.col_value, float)
-    pi = np.asarray(sol.row_dual, float)
-    d = np.asarray(sol.col_dual, float)
+    if lp.x is None or lp.row_dual is None or lp.col_dual is None:
+        return Relaxation(lp.status, seconds=seconds)
+    pi = lp.row_dual
     at_pi = am.matrix("csc").T @ pi
-    if np.linalg.norm(am.cost + at_pi - d) < np.linalg.norm(am.cost - at_pi - d):
+    if np.linalg.norm(am.cost + at_pi - lp.col_dual) < \
+            np.linalg.norm(am.cost - at_pi - lp.col_dual):
         pi = -pi
-    if st != ms.kOptimal:  # duals of a stopped run still seed multipliers and prices
-        return Relaxation(LIMIT, None, x, pi, seconds)
-    value = float(h.getInfo().objective_function_value)
-    return Relaxation(OPTIMAL, None if first_order else value, x, pi, seconds)
+    # duals of a stopped run (or of PDLP) still seed multipliers and prices; no bound
+    bound = lp.value if lp.status == OPTIMAL and not first_order else None
+    return Relaxation(lp.status, bound, lp.x, pi, seconds)
 
 
 def priced_sales_values(am: ArrayModel, duals: np.ndarray,

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import math
 import threading
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ...model.linear import ArrayModel, to_highs
+from ...model.linear import ArrayModel, HighsArrays, highs_from_arrays, to_highs
 from .base import (
     ERROR,
     INFEASIBLE,
@@ -318,6 +318,48 @@ class HighsSession(Session):
         cols = [(int(j), sides[int(c)]) for j, c in zip(iis.col_index_, iis.col_bound_,
                                                         strict=True) if int(c) in sides]
         return IisOutcome(rows, cols)
+
+
+@dataclass
+class LpResult:
+    """An LP relaxation run by HiGHS: ``status`` OPTIMAL, LIMIT or INFEASIBLE; the
+    value, point and duals as HiGHS left them (``duals_valid``: HiGHS says they are).
+    """
+
+    status: Termination
+    value: float | None = None
+    x: np.ndarray | None = None
+    row_dual: np.ndarray | None = None
+    col_dual: np.ndarray | None = None
+
+
+def solve_lp(arrays: HighsArrays, time_limit: float | None = None, *,
+             first_order: bool = False) -> LpResult:
+    """The LP relaxation of a model given as HiGHS arrays (integrality dropped), by the
+    default LP solver or, ``first_order``, by PDLP (to a duality gap of 1e-5).
+    """
+    import highspy
+
+    with quiet_stdout():
+        h = highs_from_arrays(replace(arrays, integrality=np.zeros_like(arrays.integrality)))
+    h.setOptionValue("output_flag", False)
+    if first_order:
+        h.setOptionValue("solver", "pdlp")
+        h.setOptionValue("pdlp_d_gap_tol", 1e-5)
+    if time_limit is not None:
+        h.setOptionValue("time_limit", max(0.1, float(time_limit)))
+    h.run()
+    st = h.getModelStatus()
+    ms = highspy.HighsModelStatus
+    if st in (ms.kInfeasible, ms.kUnboundedOrInfeasible):
+        return LpResult(INFEASIBLE)
+    sol = h.getSolution()
+    if st != ms.kOptimal and not sol.dual_valid:
+        return LpResult(LIMIT)
+    return LpResult(OPTIMAL if st == ms.kOptimal else LIMIT,
+                    float(h.getInfo().objective_function_value),
+                    np.asarray(sol.col_value, float), np.asarray(sol.row_dual, float),
+                    np.asarray(sol.col_dual, float))
 
 
 _UNSETTLED: list[Any] = []  # HiGHS threads still running after an interrupt
