@@ -385,11 +385,11 @@ def in_process(am: ArrayModel, backend: Backend) -> bool:
         sum(len(c.vals) for c in am.cons.values()) <= IN_PROCESS_NONZEROS
 
 
-# of the constructive plan's time (half the budget), what the LP relaxation may take.
-# Measured on a loaded machine at 10^4 cells: conflict 47 s of simplex, its bound within
-# 2.1 % of the best plan where the cheap bound was 14 % off; all: 651 s, so a quarter
-# of the budget at most, which a stopped LP wastes
-LP_SHARE = 0.5
+# of what the constructive plan leaves of its phase (half the budget), what the LP
+# relaxation may take; the rest is for the plan at the LP's prices. Measured on a loaded
+# machine at 10^4 cells: conflict 47 s of simplex, its bound within 2.1 % of the best
+# plan where the cheap bound was 14 % off; all: 651 s (a stopped LP gives nothing)
+LP_SHARE = 0.7
 
 
 def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
@@ -398,27 +398,32 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
     ``reserve`` (skipped, with a warning, when that is under half a second).
 
     Under a time limit (the solver may stop before its root bound) the LP relaxation
-    comes first, within ``LP_SHARE`` of that time: its optimum is the bound reported
-    if the solver has none better, and its row prices value the options of a second
-    constructive plan (:func:`~channel_opt.solving.relaxation.priced_sales_values`);
-    the better plan is kept.
+    follows, within ``LP_SHARE`` of what the plan left of the phase: its optimum is the
+    bound reported if the solver has none better, and its row prices value the options
+    of a second constructive plan
+    (:func:`~channel_opt.solving.relaxation.priced_sales_values`); the better plan is
+    kept.
     """
     limit = budget.phase_limit(share, reserve=reserve)
     if limit is not None and limit < 0.5 * MIN_PHASE_SECONDS:
         log.warning("time limit: no time for the constructive plan (%s)", budget.describe())
         return Construction(None, None, math.inf)
     t0 = time.monotonic()
+
+    def left() -> float | None:
+        return None if limit is None else limit - (time.monotonic() - t0)
+
+    start = construct(am, data, time_limit=limit)
     rel = None
-    if limit is not None:  # the solver may stop short: the LP's bound and prices
-        rel = relax(am, time_limit=LP_SHARE * limit)
+    phase_left = left()
+    if phase_left is not None and phase_left > 1.0:  # the LP's bound and prices
+        rel = relax(am, time_limit=LP_SHARE * phase_left)
         log.info("LP relaxation: %s in %.1f s%s", rel.status, rel.seconds,
                  "" if rel.bound is None else f", bound {rel.bound:,.2f}")
-    left = None if limit is None else max(0.1, limit - (time.monotonic() - t0))
-    start = construct(am, data, time_limit=left)
-    if rel is not None and rel.duals is not None and rel.status != INFEASIBLE:
-        left = None if limit is None else limit - (time.monotonic() - t0)
-        if left is None or left > 0.5:  # the options valued at the LP's prices too
-            priced = construct(am, data, time_limit=left,
+        phase_left = left()
+        if rel.duals is not None and rel.status != INFEASIBLE and (
+                phase_left is None or phase_left > 0.5):  # the options at the LP's prices
+            priced = construct(am, data, time_limit=phase_left,
                                unit_value=priced_sales_values(am, rel.duals))
             if priced.objective is not None and (start.objective is None
                                                  or priced.objective > start.objective):
