@@ -161,9 +161,10 @@ def _spy_phases(monkeypatch: pytest.MonkeyPatch, budget: Budget) -> list[dict[st
     real_construct, real_sens, real_diag = pipeline.construct, pipeline.lp_sensitivity, \
         pipeline.diagnose
 
-    def construct(am: Any, data: Any, time_limit: float | None = None) -> Any:
-        note("heuristic", time_limit)
-        return real_construct(am, data, time_limit=time_limit)
+    def construct(am: Any, data: Any, time_limit: float | None = None,
+                  unit_value: Any = None) -> Any:  # the plain plan, then one at LP prices
+        note("heuristic" if unit_value is None else "heuristic at LP prices", time_limit)
+        return real_construct(am, data, time_limit=time_limit, unit_value=unit_value)
 
     def watched(name: str, am: Any, opts: Any, kill_after: float | None = None) -> Any:
         note("solve", opts.time_limit, kill_after=kill_after,
@@ -199,11 +200,13 @@ def test_each_phase_gets_what_is_left_of_the_whole_limit(
     sol = pipeline.solve(duo(), budget=budget)
     assert sol.plan_status == "optimal" and sol.objective == pytest.approx(100 / 3 * 80)
     by = {c["phase"]: c for c in calls}
-    assert list(by) == ["heuristic", "solve", "sensitivity"]
+    assert list(by) == ["heuristic", "heuristic at LP prices", "solve", "sensitivity"]
     reserve = budget.post_solve_reserve()
     assert reserve == pytest.approx(4.0)
     h, s, e = by["heuristic"], by["solve"], by["sensitivity"]
     assert h["limit"] == pytest.approx(0.5 * (h["left"] - reserve), abs=0.05)
+    # the plan at the LP's prices gets what the plain plan and the LP left of the phase
+    assert 0 < by["heuristic at LP prices"]["limit"] < h["limit"]
     assert s["limit"] == pytest.approx(s["left"] - reserve, abs=0.05)
     assert s["deadline_in"] == pytest.approx(s["limit"], abs=0.05)
     assert s["kill_after"] == pytest.approx(s["left"] + 0.5 * budget.grace, abs=0.05)
@@ -252,9 +255,11 @@ def test_small_models_skip_the_watchdog_and_the_constructive_plan(
     assert "heuristic" not in sol.timings and "process" not in sol.timings
     used: list[float | None] = []
 
-    def construct(am: Any, data: Any, time_limit: float | None = None) -> Any:
-        used.append(time_limit)
-        return real(am, data, time_limit=time_limit)
+    def construct(am: Any, data: Any, time_limit: float | None = None,
+                  unit_value: Any = None) -> Any:
+        if unit_value is None:  # the plain plan (then one at the LP's prices)
+            used.append(time_limit)
+        return real(am, data, time_limit=time_limit, unit_value=unit_value)
 
     monkeypatch.setattr(pipeline, "construct", construct)
     sol = pipeline.solve(tiny, time_limit=60.0, solver_options={"mip_max_nodes": 0})
