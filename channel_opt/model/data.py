@@ -9,7 +9,7 @@ of each member.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations, product
 from typing import Any
 
@@ -51,11 +51,28 @@ class ModelData:
     #                    capacity (region_channels.capacity, inf where none)
     bk: pd.DataFrame  # (brand, channel) pairs: b, k
     pr: pd.DataFrame  # (product, region) pairs with any eligible cell: p, r
+    # entity -> (its table, ids, categorical dtype of the ids): what :func:`labels` needs,
+    # made once per entity instead of once per block (the ids were converted each time)
+    _ids: dict[str, tuple[pd.DataFrame, np.ndarray, pd.CategoricalDtype]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
     # cells["compact"]: the cell's offers are one binary per (channel, level) (several may
     # be 1, at most max_channels_per_cell: ``cells["cap"]``) instead of one option per set;
     # under mnl such a cell's demand is the compact exact form (``mnl_compact``).
     # pk: listing_cost, variable_cost (added per unit), capacity_use; sales:
     # variable_cost (per unit: the region's or channel's plus the product's), capacity_use
+
+    def ids_of(self, entity: str) -> tuple[np.ndarray, pd.CategoricalDtype]:
+        """The ids of ``entity`` (``product``, ``region``, ``segment``, ``channel``,
+        ``brand``) and their categorical dtype (the ids as categories, code = position).
+        """
+        table = {"product": self.products, "region": self.regions, "segment": self.segments,
+                 "channel": self.channels, "brand": self.brands}[entity]
+        got = self._ids.get(entity)
+        if got is None or got[0] is not table:
+            ids = table["id"].to_numpy()
+            got = (table, ids, pd.CategoricalDtype(pd.Index(ids, dtype=object)))
+            self._ids[entity] = got
+        return got[1], got[2]
 
     @property
     def mnl_compact(self) -> np.ndarray:
@@ -486,21 +503,22 @@ def offer_touches_kind(data: ModelData, kind: str) -> np.ndarray:
     return offer_touches(data, data.channels["kind"].to_numpy() == kind)
 
 
+ENTITIES = ("product", "region", "segment", "channel", "brand")  # label columns from codes
+
+
 def labels(data: ModelData, *, categorical: bool = True, **cols: Any) -> pd.DataFrame:
     """Id labels from codes: ``labels(d, product=p, region=r)``.
 
     Model blocks get categorical columns (codes plus the id list, no string copies:
     labels are only read when names are needed); result tables get plain ids.
     """
-    tables = {"product": data.products, "region": data.regions, "segment": data.segments,
-              "channel": data.channels, "brand": data.brands}
     out: dict[str, Any] = {}
     for name, values in cols.items():
-        if name in tables:
-            ids = tables[name]["id"].to_numpy()
+        if name in ENTITIES:
+            ids, dtype = data.ids_of(name)
             codes = np.asarray(values, np.int64)
-            out[name] = pd.Categorical.from_codes(codes, categories=pd.Index(ids, dtype=object)) \
-                if categorical else ids[codes]
+            out[name] = pd.Categorical.from_codes(codes, dtype=dtype) if categorical \
+                else ids[codes]
         elif categorical and not isinstance(values, pd.Categorical):
             out[name] = pd.Categorical(np.asarray(values))
         else:
