@@ -44,8 +44,7 @@ def tidy_plan(am: ArrayModel, d: ModelData, x: np.ndarray) -> np.ndarray:
     cc = d.cc
 
     def used_of(keys: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
-        idx = pd.MultiIndex.from_frame(table)
-        pos = idx.get_indexer(pd.MultiIndex.from_frame(keys))
+        pos = pd.Index(_pair_key(table, keys)).get_indexer(pd.Index(_pair_key(keys, table)))
         out = np.zeros(len(table), bool)
         out[pos[cc_used]] = True
         return out
@@ -69,10 +68,10 @@ def tidy_plan(am: ArrayModel, d: ModelData, x: np.ndarray) -> np.ndarray:
         clear(USE_CHANNEL, np.isin(codes, d.rk["k"].to_numpy()[is_open]))
     lp = am.vars[LIST_PRODUCT.name]
     listed = np.rint(x[lp.start:lp.start + lp.n]) > 0.5
-    bk_used = pd.MultiIndex.from_frame(d.bk[["b", "k"]]).isin(pd.MultiIndex.from_arrays(
-        [d.products["b"].to_numpy()[d.pk["p"].to_numpy()[listed]],
-         d.pk["k"].to_numpy()[listed]]))
-    clear(SELL_BRAND, np.asarray(bk_used))
+    sold = pd.DataFrame({"b": d.products["b"].to_numpy()[d.pk["p"].to_numpy()[listed]],
+                         "k": d.pk["k"].to_numpy()[listed]})
+    bk = d.bk[["b", "k"]]
+    clear(SELL_BRAND, np.isin(_pair_key(bk, sold), _pair_key(sold, bk)))
     if _block(am, PRICE_LEVEL) is not None:
         multi = d.levels["z"].to_numpy() >= 0
         clear(PRICE_LEVEL, listed[d.levels["pk"].to_numpy()[multi]])
@@ -87,6 +86,16 @@ def tidy_plan(am: ArrayModel, d: ModelData, x: np.ndarray) -> np.ndarray:
         codes = pd.Index(d.brands["id"]).get_indexer(lb.labels["brand"])
         clear(LAUNCH_BRAND, np.isin(codes, d.bk["b"].to_numpy()[sold]))
     return x
+
+
+def _pair_key(df: pd.DataFrame, other: pd.DataFrame) -> np.ndarray:
+    """One integer per row of the two code columns of ``df`` (equal for equal pairs, and
+    comparable with the keys of ``other``'s rows: ``_pair_key(other, df)``).
+    """
+    a, b = (df.iloc[:, i].to_numpy(np.int64) for i in (0, 1))
+    n = int(max(np.abs(df.iloc[:, 1].to_numpy(np.int64)).max(initial=0),
+                np.abs(other.iloc[:, 1].to_numpy(np.int64)).max(initial=0))) + 2
+    return a * n + b + 1  # codes from -1 up: distinct pairs stay distinct
 
 
 def _block(am: ArrayModel, rec: VarFamily) -> VarBlock | None:
