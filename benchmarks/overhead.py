@@ -28,7 +28,9 @@ over N values on each instance and measures, alternating, ``--repeat`` times:
 * **sweep+out**: the same writing the sweep folder (``out=``, as ``channel-opt
   sweep`` does: a result folder per point, ``sweep.csv``, the report and its plot).
 
-The ratios loop/bare, sweep/bare and sweep+out/bare are printed.
+The ratios loop/bare, sweep/bare and sweep+out/bare are printed, of wall time and of
+CPU time (this process, HiGHS' threads included): on a machine shared with other jobs a
+niced run's wall time swings with their load, its CPU time much less.
 
     python -m benchmarks.overhead [--repeat 3] [--limit 60] [--out results/overhead.md]
         [--instances tiny core:100 conflict:300 all:100 ...] [--regional]
@@ -133,47 +135,50 @@ def measure_sweep(spec: str, n: int, repeat: int, limit: float, key: str) -> dic
     grid = {key: sweep_values(n)}
     points = [{key: v} for v in grid[key]]
     models = [build_array_model(apply_overrides(scen, p))[0] for p in points]
-    runs: dict[str, list[float]] = {"bare": [], "loop": [], "sweep": [], "sweep+out": []}
+    runs: dict[str, list[tuple[float, float]]] = {"bare": [], "loop": [], "sweep": [],
+                                                   "sweep+out": []}
     objs: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(repeat):
-            total, bare_objs = 0.0, []
+            total, cpu, bare_objs = 0.0, 0.0, []
             for am in models:
-                w, _, obj = _timed(lambda am=am: _bare(am, limit))
+                w, c, obj = _timed(lambda am=am: _bare(am, limit))
                 total += w
+                cpu += c
                 bare_objs.append(float(obj))
-            runs["bare"].append(total)
+            runs["bare"].append((total, cpu))
             objs["bare"] = bare_objs
-            w, _, sols = _timed(lambda: [solve(apply_overrides(scen, p), time_limit=limit)
+            w, c, sols = _timed(lambda: [solve(apply_overrides(scen, p), time_limit=limit)
                                          for p in points])
-            runs["loop"].append(w)
+            runs["loop"].append((w, c))
             objs["loop"] = [float(s.objective) for s in sols]
-            w, _, tab = _timed(lambda: sweep(scen, grid, workers=1, time_limit=limit))
-            runs["sweep"].append(w)
+            w, c, tab = _timed(lambda: sweep(scen, grid, workers=1, time_limit=limit))
+            runs["sweep"].append((w, c))
             objs["sweep"] = tab["objective"].astype(float).tolist()
-            w, _, tab = _timed(lambda r=r: sweep(scen, grid, workers=1, time_limit=limit,
+            w, c, tab = _timed(lambda r=r: sweep(scen, grid, workers=1, time_limit=limit,
                                                  out=Path(tmp) / f"sweep{r}"))
-            runs["sweep+out"].append(w)
+            runs["sweep+out"].append((w, c))
             objs["sweep+out"] = tab["objective"].astype(float).tolist()
-    med = {k: statistics.median(v) for k, v in runs.items()}
+    med = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
+    cpu_med = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
     worst = max(abs(a - b) / max(1.0, abs(b)) for k in objs
                 for a, b in zip(objs[k], objs["bare"], strict=True))
     return {"instance": spec, "points": n, "cols": models[0].n_cols, "median": med,
-            "objective_mismatch": worst}
+            "cpu": cpu_med, "objective_mismatch": worst}
 
 
 def sweep_table(rows: list[dict[str, Any]]) -> str:
     """The Markdown table of :func:`measure_sweep` rows."""
-    out = ["| instance | points | cols | bare (sum) s | loop s | sweep s | sweep+out s "
+    out = ["| instance | points | time | bare (sum) s | loop s | sweep s | sweep+out s "
            "| loop / bare | sweep / bare | sweep+out / bare |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
-        m = r["median"]
-        b = m["bare"]
-        out.append(f"| {r['instance']} | {r['points']} | {r['cols']:,} | {b:.2f} "
-                   f"| {m['loop']:.2f} | {m['sweep']:.2f} | {m['sweep+out']:.2f} "
-                   f"| {m['loop'] / b:.1f}x | {m['sweep'] / b:.1f}x "
-                   f"| {m['sweep+out'] / b:.1f}x |")
+        for what, m in (("wall", r["median"]), ("CPU", r["cpu"])):
+            b = m["bare"]
+            out.append(f"| {r['instance']} | {r['points']} | {what} | {b:.2f} "
+                       f"| {m['loop']:.2f} | {m['sweep']:.2f} | {m['sweep+out']:.2f} "
+                       f"| {m['loop'] / b:.1f}x | {m['sweep'] / b:.1f}x "
+                       f"| {m['sweep+out'] / b:.1f}x |")
     return "\n".join(out)
 
 
@@ -214,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
         for spec in specs:
             r = measure_sweep(spec, a.sweep, a.repeat, a.limit, a.sweep_key)
             srows.append(r)
-            print(sweep_table([r]).splitlines()[-1], file=sys.stderr, flush=True)
+            print("\n".join(sweep_table([r]).splitlines()[-2:]), file=sys.stderr, flush=True)
             if r["objective_mismatch"] > 1e-4:
                 print(f"warning: {spec}: objectives differ by {r['objective_mismatch']:.2e}",
                       file=sys.stderr)

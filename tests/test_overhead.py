@@ -21,8 +21,9 @@ def test_sweep_mode_times_the_same_points_four_ways() -> None:
     assert r["points"] == 2 and r["cols"] > 0
     assert set(r["median"]) == {"bare", "loop", "sweep", "sweep+out"}
     assert all(v > 0 for v in r["median"].values())
+    assert set(r["cpu"]) == set(r["median"])
     # bare HiGHS, the solve loop, the sweep and the written sweep: the same profits
     assert r["objective_mismatch"] < 1e-6
-    row = overhead.sweep_table([r]).splitlines()[-1]
-    assert row.startswith("| tiny | 2 | ")
-    assert row.count("x |") == 3  # the three ratios to the bare sum
+    wall, cpu = overhead.sweep_table([r]).splitlines()[-2:]
+    assert wall.startswith("| tiny | 2 | wall | ") and cpu.startswith("| tiny | 2 | CPU | ")
+    assert wall.count("x |") == 3  # the three ratios to the bare sum
