@@ -17,8 +17,24 @@ are reported, with overhead = solve - bare, the phases of the solve, and the mod
 size. Measured side by side in one run, so the ratios hold on a busy machine even
 when the absolute times do not.
 
+``--sweep N`` (issue 14: "a sweep of 20 small points takes at most 2x the sum of the
+bare solver times") instead sweeps ``--sweep-key`` (default ``rules.overlap.cost``)
+over N values on each instance and measures, alternating, ``--repeat`` times:
+
+* **bare**: the sum over the N points of the bare HiGHS time of the point's model
+  (built beforehand, outside the clock);
+* **loop**: ``[solve(apply_overrides(scenario, point)) for point in points]``;
+* **sweep**: ``channel_opt.sweep(scenario, grid, workers=1)`` (serial, no folder);
+* **sweep+out**: the same writing the sweep folder (``out=``, as ``channel-opt
+  sweep`` does: a result folder per point, ``sweep.csv``, the report and its plot).
+
+The ratios loop/bare, sweep/bare and sweep+out/bare are printed, of wall time and of
+CPU time (this process, HiGHS' threads included): on a machine shared with other jobs a
+niced run's wall time swings with their load, its CPU time much less.
+
     python -m benchmarks.overhead [--repeat 3] [--limit 60] [--out results/overhead.md]
         [--instances tiny core:100 conflict:300 all:100 ...] [--regional]
+    python -m benchmarks.overhead --sweep 20 [--instances tiny] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -101,6 +117,71 @@ def measure(spec: str, repeat: int, limit: float) -> dict[str, Any]:
             "objective": objective}
 
 
+def sweep_values(n: int) -> list[float]:
+    """N values of the swept key: 0, 50, 100, ... (an overlap cost in currency units)."""
+    return [50.0 * i for i in range(n)]
+
+
+def measure_sweep(spec: str, n: int, repeat: int, limit: float, key: str) -> dict[str, Any]:
+    """Median wall seconds of bare (summed over the points), loop, sweep and sweep+out."""
+    import tempfile
+
+    from channel_opt import sweep
+    from channel_opt.analysis.overrides import apply_overrides
+    from channel_opt.model import build_array_model
+    from channel_opt.solving import solve
+
+    scen = _scenario(spec)
+    grid = {key: sweep_values(n)}
+    points = [{key: v} for v in grid[key]]
+    models = [build_array_model(apply_overrides(scen, p))[0] for p in points]
+    runs: dict[str, list[tuple[float, float]]] = {"bare": [], "loop": [], "sweep": [],
+                                                   "sweep+out": []}
+    objs: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(repeat):
+            total, cpu, bare_objs = 0.0, 0.0, []
+            for am in models:
+                w, c, obj = _timed(lambda am=am: _bare(am, limit))
+                total += w
+                cpu += c
+                bare_objs.append(float(obj))
+            runs["bare"].append((total, cpu))
+            objs["bare"] = bare_objs
+            w, c, sols = _timed(lambda: [solve(apply_overrides(scen, p), time_limit=limit)
+                                         for p in points])
+            runs["loop"].append((w, c))
+            objs["loop"] = [float(s.objective) for s in sols]
+            w, c, tab = _timed(lambda: sweep(scen, grid, workers=1, time_limit=limit))
+            runs["sweep"].append((w, c))
+            objs["sweep"] = tab["objective"].astype(float).tolist()
+            w, c, tab = _timed(lambda r=r: sweep(scen, grid, workers=1, time_limit=limit,
+                                                 out=Path(tmp) / f"sweep{r}"))
+            runs["sweep+out"].append((w, c))
+            objs["sweep+out"] = tab["objective"].astype(float).tolist()
+    med = {k: statistics.median(w for w, _ in v) for k, v in runs.items()}
+    cpu_med = {k: statistics.median(c for _, c in v) for k, v in runs.items()}
+    worst = max(abs(a - b) / max(1.0, abs(b)) for k in objs
+                for a, b in zip(objs[k], objs["bare"], strict=True))
+    return {"instance": spec, "points": n, "cols": models[0].n_cols, "median": med,
+            "cpu": cpu_med, "objective_mismatch": worst}
+
+
+def sweep_table(rows: list[dict[str, Any]]) -> str:
+    """The Markdown table of :func:`measure_sweep` rows."""
+    out = ["| instance | points | time | bare (sum) s | loop s | sweep s | sweep+out s "
+           "| loop / bare | sweep / bare | sweep+out / bare |",
+           "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        for what, m in (("wall", r["median"]), ("CPU", r["cpu"])):
+            b = m["bare"]
+            out.append(f"| {r['instance']} | {r['points']} | {what} | {b:.2f} "
+                       f"| {m['loop']:.2f} | {m['sweep']:.2f} | {m['sweep+out']:.2f} "
+                       f"| {m['loop'] / b:.1f}x | {m['sweep'] / b:.1f}x "
+                       f"| {m['sweep+out'] / b:.1f}x |")
+    return "\n".join(out)
+
+
 def table(rows: list[dict[str, Any]]) -> str:
     """The Markdown table of :func:`measure` rows."""
     out = ["| instance | cols | nnz | bare s | solve s | overhead s | solve CPU overhead s "
@@ -125,10 +206,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--limit", type=float, default=60.0, help="time limit of each solve")
     p.add_argument("--out", help="write the table here too")
+    p.add_argument("--sweep", type=int, metavar="N",
+                   help="measure a sweep of N points per instance instead (default: tiny)")
+    p.add_argument("--sweep-key", default="rules.overlap.cost", help="the swept override key")
     a = p.parse_args(argv)
     from channel_opt.solving import solve
 
     solve(_scenario("tiny"), sensitivity=False)  # imports and first-run costs out of the way
+    if a.sweep:
+        specs = a.instances if a.instances != DEFAULT_INSTANCES else ["tiny"]
+        srows = []
+        for spec in specs:
+            r = measure_sweep(spec, a.sweep, a.repeat, a.limit, a.sweep_key)
+            srows.append(r)
+            print("\n".join(sweep_table([r]).splitlines()[-2:]), file=sys.stderr, flush=True)
+            if r["objective_mismatch"] > 1e-4:
+                print(f"warning: {spec}: objectives differ by {r['objective_mismatch']:.2e}",
+                      file=sys.stderr)
+        text = sweep_table(srows)
+        print(text)
+        if a.out:
+            Path(a.out).write_text(text + "\n", encoding="utf-8")
+        return 0
     rows = []
     for spec in [*a.instances, *(["regional"] if a.regional else [])]:
         r = measure(spec, a.repeat, a.limit)

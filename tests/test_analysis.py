@@ -104,6 +104,10 @@ def test_sweep_rows_folders_and_plots(tmp_path: Path) -> None:
         assert s["overrides"] == {"rules.overlap.cost": cost}
         assert s["input"] == str(TINY)
         assert output.read_marker(out / folder) is not None
+        # a point's folder: every table and a readable report, no single-solve plots
+        assert "## Key figures" in (out / folder / "report.md").read_text()
+        assert (out / folder / "sensitivity.csv").exists()
+        assert not list((out / folder).glob("*.png"))
     assert (out / "sweep_1_rules.overlap.cost.png").exists()
     assert "sweep_1_rules.overlap.cost.png" in (out / "report.md").read_text()
     # the same sweep again replaces its own folder; another scenario's is refused

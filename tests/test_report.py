@@ -256,7 +256,7 @@ def test_channel_map_picture_tells_not_offered_from_not_eligible(cli_out: Path) 
     pytest.importorskip("matplotlib")
     from matplotlib.image import imread
 
-    from channel_opt.output import channel_map_states
+    from channel_opt.report import channel_map_states
 
     # the states drawn: island no eligible channel (0) in every panel; p44 eligible but
     # never offered (1) where it has cells; rural has no stores (store, bopis: 0)
@@ -301,7 +301,7 @@ def test_prices_section_shows_the_band_and_the_gap() -> None:
     # tests/test_parity_sides.py: without parity the plan sells online at promo next to
     # bopis and the store at 81.99 (gap 20.50 = 25.00 % of 81.99); with the band 0.15
     # online goes to full price (gap 0).
-    from channel_opt.output import prices_table, report_markdown
+    from channel_opt.report import prices_table, report_markdown
 
     free = Scenario.from_frames(PARITY_T, {"demand_model": "independent"})
     sol = channel_opt.solve(free, sensitivity=False)
@@ -320,3 +320,34 @@ def test_prices_section_shows_the_band_and_the_gap() -> None:
     assert row["band"] == "15.00%" and bool(row["within_band"])
     md = report_markdown(sol, bound, [])
     assert "| p1 | 81.99 | 81.99 (full) | 81.99 | 81.99 | 0.00% | 15.00% | True |" in md
+
+
+def test_report_of_a_solve_with_marginals_shows_them(tmp_path: Path) -> None:
+    # duo, dc capacity 30 units for online only (1 unit each, margin 50, store 30 by
+    # itself): by hand, one more or one less unit of dc capacity is worth 50 per unit
+    from scenario_factory import duo_tables, write_yaml_scenario
+
+    from channel_opt.cli import main
+
+    tables = {k: pd.DataFrame(v) for k, v in duo_tables().items()}
+    path = write_yaml_scenario(tmp_path / "in", tables, {"rules": {"dc_capacity": 30}},
+                               name="duo")
+    out = tmp_path / "res"
+    assert main(["-q", "solve", str(path), "--marginals", "--workers", "1", "--no-plots",
+                 "--out", str(out)]) == 0
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "## What a binding limit is worth (re-solved)" in report
+    m = pd.read_csv(out / "marginals.csv")
+    assert m["per_unit_minus"].tolist() == pytest.approx([50.0])
+    assert m["per_unit_plus"].tolist() == pytest.approx([50.0])
+    section = report.split("## What a binding limit is worth (re-solved)")[1]
+    row = next(line for line in section.splitlines() if line.startswith("| dc_capacity"))
+    # limit 30, used 30, step 3, profit -150 / +150, 50 per unit both ways
+    assert row.startswith("| dc_capacity | all | capacity | 30.00 | 30.00 | 3.00 | -150.00 "
+                          "| 150.00 | 50.00 | 50.00 |")
+    # without marginals (a solve without --marginals) there is no such section
+    from types import SimpleNamespace
+
+    from channel_opt.report import _marginals_section
+
+    assert _marginals_section(SimpleNamespace(tables={"capacity": m})) == []  # type: ignore[arg-type]

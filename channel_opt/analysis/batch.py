@@ -11,8 +11,6 @@ write, or the result of another scenario, is never replaced.
 from __future__ import annotations
 
 import os
-import secrets
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from .. import output
+from .. import output, report
 from ..scenario import Scenario
 from ..solving import Solution
 from ..solving import solve as solve_scenario
@@ -74,21 +72,7 @@ def write_batch_folder(out_dir: str | os.PathLike[str], scenario: Scenario,
     """Write a batch result folder atomically: ``fill(tmp)`` writes its content into a
     hidden temporary folder that then replaces ``out_dir`` (see the module note).
     """
-    target = output.check_target(out_dir, scenario, input_path, overwrite=overwrite)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    output.clean_stale_work_folders(target.parent)
-    tmp = target.parent / f".{target.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
-    tmp.mkdir(mode=0o777)
-    inp = None if input_path is None else Path(input_path)
-    try:
-        output._write_marker(tmp, output._marker(scenario, inp, partial=True))
-        fill(tmp)
-        output._write_marker(tmp, output._marker(scenario, inp, partial=False))
-        output._swap_into_place(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+    return output.write_folder(out_dir, scenario, input_path, fill, overwrite=overwrite)
 
 
 def write_table(d: Path, name: str, df: pd.DataFrame) -> None:
@@ -110,4 +94,4 @@ def pyplot() -> Any:
 
 def md_table(df: pd.DataFrame, max_rows: int = 60, file: str | None = None) -> str:
     """A Markdown table (the result report's format)."""
-    return output._md_table(df, max_rows, file)
+    return report.md_table(df, max_rows, file)

@@ -12,7 +12,11 @@ With ``out`` the sweep is written as a folder: ``sweep.csv``, ``report.md`` with
 per swept key, and each point's full result in a folder of its own named from its
 overrides (``rules.overlap.cost=600``), with the overrides and the input path in its
 ``summary.json``; the whole folder is written atomically and only where
-:func:`~channel_opt.output.check_target` allows.
+:func:`~channel_opt.output.check_target` allows. A point's folder holds every table
+and its report, without the single-solve plots (``point_plots=True`` draws them):
+drawing them took most of a small sweep's time (``benchmarks/overhead.py --sweep``).
+The fixed-design sensitivity LP of each point is solved only when its folder is
+written (the table in memory does not use it).
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ def sweep(scenario: Scenario | str | os.PathLike[str], grid: Mapping[str, Sequen
           out: str | os.PathLike[str] | None = None,
           input_path: str | os.PathLike[str] | None = None, overwrite: bool = False,
           plots: bool = True, xlsx: bool = False, progress: Progress | None = None,
-          **solve_options: Any) -> pd.DataFrame:
+          point_plots: bool = False, **solve_options: Any) -> pd.DataFrame:
     """Solve every point of ``grid`` (key -> values; a key ending in ``*`` scales) and
     return a row per point: a column per key, ``objective``, ``plan_status``, ``gap``,
     ``bound``, KPIs (and ``folder`` when written to ``out``).
@@ -73,6 +77,7 @@ def sweep(scenario: Scenario | str | os.PathLike[str], grid: Mapping[str, Sequen
     ``workers``/``scheduler`` choose the executor (:func:`channel_opt.executor.
     get_executor`: local processes, or a Dask scheduler address); ``solve_options`` go
     to :func:`channel_opt.solve` (solver, time_limit, mip_gap, threads, seed).
+    ``plots``: the sweep's plot per key; ``point_plots``: also each point's own plots.
     """
     if not isinstance(scenario, Scenario):
         input_path = scenario if input_path is None else input_path
@@ -82,7 +87,7 @@ def sweep(scenario: Scenario | str | os.PathLike[str], grid: Mapping[str, Sequen
     points = grid_points(grid)
     scens = [apply_overrides(scenario, ovs) for ovs in points]
     names = unique_names([point_name(ovs) for ovs in points])
-    opts = {"sensitivity": True, **solve_options}
+    opts = {"sensitivity": out is not None, **solve_options}  # only a folder shows it
     log.info("sweep of %s: %d point(s)", scenario.name, len(points))
     sols: list[Solution] = run_batch(run_solve, [SolveTask(s, opts) for s in scens],
                                      workers=workers, scheduler=scheduler, labels=names,
@@ -98,7 +103,8 @@ def sweep(scenario: Scenario | str | os.PathLike[str], grid: Mapping[str, Sequen
     if out is not None:
         def fill(d: Path) -> None:
             for ovs, sol, scen, name in zip(points, sols, scens, names, strict=True):
-                output.write_solution(sol, scen, d / name, plots=plots, input_path=input_path,
+                output.write_solution(sol, scen, d / name, plots=plots and point_plots,
+                                      input_path=input_path,
                                       overrides=describe(ovs), xlsx=xlsx)
             _write_sweep(d, table, list(grid), scenario, plots, xlsx)
 

@@ -9,7 +9,7 @@ of each member.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import combinations, product
 from typing import Any
 
@@ -51,11 +51,28 @@ class ModelData:
     #                    capacity (region_channels.capacity, inf where none)
     bk: pd.DataFrame  # (brand, channel) pairs: b, k
     pr: pd.DataFrame  # (product, region) pairs with any eligible cell: p, r
+    # entity -> (its table, ids, categorical dtype of the ids): what :func:`labels` needs,
+    # made once per entity instead of once per block (the ids were converted each time)
+    _ids: dict[str, tuple[pd.DataFrame, np.ndarray, pd.CategoricalDtype]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
     # cells["compact"]: the cell's offers are one binary per (channel, level) (several may
     # be 1, at most max_channels_per_cell: ``cells["cap"]``) instead of one option per set;
     # under mnl such a cell's demand is the compact exact form (``mnl_compact``).
     # pk: listing_cost, variable_cost (added per unit), capacity_use; sales:
     # variable_cost (per unit: the region's or channel's plus the product's), capacity_use
+
+    def ids_of(self, entity: str) -> tuple[np.ndarray, pd.CategoricalDtype]:
+        """The ids of ``entity`` (``product``, ``region``, ``segment``, ``channel``,
+        ``brand``) and their categorical dtype (the ids as categories, code = position).
+        """
+        table = {"product": self.products, "region": self.regions, "segment": self.segments,
+                 "channel": self.channels, "brand": self.brands}[entity]
+        got = self._ids.get(entity)
+        if got is None or got[0] is not table:
+            ids = table["id"].to_numpy()
+            got = (table, ids, pd.CategoricalDtype(pd.Index(ids, dtype=object)))
+            self._ids[entity] = got
+        return got[1], got[2]
 
     @property
     def mnl_compact(self) -> np.ndarray:
@@ -206,28 +223,27 @@ def build_data(scen: Scenario) -> ModelData:
     np.maximum.at(dmax_sale, members["sale"].to_numpy(), members["demand"].to_numpy())
     sales["dmax"] = dmax_sale
 
-    rk = cc[["r", "k"]].drop_duplicates().sort_values(["r", "k"]).reset_index(drop=True)
+    rk = _pairs(cc, "r", "k", n_k)
     rc = scen.region_channels
     rc_codes = (_codes(rc["region"], regions["id"]), _codes(rc["channel"], ch["id"]))
     rk_k = rk["k"].to_numpy()
-    rk["open_cost"] = _override(rc, rc_codes, "open_cost", rk[["r", "k"]],
+    rk_codes = (rk["r"].to_numpy(), rk_k)
+    rk["open_cost"] = _override(rc, rc_codes, "open_cost", rk_codes,
                                 ch["open_cost"].to_numpy()[rk_k])
-    rk["variable_cost"] = _override(rc, rc_codes, "variable_cost", rk[["r", "k"]],
+    rk["variable_cost"] = _override(rc, rc_codes, "variable_cost", rk_codes,
                                     ch["variable_cost"].to_numpy()[rk_k])
-    rk["capacity"] = _override(rc, rc_codes, "capacity", rk[["r", "k"]],
-                               np.full(len(rk), np.inf))
+    rk["capacity"] = _override(rc, rc_codes, "capacity", rk_codes, np.full(len(rk), np.inf))
     pc = getattr(scen, "product_channels", None)
     if pc is None:
         pc = pd.DataFrame({"product": [], "channel": [], "listing_cost": [],
                            "variable_cost": [], "capacity_use": []})
     pc_codes = (_codes(pc["product"], products["id"]), _codes(pc["channel"], ch["id"]))
     pk_k = pk["k"].to_numpy()
-    pk["listing_cost"] = _override(pc, pc_codes, "listing_cost", pk[["p", "k"]],
+    pk_codes = (pk["p"].to_numpy(), pk_k)
+    pk["listing_cost"] = _override(pc, pc_codes, "listing_cost", pk_codes,
                                    ch["listing_cost"].to_numpy()[pk_k])
-    pk["variable_cost"] = _override(pc, pc_codes, "variable_cost", pk[["p", "k"]],
-                                    np.zeros(len(pk)))
-    pk["capacity_use"] = _override(pc, pc_codes, "capacity_use", pk[["p", "k"]],
-                                   np.ones(len(pk)))
+    pk["variable_cost"] = _override(pc, pc_codes, "variable_cost", pk_codes, np.zeros(len(pk)))
+    pk["capacity_use"] = _override(pc, pc_codes, "capacity_use", pk_codes, np.ones(len(pk)))
     # per unit of each sales column: the region's (or channel's) variable cost plus the
     # product's in the channel; the capacity units it takes
     rk_key = rk["r"].to_numpy() * n_k + rk_k  # sorted: rk is sorted by (r, k)
@@ -236,23 +252,32 @@ def build_data(scen: Scenario) -> ModelData:
     sales["variable_cost"] = rk["variable_cost"].to_numpy()[rk_of_sale] + \
         pk["variable_cost"].to_numpy()[pk_of_sale]
     sales["capacity_use"] = pk["capacity_use"].to_numpy()[pk_of_sale]
-    bk = cc[["b", "k"]].drop_duplicates().sort_values(["b", "k"]).reset_index(drop=True)
-    pr = cc[["p", "r"]].drop_duplicates().sort_values(["p", "r"]).reset_index(drop=True)
+    bk = _pairs(cc, "b", "k", n_k)
+    pr = _pairs(cc, "p", "r", n_r)
     return ModelData(scen, ch, products, regions, brands, segments, cells, cc, pk, levels,
                      sales, offers, members, rk, bk, pr)
 
 
+def _pairs(cc: pd.DataFrame, a: str, b: str, n_b: int) -> pd.DataFrame:
+    """The distinct (a, b) code pairs of ``cc``, sorted by a then b."""
+    key = np.unique(cc[a].to_numpy() * n_b + cc[b].to_numpy())
+    return pd.DataFrame({a: key // n_b, b: key % n_b})
+
+
 def _override(table: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray], column: str,
-              keys: pd.DataFrame, default: np.ndarray) -> np.ndarray:
+              keys: tuple[np.ndarray, np.ndarray], default: np.ndarray) -> np.ndarray:
     """``default`` with the finite values of ``table[column]`` put in where the table's
-    (code pair) rows match the two-column ``keys`` (an empty cell keeps the default).
+    (code pair) rows match the code pairs ``keys`` (an empty cell keeps the default).
     """
     vals = table[column].to_numpy(float) if len(table) else np.zeros(0)
     given = ~np.isnan(vals)
     if not given.any():
         return np.asarray(default, float)
-    idx = pd.MultiIndex.from_arrays([codes[0][given], codes[1][given]])
-    pos = idx.get_indexer(pd.MultiIndex.from_frame(keys))
+    a, b = codes[0][given], codes[1][given]
+    n = int(max(a.max(initial=0), b.max(initial=0), keys[0].max(initial=0),
+                keys[1].max(initial=0))) + 1
+    idx = pd.Index(np.where((a < 0) | (b < 0), -1, a * n + b))
+    pos = idx.get_indexer(pd.Index(keys[0].astype(np.int64) * n + keys[1]))
     return np.where(pos >= 0, vals[given][np.maximum(pos, 0)], default)
 
 
@@ -265,8 +290,10 @@ def _levels(scen: Scenario, pk: pd.DataFrame, products: pd.DataFrame,
                              "level": pl["level"].astype(str).to_numpy(),
                              "price": pl["price"].to_numpy(float),
                              "mult": pl["demand_multiplier"].to_numpy(float)})
-    pk_index = pd.MultiIndex.from_frame(pk[["p", "k"]])
-    explicit["pk"] = pk_index.get_indexer(pd.MultiIndex.from_frame(explicit[["p", "k"]]))
+    n_k = len(ch)  # pk holds distinct (p, k) code pairs; a code of -1 is never found
+    ep, ek = explicit["p"].to_numpy(), explicit["k"].to_numpy()
+    explicit["pk"] = pd.Index(pk["p"].to_numpy() * n_k + pk["k"].to_numpy()).get_indexer(
+        pd.Index(np.where((ep < 0) | (ek < 0), -1, ep * n_k + ek)))
     explicit = explicit[explicit["pk"] >= 0]
     has = np.zeros(len(pk), bool)
     has[explicit["pk"].to_numpy()] = True
@@ -486,21 +513,22 @@ def offer_touches_kind(data: ModelData, kind: str) -> np.ndarray:
     return offer_touches(data, data.channels["kind"].to_numpy() == kind)
 
 
+ENTITIES = ("product", "region", "segment", "channel", "brand")  # label columns from codes
+
+
 def labels(data: ModelData, *, categorical: bool = True, **cols: Any) -> pd.DataFrame:
     """Id labels from codes: ``labels(d, product=p, region=r)``.
 
     Model blocks get categorical columns (codes plus the id list, no string copies:
     labels are only read when names are needed); result tables get plain ids.
     """
-    tables = {"product": data.products, "region": data.regions, "segment": data.segments,
-              "channel": data.channels, "brand": data.brands}
     out: dict[str, Any] = {}
     for name, values in cols.items():
-        if name in tables:
-            ids = tables[name]["id"].to_numpy()
+        if name in ENTITIES:
+            ids, dtype = data.ids_of(name)
             codes = np.asarray(values, np.int64)
-            out[name] = pd.Categorical.from_codes(codes, categories=pd.Index(ids, dtype=object)) \
-                if categorical else ids[codes]
+            out[name] = pd.Categorical.from_codes(codes, dtype=dtype) if categorical \
+                else ids[codes]
         elif categorical and not isinstance(values, pd.Categorical):
             out[name] = pd.Categorical(np.asarray(values))
         else:

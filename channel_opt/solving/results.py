@@ -44,8 +44,7 @@ def tidy_plan(am: ArrayModel, d: ModelData, x: np.ndarray) -> np.ndarray:
     cc = d.cc
 
     def used_of(keys: pd.DataFrame, table: pd.DataFrame) -> np.ndarray:
-        idx = pd.MultiIndex.from_frame(table)
-        pos = idx.get_indexer(pd.MultiIndex.from_frame(keys))
+        pos = pd.Index(_pair_key(table, keys)).get_indexer(pd.Index(_pair_key(keys, table)))
         out = np.zeros(len(table), bool)
         out[pos[cc_used]] = True
         return out
@@ -69,10 +68,10 @@ def tidy_plan(am: ArrayModel, d: ModelData, x: np.ndarray) -> np.ndarray:
         clear(USE_CHANNEL, np.isin(codes, d.rk["k"].to_numpy()[is_open]))
     lp = am.vars[LIST_PRODUCT.name]
     listed = np.rint(x[lp.start:lp.start + lp.n]) > 0.5
-    bk_used = pd.MultiIndex.from_frame(d.bk[["b", "k"]]).isin(pd.MultiIndex.from_arrays(
-        [d.products["b"].to_numpy()[d.pk["p"].to_numpy()[listed]],
-         d.pk["k"].to_numpy()[listed]]))
-    clear(SELL_BRAND, np.asarray(bk_used))
+    sold = pd.DataFrame({"b": d.products["b"].to_numpy()[d.pk["p"].to_numpy()[listed]],
+                         "k": d.pk["k"].to_numpy()[listed]})
+    bk = d.bk[["b", "k"]]
+    clear(SELL_BRAND, np.isin(_pair_key(bk, sold), _pair_key(sold, bk)))
     if _block(am, PRICE_LEVEL) is not None:
         multi = d.levels["z"].to_numpy() >= 0
         clear(PRICE_LEVEL, listed[d.levels["pk"].to_numpy()[multi]])
@@ -87,6 +86,16 @@ def tidy_plan(am: ArrayModel, d: ModelData, x: np.ndarray) -> np.ndarray:
         codes = pd.Index(d.brands["id"]).get_indexer(lb.labels["brand"])
         clear(LAUNCH_BRAND, np.isin(codes, d.bk["b"].to_numpy()[sold]))
     return x
+
+
+def _pair_key(df: pd.DataFrame, other: pd.DataFrame) -> np.ndarray:
+    """One integer per row of the two code columns of ``df`` (equal for equal pairs, and
+    comparable with the keys of ``other``'s rows: ``_pair_key(other, df)``).
+    """
+    a, b = (df.iloc[:, i].to_numpy(np.int64) for i in (0, 1))
+    n = int(max(np.abs(df.iloc[:, 1].to_numpy(np.int64)).max(initial=0),
+                np.abs(other.iloc[:, 1].to_numpy(np.int64)).max(initial=0))) + 2
+    return a * n + b + 1  # codes from -1 up: distinct pairs stay distinct
 
 
 def _block(am: ArrayModel, rec: VarFamily) -> VarBlock | None:
@@ -137,50 +146,46 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
         offered=offered > 0.5, demand=dem, sales=cc_sales, revenue=cc_rev, margin=cc_margin,
         level=cc_level)
 
-    def agg(keys: list[str], codes: dict[str, np.ndarray]) -> pd.DataFrame:
-        df = pd.DataFrame({**codes, "sales": q, "revenue": rev, "margin": margin,
-                           "partner_income": partner})
-        return df.groupby(keys, sort=True).sum().reset_index()
-
+    n_k = len(d.channels)
+    sk = s["k"].to_numpy()
     pk = d.pk
     listed = np.rint(_val(am, x, LIST_PRODUCT, len(pk)))
-    pc = agg(["p", "k"], {"p": s["p"].to_numpy(), "k": s["k"].to_numpy()})
-    pc = pk[["p", "k"]].merge(pc, on=["p", "k"], how="left").fillna(0.0)
-    chosen = d.levels.assign(sold=0.0)
-    lev_sales = np.bincount(s["lev"].to_numpy(), weights=q, minlength=len(d.levels))
-    chosen["sold"] = lev_sales
+    pc = _sums_per_row([pk["p"].to_numpy(), pk["k"].to_numpy()], [s["p"].to_numpy(), sk],
+                       (len(d.products), n_k), q, rev, margin)
     # chosen level: its price_level value, or the listing for a single level
     z = d.levels["z"].to_numpy()
     multi = z >= 0
     zl = listed[d.levels["pk"].to_numpy()].astype(float)
     if _block(am, PRICE_LEVEL) is not None:
         zl[multi] = np.rint(_val(am, x, PRICE_LEVEL, int(multi.sum())))[z[multi]]
-    chosen = chosen[zl > 0.5]
-    pos = chosen.set_index("pk")
-    product_channel = labels(d, categorical=False, product=pc["p"], channel=pc["k"]).assign(
-        listed=listed > 0.5,
-        level=pos["level"].reindex(range(len(pk))).fillna("").to_numpy(),
-        price=pos["price"].reindex(range(len(pk))).to_numpy(),
-        sales=pc["sales"].to_numpy(), revenue=pc["revenue"].to_numpy(),
-        margin=pc["margin"].to_numpy())
+    chosen = zl > 0.5
+    at = d.levels["pk"].to_numpy()[chosen]
+    if len(np.unique(at)) < len(at):
+        raise ValueError("the plan chooses two price levels of one product and channel")
+    level = np.full(len(pk), "", dtype=object)
+    level[at] = d.levels["level"].to_numpy(object)[chosen]
+    chosen_price = np.full(len(pk), np.nan)
+    chosen_price[at] = d.levels["price"].to_numpy(float)[chosen]
+    product_channel = labels(d, categorical=False, product=pk["p"], channel=pk["k"]).assign(
+        listed=listed > 0.5, level=level, price=chosen_price, sales=pc[0], revenue=pc[1],
+        margin=pc[2])
 
     rk = d.rk
     opened = np.rint(_val(am, x, OPEN_CHANNEL, len(rk)))
-    rc = agg(["r", "k"], {"r": s["r"].to_numpy(), "k": s["k"].to_numpy()})
-    rc = rk[["r", "k"]].merge(rc, on=["r", "k"], how="left").fillna(0.0)
+    rc = _sums_per_row([rk["r"].to_numpy(), rk["k"].to_numpy()], [s["r"].to_numpy(), sk],
+                       (len(d.regions), n_k), q, rev, margin)
     region_channel = labels(d, categorical=False, region=rk["r"], channel=rk["k"]).assign(
         open=opened > 0.5, open_cost=rk["open_cost"].to_numpy(),
-        variable_cost=rk["variable_cost"].to_numpy(), sales=rc["sales"].to_numpy(),
-        revenue=rc["revenue"].to_numpy(),
-        margin=rc["margin"].to_numpy())
+        variable_cost=rk["variable_cost"].to_numpy(), sales=rc[0], revenue=rc[1],
+        margin=rc[2])
 
     bk = d.bk
     sold_b = np.rint(_val(am, x, SELL_BRAND, len(bk)))
     bcodes = d.cells["b"].to_numpy()[s["cell"].to_numpy()]
-    bc = agg(["b", "k"], {"b": bcodes, "k": s["k"].to_numpy()})
-    bc = bk[["b", "k"]].merge(bc, on=["b", "k"], how="left").fillna(0.0)
+    bc = _sums_per_row([bk["b"].to_numpy(), bk["k"].to_numpy()], [bcodes, sk],
+                       (len(d.brands), n_k), q, rev)
     brand_channel = labels(d, categorical=False, brand=bk["b"], channel=bk["k"]).assign(
-        sold=sold_b > 0.5, sales=bc["sales"].to_numpy(), revenue=bc["revenue"].to_numpy())
+        sold=sold_b > 0.5, sales=bc[0], revenue=bc[1])
 
     # partners per region
     reg = d.regions
@@ -210,8 +215,8 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
             continue
         upper = fam.limit_side == "upper"
         used, limit = use_and_limit(am, c.name, x, upper)
-        where: pd.Series | list[str] = (
-            c.labels.astype(str).apply(lambda r: ",".join(r), axis=1) if c.n else [])
+        where = [",".join(t) for t in zip(*(c.labels[col].astype(str).tolist()
+                                             for col in c.labels.columns), strict=True)]
         cap_parts.append(pd.DataFrame({
             "family": fam.name, "where": np.asarray(where, dtype=object), "used": used,
             "limit": limit, "kind": "capacity" if upper else "floor",
@@ -228,11 +233,12 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
     # overlaps from offered channels (independent of the overlap family being on)
     kind = kinds_of(d, cc["k"].to_numpy())
     off = offered > 0.5
-    pr = pd.DataFrame({"p": cc["p"], "r": cc["r"], "online": off & (kind == "online"),
-                       "offline": off & (kind == "offline")})
-    pr = pr.groupby(["p", "r"], sort=True)[["online", "offline"]].any().reset_index()
-    ov = pr[pr["online"] & pr["offline"]]
-    overlaps = labels(d, categorical=False, product=ov["p"], region=ov["r"])
+    n_r = len(d.regions)
+    flat = cc["p"].to_numpy() * n_r + cc["r"].to_numpy()  # (product, region), sorted
+    both = (np.bincount(flat, off & (kind == "online"), len(d.products) * n_r) > 0) & \
+        (np.bincount(flat, off & (kind == "offline"), len(d.products) * n_r) > 0)
+    ov = np.flatnonzero(both)
+    overlaps = labels(d, categorical=False, product=ov // n_r, region=ov % n_r)
 
     prices = product_channel.loc[product_channel["listed"],
                                  ["product", "channel", "level", "price"]].reset_index(drop=True)
@@ -241,6 +247,18 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
             "partners": partners, "capacity": capacity, "overlaps": overlaps,
             "prices": prices, "price_gaps": price_gaps(d, prices),
             "profit": profit_breakdown(am, d, x), "channel_map": channel_map(d, cell_channel)}
+
+
+def _sums_per_row(table: list[np.ndarray], rows: list[np.ndarray], dims: tuple[int, ...],
+                  *weights: np.ndarray) -> list[np.ndarray]:
+    """Per row of a table keyed by codes (``table``: one code array per key column):
+    the sums of each of ``weights`` over the sales columns with the same key (``rows``),
+    0 where none has it.
+    """
+    pos = pd.Index(np.ravel_multi_index(table, dims)).get_indexer(
+        pd.Index(np.ravel_multi_index(rows, dims)))
+    ok = pos >= 0
+    return [np.bincount(pos[ok], weights=w[ok], minlength=len(table[0])) for w in weights]
 
 
 def use_and_limit(am: ArrayModel, block: str, x: np.ndarray, upper: bool
@@ -334,39 +352,38 @@ def price_gaps(d: ModelData, prices: pd.DataFrame) -> pd.DataFrame:
     ``band`` / ``within_band`` are empty.
     """
     rule = d.scenario.settings.rules.price_parity
-    kind = d.channels.set_index("id")["kind"]
-    pr = prices.assign(kind=kind.reindex(prices["channel"]).to_numpy())
-    parts = [pr[pr["kind"] == k1].merge(pr[pr["kind"] == k2], on="product",
-                                        suffixes=("_a", "_b"))
-             for k1, k2 in parity_kind_pairs(rule)]
-    pairs = pd.concat(parts, ignore_index=True)
-    ref = d.products.set_index("id")["ref_price"]
-    cols = ["product", "ref_price", "gap", "gap_share", "pair", "band", "within_band"]
-    products = pd.Series(pd.unique(prices["product"]), dtype=object)
-    out = pd.DataFrame({"product": products,
-                        "ref_price": ref.reindex(products).to_numpy(float)})
-    if len(pairs):
-        pairs["gap"] = (pairs["price_a"] - pairs["price_b"]).abs()
-        top = pairs.sort_values(["product", "gap"], ascending=[True, False], kind="stable") \
-            .drop_duplicates("product")
+    kind = dict(zip(d.channels["id"].tolist(), d.channels["kind"].tolist(), strict=True))
+    ref = dict(zip(d.products["id"].tolist(), d.products["ref_price"].tolist(), strict=True))
+    prod, chan = prices["product"].tolist(), prices["channel"].tolist()
+    lev, price = prices["level"].astype(str).tolist(), prices["price"].tolist()
+    rows_of: dict[tuple[Any, Any], list[int]] = {}  # (product, kind) -> rows, in order
+    for i, (p, c) in enumerate(zip(prod, chan, strict=True)):
+        rows_of.setdefault((p, kind.get(c)), []).append(i)
+    best: dict[Any, tuple[float, int, int]] = {}  # product -> the first widest pair
+    for k1, k2 in parity_kind_pairs(rule):
+        for i, (p, c) in enumerate(zip(prod, chan, strict=True)):
+            if kind.get(c) != k1:
+                continue
+            for j in rows_of.get((p, k2), []):
+                g = abs(price[i] - price[j])
+                if p not in best or g > best[p][0]:
+                    best[p] = (g, i, j)
 
-        def side(c: str) -> pd.Series:  # "online promo 61.49"; the implicit level unnamed
-            lev = top[f"level_{c}"].astype(str)
-            return (top[f"channel_{c}"] + np.where(lev == "ref", "", " " + lev) + " "
-                    + top[f"price_{c}"].map("{:.2f}".format))
+    def side(i: int) -> str:  # "online promo 61.49"; the implicit level unnamed
+        return f"{chan[i]}{'' if lev[i] == 'ref' else ' ' + lev[i]} {price[i]:.2f}"
 
-        top = top.assign(pair=side("a") + " vs " + side("b"))
-        out = out.merge(top[["product", "gap", "pair"]], on="product", how="left")
-    else:
-        out = out.assign(gap=np.nan, pair="")
-    out["pair"] = out["pair"].fillna("")
-    out["gap_share"] = out["gap"] / out["ref_price"]
-    out["band"] = np.nan if rule is None else rule.band
-    share = out["gap_share"].to_numpy(float)
+    products = list(dict.fromkeys(prod))
+    refs = np.array([ref.get(p, np.nan) for p in products], dtype=float)
+    gap = np.array([best[p][0] if p in best else np.nan for p in products], dtype=float)
+    share = gap / refs
     within = pd.array(share <= (np.inf if rule is None else rule.band) + 1e-9, dtype="boolean")
     within[np.isnan(share) | (rule is None)] = pd.NA
-    out["within_band"] = within
-    return out[cols]
+    return pd.DataFrame({
+        "product": pd.Series(products, dtype=object), "ref_price": refs, "gap": gap,
+        "gap_share": share,
+        "pair": pd.Series([f"{side(best[p][1])} vs {side(best[p][2])}" if p in best else ""
+                           for p in products], dtype="str"),
+        "band": np.nan if rule is None else rule.band, "within_band": within})
 
 
 NOT_OFFERED, NOT_ELIGIBLE = "-", "(none eligible)"
@@ -376,18 +393,21 @@ def channel_map(d: ModelData, cell_channel: pd.DataFrame) -> pd.DataFrame:
     """Product x region: the channels offered (any segment), ``+``-joined; ``-`` where
     channels are eligible but none is offered, ``(none eligible)`` where no channel is.
     """
-    cc = cell_channel
     prod, reg = d.products["id"].to_numpy(), d.regions["id"].to_numpy()
-    keys = pd.MultiIndex.from_product([prod, reg], names=["product", "region"])
-    cell = pd.Series(NOT_ELIGIBLE, index=keys, dtype=object)
-    cell[keys.isin(pd.MultiIndex.from_frame(cc[["product", "region"]]))] = NOT_OFFERED
-    off = cc.loc[cc["offered"], ["product", "region", "channel"]].drop_duplicates() \
-        .sort_values(["product", "region", "channel"])
-    sets = off.groupby(["product", "region"])["channel"].agg("+".join)
-    cell[sets.index] = sets
-    grid = pd.DataFrame(cell.to_numpy().reshape(len(prod), len(reg)), columns=reg)
-    grid.insert(0, "product", prod)
-    return grid
+    p, r = d.cc["p"].to_numpy(), d.cc["r"].to_numpy()  # the rows of cell_channel
+    assert len(p) == len(cell_channel)
+    grid = np.full((len(prod), len(reg)), NOT_ELIGIBLE, dtype=object)
+    grid[p, r] = NOT_OFFERED
+    sets: dict[tuple[int, int], set[str]] = {}
+    on = cell_channel["offered"].to_numpy(bool)
+    for pi, ri, k in zip(p[on].tolist(), r[on].tolist(),
+                         cell_channel["channel"].to_numpy(object)[on].tolist(), strict=True):
+        sets.setdefault((pi, ri), set()).add(k)
+    for (pi, ri), ks in sets.items():
+        grid[pi, ri] = "+".join(sorted(ks))
+    out = pd.DataFrame(grid, columns=reg)
+    out.insert(0, "product", prod)
+    return out
 
 
 def kpis(am: ArrayModel, d: ModelData, x: np.ndarray,
