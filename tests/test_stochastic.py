@@ -27,6 +27,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from random_scenarios import shrink_to_limit, tiny_scenarios
 
+from channel_opt.model import build_array_model
 from channel_opt.model.linear import to_pyomo
 from channel_opt.model.stochastic import SCENARIO_COLUMN, extensive_form, members
 from channel_opt.scenario import Scenario, ScenarioError, load_scenario
@@ -121,6 +122,16 @@ def test_a_pyomo_backend_solves_the_extensive_form_unchanged() -> None:
     assert out["objective"] == pytest.approx(1500.0)
 
 
+def components(scen: Scenario) -> set[str]:
+    """Names of the variable and constraint blocks of the Pyomo model of the scenario's
+    first demand scenario (a member of the two-stage model).
+    """
+    import pyomo.environ as pyo
+
+    m = to_pyomo(members(scen)[0].am)
+    return {c.local_name for c in m.component_objects((pyo.Var, pyo.Constraint))}
+
+
 def test_floors_hold_in_every_scenario_or_cost_the_shortfall() -> None:
     # service level 0.6 of the market; one channel reaches at most half of it
     doc = yaml.safe_load(VSS_DUO.read_text())
@@ -132,6 +143,11 @@ def test_floors_hold_in_every_scenario_or_cost_the_shortfall() -> None:
     assert solve(hard).termination == "infeasible"
     soft = Scenario.from_frames(frames, {**doc["settings"], "rules": rules,
                                          "stochastic": {"shortfall_cost": 10.0}})
+    # the shortfall is the registry's block: built for every demand scenario's model when
+    # the cost is set, never with floors held firm nor in the deterministic model
+    assert {"shortfall", "service_level"} <= components(soft)
+    assert "shortfall" not in components(hard)
+    assert "shortfall" not in set(build_array_model(soft)[0].vars)
     sol = solve(soft)
     # store: low 20 of 24 needed (4 short), high 80 of 96 (16 short): 1500 - 10 x 10
     # online: low 4 short, high 50 of 96 (46 short): 1400 - 250 = 1150; none: -600
@@ -319,3 +335,48 @@ def test_ph_agrees_with_the_extensive_form_under_mpiexec() -> None:
     assert sol.objective >= 1500.0 * (1 - (sol.gap or 0.0)) - 1e-6
     assert sol.summary()["method"] == "progressive_hedging"
     assert sol.summary()["vss"] == pytest.approx(sol.objective - 1400.0, abs=1e-6)
+
+
+def test_ph_design_comes_back_by_column(tmp_path: Path) -> None:
+    # mpi-sppy lists the first-stage variables in its own order, not the columns': the
+    # design written by a rank maps back by column (it once came back permuted, and the
+    # plan of a three-block design could not be operated in any scenario)
+    pytest.importorskip("mpisppy")
+    import pickle
+
+    from channel_opt.model.stochastic import is_design
+    from channel_opt.solving import stochastic_ph
+
+    scen = duo(demand_scenarios=TWO)
+    pk = tmp_path / "scenario.pkl"
+    pk.write_bytes(pickle.dumps(scen))
+    model = stochastic_ph.scenario_creator("low", scenario_pickle=str(pk))
+    am = members(scen, [("low", 0.5)])[0].am
+    design = [b for b in am.vars.values() if is_design(b.name) and b.n]
+    assert len(design) >= 3
+    for j, v in enumerate(model._array_model_columns):
+        v.set_value(float(j), skip_validation=True)
+    stochastic_ph._design_writer(str(tmp_path / "d.npy"), model, False)
+    cols, vals = np.load(tmp_path / "d.npy")
+    assert sorted(cols.astype(int)) == sorted(np.concatenate([b.cols for b in design]))
+    assert np.array_equal(cols, vals)  # each value is its own column's
+
+
+@pytest.mark.slow
+def test_ph_plan_of_a_multi_block_design_is_operable_in_every_scenario() -> None:
+    from channel_opt.solving.stochastic_ph import ph_missing
+
+    if ph_missing():
+        pytest.skip(str(ph_missing()))
+    from benchmarks.generator import generate
+    from benchmarks.stochastic import with_demand_scenarios
+
+    # a generated core case of 60 cells and 3 demand scenarios: with the design read
+    # back in mpi-sppy's order, PH's plan could not be operated in any scenario
+    tables, settings_ = generate("core", 60, 1)
+    scen = with_demand_scenarios(Scenario.from_frames(tables, settings_, name="core_60"), 3, 1)
+    ef = solve(scen)
+    sol = solve(scen, method="ph", ranks=3, time_limit=120)
+    assert sol.has_plan and not sol.violations, sol.solver_message
+    assert ef.objective is not None and sol.objective is not None and sol.bound is not None
+    assert sol.objective - 1e-6 <= ef.objective <= sol.bound + 1e-6

@@ -3,7 +3,8 @@
 Everything the package knows about a block sits in its record
 (:mod:`channel_opt.model.records`), declared next to its builder in a theme module of
 :mod:`channel_opt.model.families`: its name, the rule switch that turns it on
-(``None``: always built), the builder that adds it, its role, unit and the planner's
+(``None``: always built; a field of ``settings.stochastic``: on in the two-stage model
+only), the builder that adds it, its role, unit and the planner's
 wording, the **coupling** and, for variable blocks, the **stage**. This module collects
 the records of :data:`THEMES`, the builders in build-step order (:data:`BUILDERS`, what
 the model is assembled from) and the look-ups the rest of the package reads: result
@@ -13,13 +14,13 @@ tables, diagnosis, sensitivity, the heuristic and the family tables of
 
 from __future__ import annotations
 
-from ..scenario.settings import Rules
+from ..scenario.settings import Rules, Stochastic
 from .families import capacity, conflict, core, partners, pricing
 from .records import Builder, Role, RowFamily, Step, VarFamily
 
-__all__ = ["BUILDERS", "BUILD_ORDER", "LIMITED", "RECORDS", "ROW", "ROWS", "THEMES", "VAR",
-           "VARIABLES", "Builder", "Role", "RowFamily", "VarFamily", "planner_words",
-           "rows_with"]
+__all__ = ["BUILDERS", "BUILD_ORDER", "LIMITED", "RECORDS", "ROW", "ROWS", "STOCHASTIC_SWITCHES",
+           "THEMES", "VAR", "VARIABLES", "Builder", "Role", "RowFamily", "VarFamily",
+           "planner_words", "rows_with"]
 
 # the theme modules in record order (the order of the family tables and of LIMITED)
 THEMES = (core, pricing, conflict, partners, capacity)
@@ -55,10 +56,17 @@ BUILDERS: tuple[tuple[str | None, Builder], ...] = tuple(
 """(rule switch or None for always-on, builder), in build order."""
 
 
+# switches that are settings of the two-stage model (``settings.stochastic``), not rules:
+# on only in the models of its demand scenarios (``build_array_model(two_stage=True)``)
+STOCHASTIC_SWITCHES = frozenset(Stochastic.model_fields)
+
+
 def _check() -> None:
     """Every record names a known switch; every name is written once."""
+    assert not STOCHASTIC_SWITCHES & set(Rules.model_fields)
     for rec in RECORDS:
-        assert rec.switch is None or rec.switch in Rules.model_fields, rec.name
+        assert rec.switch is None or rec.switch in Rules.model_fields or \
+            rec.switch in STOCHASTIC_SWITCHES, rec.name
     assert len(ROW) == len(ROWS) and len(VAR) == len(VARIABLES)
     assert not set(ROW) & set(VAR)
 

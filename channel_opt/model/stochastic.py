@@ -23,7 +23,10 @@ Floors and service levels (registry role ``floor``) hold in every scenario, unle
 ``settings.stochastic.shortfall_cost`` is set: then each floor row of each scenario
 gets a ``shortfall`` column (≥ 0, on the row's lower side) paid at that cost per unit
 short (per unit of the row's bound: currency for the partner floor, units for
-service levels and dealer volumes), weighted by the scenario's probability.
+service levels and dealer volumes), weighted by the scenario's probability. The block
+is a registry record (``families.partners.SHORTFALL``, stage ``operations``, switch
+``shortfall_cost``) built by the one builder for every demand scenario's model
+(``build_array_model(two_stage=True)``).
 """
 
 from __future__ import annotations
@@ -39,35 +42,15 @@ from ..scenario.demand import demand_scenarios, realize
 from .build import build_array_model
 from .data import ModelData
 from .linear import ArrayModel, ConBlock
-from .registry import ROW, VAR
+from .registry import VAR
 
 SCENARIO_COLUMN = "demand_scenario"
 SHARED_ROW = "*"  # the demand_scenario label of a row kept once in a mixed block
-SHORTFALL = "shortfall"  # the recourse block: an operations variable, per floor row
 
 
 def is_design(block: str) -> bool:
     """A variable block decided before demand is known (registry stage ``design``)."""
     return block in VAR and VAR[block].stage == "design"
-
-
-def add_shortfall(am: ArrayModel, cost: float) -> None:
-    """Give every floor row of ``am`` a shortfall column paid at ``cost`` per unit."""
-    floors = [c for c in am.cons.values() if c.name in ROW and ROW[c.name].role == "floor"]
-    if not floors:
-        return
-    labels = pd.DataFrame({"family": [c.name for c in floors for _ in range(c.n)],
-                           "row": [n[len(c.name):] for c in floors
-                                   for n in am.row_names()[c.start:c.start + c.n]]})
-    blk = am.add_vars(SHORTFALL, labels, lower=0.0, cost=-cost,
-                      description="units short of a floor, paid at the shortfall cost")
-    at = blk.start
-    for c in floors:
-        c.rows = np.concatenate([c.rows, np.arange(c.n)])
-        c.cols = np.concatenate([c.cols, np.arange(at, at + c.n)])
-        c.vals = np.concatenate([c.vals, np.ones(c.n)])
-        at += c.n
-    am._matrices.clear()
 
 
 @dataclass
@@ -103,13 +86,10 @@ def members(scen: Scenario, ids: list[tuple[str, float]] | None = None) -> list[
     """The deterministic model of every demand scenario (or of ``ids``: (id,
     probability) pairs, or ``("", 1.0)`` for ``scen`` itself).
     """
-    cost = scen.settings.stochastic.shortfall_cost
     out = []
     for sid, p in ids if ids is not None else demand_scenarios(scen):
         sc = realize(scen, sid) if sid else scen
-        am, data = build_array_model(sc)
-        if cost is not None:
-            add_shortfall(am, cost)
+        am, data = build_array_model(sc, two_stage=True)  # with the shortfall, if it has a cost
         out.append(Member(sid, p, sc, am, data))
     return out
 

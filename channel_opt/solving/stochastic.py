@@ -30,10 +30,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..model.families.partners import SHORTFALL
 from ..model.linear import ArrayModel
 from ..model.stochastic import (
     SCENARIO_COLUMN,
-    SHORTFALL,
     Member,
     extensive_form,
     is_design,
@@ -61,6 +61,7 @@ log = logging.getLogger(__name__)
 
 METHOD_EF = "extensive_form"
 METHOD_PH = "progressive_hedging"
+PH_RESERVE = 0.15  # share of the time limit kept from mpi-sppy (start-up, plan evaluation)
 
 
 @dataclass
@@ -230,10 +231,10 @@ def stack_tables(ms: list[Member], xs: list[np.ndarray]) -> tuple[dict[str, pd.D
         tables = extract_tables(m.am, m.data, x)
         bad += check_plan(m.scenario, tables, float(m.am.cost @ x))
         violations += [f"demand scenario {m.id}: {v}" for v in bad]
-        if SHORTFALL in m.am.vars:  # units short of each floor, and what they cost
-            sf = m.am.values(x, SHORTFALL).rename(columns={"value": "short"})
-            blk = m.am.vars[SHORTFALL]
-            tables[SHORTFALL] = sf.assign(cost=-m.am.cost[blk.start:blk.start + blk.n]
+        if SHORTFALL.name in m.am.vars:  # units short of each floor, and what they cost
+            sf = m.am.values(x, SHORTFALL.name).rename(columns={"value": "short"})
+            blk = m.am.vars[SHORTFALL.name]
+            tables[SHORTFALL.name] = sf.assign(cost=-m.am.cost[blk.start:blk.start + blk.n]
                                           * sf["short"].to_numpy())
         for name, df in tables.items():
             df = df.copy()
@@ -286,8 +287,12 @@ def _ph_plan(scen: Scenario, ms: list[Member], o: _Opts, ranks: int,
     from .stochastic_ph import solve_ph
 
     left = o.left()
+    # PH gets its share of what is left less PH_RESERVE (MPI start-up, building the
+    # sub-models on the ranks, and evaluating the plan below, which mpi-sppy's clock
+    # does not see)
     ph = solve_ph(scen, ms, ranks=ranks, mip_gap=o.mip_gap,
-                  time_limit=None if left is None else (0.5 if values else 1.0) * left)
+                  time_limit=None if left is None else
+                  (0.5 if values else 1.0) * (1.0 - PH_RESERVE) * left)
     msg = (f"mpi-sppy PH hub + Lagrangian and xhat-shuffle spokes on {ranks} ranks "
            f"(rho {ph['rho']:.4g}); plan {ph['inner']}, bound {ph['outer']}")
     raw = RawResult(LIMIT, None, None, ph["outer"], "mpi-sppy", _mpisppy_version(), msg,
@@ -296,8 +301,9 @@ def _ph_plan(scen: Scenario, ms: list[Member], o: _Opts, ranks: int,
         raw.message += "; no plan found"
         return raw, None
     xs = []
+    ev_o = dataclasses.replace(o, deadline=None)  # LPs, and without them there is no plan
     for m in ms:
-        val, x = _evaluate(m, ph["design"], o)
+        val, x = _evaluate(m, ph["design"], ev_o)
         if x is None:
             raw.message += f"; the plan cannot be operated in demand scenario {m.id!r}"
             return raw, None

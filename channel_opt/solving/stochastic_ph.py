@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 CYLINDERS = 3  # PH hub, Lagrangian bound spoke, xhat-shuffle spoke
 PYOMO_SOLVER = "appsi_highs"
+SUB_GAP = 1e-3  # relative gap of each scenario sub-MIP (at least the run's own gap)
+SUB_MIN_SECONDS = 5.0  # least time limit of one sub-MIP solve under a time limit
 
 
 def ph_missing() -> str | None:
@@ -102,6 +104,11 @@ def scenario_creator(sname: str, scenario_pickle: str = "") -> Any:
     sputils.attach_root_node(model, model.first_stage_profit,
                              [getattr(model, b.name) for b in design])
     model._mpisppy_probability = prob
+    # mpi-sppy orders the nonanticipative variables its own way (not the column order):
+    # the column of each, so that the design comes back by column
+    where = {id(v): j for j, v in enumerate(cols)}
+    model._design_columns = np.array(
+        [where[id(v)] for v in model._mpisppy_node_list[0].nonant_vardata_list], int)
     return model
 
 
@@ -110,11 +117,12 @@ def scenario_denouement(rank: int, scenario_name: str, scenario: Any) -> None:
 
 
 def _design_writer(file_name: str, scenario: Any, bundling: bool) -> None:
-    """The first-stage values in the order of the design columns (an ``.npy`` file)."""
+    """The first-stage values and their columns (an ``.npy`` file of two rows)."""
     import pyomo.environ as pyo
 
     root = scenario._mpisppy_node_list[0]
-    np.save(file_name, np.array([pyo.value(v) for v in root.nonant_vardata_list], float))
+    vals = np.array([pyo.value(v) for v in root.nonant_vardata_list], float)
+    np.save(file_name, np.vstack([scenario._design_columns.astype(float), vals]))
 
 
 def _run_wheel(a: argparse.Namespace) -> None:
@@ -132,6 +140,7 @@ def _run_wheel(a: argparse.Namespace) -> None:
     cfg.ph_args()
     cfg.xhatshuffle_args()
     cfg.lagrangian_args()
+    cfg.add_mipgap_specs()
     cfg.solver_name = PYOMO_SOLVER
     cfg.default_rho = a.rho
     cfg.max_iterations = a.iterations
@@ -141,6 +150,13 @@ def _run_wheel(a: argparse.Namespace) -> None:
     cfg.linearize_binary_proximal_terms = True
     cfg.display_progress = False
     cfg.max_solver_threads = 1  # one HiGHS thread per rank: the ranks share the cores
+    # each scenario sub-MIP within a gap and a time limit: mpi-sppy checks its own limit
+    # only between iterations, and unbounded sub-solves kept apparel-sized runs in
+    # iteration 0 for twice the limit (the Lagrangian bound uses each solve's bound, so
+    # it stays valid)
+    cfg.iter0_mipgap = cfg.iterk_mipgap = a.sub_gap
+    if a.sub_time_limit is not None:
+        cfg.solver_options = f"time_limit={a.sub_time_limit!r}"
     kw = {"scenario_pickle": a.scenario_pickle}
     beans = (cfg, scenario_creator, scenario_denouement, names)
     hub = vanilla.ph_hub(*beans, scenario_creator_kwargs=kw)
@@ -166,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--iterations", type=int, default=50)
     p.add_argument("--rel-gap", type=float, default=1e-3)
     p.add_argument("--time-limit", type=float, default=None)
+    p.add_argument("--sub-gap", type=float, default=1e-4)
+    p.add_argument("--sub-time-limit", type=float, default=None)
     _run_wheel(p.parse_args(argv))
     return 0
 
@@ -205,7 +223,11 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
                 pk, design_file, result_file, "--rho", repr(rho), "--iterations",
                 str(iterations), "--rel-gap", repr(max(mip_gap, 1e-6))]
         if time_limit is not None:
-            cmd += ["--time-limit", repr(time_limit)]
+            # iteration 0 solves every scenario of a rank: a quarter of the limit for it
+            per_rank = math.ceil(len(ms) / (ranks // CYLINDERS))
+            cmd += ["--time-limit", repr(time_limit), "--sub-time-limit",
+                    repr(max(SUB_MIN_SECONDS, 0.25 * time_limit / per_rank))]
+        cmd += ["--sub-gap", repr(max(mip_gap, SUB_GAP))]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]),
             # Open MPI's shared-memory single copy (CMA) needs ptrace rights that
@@ -227,10 +249,8 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
         first = np.load(design_file) if os.path.exists(design_file) else None
     design = None
     if first is not None:
-        m0 = ms[0]
-        design = np.zeros(m0.am.n_cols)
-        cols = np.concatenate([b.cols for b in m0.am.vars.values() if is_design(b.name)])
-        design[cols] = first
+        design = np.zeros(ms[0].am.n_cols)
+        design[first[0].astype(int)] = first[1]
     return {"design": design, "inner": _finite(res["inner"]),
             "outer": _finite(res["outer"]), "seconds": seconds, "rho": rho}
 

@@ -179,9 +179,46 @@ def define_cell_service_level(b: Build, rule: float) -> None:
                    "units sold in the cell at least the service share of its market")
 
 
+def define_shortfall(b: Build, cost: float) -> None:
+    """``shortfall[f,i]``: in a demand scenario of the two-stage model, the units by which
+    floor row ``i`` of family ``f`` (every row family of role ``floor``, of any theme)
+    falls short, paid at ``cost`` per unit of the row's bound (built last: after every
+    floor row, its columns after every other block).
+    """
+    from ..registry import rows_with  # the registry collects this module
+
+    am = b.am
+    floor = {r.name for r in rows_with("floor")}
+    floors = [c for c in am.cons.values() if c.name in floor]  # in model (row) order
+    if not floors:
+        return
+    names = am.row_names()
+    labels = pd.DataFrame({"family": [c.name for c in floors for _ in range(c.n)],
+                           "row": [n[len(c.name):] for c in floors
+                                   for n in names[c.start:c.start + c.n]]})
+    blk = b.add_vars(SHORTFALL, labels, lower=0.0, cost=-cost,
+                     description="units short of a floor, paid at the shortfall cost")
+    at = blk.start
+    for c in floors:
+        c.rows = np.concatenate([c.rows, np.arange(c.n)])
+        c.cols = np.concatenate([c.cols, np.arange(at, at + c.n)])
+        c.vals = np.concatenate([c.vals, np.ones(c.n)])
+        at += c.n
+    am._matrices.clear()
+
+
 # ---------------------------------------------------------------- records
 
-VARIABLES: tuple[VarFamily, ...] = ()
+SHORTFALL = VarFamily("shortfall", "shortfall_cost", define_shortfall, "operations", "region",
+                      "[f,i]", "continuous ≥ 0",
+                      "units by which floor row `i` of family `f` (partner floor, service "
+                      "levels, dealer minimum volume) falls short in a demand scenario, paid "
+                      "at `stochastic.shortfall_cost` per unit of the row's bound; only in "
+                      "the two-stage model (without it floors hold in every scenario)",
+                      test="tests/test_stochastic.py::"
+                      "test_floors_hold_in_every_scenario_or_cost_the_shortfall")
+
+VARIABLES: tuple[VarFamily, ...] = (SHORTFALL,)
 
 PARTNER_FLOOR = RowFamily("partner_floor", "partner_floor", define_partner_floor, "floor", "region",
                           "[r]", "`Σ_{c∈r} π_ckl q_ckl + commission_r ≥ floor_r`",
@@ -215,5 +252,6 @@ BUILD_STEPS: tuple[Step, ...] = (
     (120, define_dealer_min_volume),
     (180, define_service_level),
     (190, define_cell_service_level),
+    (1000, define_shortfall),  # last: after every floor row of every theme
 )
 """(build step, builder) of this theme's builders."""
