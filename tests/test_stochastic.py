@@ -380,3 +380,24 @@ def test_ph_plan_of_a_multi_block_design_is_operable_in_every_scenario() -> None
     assert sol.has_plan and not sol.violations, sol.solver_message
     assert ef.objective is not None and sol.objective is not None and sol.bound is not None
     assert sol.objective - 1e-6 <= ef.objective <= sol.bound + 1e-6
+
+
+def test_a_soft_floor_does_not_force_the_openings_its_cover_cut_would() -> None:
+    """duo with a partner floor of 1200 in its region, the store costing 2000 to open and
+    a shortfall cost of 0.5 per unit of money short (one demand scenario, multiplier 1).
+    By hand: online alone 2500 - 0.5 x 1200 = 1900 (optimal); both channels
+    2666.67 - 2000 - 0.5 x 200 = 566.67; the store alone 1500 - 2000 = -500. The floor's
+    cover cut (the store must open: online earns partners nothing) holds only when the
+    floor must be met: with it the model gave 566.67.
+    """
+    t = duo_tables(regions=[{"id": "R", "partner_profit_floor": 1200.0}])
+    t["channels"][1]["open_cost"] = 2000.0
+    scen = Scenario.from_frames(t, {"rules": {"partner_floor": True},
+                                    "stochastic": {"shortfall_cost": 0.5}},
+                                name="soft-floor")
+    scen = Scenario.from_frames({**{k: scen.tables[k] for k in scen.tables},
+                                 "demand_scenarios": [{"id": "only", "probability": 1.0}]},
+                                scen.settings, name="soft-floor")
+    sol = solve(scen)
+    assert sol.plan_status == "optimal" and not sol.violations
+    assert sol.objective == pytest.approx(1900.0, rel=1e-9)

@@ -183,12 +183,21 @@ def define_shortfall(b: Build, cost: float) -> None:
     """``shortfall[f,i]``: in a demand scenario of the two-stage model, the units by which
     floor row ``i`` of family ``f`` (every row family of role ``floor``, of any theme)
     falls short, paid at ``cost`` per unit of the row's bound (built last: after every
-    floor row, its columns after every other block).
+    floor row, its columns after every other block). The cuts of the floors' rule
+    families are freed: they assume the floor holds.
     """
     from ..registry import rows_with  # the registry collects this module
 
     am = b.am
     floor = {r.name for r in rows_with("floor")}
+    # a floor's cuts (e.g. partner_floor_cover: the openings a floor needs) are valid only
+    # where the floor must hold: with a shortfall they would cut off optimal plans, so
+    # their rows are freed (kept, for the row numbering, without bounds)
+    floor_switches = {r.switch for r in rows_with("floor")}
+    for cut in rows_with("cut"):
+        if cut.switch in floor_switches and cut.name in am.cons:
+            c = am.cons[cut.name]
+            c.lower, c.upper = np.full(c.n, -np.inf), np.full(c.n, np.inf)
     floors = [c for c in am.cons.values() if c.name in floor]  # in model (row) order
     if not floors:
         return
