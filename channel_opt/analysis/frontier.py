@@ -119,7 +119,9 @@ def _solve(m: _Model, opts: SolveOptions, cost: np.ndarray, lo: float, up: float
     m.h.changeColsCost(len(cost), np.arange(len(cost), dtype=np.int32), cost)
     m.h.changeRowBounds(m.row, lo, up)
     opts.start = None if start is None else _with_slack(m, start, up)
+    t = time.perf_counter()
     res = run_highs(m.h, opts, integer=True, cost=cost)  # checks the plan vs objective
+    res["seconds"] = time.perf_counter() - t
     return res
 
 
@@ -164,7 +166,8 @@ def _point(m: _Model, scen: Scenario, res: dict[str, Any], eps: float | None
                                        else PLAN_FEASIBLE)
     row = {"epsilon": eps, "overlap_count": int(k["overlap_count"]), "objective": profit,
            "plan_status": status, "termination": res["termination"],
-           "bound": res["bound"], "gap": _gap(profit, res["bound"])}
+           "bound": res["bound"], "gap": _gap(profit, res["bound"]),
+           "solve_seconds": res.get("seconds")}
     row.update({c: k.get(c) for c in KPI_COLUMNS if c not in ("profit", "overlap_count")})
     row["x"] = x
     return row

@@ -1,0 +1,288 @@
+"""The frontier against the enumeration (issue 14): ``python -m benchmarks.frontier_check``.
+
+Issue 14 is done when the profit–overlap frontier of a scenario equals the one found
+by enumerating the overlap budget ``rules.overlap.max_pairs`` from 0 to the
+unconstrained overlap count with a plain solve per value. This script does exactly
+that for a whole scenario:
+
+1. ``channel_opt.frontier(scenario, points="all")`` (AUGMECON2, on ``--workers``
+   processes), timed;
+2. the unconstrained overlap count ``U``: a plain solve with ``max_pairs`` at its
+   largest allowed value;
+3. a plain ``channel_opt.solve`` (``method="monolithic"``, no MIP start but the solve's
+   own constructive plan, at ``--gap``) for every budget ``m = 0..U``, through
+   ``channel_opt.executor`` on ``--workers`` processes, in ascending chunks;
+4. the Pareto set of the enumeration by the oracle's rule (:func:`pareto_points`:
+   budget ``m`` is a point when its profit beats every smaller budget's; the point's
+   overlap count is ``m``) and the comparison point by point: the same overlap
+   counts, and objectives equal within ``--tol`` (relative).
+
+The Markdown table and the verdict go to ``benchmarks/results/frontier_check_<name>.md``,
+rewritten after every chunk (a partial run is not lost: its verdict covers the budgets
+enumerated so far); the raw rows go to ``frontier_check_<name>.csv`` (enumeration) and
+``frontier_check_<name>_frontier.csv``.
+
+This module is also the one place of the enumeration oracle the tests use
+(:func:`budget_profit`, :func:`enumerated_frontier`, :func:`pareto_points`): the
+oracle touches no analysis code (no ``frontier``, no MIP start, no slack).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+import channel_opt
+from channel_opt.analysis.batch import SolveTask, run_solve
+from channel_opt.analysis.overrides import apply_overrides
+from channel_opt.executor import get_executor
+from channel_opt.model import build_array_model
+from channel_opt.model.linear import to_highs
+from channel_opt.scenario.tables import MAX_VALUE
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results"
+GAP = 1e-9  # relative MIP gap of every enumeration solve (and of the frontier checked)
+TOL = 1e-7  # relative: two profits closer than this are the same profit
+
+
+def budget_scenario(scen: channel_opt.Scenario, m: float) -> channel_opt.Scenario:
+    """The scenario with the overlap budget ``max_pairs: m`` (all else as given)."""
+    return apply_overrides(scen, {"rules.overlap.max_pairs": m})
+
+
+def budget_profit(scen: channel_opt.Scenario, m: int, gap: float = GAP) -> float | None:
+    """The most profit with at most ``m`` overlaps: the model as built for
+    ``max_pairs: m``, solved by HiGHS directly (no MIP start, no analysis code).
+    """
+    am, _ = build_array_model(budget_scenario(scen, m))
+    h = to_highs(am)
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("mip_rel_gap", gap)
+    h.run()
+    if h.getInfo().primal_solution_status != 2:
+        return None
+    return float(h.getInfo().objective_function_value)
+
+
+def pareto_points(profits: Iterable[tuple[int, float | None]], tol: float = TOL
+                  ) -> pd.DataFrame:
+    """The oracle's rule on ``(budget, profit)`` pairs: a budget is a Pareto point when
+    its profit beats every smaller budget's by more than ``tol`` x |profit| (a plan
+    with fewer overlaps would fit the smaller budget, so the point's overlap count is
+    the budget). Columns ``overlap_count``, ``objective``, by overlap count.
+    """
+    rows, best = [], -math.inf
+    for m, p in sorted((m, p) for m, p in profits if p is not None):
+        if p > best + tol * max(1.0, abs(p)):
+            rows.append({"overlap_count": int(m), "objective": float(p)})
+            best = p
+    return pd.DataFrame(rows, columns=["overlap_count", "objective"])
+
+
+def enumerated_frontier(scen: channel_opt.Scenario, upto: int, tol: float = TOL
+                        ) -> pd.DataFrame:
+    """Pareto points from a plain HiGHS solve per budget ``0..upto`` (in this process)."""
+    return pareto_points(((m, budget_profit(scen, m)) for m in range(upto + 1)), tol)
+
+
+def compare(front: pd.DataFrame, enum: pd.DataFrame, tol: float = TOL,
+            upto: int | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """Frontier and enumerated Pareto points side by side, and the disagreements
+    (empty: equal). ``upto``: only budgets up to it were enumerated (a partial run):
+    frontier points above it are not judged.
+    """
+    f = front[["overlap_count", "objective"]].rename(columns={"objective": "frontier"})
+    e = enum[["overlap_count", "objective"]].rename(columns={"objective": "enumeration"})
+    t = f.merge(e, on="overlap_count", how="outer").sort_values("overlap_count",
+                                                                 ignore_index=True)
+    problems = []
+    verdicts = []
+    for _, r in t.iterrows():
+        n, pf, pe = int(r["overlap_count"]), r["frontier"], r["enumeration"]
+        if upto is not None and n > upto:
+            verdicts.append("not enumerated yet")
+        elif pd.isna(pf):
+            verdicts.append("MISSING from the frontier")
+            problems.append(f"{n} overlaps: Pareto point {pe:,.4f} missing from the frontier")
+        elif pd.isna(pe):
+            verdicts.append("DOMINATED (not a Pareto point)")
+            problems.append(f"{n} overlaps: frontier point {pf:,.4f} is not a Pareto point")
+        elif abs(pf - pe) > tol * max(1.0, abs(pe)):
+            verdicts.append("PROFIT DIFFERS")
+            problems.append(f"{n} overlaps: frontier {pf:,.4f} vs enumeration {pe:,.4f}")
+        else:
+            verdicts.append("equal")
+    t["difference"] = t["frontier"] - t["enumeration"]
+    t["verdict"] = verdicts
+    return t, problems
+
+
+def _load() -> str:
+    try:
+        return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:  # pragma: no cover - not on every platform
+        return "load average unknown"
+
+
+class Report:
+    """The Markdown report, rewritten whole after every step."""
+
+    def __init__(self, path: Path, head: list[str]) -> None:
+        self.path, self.head = path, head
+        self.sections: dict[str, list[str]] = {}
+
+    def put(self, key: str, lines: list[str]) -> None:
+        self.sections[key] = lines
+        text = "\n".join(self.head + [ln for s in self.sections.values() for ln in s]) + "\n"
+        tmp = self.path.with_suffix(".md.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, self.path)
+
+
+def _fmt(v: Any, digits: int = 4) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:,.{digits}f}"
+    return str(v)
+
+
+def _md(df: pd.DataFrame, digits: int = 4) -> list[str]:
+    cols = list(df.columns)
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for _, r in df.iterrows():
+        out.append("| " + " | ".join(_fmt(r[c], digits) for c in cols) + " |")
+    return out
+
+
+def run_check(path: Path, name: str, workers: int, gap: float, tol: float,
+              time_limit: float | None, upto: int | None, out_dir: Path) -> int:
+    """Frontier, enumeration, comparison; returns 0 when they agree, 1 if not."""
+    scen = channel_opt.load_scenario(path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    md = out_dir / f"frontier_check_{name}.md"
+    raw = out_dir / f"frontier_check_{name}.csv"
+    rep = Report(md, [f"# Frontier against the enumeration: {name}", "",
+                      f"Scenario `{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}`"
+                      f" (hash `{scen.hash[:12]}`), MIP gap {gap:g} for every solve, profits "
+                      f"equal within {tol:g} (relative), {workers} worker process(es). "
+                      f"Started {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, "
+                      f"{_load()} (a shared machine: wall times are indicative).", ""])
+    solve_opts = {"mip_gap": gap, "time_limit": time_limit, "sensitivity": False,
+                  "method": "monolithic", "threads": 1}
+    stamps: list[float] = []
+    t0 = time.perf_counter()
+    front = channel_opt.frontier(scen, "all", workers=workers, mip_gap=gap,
+                                 time_limit=time_limit, current=False, threads=1,
+                                 progress=lambda d, n: stamps.append(time.perf_counter() - t0))
+    t_front = time.perf_counter() - t0
+    front.to_csv(out_dir / f"frontier_check_{name}_frontier.csv", index=False)
+    not_opt = int((front["plan_status"] != "optimal").sum())
+    solve_sum = float(front["solve_seconds"].sum()) if "solve_seconds" in front else math.nan
+    rep.put("frontier", [
+        "## The frontier", "",
+        f"`channel_opt.frontier(points=\"all\", workers={workers})`: {len(front)} Pareto "
+        f"points, overlaps {front['overlap_count'].min()}..{front['overlap_count'].max()}, "
+        f"wall {t_front:.1f} s (payoff table done after {stamps[1] if len(stamps) > 1 else 0:.1f}"
+        f" s; the solves of the reported points sum to {solve_sum:.1f} s); "
+        f"{not_opt} point(s) not proven optimal.", "", f"{_load()} after the frontier.", ""])
+
+    print(f"frontier: {len(front)} points in {t_front:.1f} s", flush=True)
+    ex = get_executor(workers)
+    rows: list[dict[str, Any]] = []
+    try:
+        t1 = time.perf_counter()
+        if upto is None:
+            (top,) = ex.map(run_solve, [SolveTask(budget_scenario(scen, MAX_VALUE),
+                                                  solve_opts)])
+            if not top.has_plan:
+                raise SystemExit(f"{name}: no plan without an overlap budget")
+            upto = int(top.kpis["overlap_count"])
+            rows.append({"max_pairs": "unconstrained", "plan_status": top.plan_status,
+                         "objective": top.objective, "overlap_count": upto, "gap": top.gap,
+                         "solve_seconds": top.timings.get("solve")})
+        budgets = list(range(upto + 1))
+        chunk = max(1, 2 * ex.workers)
+        done = 0
+        while done < len(budgets):
+            part = budgets[done:done + chunk]
+            sols = ex.map(run_solve, [SolveTask(budget_scenario(scen, m), solve_opts)
+                                      for m in part])
+            for m, s in zip(part, sols, strict=True):
+                rows.append({"max_pairs": m, "plan_status": s.plan_status,
+                             "objective": s.objective if s.has_plan else None,
+                             "overlap_count": s.kpis.get("overlap_count"), "gap": s.gap,
+                             "solve_seconds": s.timings.get("solve")})
+            done += len(part)
+            t_enum = time.perf_counter() - t1
+            _enum_report(rep, rows, front, tol, budgets[done - 1], upto, t_enum, t_front)
+            pd.DataFrame(rows).to_csv(raw, index=False)
+            print(f"enumerated budgets 0..{budgets[done - 1]} of {upto} "
+                  f"({t_enum:.0f} s)", flush=True)
+    finally:
+        ex.close()
+    return 0 if _enum_report(rep, rows, front, tol, upto, upto, time.perf_counter() - t1,
+                             t_front) else 1
+
+
+def _enum_report(rep: Report, rows: list[dict[str, Any]], front: pd.DataFrame, tol: float,
+                 last: int, upto: int, t_enum: float, t_front: float) -> bool:
+    """Rewrite the enumeration and verdict sections; True when all agree so far."""
+    enum_rows = [r for r in rows if r["max_pairs"] != "unconstrained"]
+    pts = pareto_points(((r["max_pairs"], r["objective"]) for r in enum_rows), tol)
+    table, problems = compare(front, pts, tol, upto=last)
+    not_opt = [r["max_pairs"] for r in enum_rows if r["plan_status"] != "optimal"]
+    complete = last >= upto
+    solve_sum = sum(r["solve_seconds"] or 0.0 for r in rows)
+    ok = not problems and not not_opt
+    if complete:
+        verdict = ("**EQUAL**: every Pareto point of the enumeration is on the frontier "
+                   "with the same profit, and the frontier has no other point."
+                   if ok else "**DIFFERENT**: see below.")
+    else:
+        verdict = (f"**PARTIAL** (budgets 0..{last} of {upto} enumerated): "
+                   + ("equal so far." if ok else "disagreements so far, see below."))
+    lines = ["## Enumeration", "",
+             f"A plain `channel_opt.solve` per budget, 0..{last} of 0..{upto} "
+             f"(the unconstrained overlap count): wall {t_enum:.1f} s, solver time summed "
+             f"{solve_sum:.1f} s; {len(pts)} Pareto point(s) so far. Frontier wall "
+             f"{t_front:.1f} s.", "", "## Verdict", "", verdict, ""]
+    lines += [f"- {p}" for p in problems]
+    if not_opt:
+        lines += [f"- budgets solved without proof of optimality: {not_opt}"]
+    lines += ["", "## Pareto points side by side", ""] + _md(table) + [""]
+    lines += ["## Every budget", ""] + _md(pd.DataFrame(rows), 2) + [""]
+    rep.put("enumeration", lines)
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.frontier_check",
+                                description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("scenario", nargs="?", default=str(ROOT / "instances" / "regional"
+                                                      / "regional.yaml"))
+    p.add_argument("--name", help="report name (default: the scenario file's stem)")
+    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--gap", type=float, default=GAP)
+    p.add_argument("--tol", type=float, default=TOL)
+    p.add_argument("--time-limit", type=float, default=None, help="seconds per solve")
+    p.add_argument("--upto", type=int, default=None,
+                   help="last budget (default: the unconstrained overlap count)")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    a = p.parse_args(argv)
+    path = Path(a.scenario).resolve()
+    return run_check(path, a.name or path.stem, a.workers, a.gap, a.tol, a.time_limit,
+                     a.upto, a.out)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
