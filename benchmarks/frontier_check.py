@@ -42,7 +42,7 @@ import pandas as pd
 import channel_opt
 from channel_opt.analysis.batch import SolveTask, run_solve
 from channel_opt.analysis.overrides import apply_overrides
-from channel_opt.executor import get_executor
+from channel_opt.executor import get_executor, run_batch
 from channel_opt.model import build_array_model
 from channel_opt.model.linear import to_highs
 from channel_opt.scenario.tables import MAX_VALUE
@@ -87,10 +87,19 @@ def pareto_points(profits: Iterable[tuple[int, float | None]], tol: float = TOL
     return pd.DataFrame(rows, columns=["overlap_count", "objective"])
 
 
-def enumerated_frontier(scen: channel_opt.Scenario, upto: int, tol: float = TOL
-                        ) -> pd.DataFrame:
-    """Pareto points from a plain HiGHS solve per budget ``0..upto`` (in this process)."""
-    return pareto_points(((m, budget_profit(scen, m)) for m in range(upto + 1)), tol)
+def budget_profit_task(item: tuple[channel_opt.Scenario, int]) -> float | None:
+    """:func:`budget_profit` as a task of the batch executor."""
+    return budget_profit(*item)
+
+
+def enumerated_frontier(scen: channel_opt.Scenario, upto: int, tol: float = TOL, *,
+                        workers: int = 1) -> pd.DataFrame:
+    """Pareto points from a plain HiGHS solve per budget ``0..upto`` (``workers``
+    processes of the batch executor; 1: in this process).
+    """
+    profits = run_batch(budget_profit_task, [(scen, m) for m in range(upto + 1)],
+                        workers=workers, progress=lambda d, n: None)
+    return pareto_points(enumerate(profits), tol)
 
 
 def compare(front: pd.DataFrame, enum: pd.DataFrame, tol: float = TOL,

@@ -1,5 +1,6 @@
 """Analysis batches on worker processes and a Dask cluster (slow: workers start up),
-and the frontier of a slice of ``regional`` against an enumeration of budgets.
+the frontier of slices of ``regional`` against an enumeration of budgets (slow), and
+the enumeration oracle's own rule on cases known by hand (fast).
 """
 
 from __future__ import annotations
@@ -8,12 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from frontier_oracle import GAP, enumerated_frontier
 
 import channel_opt
+from benchmarks.frontier_check import GAP, compare, enumerated_frontier, pareto_points
 from channel_opt.analysis.overrides import apply_overrides
-
-pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 REGIONAL = ROOT / "instances" / "regional" / "regional.yaml"
@@ -24,6 +23,7 @@ SAME = ["rules.overlap.cost", "regions[id=south].partner_profit_floor*", "object
         "scenario_hash"]
 
 
+@pytest.mark.slow
 def test_sweep_on_a_dask_cluster_equals_the_serial_run() -> None:
     distributed = pytest.importorskip("dask.distributed")
     scen = channel_opt.load_scenario(TINY)
@@ -35,6 +35,7 @@ def test_sweep_on_a_dask_cluster_equals_the_serial_run() -> None:
     pd.testing.assert_frame_equal(on_dask[SAME], serial[SAME], check_exact=True)
 
 
+@pytest.mark.slow
 def test_sweep_and_frontier_on_processes_equal_the_serial_run() -> None:
     scen = apply_overrides(channel_opt.load_scenario(TINY), {"rules.overlap.cost": 0})
     serial = channel_opt.sweep(scen, {"rules.overlap.max_pairs": [0, 1, 2]}, workers=1)
@@ -62,6 +63,7 @@ def regional_slice(regions: list[str], n_products: int) -> channel_opt.Scenario:
     return channel_opt.Scenario.from_frames(t, full.settings, name="regional-slice")
 
 
+@pytest.mark.slow
 def test_regional_slice_frontier_equals_enumeration() -> None:
     # one town, every product: 32 overlaps at the most profit, each budget a plain solve
     scen = regional_slice(["walsrode"], 54)
@@ -71,3 +73,42 @@ def test_regional_slice_frontier_equals_enumeration() -> None:
     e = enumerated_frontier(scen, upto + 1)
     assert f["overlap_count"].tolist() == e["overlap_count"].tolist()
     assert f["objective"].to_numpy() == pytest.approx(e["objective"].to_numpy(), rel=1e-7)
+
+
+@pytest.mark.slow
+def test_regional_two_towns_frontier_equals_enumeration() -> None:
+    # two store towns, every product: 70 overlaps at the most profit, ~3 times the
+    # one-town slice; frontier and enumeration each on 2 worker processes
+    scen = regional_slice(["walsrode", "soltau"], 54)
+    f = channel_opt.frontier(scen, workers=2, mip_gap=GAP, current=False)
+    upto = int(f["overlap_count"].max())
+    assert upto >= 60
+    e = enumerated_frontier(scen, upto + 1, workers=2)  # one more: nothing above the top
+    table, problems = compare(f, e)
+    assert problems == [], table.to_string()
+    assert len(f) == len(e) >= 50
+    assert (f["plan_status"] == "optimal").all()
+
+
+def test_oracle_rule_keeps_budgets_that_beat_every_smaller_one() -> None:
+    # budget 1 adds nothing, 3 is a tie within the tolerance, 4 is worse than 2 (a
+    # solver that stopped short), 5 has no plan: the points are 0, 2 and 6
+    profits = [(0, 100.0), (1, 100.0), (2, 150.0), (3, 150.0 + 1e-6), (4, 120.0), (5, None),
+               (6, 151.0)]
+    pts = pareto_points(profits, tol=1e-7)
+    assert pts["overlap_count"].tolist() == [0, 2, 6]
+    assert pts["objective"].tolist() == [100.0, 150.0, 151.0]
+
+
+def test_check_names_every_kind_of_disagreement() -> None:
+    enum = pd.DataFrame({"overlap_count": [0, 2, 3, 5], "objective": [10.0, 20.0, 30.0, 40.0]})
+    front = pd.DataFrame({"overlap_count": [0, 1, 2, 5, 9],
+                          "objective": [10.0, 15.0, 20.000001, 40.0, 50.0]})
+    table, problems = compare(front, enum, tol=1e-9, upto=6)
+    verdicts = dict(zip(table["overlap_count"], table["verdict"], strict=True))
+    assert verdicts == {0: "equal", 1: "DOMINATED (not a Pareto point)",
+                        2: "PROFIT DIFFERS", 3: "MISSING from the frontier", 5: "equal",
+                        9: "not enumerated yet"}
+    assert len(problems) == 3
+    same, none = compare(enum, enum)
+    assert none == [] and (same["verdict"] == "equal").all()
