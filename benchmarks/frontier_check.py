@@ -30,6 +30,7 @@ oracle touches no analysis code (no ``frontier``, no MIP start, no slack).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import time
@@ -173,56 +174,84 @@ def _md(df: pd.DataFrame, digits: int = 4) -> list[str]:
 
 
 def run_check(path: Path, name: str, workers: int, gap: float, tol: float,
-              time_limit: float | None, upto: int | None, out_dir: Path) -> int:
-    """Frontier, enumeration, comparison; returns 0 when they agree, 1 if not."""
+              time_limit: float | None, upto: int | None, out_dir: Path,
+              resume: bool = False) -> int:
+    """Frontier, enumeration, comparison; returns 0 when they agree, 1 if not.
+    ``resume``: take the frontier and the budgets already solved from the files of
+    an earlier (partial) run of the same scenario and go on from there.
+    """
     scen = channel_opt.load_scenario(path)
     out_dir.mkdir(parents=True, exist_ok=True)
     md = out_dir / f"frontier_check_{name}.md"
     raw = out_dir / f"frontier_check_{name}.csv"
+    fcsv = out_dir / f"frontier_check_{name}_frontier.csv"
+    state = out_dir / f"frontier_check_{name}.json"
+    old = json.loads(state.read_text()) if resume and state.exists() else {}
+    if old and old.get("hash") != scen.hash:
+        raise SystemExit(f"{state}: written for another scenario (hash {old.get('hash')})")
     rep = Report(md, [f"# Frontier against the enumeration: {name}", "",
                       f"Scenario `{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}`"
                       f" (hash `{scen.hash[:12]}`), MIP gap {gap:g} for every solve, profits "
                       f"equal within {tol:g} (relative), {workers} worker process(es). "
-                      f"Started {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, "
+                      f"{'Resumed' if resume else 'Started'} "
+                      f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, "
                       f"{_load()} (a shared machine: wall times are indicative).", ""])
+    st: dict[str, Any] = {"hash": scen.hash, "frontier_wall": old.get("frontier_wall"),
+                          "payoff_wall": old.get("payoff_wall"),
+                          "enumeration_wall": old.get("enumeration_wall", 0.0)}
     solve_opts = {"mip_gap": gap, "time_limit": time_limit, "sensitivity": False,
                   "method": "monolithic", "threads": 1}
-    stamps: list[float] = []
-    t0 = time.perf_counter()
-    front = channel_opt.frontier(scen, "all", workers=workers, mip_gap=gap,
-                                 time_limit=time_limit, current=False, threads=1,
-                                 progress=lambda d, n: stamps.append(time.perf_counter() - t0))
-    t_front = time.perf_counter() - t0
-    front.to_csv(out_dir / f"frontier_check_{name}_frontier.csv", index=False)
+    if resume and fcsv.exists():
+        front = pd.read_csv(fcsv)
+    else:
+        stamps: list[float] = []
+        t0 = time.perf_counter()
+        front = channel_opt.frontier(
+            scen, "all", workers=workers, mip_gap=gap, time_limit=time_limit,
+            current=False, threads=1,
+            progress=lambda d, n: stamps.append(time.perf_counter() - t0))
+        st["frontier_wall"] = time.perf_counter() - t0
+        st["payoff_wall"] = stamps[1] if len(stamps) > 1 else None
+        front.to_csv(fcsv, index=False)
+        state.write_text(json.dumps(st, indent=1))
+    t_front = st["frontier_wall"]
     not_opt = int((front["plan_status"] != "optimal").sum())
     solve_sum = float(front["solve_seconds"].sum()) if "solve_seconds" in front else math.nan
     rep.put("frontier", [
         "## The frontier", "",
         f"`channel_opt.frontier(points=\"all\", workers={workers})`: {len(front)} Pareto "
         f"points, overlaps {front['overlap_count'].min()}..{front['overlap_count'].max()}, "
-        f"wall {t_front:.1f} s (payoff table done after {stamps[1] if len(stamps) > 1 else 0:.1f}"
-        f" s; the solves of the reported points sum to {solve_sum:.1f} s); "
-        f"{not_opt} point(s) not proven optimal.", "", f"{_load()} after the frontier.", ""])
+        f"wall {_fmt(t_front, 1)} s (payoff table done after {_fmt(st['payoff_wall'], 1)} s;"
+        f" the solves of the reported points sum to {solve_sum:.1f} s); "
+        f"{not_opt} point(s) not proven optimal.", ""])
+    print(f"frontier: {len(front)} points in {_fmt(t_front, 1)} s", flush=True)
 
-    print(f"frontier: {len(front)} points in {t_front:.1f} s", flush=True)
-    ex = get_executor(workers)
     rows: list[dict[str, Any]] = []
+    if resume and raw.exists():
+        rows = [{k: (None if isinstance(v, float) and math.isnan(v) else v)
+                 for k, v in r.items()} for r in pd.read_csv(raw).to_dict("records")]
+        rows = [{**r, "max_pairs": r["max_pairs"] if r["max_pairs"] == "unconstrained"
+                 else int(r["max_pairs"])} for r in rows]
+    top = [r for r in rows if r["max_pairs"] == "unconstrained"]
+    if upto is None and top:
+        upto = int(top[0]["overlap_count"])
+    seen = {r["max_pairs"] for r in rows}
+    ex = get_executor(workers)
+    t1 = time.perf_counter()
     try:
-        t1 = time.perf_counter()
         if upto is None:
-            (top,) = ex.map(run_solve, [SolveTask(budget_scenario(scen, MAX_VALUE),
+            (sol,) = ex.map(run_solve, [SolveTask(budget_scenario(scen, MAX_VALUE),
                                                   solve_opts)])
-            if not top.has_plan:
+            if not sol.has_plan:
                 raise SystemExit(f"{name}: no plan without an overlap budget")
-            upto = int(top.kpis["overlap_count"])
-            rows.append({"max_pairs": "unconstrained", "plan_status": top.plan_status,
-                         "objective": top.objective, "overlap_count": upto, "gap": top.gap,
-                         "solve_seconds": top.timings.get("solve")})
-        budgets = list(range(upto + 1))
+            upto = int(sol.kpis["overlap_count"])
+            rows.append({"max_pairs": "unconstrained", "plan_status": sol.plan_status,
+                         "objective": sol.objective, "overlap_count": upto, "gap": sol.gap,
+                         "solve_seconds": sol.timings.get("solve")})
+        todo = [m for m in range(upto + 1) if m not in seen]
         chunk = max(1, 2 * ex.workers)
-        done = 0
-        while done < len(budgets):
-            part = budgets[done:done + chunk]
+        for i in range(0, len(todo), chunk):
+            part = todo[i:i + chunk]
             sols = ex.map(run_solve, [SolveTask(budget_scenario(scen, m), solve_opts)
                                       for m in part])
             for m, s in zip(part, sols, strict=True):
@@ -230,20 +259,22 @@ def run_check(path: Path, name: str, workers: int, gap: float, tol: float,
                              "objective": s.objective if s.has_plan else None,
                              "overlap_count": s.kpis.get("overlap_count"), "gap": s.gap,
                              "solve_seconds": s.timings.get("solve")})
-            done += len(part)
-            t_enum = time.perf_counter() - t1
-            _enum_report(rep, rows, front, tol, budgets[done - 1], upto, t_enum, t_front)
+            st["enumeration_wall"] = old.get("enumeration_wall", 0.0) + \
+                time.perf_counter() - t1
             pd.DataFrame(rows).to_csv(raw, index=False)
-            print(f"enumerated budgets 0..{budgets[done - 1]} of {upto} "
-                  f"({t_enum:.0f} s)", flush=True)
+            state.write_text(json.dumps(st, indent=1))
+            _enum_report(rep, rows, front, tol, part[-1], upto, st["enumeration_wall"],
+                         t_front)
+            print(f"enumerated budgets up to {part[-1]} of {upto} "
+                  f"({st['enumeration_wall']:.0f} s)", flush=True)
     finally:
         ex.close()
-    return 0 if _enum_report(rep, rows, front, tol, upto, upto, time.perf_counter() - t1,
+    return 0 if _enum_report(rep, rows, front, tol, upto, upto, st["enumeration_wall"],
                              t_front) else 1
 
 
 def _enum_report(rep: Report, rows: list[dict[str, Any]], front: pd.DataFrame, tol: float,
-                 last: int, upto: int, t_enum: float, t_front: float) -> bool:
+                 last: int, upto: int, t_enum: float, t_front: float | None) -> bool:
     """Rewrite the enumeration and verdict sections; True when all agree so far."""
     enum_rows = [r for r in rows if r["max_pairs"] != "unconstrained"]
     pts = pareto_points(((r["max_pairs"], r["objective"]) for r in enum_rows), tol)
@@ -263,7 +294,7 @@ def _enum_report(rep: Report, rows: list[dict[str, Any]], front: pd.DataFrame, t
              f"A plain `channel_opt.solve` per budget, 0..{last} of 0..{upto} "
              f"(the unconstrained overlap count): wall {t_enum:.1f} s, solver time summed "
              f"{solve_sum:.1f} s; {len(pts)} Pareto point(s) so far. Frontier wall "
-             f"{t_front:.1f} s.", "", "## Verdict", "", verdict, ""]
+             f"{_fmt(t_front, 1)} s.", "", "## Verdict", "", verdict, ""]
     lines += [f"- {p}" for p in problems]
     if not_opt:
         lines += [f"- budgets solved without proof of optimality: {not_opt}"]
@@ -287,10 +318,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--upto", type=int, default=None,
                    help="last budget (default: the unconstrained overlap count)")
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--resume", action="store_true",
+                   help="go on from the files of an earlier partial run (same --out, name)")
     a = p.parse_args(argv)
     path = Path(a.scenario).resolve()
     return run_check(path, a.name or path.stem, a.workers, a.gap, a.tol, a.time_limit,
-                     a.upto, a.out)
+                     a.upto, a.out, a.resume)
 
 
 if __name__ == "__main__":
