@@ -135,6 +135,37 @@ def compare(front: pd.DataFrame, enum: pd.DataFrame, tol: float = TOL,
     return t, problems
 
 
+def spot_compare(front: pd.DataFrame, profit: dict[int, float | None],
+                 top: float | None, tol: float = TOL) -> tuple[pd.DataFrame, list[str]]:
+    """A spot check of some frontier points (``--points N``): each point with ``c``
+    overlaps must have the profit of a plain solve at budget ``c`` and beat the plain
+    solve at ``c - 1`` (else a plan with fewer overlaps is as good: not a Pareto point);
+    the top point must have the unconstrained profit (``top``). Budgets not solved
+    yet are not judged. It cannot see a missing point: that takes every budget.
+    """
+    rows, problems = [], []
+    for _, r in front.sort_values("overlap_count").iterrows():
+        c, pf = int(r["overlap_count"]), float(r["objective"])
+        pc, pb = profit.get(c), profit.get(c - 1) if c > 0 else -math.inf
+        if c not in profit or (c > 0 and c - 1 not in profit):
+            verdict = "not solved yet"
+        elif pc is None or abs(pf - pc) > tol * max(1.0, abs(pc)):
+            verdict = "PROFIT DIFFERS"
+            problems.append(f"{c} overlaps: frontier {pf:,.4f} vs budget {c}: {pc}")
+        elif pb is not None and pb >= pc - tol * max(1.0, abs(pc)):
+            verdict = "DOMINATED (not a Pareto point)"
+            problems.append(f"{c} overlaps: budget {c - 1} gives {pb:,.4f} >= {pc:,.4f}")
+        else:
+            verdict = "equal, Pareto"
+        rows.append({"overlap_count": c, "frontier": pf, "budget c": pc,
+                     "budget c-1": None if c == 0 else pb, "verdict": verdict})
+    if top is not None and len(front):
+        pmax = float(front["objective"].max())
+        if abs(pmax - top) > tol * max(1.0, abs(top)):
+            problems.append(f"top of the frontier {pmax:,.4f} vs unconstrained {top:,.4f}")
+    return pd.DataFrame(rows), problems
+
+
 def _load() -> str:
     try:
         return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -175,10 +206,12 @@ def _md(df: pd.DataFrame, digits: int = 4) -> list[str]:
 
 def run_check(path: Path, name: str, workers: int, gap: float, tol: float,
               time_limit: float | None, upto: int | None, out_dir: Path,
-              resume: bool = False) -> int:
+              resume: bool = False, spot: int | None = None) -> int:
     """Frontier, enumeration, comparison; returns 0 when they agree, 1 if not.
     ``resume``: take the frontier and the budgets already solved from the files of
-    an earlier (partial) run of the same scenario and go on from there.
+    an earlier (partial) run of the same scenario and go on from there. ``spot``: a
+    ``spot``-point frontier and only the budgets ``c`` and ``c - 1`` of its points
+    (:func:`spot_compare`), when the whole enumeration does not fit the time.
     """
     scen = channel_opt.load_scenario(path)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -207,7 +240,7 @@ def run_check(path: Path, name: str, workers: int, gap: float, tol: float,
         stamps: list[float] = []
         t0 = time.perf_counter()
         front = channel_opt.frontier(
-            scen, "all", workers=workers, mip_gap=gap, time_limit=time_limit,
+            scen, spot or "all", workers=workers, mip_gap=gap, time_limit=time_limit,
             current=False, threads=1,
             progress=lambda d, n: stamps.append(time.perf_counter() - t0))
         st["frontier_wall"] = time.perf_counter() - t0
@@ -219,7 +252,8 @@ def run_check(path: Path, name: str, workers: int, gap: float, tol: float,
     solve_sum = float(front["solve_seconds"].sum()) if "solve_seconds" in front else math.nan
     rep.put("frontier", [
         "## The frontier", "",
-        f"`channel_opt.frontier(points=\"all\", workers={workers})`: {len(front)} Pareto "
+        f"`channel_opt.frontier(points={spot or chr(34) + 'all' + chr(34)}, "
+        f"workers={workers})`: {len(front)} Pareto "
         f"points, overlaps {front['overlap_count'].min()}..{front['overlap_count'].max()}, "
         f"wall {_fmt(t_front, 1)} s (payoff table done after {_fmt(st['payoff_wall'], 1)} s;"
         f" the solves of the reported points sum to {solve_sum:.1f} s); "
@@ -248,7 +282,9 @@ def run_check(path: Path, name: str, workers: int, gap: float, tol: float,
             rows.append({"max_pairs": "unconstrained", "plan_status": sol.plan_status,
                          "objective": sol.objective, "overlap_count": upto, "gap": sol.gap,
                          "solve_seconds": sol.timings.get("solve")})
-        todo = [m for m in range(upto + 1) if m not in seen]
+        wanted = range(upto + 1) if spot is None else sorted(
+            {b for c in front["overlap_count"] for b in (int(c), int(c) - 1) if b >= 0})
+        todo = [m for m in wanted if m not in seen]
         chunk = max(1, 2 * ex.workers)
         for i in range(0, len(todo), chunk):
             part = todo[i:i + chunk]
@@ -264,26 +300,38 @@ def run_check(path: Path, name: str, workers: int, gap: float, tol: float,
             pd.DataFrame(rows).to_csv(raw, index=False)
             state.write_text(json.dumps(st, indent=1))
             _enum_report(rep, rows, front, tol, part[-1], upto, st["enumeration_wall"],
-                         t_front)
+                         t_front, spot)
             print(f"enumerated budgets up to {part[-1]} of {upto} "
                   f"({st['enumeration_wall']:.0f} s)", flush=True)
     finally:
         ex.close()
     return 0 if _enum_report(rep, rows, front, tol, upto, upto, st["enumeration_wall"],
-                             t_front) else 1
+                             t_front, spot) else 1
 
 
 def _enum_report(rep: Report, rows: list[dict[str, Any]], front: pd.DataFrame, tol: float,
-                 last: int, upto: int, t_enum: float, t_front: float | None) -> bool:
+                 last: int, upto: int, t_enum: float, t_front: float | None,
+                 spot: int | None = None) -> bool:
     """Rewrite the enumeration and verdict sections; True when all agree so far."""
     enum_rows = [r for r in rows if r["max_pairs"] != "unconstrained"]
     pts = pareto_points(((r["max_pairs"], r["objective"]) for r in enum_rows), tol)
-    table, problems = compare(front, pts, tol, upto=last)
+    if spot is None:
+        table, problems = compare(front, pts, tol, upto=last)
+    else:
+        top = [r["objective"] for r in rows if r["max_pairs"] == "unconstrained"]
+        table, problems = spot_compare(front, {r["max_pairs"]: r["objective"]
+                                               for r in enum_rows}, top[0] if top else None,
+                                       tol)
     not_opt = [r["max_pairs"] for r in enum_rows if r["plan_status"] != "optimal"]
     complete = last >= upto
     solve_sum = sum(r["solve_seconds"] or 0.0 for r in rows)
     ok = not problems and not not_opt
-    if complete:
+    if spot is not None:
+        verdict = ("**SPOT CHECK " + ("PASSED" if ok else "FAILED") + f"** ({len(front)} "
+                   "frontier points, each against plain solves at its count and one "
+                   "below; a missing point needs the whole enumeration)"
+                   + ("" if complete else ", partial: see the table") + ".")
+    elif complete:
         verdict = ("**EQUAL**: every Pareto point of the enumeration is on the frontier "
                    "with the same profit, and the frontier has no other point."
                    if ok else "**DIFFERENT**: see below.")
@@ -291,7 +339,9 @@ def _enum_report(rep: Report, rows: list[dict[str, Any]], front: pd.DataFrame, t
         verdict = (f"**PARTIAL** (budgets 0..{last} of {upto} enumerated): "
                    + ("equal so far." if ok else "disagreements so far, see below."))
     lines = ["## Enumeration", "",
-             f"A plain `channel_opt.solve` per budget, 0..{last} of 0..{upto} "
+             f"A plain `channel_opt.solve` per budget, "
+             f"{'0..' + str(last) if spot is None else str(len(enum_rows)) + ' budgets'} "
+             f"of 0..{upto} "
              f"(the unconstrained overlap count): wall {t_enum:.1f} s, solver time summed "
              f"{solve_sum:.1f} s; {len(pts)} Pareto point(s) so far. Frontier wall "
              f"{_fmt(t_front, 1)} s.", "", "## Verdict", "", verdict, ""]
@@ -318,12 +368,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--upto", type=int, default=None,
                    help="last budget (default: the unconstrained overlap count)")
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--points", type=int, default=None,
+                   help="spot check: an N-point frontier, budgets c and c-1 of its points")
     p.add_argument("--resume", action="store_true",
                    help="go on from the files of an earlier partial run (same --out, name)")
     a = p.parse_args(argv)
     path = Path(a.scenario).resolve()
     return run_check(path, a.name or path.stem, a.workers, a.gap, a.tol, a.time_limit,
-                     a.upto, a.out, a.resume)
+                     a.upto, a.out, a.resume, a.points)
 
 
 if __name__ == "__main__":
