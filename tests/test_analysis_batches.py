@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 import channel_opt
+from benchmarks import frontier_check
 from benchmarks.frontier_check import GAP, compare, enumerated_frontier, pareto_points
 from channel_opt.analysis.overrides import apply_overrides
 from channel_opt.model.families.core import SALES
@@ -143,3 +144,21 @@ def test_frontier_point_cleans_a_leak_of_the_integrality_tolerance() -> None:
     assert pt is not None and pt["plan_status"] == "optimal"
     assert pt["objective"] == pytest.approx(clean["objective"], rel=1e-9)
     assert pt["overlap_count"] == clean["overlap_count"]
+
+
+@pytest.mark.slow
+def test_frontier_check_script_on_tiny_and_its_resume(tmp_path: Path) -> None:
+    scen_path = str(TINY)
+    assert frontier_check.main([scen_path, "--workers", "1", "--out", str(tmp_path)]) == 0
+    md = (tmp_path / "frontier_check_tiny.md").read_text(encoding="utf-8")
+    assert "**EQUAL**" in md
+    raw = tmp_path / "frontier_check_tiny.csv"
+    rows = pd.read_csv(raw)
+    assert rows["max_pairs"].tolist() == ["unconstrained", "0", "1"]  # tiny: U = 1
+    rows.iloc[:2].to_csv(raw, index=False)  # as if stopped after budget 0
+    assert frontier_check.main([scen_path, "--workers", "1", "--out", str(tmp_path),
+                                "--resume"]) == 0
+    again = pd.read_csv(raw)
+    assert again["max_pairs"].tolist() == ["unconstrained", "0", "1"]
+    assert again["objective"].tolist() == rows["objective"].tolist()
+    assert "**EQUAL**" in (tmp_path / "frontier_check_tiny.md").read_text(encoding="utf-8")
