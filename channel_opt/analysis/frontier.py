@@ -186,9 +186,9 @@ def _checked(m: _Model, scen: Scenario, x: np.ndarray
     """The tidied plan, its tables and the rules it breaks (rows and plan check).
 
     A solver's plan can break the plan check by its integrality tolerance alone: an
-    option "offered" at 1e-9 lets ~1e-6 units sell through it (regional's frontier
-    did at one budget); :func:`_point` then takes the LP of the plan's design, which
-    puts every continuous value back in its place.
+    option "offered" at 1e-9 lets ~1e-6 units sell through it (two towns of
+    ``regional`` at 5 overlaps did); :func:`_point` then takes the LP of the plan's
+    design, which puts every continuous value back in its place.
     """
     am, data = m.am, m.data
     x = tidy_plan(am, data, x)
