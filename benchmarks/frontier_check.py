@@ -206,12 +206,15 @@ def _md(df: pd.DataFrame, digits: int = 4) -> list[str]:
 
 def run_check(path: Path, name: str, workers: int, gap: float, tol: float,
               time_limit: float | None, upto: int | None, out_dir: Path,
-              resume: bool = False, spot: int | None = None) -> int:
+              resume: bool = False, spot: int | None = None,
+              frontier_last: bool = False) -> int:
     """Frontier, enumeration, comparison; returns 0 when they agree, 1 if not.
     ``resume``: take the frontier and the budgets already solved from the files of
     an earlier (partial) run of the same scenario and go on from there. ``spot``: a
     ``spot``-point frontier and only the budgets ``c`` and ``c - 1`` of its points
     (:func:`spot_compare`), when the whole enumeration does not fit the time.
+    ``frontier_last``: enumerate first (a run cut short keeps the budgets solved for a
+    later ``resume``), the frontier after.
     """
     scen = channel_opt.load_scenario(path)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -234,31 +237,39 @@ def run_check(path: Path, name: str, workers: int, gap: float, tol: float,
                           "enumeration_wall": old.get("enumeration_wall", 0.0)}
     solve_opts = {"mip_gap": gap, "time_limit": time_limit, "sensitivity": False,
                   "method": "monolithic", "threads": 1}
-    if resume and fcsv.exists():
-        front = pd.read_csv(fcsv)
-    else:
-        stamps: list[float] = []
-        t0 = time.perf_counter()
-        front = channel_opt.frontier(
-            scen, spot or "all", workers=workers, mip_gap=gap, time_limit=time_limit,
-            current=False, threads=1,
-            progress=lambda d, n: stamps.append(time.perf_counter() - t0))
-        st["frontier_wall"] = time.perf_counter() - t0
-        st["payoff_wall"] = stamps[1] if len(stamps) > 1 else None
-        front.to_csv(fcsv, index=False)
-        state.write_text(json.dumps(st, indent=1))
-    t_front = st["frontier_wall"]
-    not_opt = int((front["plan_status"] != "optimal").sum())
-    solve_sum = float(front["solve_seconds"].sum()) if "solve_seconds" in front else math.nan
-    rep.put("frontier", [
-        "## The frontier", "",
-        f"`channel_opt.frontier(points={spot or chr(34) + 'all' + chr(34)}, "
-        f"workers={workers})`: {len(front)} Pareto "
-        f"points, overlaps {front['overlap_count'].min()}..{front['overlap_count'].max()}, "
-        f"wall {_fmt(t_front, 1)} s (payoff table done after {_fmt(st['payoff_wall'], 1)} s;"
-        f" the solves of the reported points sum to {solve_sum:.1f} s); "
-        f"{not_opt} point(s) not proven optimal.", ""])
-    print(f"frontier: {len(front)} points in {_fmt(t_front, 1)} s", flush=True)
+    def run_frontier() -> pd.DataFrame:
+        if resume and fcsv.exists():
+            front = pd.read_csv(fcsv)
+        else:
+            stamps: list[float] = []
+            t0 = time.perf_counter()
+            front = channel_opt.frontier(
+                scen, spot or "all", workers=workers, mip_gap=gap, time_limit=time_limit,
+                current=False, threads=1,
+                progress=lambda d, n: stamps.append(time.perf_counter() - t0))
+            st["frontier_wall"] = time.perf_counter() - t0
+            st["payoff_wall"] = stamps[1] if len(stamps) > 1 else None
+            front.to_csv(fcsv, index=False)
+            state.write_text(json.dumps(st, indent=1))
+        not_opt = int((front["plan_status"] != "optimal").sum())
+        solve_sum = float(front["solve_seconds"].sum()) if "solve_seconds" in front \
+            else math.nan
+        rep.put("frontier", [
+            "## The frontier", "",
+            f"`channel_opt.frontier(points={spot or chr(34) + 'all' + chr(34)}, "
+            f"workers={workers})`: {len(front)} Pareto points, overlaps "
+            f"{front['overlap_count'].min()}..{front['overlap_count'].max()}, wall "
+            f"{_fmt(st['frontier_wall'], 1)} s (payoff table done after "
+            f"{_fmt(st['payoff_wall'], 1)} s; the solves of the reported points sum to "
+            f"{solve_sum:.1f} s); {not_opt} point(s) not proven optimal.", ""])
+        print(f"frontier: {len(front)} points in {_fmt(st['frontier_wall'], 1)} s",
+              flush=True)
+        return front
+
+    later = frontier_last and not (resume and fcsv.exists()) and spot is None
+    if later:
+        rep.put("frontier", ["## The frontier", "", "Runs after the enumeration.", ""])
+    front = None if later else run_frontier()
 
     rows: list[dict[str, Any]] = []
     if resume and raw.exists():
@@ -300,22 +311,27 @@ def run_check(path: Path, name: str, workers: int, gap: float, tol: float,
             pd.DataFrame(rows).to_csv(raw, index=False)
             state.write_text(json.dumps(st, indent=1))
             _enum_report(rep, rows, front, tol, part[-1], upto, st["enumeration_wall"],
-                         t_front, spot)
+                         st["frontier_wall"], spot)
             print(f"enumerated budgets up to {part[-1]} of {upto} "
                   f"({st['enumeration_wall']:.0f} s)", flush=True)
     finally:
         ex.close()
+    if front is None:
+        front = run_frontier()
     return 0 if _enum_report(rep, rows, front, tol, upto, upto, st["enumeration_wall"],
-                             t_front, spot) else 1
+                             st["frontier_wall"], spot) else 1
 
 
-def _enum_report(rep: Report, rows: list[dict[str, Any]], front: pd.DataFrame, tol: float,
+def _enum_report(rep: Report, rows: list[dict[str, Any]], front: pd.DataFrame | None,
+                 tol: float,
                  last: int, upto: int, t_enum: float, t_front: float | None,
                  spot: int | None = None) -> bool:
     """Rewrite the enumeration and verdict sections; True when all agree so far."""
     enum_rows = [r for r in rows if r["max_pairs"] != "unconstrained"]
     pts = pareto_points(((r["max_pairs"], r["objective"]) for r in enum_rows), tol)
-    if spot is None:
+    if front is None:  # enumeration first: nothing to compare yet
+        table, problems = pts, []
+    elif spot is None:
         table, problems = compare(front, pts, tol, upto=last)
     else:
         top = [r["objective"] for r in rows if r["max_pairs"] == "unconstrained"]
@@ -326,7 +342,10 @@ def _enum_report(rep: Report, rows: list[dict[str, Any]], front: pd.DataFrame, t
     complete = last >= upto
     solve_sum = sum(r["solve_seconds"] or 0.0 for r in rows)
     ok = not problems and not not_opt
-    if spot is not None:
+    if front is None:
+        verdict = (f"**ENUMERATION ONLY so far** (budgets 0..{last} of {upto}): the "
+                   "frontier runs after it. The table lists the enumeration's Pareto points.")
+    elif spot is not None:
         verdict = ("**SPOT CHECK " + ("PASSED" if ok else "FAILED") + f"** ({len(front)} "
                    "frontier points, each against plain solves at its count and one "
                    "below; a missing point needs the whole enumeration)"
@@ -370,12 +389,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=RESULTS)
     p.add_argument("--points", type=int, default=None,
                    help="spot check: an N-point frontier, budgets c and c-1 of its points")
+    p.add_argument("--frontier-last", action="store_true",
+                   help="enumerate first, the frontier after (keeps budgets for --resume)")
     p.add_argument("--resume", action="store_true",
                    help="go on from the files of an earlier partial run (same --out, name)")
     a = p.parse_args(argv)
     path = Path(a.scenario).resolve()
     return run_check(path, a.name or path.stem, a.workers, a.gap, a.tol, a.time_limit,
-                     a.upto, a.out, a.resume, a.points)
+                     a.upto, a.out, a.resume, a.points, a.frontier_last)
 
 
 if __name__ == "__main__":
