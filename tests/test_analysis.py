@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from frontier_oracle import GAP, budget_profit, enumerated_frontier
 from scenario_factory import duo
 
 import channel_opt
+from benchmarks.frontier_check import GAP, budget_profit, enumerated_frontier
 from channel_opt import output
 from channel_opt.analysis.compare import profit_lines
 from channel_opt.analysis.overrides import apply_overrides
