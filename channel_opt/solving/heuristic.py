@@ -182,6 +182,10 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
     is dropped. Within a round the cells' options are restricted to one price level
     per (product, channel), no two of a product clashing (price parity).
     With ``time_limit`` (seconds) no new round starts once it has passed.
+    ``unit_value`` (per sales column) replaces the unit margins in the option values,
+    e.g. margins with the floors and capacities priced by the LP relaxation's duals
+    (:func:`~channel_opt.solving.relaxation.priced_sales_values`); the cheap bound is
+    always the margins'.
     """
     stop = None if time_limit is None else time.monotonic() + time_limit
 
