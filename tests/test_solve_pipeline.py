@@ -6,13 +6,15 @@ import logging
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scenario_factory import duo, duo_tables
 
 from channel_opt import Scenario, ScenarioError, solve
 from channel_opt.model import build_array_model
+from channel_opt.model.families.core import SALES
 from channel_opt.scenario import load_scenario
-from channel_opt.solving.check import check_plan, check_rows
+from channel_opt.solving.check import check_plan, check_rows, checked_plan, plan_violations
 from channel_opt.solving.engines import (
     SolveOptions,
     available_backends,
@@ -20,6 +22,8 @@ from channel_opt.solving.engines import (
     solve_watched,
 )
 from channel_opt.solving.results import extract_tables
+
+ROOT = Path(__file__).resolve().parents[1]
 
 BOTH = 100 / 3 * (50 + 30)  # both channels offered: 2666.67
 
@@ -362,3 +366,28 @@ def test_bounds_are_read_from_the_solver_logs() -> None:
     assert _glpk_log_bound(GLPK_GAP_EXIT, 18_335_517.18) == 18_337_204.53
     assert _glpk_log_bound(GLPK_TREE_EMPTY, 16_802_073.73) == 16_802_073.73  # proven
     assert _glpk_log_bound("+ 1: mip = not found yet <= +inf (1; 0)\n", None) is None
+
+
+def test_a_tolerance_leak_is_cleaned_and_a_real_breach_is_kept() -> None:
+    """tiny's optimal plan with 3e-6 units sold through an option it does not offer
+    (a solver's integrality tolerance): the LP of its design gives the clean plan at the
+    same profit. The same plan with one sale raised by 10 units above its demand (profit
+    up): the LP cannot keep that profit, so the breach is reported.
+    """
+    scen = load_scenario(ROOT / "instances" / "tiny" / "tiny.yaml")
+    am, data = build_array_model(scen)
+    sol = solve(scen, sensitivity=False)
+    assert sol.x is not None and sol.plan_status == "optimal"
+    sales = am.vars[SALES.name]
+    q = sol.x[sales.start:sales.start + sales.n]
+    leaky = sol.x.copy()
+    j = sales.start + int(np.flatnonzero((q == 0.0) & (am.cost[sales.cols] > 0))[0])
+    leaky[j] = 3e-6
+    assert plan_violations(scen, am, data, leaky)[2]  # the check sees the leak
+    x, _, bad = checked_plan(scen, am, data, leaky)
+    assert bad == [] and float(am.cost @ x) == pytest.approx(sol.objective, rel=1e-9)
+    inflated = sol.x.copy()
+    k = sales.start + int(np.flatnonzero((q > 0) & (am.cost[sales.cols] > 0))[0])
+    inflated[k] += 10.0
+    _, _, bad = checked_plan(scen, am, data, inflated)
+    assert bad

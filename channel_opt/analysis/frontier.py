@@ -53,12 +53,10 @@ from ..model.linear import INF, ArrayModel
 from ..scenario import Scenario, load_scenario
 from ..scenario.tables import MAX_VALUE
 from ..solving.backends import OPTIMAL, SolveOptions, new_highs, run_highs
-from ..solving.check import check_plan, check_rows
-from ..solving.engines import engine_with
+from ..solving.check import checked_plan
 from ..solving.heuristic import construct
 from ..solving.pipeline import DEFAULT_MIP_GAP, PLAN_FEASIBLE, PLAN_INVALID, PLAN_OPTIMAL
-from ..solving.results import extract_tables, kpis, tidy_plan
-from ..solving.sensitivity import fixed_design_lp
+from ..solving.results import kpis
 from .batch import KPI_COLUMNS, SolveTask, md_table, pyplot, run_solve, write_batch_folder
 from .overrides import apply_overrides
 
@@ -156,16 +154,7 @@ def _point(m: _Model, scen: Scenario, res: dict[str, Any], eps: float | None
     if res["x"] is None:
         return None
     am, data = m.am, m.data
-    x, tables, bad = _checked(m, scen, res["x"])
-    if bad:  # leaks of the integrality tolerance: the design's LP gives clean values
-        fixed = engine_with("in_memory").session(fixed_design_lp(am, x)).solve()
-        if fixed.x is not None:
-            x2, tables2, bad2 = _checked(m, scen, fixed.x)
-            if not bad2 and float(am.cost @ x2) >= float(am.cost @ x) - 1e-6 * max(
-                    1.0, abs(float(am.cost @ x))):
-                log.info("frontier point at %s: the plan broke %s; the LP of its design "
-                         "gives a clean plan", eps, bad[0])
-                x, tables, bad = x2, tables2, bad2
+    x, tables, bad = checked_plan(scen, am, data, res["x"])
     profit = float(am.cost @ x)
     k = kpis(am, data, x, tables)
     if eps is not None and k["overlap_count"] > eps + 1e-6:
@@ -179,23 +168,6 @@ def _point(m: _Model, scen: Scenario, res: dict[str, Any], eps: float | None
     row.update({c: k.get(c) for c in KPI_COLUMNS if c not in ("profit", "overlap_count")})
     row["x"] = x
     return row
-
-
-def _checked(m: _Model, scen: Scenario, x: np.ndarray
-             ) -> tuple[np.ndarray, dict[str, pd.DataFrame], list[str]]:
-    """The tidied plan, its tables and the rules it breaks (rows and plan check).
-
-    A solver's plan can break the plan check by its integrality tolerance alone: an
-    option "offered" at 1e-9 lets ~1e-6 units sell through it (two towns of
-    ``regional`` at 5 overlaps did); :func:`_point` then takes the LP of the plan's
-    design, which puts every continuous value back in its place.
-    """
-    am, data = m.am, m.data
-    x = tidy_plan(am, data, x)
-    bad = check_rows(am, x)
-    tables = extract_tables(am, data, x)
-    bad += check_plan(scen, tables, float(am.cost @ x))
-    return x, tables, bad
 
 
 def _gap(obj: float, bound: float | None) -> float | None:

@@ -18,7 +18,7 @@ from ..scenario import Scenario, load_scenario
 from ..scenario.demand import expected_value_scenario, has_demand_scenarios
 from .budget import MIN_PHASE_SECONDS, Budget
 from .capacity_bound import capacity_bound
-from .check import check_plan, check_rows
+from .check import check_rows, checked_plan
 from .decompose import choose_method, decompose
 from .diagnose import Diagnosis, diagnose, numerical_warning
 from .engines import (
@@ -40,7 +40,7 @@ from .engines import (
 from .heuristic import Construction, construct
 from .options import OptionsError, check_options
 from .relaxation import priced_sales_values, relax
-from .results import extract_tables, kpis, tidy_plan
+from .results import kpis
 from .sensitivity import sensitivity as lp_sensitivity
 from .stochastic import METHOD_EF, METHOD_PH, StochasticResult, solve_two_stage
 
@@ -329,14 +329,11 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
                                              if k != "trace"}} if how == "decompose" else
                    {"method": how})
     if raw.x is not None and raw.termination != UNBOUNDED:
-        x = tidy_plan(am, data, raw.x)
+        x, tables, sol.violations = checked_plan(scenario, am, data, raw.x)
         if float(am.cost @ x) > (raw.objective or -np.inf):
             sol.objective = float(am.cost @ x)
             sol.gap = relative_gap(sol.objective, sol.bound)
         sol.x = x
-        sol.violations = check_rows(am, x)
-        tables = extract_tables(am, data, x)
-        sol.violations += check_plan(scenario, tables, float(am.cost @ x))
         sol.tables = tables
         sol.kpis = kpis(am, data, x, tables)
         if sol.violations:
