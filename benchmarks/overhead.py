@@ -46,6 +46,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .report import emit
+
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_INSTANCES = ["tiny", "core:100", "core:300", "conflict:100", "conflict:300",
                      "partners:100", "capacity:100"]
@@ -236,10 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         objs = r["objective"]
         if max(objs.values()) - min(objs.values()) > 1e-4 * max(1.0, abs(objs["bare"])):
             print(f"warning: {spec}: objectives differ {objs}", file=sys.stderr)
-    text = table(rows)
-    print(text)
-    if a.out:
-        Path(a.out).write_text(text + "\n", encoding="utf-8")
+    emit(table(rows), a.out)
     return 0
 
 

@@ -35,6 +35,13 @@ STATUSES = {"optimal", "time_limit", "other_limit", "infeasible", "unbounded", "
             "error", "killed", "failed"}
 
 
+def emit(text: str, out: str | None) -> None:
+    """Print a finished Markdown table, and write it to ``out`` when given."""
+    print(text)
+    if out:
+        Path(out).write_text(text + "\n", encoding="utf-8")
+
+
 def machine() -> dict[str, str]:
     """What the numbers were measured on."""
     cpu = platform.processor() or platform.machine()

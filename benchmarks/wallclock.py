@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .report import emit
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -118,10 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                             f"{'yes' if r['wall'] <= cap else '**no**'} | {r['exit']} | "
                             f"{r['termination']} | {phases} | {lat} |")
                 print(rows[-1], flush=True)
-    table = "\n".join(rows)
-    print(table)
-    if a.out:
-        Path(a.out).write_text(table + "\n", encoding="utf-8")
+    emit("\n".join(rows), a.out)
     return 0
 
 

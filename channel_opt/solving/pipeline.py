@@ -418,8 +418,8 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
         log.info("LP relaxation: %s in %.1f s%s", rel.status, rel.seconds,
                  "" if rel.bound is None else f", bound {rel.bound:,.2f}")
         phase_left = left()
-        if rel.duals is not None and rel.status != INFEASIBLE and (
-                phase_left is None or phase_left > 0.5):  # the options at the LP's prices
+        # the options valued at the LP's prices (no duals from an infeasible LP)
+        if rel.duals is not None and (phase_left is None or phase_left > 0.5):
             priced = construct(am, data, time_limit=phase_left,
                                unit_value=priced_sales_values(am, rel.duals))
             if priced.objective is not None and (start.objective is None
