@@ -17,7 +17,8 @@ from channel_opt.model import build_array_model
 from channel_opt.solving import pipeline
 from channel_opt.solving.budget import Budget
 from channel_opt.solving.engines import OPTIMAL
-from channel_opt.solving.relaxation import priced_sales_values, relax
+from channel_opt.solving.check import check_rows
+from channel_opt.solving.relaxation import dual_bound, priced_sales_values, relax, rounded_plan
 
 
 def labour_case() -> tuple[object, object]:
@@ -40,13 +41,15 @@ def test_lp_bound_and_the_price_of_labour_by_hand() -> None:
 
 def test_a_limited_solve_reports_the_lp_bound_where_the_cheap_one_is_loose() -> None:
     am, data = build_array_model(parity_levels_scenario())
-    start = pipeline._construct(am, data, Budget(60.0), share=0.5)
+    start, rel = pipeline._construct(am, data, Budget(60.0), share=0.5)
+    assert rel is not None and rel.bound == pytest.approx(480.0, rel=1e-9)
     assert start.x is not None
     assert start.objective == pytest.approx(480.0, rel=1e-9)
     assert start.bound == pytest.approx(480.0, rel=1e-9)  # the LP's
     # no LP without a limit: the cheap bound, the cell's three (its most channels) best
     # options each alone: online promo 300 + online full 250 + store 150
-    unlimited = pipeline._construct(am, data, Budget(None), share=0.5)
+    unlimited, no_lp = pipeline._construct(am, data, Budget(None), share=0.5)
+    assert no_lp is None
     assert unlimited.bound == pytest.approx(700.0, rel=1e-9)
 
 
@@ -59,3 +62,72 @@ def test_duals_have_the_reduced_cost_sign() -> None:
     # at a maximum: a column below its upper bound has no positive reduced cost
     free_up = rel.x < up - 1e-7
     assert np.all(reduced[free_up] <= 1e-7)
+
+
+@pytest.mark.parametrize("method", ["simplex", "ipm", "pdlp"])
+def test_every_lp_method_gives_the_bound_by_hand(method: str) -> None:
+    # 430 by hand; the interior point method stops without crossover and PDLP at a
+    # duality gap of 1e-5: their duals still give a valid bound, close to 430
+    am, _ = labour_case()
+    rel = relax(am, method=method)
+    assert rel.bound is not None
+    assert 430.0 - 1e-9 <= rel.bound <= 430.0 * (1 + 1e-4)
+
+
+def test_any_prices_give_a_valid_bound() -> None:
+    # the Lagrangian of any row prices bounds the optimum (430) from above; at the LP's
+    # duals it is the LP bound
+    am, _ = labour_case()
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        pi = rng.normal(0.0, 20.0, am.n_rows) * (rng.random(am.n_rows) < 0.5)
+        assert dual_bound(am, pi) >= 430.0 - 1e-9
+    assert dual_bound(am, np.zeros(am.n_rows)) >= 430.0
+    rel = relax(am)
+    assert rel.duals is not None
+    assert dual_bound(am, rel.duals) == pytest.approx(430.0, rel=1e-9)
+
+
+def floor_without_cover() -> tuple[object, object]:
+    """Store opening 200, partner floor 60 that needs store and dealer both open: the
+    optimum is 480 - 200 = 280 (tests/test_formulation_strength.py). Without the floor
+    cover cut the LP opens the store by 2/3 (bound 296.67).
+    """
+    t = edit(edit(base_tables(), "channels", "store", open_cost=200.0), "regions", "north",
+             partner_profit_floor=60.0)
+    am, data = build_array_model(scenario(t, rules={"partner_floor": True}))
+    am.cons["partner_floor_cover"].lower[:] = -np.inf
+    return am, data
+
+
+def test_the_plan_rounded_from_a_fractional_lp_is_the_optimum() -> None:
+    am, _ = floor_without_cover()
+    rel = relax(am)
+    assert rel.bound == pytest.approx(330 - 100 / 3, rel=1e-9)
+    assert rel.x is not None
+    integer = am.integrality().astype(bool)
+    assert (np.abs(rel.x[integer] - np.rint(rel.x[integer])) > 1e-6).any()  # fractional
+    x = rounded_plan(am, rel.x, time_limit=10.0)
+    assert x is not None and not check_rows(am, x)
+    assert float(am.cost @ x) == pytest.approx(280.0, rel=1e-9)
+
+
+def test_no_rounded_plan_where_the_fixed_columns_leave_none() -> None:
+    # every yes/no decision fixed at 0: nothing opens, the floor of 60 cannot be met
+    am, _ = floor_without_cover()
+    assert rounded_plan(am, np.zeros(am.n_cols), time_limit=10.0) is None
+
+
+def test_a_limited_solve_proven_by_the_lp_does_not_start_the_solver(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # as a large model (the constructive phase runs first): duo's LP bound is its
+    # optimum 2,666.67 and its plan reaches it, so the run needs no MIP
+    from scenario_factory import duo
+
+    from channel_opt.solving import solve
+
+    monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", -1)
+    sol = solve(duo(), time_limit=60.0)
+    assert sol.plan_status == "optimal" and sol.gap == 0.0
+    assert sol.objective == pytest.approx(8000 / 3, rel=1e-9)
+    assert "not started" in sol.solver_message and "process" not in sol.timings

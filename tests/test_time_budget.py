@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from channel_opt.cli import main
 from channel_opt.model import build_array_model
 from channel_opt.solving import pipeline
 from channel_opt.solving.budget import Budget, grace_seconds, process_age
+from channel_opt.solving.engines import LIMIT
+from channel_opt.solving.relaxation import Relaxation
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -115,8 +118,10 @@ def test_summary_has_every_phase(tmp_path: Path, small: bool,
     import yaml
     from scenario_factory import duo_tables
 
-    if not small:  # as a model too large to solve in this process is
+    if not small:  # as a model too large to solve in this process is, whose LP
+        # relaxation does not settle it (duo's would: the solver would not start)
         monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", -1)
+        monkeypatch.setattr(pipeline, "relax", lambda *a, **k: Relaxation(LIMIT))
     scen = tmp_path / "duo.yaml"
     scen.write_text(yaml.safe_dump({"name": "duo", "tables": duo_tables()}), encoding="utf-8")
     assert main(["-q", "solve", str(scen), "--out", str(tmp_path / "r"), "--time-limit", "60",
@@ -160,11 +165,20 @@ def _spy_phases(monkeypatch: pytest.MonkeyPatch, budget: Budget) -> list[dict[st
 
     real_construct, real_sens, real_diag = pipeline.construct, pipeline.lp_sensitivity, \
         pipeline.diagnose
+    real_relax, real_round = pipeline.relax, pipeline.rounded_plan
 
     def construct(am: Any, data: Any, time_limit: float | None = None,
                   unit_value: Any = None) -> Any:  # the plain plan, then one at LP prices
         note("heuristic" if unit_value is None else "heuristic at LP prices", time_limit)
         return real_construct(am, data, time_limit=time_limit, unit_value=unit_value)
+
+    def relax(am: Any, time_limit: float | None = None, **kw: Any) -> Any:
+        note("lp", time_limit)  # its bound withheld: duo's LP would settle the run
+        return replace(real_relax(am, time_limit, **kw), bound=None)
+
+    def rounded(am: Any, x: Any, time_limit: float | None, mip_gap: float = 1e-4) -> Any:
+        note("rounding", time_limit)
+        return real_round(am, x, time_limit, mip_gap)
 
     def watched(name: str, am: Any, opts: Any, kill_after: float | None = None) -> Any:
         note("solve", opts.time_limit, kill_after=kill_after,
@@ -182,6 +196,8 @@ def _spy_phases(monkeypatch: pytest.MonkeyPatch, budget: Budget) -> list[dict[st
     monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", -1)  # every phase, as at scale
     monkeypatch.setattr(pipeline, "construct", construct)
     monkeypatch.setattr(pipeline, "solve_watched", watched)
+    monkeypatch.setattr(pipeline, "relax", relax)
+    monkeypatch.setattr(pipeline, "rounded_plan", rounded)
     monkeypatch.setattr(pipeline, "lp_sensitivity", sensitivity)
     monkeypatch.setattr(pipeline, "diagnose", diagnose)
     return calls
@@ -189,24 +205,29 @@ def _spy_phases(monkeypatch: pytest.MonkeyPatch, budget: Budget) -> list[dict[st
 
 def test_each_phase_gets_what_is_left_of_the_whole_limit(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """40 s limit, 12 s already used (load, start-up): the constructive plan may take
-    half of what is left after the 4 s post-solve reserve, the solver all of what is
-    left then minus the reserve (killed half a grace after the limit), and the
-    sensitivity LP what is left after the solve; no phase is given more than the
-    budget has left when it starts.
+    """40 s limit, 12 s already used (load, start-up): the constructive phase (plan, LP,
+    rounded plan, plan at the LP's prices) may take CONSTRUCT_SHARE of what is left
+    after the 4 s post-solve reserve, the solver all of what is left then minus the
+    reserve (killed half a grace after the limit), and the sensitivity LP what is left
+    after the solve; no phase is given more than the budget has left when it starts.
     """
     budget = Budget(40.0, start=time.monotonic() - 12.0)
     calls = _spy_phases(monkeypatch, budget)
     sol = pipeline.solve(duo(), budget=budget)
     assert sol.plan_status == "optimal" and sol.objective == pytest.approx(100 / 3 * 80)
     by = {c["phase"]: c for c in calls}
-    assert list(by) == ["heuristic", "heuristic at LP prices", "solve", "sensitivity"]
+    assert list(by) == ["heuristic", "lp", "rounding", "heuristic at LP prices", "solve",
+                        "sensitivity"]
     reserve = budget.post_solve_reserve()
     assert reserve == pytest.approx(4.0)
     h, s, e = by["heuristic"], by["solve"], by["sensitivity"]
-    assert h["limit"] == pytest.approx(0.5 * (h["left"] - reserve), abs=0.05)
-    # the plan at the LP's prices gets what the plain plan and the LP left of the phase
-    assert 0 < by["heuristic at LP prices"]["limit"] < h["limit"]
+    assert h["limit"] == pytest.approx(pipeline.CONSTRUCT_SHARE * (h["left"] - reserve),
+                                       abs=0.05)
+    # the LP gets LP_SHARE of what the plain plan left of the phase, the rounded plan
+    # what the LP left of it (duo's LP takes milliseconds), then the plan at the LP's
+    # prices what is left after that
+    assert by["lp"]["limit"] == pytest.approx(pipeline.LP_SHARE * h["limit"], abs=0.1)
+    assert 0 < by["heuristic at LP prices"]["limit"] < by["rounding"]["limit"] < h["limit"]
     assert s["limit"] == pytest.approx(s["left"] - reserve, abs=0.05)
     assert s["deadline_in"] == pytest.approx(s["limit"], abs=0.05)
     assert s["kill_after"] == pytest.approx(s["left"] + 0.5 * budget.grace, abs=0.05)

@@ -39,7 +39,7 @@ from .engines import (
 )
 from .heuristic import Construction, construct
 from .options import OptionsError, check_options
-from .relaxation import priced_sales_values, relax
+from .relaxation import Relaxation, lp_method, priced_sales_values, relax, rounded_plan
 from .results import kpis
 from .sensitivity import sensitivity as lp_sensitivity
 from .stochastic import METHOD_EF, METHOD_PH, StochasticResult, solve_two_stage
@@ -285,8 +285,10 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     small = in_process(am, backend)
     t = time.perf_counter()
     start: Construction | None = None
+    rel: Relaxation | None = None
     if not small:  # small models: only if the solver stops short (see below)
-        start = _construct(am, data, budget, share=0.5, reserve=budget.post_solve_reserve())
+        start, rel = _construct(am, data, budget, share=CONSTRUCT_SHARE,
+                                reserve=budget.post_solve_reserve(), mip_gap=mip_gap)
         timings["heuristic"] = time.perf_counter() - t
     solver_limit = budget.phase_limit(reserve=budget.post_solve_reserve())
     log.info("model: %d columns, %d rows; constructive plan %s; solving with %s%s",
@@ -298,14 +300,23 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
                         deadline=None if solver_limit is None else
                         time.monotonic() + solver_limit, solver_options=solver_options)
     raw: RawResult
+    # under a time limit, a plan within the gap of the LP bound needs no solver
+    proven = None if start is None or rel is None else \
+        relative_gap(start.objective, rel.bound)
     if am.n_cols == 0:
         raw = trivial_result(am)
+    elif proven is not None and proven <= mip_gap and start is not None:
+        log.info("the constructive plan is within the gap of the LP bound (%.3g): the "
+                 "solver is not started", proven)
+        raw = RawResult(OPTIMAL, start.x, start.objective, start.bound, solver,
+                        backend.version(), "not started: the plan rounded from the LP "
+                        "relaxation is within the gap of its bound")
     elif solver_limit is not None and solver_limit < MIN_PHASE_SECONDS:
         log.warning("time limit: no time left for the solver (%s)", budget.describe())
         raw = RawResult(TIME_LIMIT, None, None, None, solver, backend.version(),
                         "not started: the time limit was used up before the solve")
     elif how == "decompose":
-        raw = decompose(am, opts, workers=workers)
+        raw = decompose(am, opts, workers=workers, relaxation=rel)
     elif solver_limit is None or small:
         raw = backend.solve(am, opts)
     else:
@@ -314,7 +325,7 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
         start = Construction(None, None, math.inf)
         if raw.termination in (TIME_LIMIT, LIMIT) and am.n_cols:
             t = time.perf_counter()  # the solver stopped short: the incumbent of last resort
-            start = _construct(am, data, budget, share=0.5)  # half the reserve
+            start = _construct(am, data, budget, share=0.5)[0]  # half the reserve
             timings["heuristic"] = time.perf_counter() - t
     raw = _with_fallback(raw, start, am)
     timings["handoff"] = raw.handoff_seconds
@@ -382,57 +393,73 @@ def in_process(am: ArrayModel, backend: Backend) -> bool:
         sum(len(c.vals) for c in am.cons.values()) <= IN_PROCESS_NONZEROS
 
 
-# of what the constructive plan leaves of its phase (half the budget), what the LP
-# relaxation may take; the rest is for the plan at the LP's prices. Measured on a loaded
-# machine at 10^4 cells: conflict 47 s of simplex, its bound within 2.1 % of the best
-# plan where the cheap bound was 14 % off; all: 651 s (a stopped LP gives nothing)
-LP_SHARE = 0.7
+# of what the constructive plan leaves of its phase, what the LP relaxation may take;
+# the rest is for the plan rounded from it and the plan at the LP's prices. The LP (by
+# the interior point method above IPM_FROM_COLUMNS) is what carries the run at scale:
+# at 10^4 cells HiGHS' MIP does not finish its root within 120 s, while the LP takes
+# 66 s (capacity) and its rounded plan is within 0.14 % of its bound
+LP_SHARE = 0.8
+# of the budget, what the constructive phase (plans, LP, rounding) may take before the
+# solver; what it does not use goes to the solver
+CONSTRUCT_SHARE = 0.8
 
 
 def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
-               reserve: float = 0.0) -> Construction:
+               reserve: float = 0.0, mip_gap: float = DEFAULT_MIP_GAP
+               ) -> tuple[Construction, Relaxation | None]:
     """The constructive plan within ``share`` of what the budget leaves after
     ``reserve`` (skipped, with a warning, when that is under half a second).
 
-    Under a time limit (the solver may stop before its root bound) the LP relaxation
-    follows, within ``LP_SHARE`` of what the plan left of the phase: its optimum is the
-    bound reported if the solver has none better, and its row prices value the options
-    of a second constructive plan
-    (:func:`~channel_opt.solving.relaxation.priced_sales_values`); the better plan is
-    kept.
+    Under a time limit (the solver may stop before its own root bound) the LP
+    relaxation follows, within ``LP_SHARE`` of what the plan left of the phase: its
+    Lagrangian value is the bound reported if the solver has none better
+    (:func:`~channel_opt.solving.relaxation.dual_bound`), its point is rounded into a
+    plan (:func:`~channel_opt.solving.relaxation.rounded_plan`) and its row prices value
+    the options of a second constructive plan
+    (:func:`~channel_opt.solving.relaxation.priced_sales_values`); the best plan is
+    kept. The relaxation is returned with it (None when not solved) for the
+    decomposition's multipliers.
     """
     limit = budget.phase_limit(share, reserve=reserve)
     if limit is not None and limit < 0.5 * MIN_PHASE_SECONDS:
         log.warning("time limit: no time for the constructive plan (%s)", budget.describe())
-        return Construction(None, None, math.inf)
+        return Construction(None, None, math.inf), None
     t0 = time.monotonic()
 
     def left() -> float | None:
         return None if limit is None else limit - (time.monotonic() - t0)
 
+    def keep(x: np.ndarray | None, how: str) -> None:
+        if x is None or check_rows(am, x):
+            return
+        value = float(am.cost @ x)
+        if start.objective is None or value > start.objective:
+            log.info("%s: %s (before: %s)", how, f"{value:,.2f}", start.objective)
+            start.x, start.objective = x, value
+
     start = construct(am, data, time_limit=limit)
     rel = None
     phase_left = left()
-    if phase_left is not None and phase_left > 1.0:  # the LP's bound and prices
-        rel = relax(am, time_limit=LP_SHARE * phase_left)
-        log.info("LP relaxation: %s in %.1f s%s", rel.status, rel.seconds,
-                 "" if rel.bound is None else f", bound {rel.bound:,.2f}")
+    if phase_left is not None and phase_left > 1.0:  # the LP's bound, point and prices
+        rel = relax(am, time_limit=LP_SHARE * phase_left, method=lp_method(am))
+        log.info("LP relaxation (%s): %s in %.1f s%s", lp_method(am), rel.status,
+                 rel.seconds, "" if rel.bound is None else f", bound {rel.bound:,.2f}")
         phase_left = left()
+        if rel.status == OPTIMAL and rel.x is not None and \
+                (phase_left is None or phase_left > 0.5):
+            keep(rounded_plan(am, rel.x, phase_left, mip_gap), "plan rounded from the LP")
+            phase_left = left()
         # the options valued at the LP's prices (no duals from an infeasible LP)
         if rel.duals is not None and (phase_left is None or phase_left > 0.5):
-            priced = construct(am, data, time_limit=phase_left,
-                               unit_value=priced_sales_values(am, rel.duals))
-            if priced.objective is not None and (start.objective is None
-                                                 or priced.objective > start.objective):
-                log.info("constructive plan at the LP's prices: %s (plain: %s)",
-                         f"{priced.objective:,.2f}", start.objective)
-                start.x, start.objective = priced.x, priced.objective
+            keep(construct(am, data, time_limit=phase_left,
+                           unit_value=priced_sales_values(am, rel.duals)).x,
+                 "constructive plan at the LP's prices")
     # the bound reported when the solver has none: capacities priced (no LP solve)
     start.bound = min(start.bound, capacity_bound(
         am, data, start.objective, seconds=5.0 if limit is None else 0.1 * limit))
     if rel is not None and rel.bound is not None:
         start.bound = min(start.bound, rel.bound)
-    return start
+    return start, rel
 
 
 def _two_stage(scenario: Scenario, options: dict[str, Any], timings: dict[str, float],

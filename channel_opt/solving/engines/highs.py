@@ -333,19 +333,31 @@ class LpResult:
     col_dual: np.ndarray | None = None
 
 
+LP_METHODS = ("simplex", "ipm", "pdlp")
+
+
 def solve_lp(arrays: HighsArrays, time_limit: float | None = None, *,
-             first_order: bool = False) -> LpResult:
-    """The LP relaxation of a model given as HiGHS arrays (integrality dropped), by the
-    default LP solver or, ``first_order``, by PDLP (to a duality gap of 1e-5).
+             method: str = "simplex") -> LpResult:
+    """The LP relaxation of a model given as HiGHS arrays (integrality dropped), by
+    ``method``: HiGHS' dual simplex, its interior point method without crossover
+    (``ipm``: much faster on large models, measured 2.6x at 10^4 cells; its point is
+    approximate) or PDLP (first order, to a duality gap of 1e-5). An approximate point
+    and its duals still give a valid bound: see
+    :func:`~channel_opt.solving.relaxation.dual_bound`.
     """
     import highspy
 
+    if method not in LP_METHODS:
+        raise ValueError(f"unknown LP method {method!r}: use one of {', '.join(LP_METHODS)}")
     with quiet_stdout():
         h = highs_from_arrays(replace(arrays, integrality=np.zeros_like(arrays.integrality)))
     h.setOptionValue("output_flag", False)
-    if first_order:
+    if method == "pdlp":
         h.setOptionValue("solver", "pdlp")
         h.setOptionValue("pdlp_d_gap_tol", 1e-5)
+    elif method == "ipm":
+        h.setOptionValue("solver", "ipm")
+        h.setOptionValue("run_crossover", "off")
     if time_limit is not None:
         h.setOptionValue("time_limit", max(0.1, float(time_limit)))
     h.run()
