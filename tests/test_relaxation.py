@@ -16,8 +16,8 @@ from scenario_factory import base_tables, edit, parity_levels_scenario, scenario
 from channel_opt.model import build_array_model
 from channel_opt.solving import pipeline
 from channel_opt.solving.budget import Budget
-from channel_opt.solving.engines import OPTIMAL
 from channel_opt.solving.check import check_rows
+from channel_opt.solving.engines import OPTIMAL
 from channel_opt.solving.relaxation import dual_bound, priced_sales_values, relax, rounded_plan
 
 

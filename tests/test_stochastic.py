@@ -10,6 +10,7 @@ from scaled tables, not by the package).
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import subprocess
@@ -58,6 +59,18 @@ def test_vss_duo_reproduces_the_hand_computed_values() -> None:
     assert offered["channel"].tolist() == ["store", "store"]
     assert dict(zip(offered[SCENARIO_COLUMN], offered["sales"], strict=True)) == \
         pytest.approx({"low": 20.0, "high": 80.0})
+
+
+def test_under_a_time_limit_the_lp_phase_keeps_the_hand_values(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # under a limit the extensive form's LP (bound 1,906.25: the store opened in part)
+    # and the plan rounded from it (1,500) come first; the MIP still proves 1,500
+    with caplog.at_level(logging.INFO, logger="channel_opt.solving.relaxation"):
+        sol = solve(VSS_DUO, time_limit=60.0)
+    assert "plan rounded from the LP: 1,500.00" in caplog.text
+    assert sol.plan_status == "optimal" and sol.bound == pytest.approx(1500.0)
+    s = sol.summary()
+    assert (s["rp"], s["eev"], s["vss"], s["evpi"]) == pytest.approx((1500, 1400, 100, 25))
 
 
 def test_deterministic_solves_the_expected_value_problem() -> None:

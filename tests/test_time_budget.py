@@ -21,7 +21,7 @@ from scenario_factory import duo
 
 from channel_opt.cli import main
 from channel_opt.model import build_array_model
-from channel_opt.solving import pipeline
+from channel_opt.solving import pipeline, relaxation
 from channel_opt.solving.budget import Budget, grace_seconds, process_age
 from channel_opt.solving.engines import LIMIT
 from channel_opt.solving.relaxation import Relaxation
@@ -121,7 +121,7 @@ def test_summary_has_every_phase(tmp_path: Path, small: bool,
     if not small:  # as a model too large to solve in this process is, whose LP
         # relaxation does not settle it (duo's would: the solver would not start)
         monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", -1)
-        monkeypatch.setattr(pipeline, "relax", lambda *a, **k: Relaxation(LIMIT))
+        monkeypatch.setattr(relaxation, "relax", lambda *a, **k: Relaxation(LIMIT))
     scen = tmp_path / "duo.yaml"
     scen.write_text(yaml.safe_dump({"name": "duo", "tables": duo_tables()}), encoding="utf-8")
     assert main(["-q", "solve", str(scen), "--out", str(tmp_path / "r"), "--time-limit", "60",
@@ -165,7 +165,7 @@ def _spy_phases(monkeypatch: pytest.MonkeyPatch, budget: Budget) -> list[dict[st
 
     real_construct, real_sens, real_diag = pipeline.construct, pipeline.lp_sensitivity, \
         pipeline.diagnose
-    real_relax, real_round = pipeline.relax, pipeline.rounded_plan
+    real_relax, real_round = relaxation.relax, relaxation.rounded_plan
 
     def construct(am: Any, data: Any, time_limit: float | None = None,
                   unit_value: Any = None) -> Any:  # the plain plan, then one at LP prices
@@ -196,8 +196,8 @@ def _spy_phases(monkeypatch: pytest.MonkeyPatch, budget: Budget) -> list[dict[st
     monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", -1)  # every phase, as at scale
     monkeypatch.setattr(pipeline, "construct", construct)
     monkeypatch.setattr(pipeline, "solve_watched", watched)
-    monkeypatch.setattr(pipeline, "relax", relax)
-    monkeypatch.setattr(pipeline, "rounded_plan", rounded)
+    monkeypatch.setattr(relaxation, "relax", relax)
+    monkeypatch.setattr(relaxation, "rounded_plan", rounded)
     monkeypatch.setattr(pipeline, "lp_sensitivity", sensitivity)
     monkeypatch.setattr(pipeline, "diagnose", diagnose)
     return calls

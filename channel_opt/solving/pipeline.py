@@ -39,7 +39,7 @@ from .engines import (
 )
 from .heuristic import Construction, construct
 from .options import OptionsError, check_options
-from .relaxation import Relaxation, lp_method, priced_sales_values, relax, rounded_plan
+from .relaxation import Relaxation, lp_phase, priced_sales_values
 from .results import kpis
 from .sensitivity import sensitivity as lp_sensitivity
 from .stochastic import METHOD_EF, METHOD_PH, StochasticResult, solve_two_stage
@@ -441,14 +441,9 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
     rel = None
     phase_left = left()
     if phase_left is not None and phase_left > 1.0:  # the LP's bound, point and prices
-        rel = relax(am, time_limit=LP_SHARE * phase_left, method=lp_method(am))
-        log.info("LP relaxation (%s): %s in %.1f s%s", lp_method(am), rel.status,
-                 rel.seconds, "" if rel.bound is None else f", bound {rel.bound:,.2f}")
+        rel, x = lp_phase(am, phase_left, mip_gap, lp_share=LP_SHARE)
+        keep(x, "plan rounded from the LP")
         phase_left = left()
-        if rel.status == OPTIMAL and rel.x is not None and \
-                (phase_left is None or phase_left > 0.5):
-            keep(rounded_plan(am, rel.x, phase_left, mip_gap), "plan rounded from the LP")
-            phase_left = left()
         # the options valued at the LP's prices (no duals from an infeasible LP)
         if rel.duals is not None and (phase_left is None or phase_left > 0.5):
             keep(construct(am, data, time_limit=phase_left,

@@ -11,6 +11,7 @@ maximization, whatever sign convention HiGHS used.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -20,8 +21,11 @@ import numpy as np
 from ..model.families.core import SALES
 from ..model.linear import ArrayModel, HighsArrays, highs_arrays
 from ..model.registry import ROW
-from .engines import engine_with
+from .check import check_rows
+from .engines import OPTIMAL, engine_with
 from .engines.highs import solve_lp
+
+log = logging.getLogger(__name__)
 
 PRICED_ROLES = ("floor", "capacity")  # the rows whose duals price a unit sold
 
@@ -143,3 +147,26 @@ def rounded_plan(am: ArrayModel, x_lp: np.ndarray, time_limit: float | None,
     session.set_col_bounds(cols, value[cols], value[cols])
     out = session.solve(time_limit=time_limit, mip_gap=mip_gap)
     return out.x
+
+
+def lp_phase(am: ArrayModel, time_limit: float | None, mip_gap: float,
+             lp_share: float = 0.8) -> tuple[Relaxation, np.ndarray | None]:
+    """The LP relaxation within ``lp_share`` of ``time_limit`` (by :func:`lp_method`),
+    then the plan rounded from it (:func:`rounded_plan`) in what is left: the bound and
+    the plan a run gets before (or instead of) the MIP solver at scale. The plan is
+    None when the LP did not finish, no time is left, or the rounding found none; it
+    passes the row check otherwise.
+    """
+    t0 = time.monotonic()
+    rel = relax(am, time_limit=None if time_limit is None else lp_share * time_limit,
+                method=lp_method(am))
+    log.info("LP relaxation (%s): %s in %.1f s%s", lp_method(am), rel.status, rel.seconds,
+             "" if rel.bound is None else f", bound {rel.bound:,.2f}")
+    left = None if time_limit is None else time_limit - (time.monotonic() - t0)
+    if rel.status != OPTIMAL or rel.x is None or (left is not None and left < 0.5):
+        return rel, None
+    x = rounded_plan(am, rel.x, left, mip_gap)
+    if x is None or check_rows(am, x):
+        return rel, None
+    log.info("plan rounded from the LP: %s", f"{float(am.cost @ x):,.2f}")
+    return rel, x

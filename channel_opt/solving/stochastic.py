@@ -55,12 +55,14 @@ from .backends import (
 from .budget import MIN_PHASE_SECONDS
 from .check import check_plan, check_rows
 from .heuristic import construct
+from .relaxation import lp_phase
 from .results import extract_tables, kpis, tidy_plan
 
 log = logging.getLogger(__name__)
 
 METHOD_EF = "extensive_form"
 METHOD_PH = "progressive_hedging"
+LP_PHASE_SHARE = 0.8  # of the extensive form's time, what its LP and rounding may take
 PH_RESERVE = 0.15  # share of the time limit kept from mpi-sppy (start-up, plan evaluation)
 
 
@@ -262,20 +264,37 @@ def _ef_plan(ms: list[Member], o: _Opts, log_file: str | None, values: bool,
     ts = extensive_form(ms, name=f"{ms[0].scenario.name}_two_stage")
     log.info("extensive form of %d demand scenarios: %d columns, %d rows", len(ms),
              ts.am.n_cols, ts.am.n_rows)
-    start = None
+    start: np.ndarray | None = None
     if ev is not None and ev.plans is not None:  # the EV design operated in each scenario
         start = np.zeros(ts.am.n_cols)
         for mp, x in zip(ts.col_map, ev.plans, strict=True):
             start[mp] = x
     # under a time limit the extensive form gets half of what is left; WS the rest
-    raw = _solve(ts.am, o, log_file, share=0.5 if values else 1.0, start=start)
+    share = 0.5 if values else 1.0
+    left = o.left()
+    lp_bound, origin = None, "the expected-value design"
+    if left is not None and left > 2.0:  # the LP's bound and the plan rounded from it
+        rel, rounded = lp_phase(ts.am, LP_PHASE_SHARE * share * left, o.mip_gap)
+        lp_bound = rel.bound
+        if rounded is not None and (start is None or
+                                    ts.am.cost @ rounded > ts.am.cost @ start):
+            start, origin = rounded, "rounded from the LP relaxation"
+    start_obj = None if start is None else float(ts.am.cost @ start)
+    proven = _gap(start_obj, lp_bound)
+    if proven is not None and proven <= o.mip_gap:
+        raw = RawResult(OPTIMAL, start, start_obj, lp_bound, o.solver, "",
+                        f"not started: the plan {origin} is within the gap of the LP bound")
+    else:
+        raw = _solve(ts.am, o, log_file, share=share, start=start)
     if start is not None and raw.termination in (TIME_LIMIT, LIMIT) and (
             raw.x is None or (raw.objective or -math.inf) < float(ts.am.cost @ start)):
-        # stopped without a better plan (e.g. the limit hit in presolve): the EV design
-        # operated in every scenario is a plan of the two-stage model
+        # stopped without a better plan (e.g. the limit hit in presolve): the start (the
+        # EV design operated in every scenario, or the LP's rounded plan) is a plan
         raw.x, raw.objective = start, float(ts.am.cost @ start)
-        raw.message += "; plan: the expected-value design (the solver found none better)"
+        raw.message += f"; plan: {origin} (the solver found none better)"
         raw = normalize_result(raw, ts.am.sense)
+    if lp_bound is not None and (raw.bound is None or lp_bound < raw.bound):
+        raw.bound = lp_bound
     if raw.x is None:
         return raw, None
     return raw, _tidy(ms, ts.design, [ts.member_x(s, raw.x) for s in range(len(ms))])
