@@ -1,20 +1,26 @@
-"""Time to a 1 % gap: region decomposition against one monolithic MIP (not a test).
+"""Time to a gap: region decomposition against one monolithic MIP, and the scaling
+table (not a test).
 
 For every family of ``benchmarks/generator.py`` at the given cell counts it writes
 the instance once and runs ``channel-opt solve`` as a user would, one run after the
 other on the same machine: ``--method decompose`` and ``--method monolithic`` with
-HiGHS (and SCIP with ``--scip`` when installed), all with ``--mip-gap 0.01`` and one
-``--time-limit``. A run that stops with a checked plan at gap <= 1 % took its wall
-time to get there; one that does not reports its gap at the limit. Prints a Markdown
-table (``--out`` writes it, ``--json`` the raw rows).
+HiGHS (``--methods`` picks; SCIP with ``--scip`` when installed), all with
+``--mip-gap`` = the target gap (``--gap``, 1 %) and one ``--time-limit``. A run that
+stops with a checked plan at gap <= the target took its wall time to get there; one
+that does not reports its gap at the limit. The peak resident memory of each run is
+that of its largest process (the command or the solver child it starts, from the
+kernel's accounting of the run: ``wait4``). Prints a Markdown table (``--out`` writes
+it, ``--json`` the raw rows).
 
     python -m benchmarks.decompose --cells 10000 --limit 120 [--family core capacity]
+    python -m benchmarks.decompose --cells 100000 --limit 600 --gap 0.02 --methods monolithic
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -28,18 +34,26 @@ TARGET_GAP = 0.01
 
 
 def run(scenario: Path, out: Path, *, method: str, solver: str, limit: float,
-        workers: int | None) -> dict[str, Any]:
-    """One command-line solve to its end: wall time and what ``summary.json`` says."""
+        workers: int | None, gap: float = TARGET_GAP) -> dict[str, Any]:
+    """One command-line solve to its end: wall time, peak memory and what
+    ``summary.json`` says.
+    """
     cmd = [sys.executable, "-m", "channel_opt.cli", "-q", "solve", str(scenario), "--out",
            str(out), "--time-limit", str(limit), "--solver", solver, "--method", method,
-           "--mip-gap", str(TARGET_GAP), "--no-plots", "--overwrite"]
+           "--mip-gap", str(gap), "--no-plots", "--overwrite"]
     if workers is not None and method == "decompose":
         cmd += ["--workers", str(workers)]
     t = time.monotonic()
-    p = subprocess.run(cmd, env=_env(), cwd=ROOT, capture_output=True, text=True, check=False)
-    wall = time.monotonic() - t
+    with tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen(cmd, env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL,
+                             stderr=err, text=True)
+        _, status, usage = os.wait4(p.pid, 0)  # maxrss: the largest process of the run
+        p.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - t
+        err.seek(0)
+        stderr = err.read()
     row: dict[str, Any] = {"method": method, "solver": solver, "wall": wall,
-                           "exit": p.returncode}
+                           "exit": p.returncode, "peak_gb": usage.ru_maxrss / 2**20}
     summary = out / "summary.json"
     if summary.exists():
         s = json.loads(summary.read_text())
@@ -47,43 +61,51 @@ def run(scenario: Path, out: Path, *, method: str, solver: str, limit: float,
                    gap=s["gap"], iterations=(s.get("method") or {}).get("iterations"),
                    bound_origin=(s.get("method") or {}).get("bound_origin"))
     else:
-        row.update(plan="none", error=p.stderr[-500:])
+        row.update(plan="none", error=stderr[-500:])
     reached = row.get("plan") in ("optimal", "feasible") and row.get("gap") is not None \
-        and row["gap"] <= TARGET_GAP + 1e-12
+        and row["gap"] <= gap + 1e-12
     row["time_to_target"] = wall if reached else None
     return row
 
 
-def _fmt(r: dict[str, Any]) -> str:
+def _fmt(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "–"
+    mem = f", {r['peak_gb']:.1f} GB" if r.get("peak_gb") else ""
     if r.get("plan") in (None, "none"):
-        return f"no plan ({r['wall']:.0f} s)"
+        return f"no plan ({r['wall']:.0f} s{mem})"
     gap = "n/a" if r.get("gap") is None else f"{r['gap']:.2%}"
     if r["time_to_target"] is not None:
-        return f"**{r['time_to_target']:.1f} s** (gap {gap})"
-    return f"not reached: gap {gap} at {r['wall']:.0f} s"
+        return f"**{r['time_to_target']:.1f} s** (gap {gap}{mem})"
+    return f"not reached: gap {gap} at {r['wall']:.0f} s{mem}"
 
 
-def table(rows: list[dict[str, Any]], solvers: list[str]) -> str:
-    """Markdown: one line per family and size, one column per method."""
-    heads = ["family", "cells", "decompose (HiGHS regions)"] + \
-        [f"monolithic {s}" for s in solvers] + ["speed-up vs HiGHS", "decompose: iterations, bound"]
+def table(rows: list[dict[str, Any]], solvers: list[str], gap: float = TARGET_GAP) -> str:
+    """Markdown: one line per family and size, one column per method run."""
+    has_dec = any(r["method"] == "decompose" for r in rows)
+    heads = ["family", "cells"] + (["decompose (HiGHS regions)"] if has_dec else []) + \
+        [f"monolithic {s}" for s in solvers] + \
+        (["speed-up vs HiGHS", "decompose: iterations, bound"] if has_dec else [])
     lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     keys = sorted({(r["family"], r["cells"]) for r in rows}, key=lambda k: (k[1], k[0]))
     for fam, n in keys:
         mine = [r for r in rows if r["family"] == fam and r["cells"] == n]
-        dec = next(r for r in mine if r["method"] == "decompose")
         mono = {r["solver"]: r for r in mine if r["method"] == "monolithic"}
-        h = mono.get("highs")
-        if h is not None and dec["time_to_target"] and h["time_to_target"]:
-            speed = f"{h['time_to_target'] / dec['time_to_target']:.1f}x"
-        elif dec["time_to_target"] and h is not None:
-            speed = "monolithic never reached 1 %"
-        else:
-            speed = "–"
-        info = f"{dec.get('iterations')}, {dec.get('bound_origin')}"
-        lines.append("| " + " | ".join([fam, f"{n:,}", _fmt(dec)] +
-                                        [_fmt(mono[s]) if s in mono else "–" for s in solvers]
-                                        + [speed, info]) + " |")
+        cells = [fam, f"{n:,}"]
+        dec = next((r for r in mine if r["method"] == "decompose"), None)
+        if dec is not None:
+            cells.append(_fmt(dec))
+        cells += [_fmt(mono.get(s)) for s in solvers]
+        if dec is not None:
+            h = mono.get("highs")
+            if h is not None and dec["time_to_target"] and h["time_to_target"]:
+                speed = f"{h['time_to_target'] / dec['time_to_target']:.1f}x"
+            elif dec["time_to_target"] and h is not None:
+                speed = f"monolithic never reached {gap:.0%}"
+            else:
+                speed = "–"
+            cells += [speed, f"{dec.get('iterations')}, {dec.get('bound_origin')}"]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -98,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=float, default=120.0)
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--scip", action="store_true", help="also monolithic SCIP")
+    ap.add_argument("--methods", nargs="+", default=["decompose", "monolithic"],
+                    choices=["decompose", "monolithic"])
+    ap.add_argument("--gap", type=float, default=TARGET_GAP, help="target gap (--mip-gap)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", help="write the Markdown table here")
     ap.add_argument("--json", help="write the raw rows here")
@@ -108,15 +133,16 @@ def main(argv: list[str] | None = None) -> int:
         for n in a.cells:
             for fam in a.family:
                 scen = write_instance(fam, n, Path(tmp) / f"{fam}_{n}", a.seed)
-                for method, solver in [("decompose", "highs")] + \
-                        [("monolithic", s) for s in solvers]:
+                runs = ([("decompose", "highs")] if "decompose" in a.methods else []) + \
+                    ([("monolithic", s) for s in solvers] if "monolithic" in a.methods else [])
+                for method, solver in runs:
                     r = run(scen, Path(tmp) / "out", method=method, solver=solver,
-                            limit=a.limit, workers=a.workers)
+                            limit=a.limit, workers=a.workers, gap=a.gap)
                     r.update(family=fam, cells=n, limit=a.limit)
                     rows.append(r)
                     print(json.dumps({k: v for k, v in r.items() if k != "error"}),
                           file=sys.stderr, flush=True)
-    md = table(rows, solvers)
+    md = table(rows, solvers, a.gap)
     print(md)
     if a.out:
         Path(a.out).write_text(md + "\n")
