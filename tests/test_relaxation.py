@@ -64,10 +64,11 @@ def test_duals_have_the_reduced_cost_sign() -> None:
     assert np.all(reduced[free_up] <= 1e-7)
 
 
-@pytest.mark.parametrize("method", ["simplex", "ipm", "pdlp"])
+@pytest.mark.parametrize("method", ["simplex", "ipm", "pdlp", "concurrent"])
 def test_every_lp_method_gives_the_bound_by_hand(method: str) -> None:
     # 430 by hand; the interior point method stops without crossover and PDLP at a
-    # duality gap of 1e-5: their duals still give a valid bound, close to 430
+    # duality gap of 1e-5: their duals still give a valid bound, close to 430;
+    # concurrent takes whichever of simplex and interior point settles it first
     am, _ = labour_case()
     rel = relax(am, method=method)
     assert rel.bound is not None
@@ -131,3 +132,22 @@ def test_a_limited_solve_proven_by_the_lp_does_not_start_the_solver(
     assert sol.plan_status == "optimal" and sol.gap == 0.0
     assert sol.objective == pytest.approx(8000 / 3, rel=1e-9)
     assert "not started" in sol.solver_message and "process" not in sol.timings
+
+
+def test_concurrent_lp_equals_the_simplex_on_a_generated_family() -> None:
+    # 10^2 cells of `capacity` (binding labour and DC rows): whichever method wins,
+    # the bound is the simplex optimum to 1e-7 and the loser's thread has stopped
+    import threading
+
+    from benchmarks.generator import generate
+
+    from channel_opt.scenario import Scenario
+
+    tables, settings = generate("capacity", 100, 3)
+    am, _ = build_array_model(Scenario.from_frames(tables, settings, name="cap"))
+    exact, both = relax(am, method="simplex"), relax(am, method="concurrent")
+    assert exact.bound is not None and both.bound is not None
+    assert both.bound == pytest.approx(exact.bound, rel=1e-7)
+    assert both.bound >= exact.bound - 1e-6 * abs(exact.bound)
+    assert not [t for t in threading.enumerate() if t.daemon and t.is_alive()
+                and t.name.startswith("Thread") and "run" in repr(t)]

@@ -395,7 +395,7 @@ def in_process(am: ArrayModel, backend: Backend) -> bool:
 
 # of what the constructive plan leaves of its phase, what the LP relaxation may take;
 # the rest is for the plan rounded from it and the plan at the LP's prices. The LP (by
-# the interior point method above IPM_FROM_COLUMNS) is what carries the run at scale:
+# simplex and interior point side by side on large models) carries the run at scale:
 # at 10^4 cells HiGHS' MIP does not finish its root within 120 s, while the LP takes
 # 66 s (capacity) and its rounded plan is within 0.14 % of its bound
 LP_SHARE = 0.8

@@ -118,14 +118,15 @@ def priced_sales_values(am: ArrayModel, duals: np.ndarray,
 
 def lp_method(am: ArrayModel) -> str:
     """The LP method for a relaxation of ``am``: the dual simplex up to
-    ``IPM_FROM_COLUMNS`` columns, the interior point method without crossover above
-    (10^3 cells of `capacity`, 13,581 columns: simplex 2.6 s, IPM 6.4 s; 10^4 cells,
-    154,246 columns: simplex 171 s, IPM 66 s; the bounds agree to 1e-9).
+    ``CONCURRENT_FROM_COLUMNS`` columns, above it simplex and interior point side by
+    side (``concurrent``), since which is faster depends on the instance (10^3 cells of
+    `capacity`, 13,581 columns: simplex 2.6 s, IPM 6.4 s; 10^4 cells, 154,246 columns:
+    simplex 171 s, IPM 66 s; `conflict` at 10^4: simplex 47 s, IPM 82-141 s).
     """
-    return "ipm" if am.n_cols >= IPM_FROM_COLUMNS else "simplex"
+    return "concurrent" if am.n_cols >= CONCURRENT_FROM_COLUMNS else "simplex"
 
 
-IPM_FROM_COLUMNS = 50_000
+CONCURRENT_FROM_COLUMNS = 50_000
 INTEGRAL = 1e-6  # an LP value this close to an integer counts as integral
 
 
