@@ -140,7 +140,6 @@ def test_concurrent_lp_equals_the_simplex_on_a_generated_family() -> None:
     import threading
 
     from benchmarks.generator import generate
-
     from channel_opt.scenario import Scenario
 
     tables, settings = generate("capacity", 100, 3)
