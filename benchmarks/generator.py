@@ -98,6 +98,8 @@ KNOBS: dict[str, float] = {
     "labour": 0.5, "shelf": 0.35, "dealer_cap": 0.8, "dc": 0.7, "inventory_lo": 0.5,
     "inventory_hi": 0.8, "floor_lo": 1.02, "floor_hi": 1.12, "dealer_min": 1.2,
     "service": 1.05, "overlap_cost": 0.12, "overlap_budget": 0.25,
+    "policy_cost": 0.1,  # the commission policy's cost, of a floor region's partner income
+    "far_floor": 0.0,  # share of floor regions whose floor is near the most partners can earn
 }
 
 
@@ -129,9 +131,10 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            "partner floors, commission decision, inventory; no dealers for out-of-season "
            "goods", {"price_parity": {"band": 0.15}, "overlap": {},
                      "partner_floor": True,
-                     "commission": {"share": 0.04, "decision": True, "policy_cost": 3000.0},
+                     "commission": {"share": 0.04, "decision": True},
                      "inventory": True}, price_levels=True, shape="apparel",
-           knobs={"floor_lo": 1.05, "floor_hi": 1.35}),
+           knobs={"floor_lo": 1.05, "floor_hi": 1.35, "policy_cost": 0.02,
+                  "far_floor": 0.3}),
 )}
 
 
@@ -331,12 +334,17 @@ def generate(family: str, n_cells: int, seed: int = 0) -> tuple[dict[str, pd.Dat
         use = has_stores & ((role == 0) if mixed else (rng.random(n_r) < 0.7))
         floor = np.where(use, np.minimum(p_nat * jitter(kn["floor_lo"], kn["floor_hi"], n_r),
                                          0.95 * pmax), 0.0)
+        # some floors out of the plan's easy reach: there paying commission may be cheaper
+        if kn["far_floor"] > 0:  # (no draw otherwise: the other families stay as they were)
+            far = use & (rng.random(n_r) < kn["far_floor"])
+            floor = np.where(far, np.maximum(floor, 0.9 * pmax), floor)
         regions["partner_profit_floor"] = np.round(floor, -1)
         com = rules.get("commission")
         if isinstance(com, dict) and "policy_cost" not in com and use.any():
-            # switching commission on costs a tenth of a floor region's partner income:
-            # worth it only where the floor is far out of reach
-            com["policy_cost"] = float(np.round(0.1 * np.median(p_nat[use]), -1))
+            # switching commission on costs a share of a floor region's partner income
+            # (a tenth; apparel 2 %): worth it only where the floor is far out of reach
+            com["policy_cost"] = float(np.round(kn["policy_cost"] * np.median(p_nat[use]),
+                                                -1))
     if "dealer_min_volume" in rules:
         vmin = np.minimum(kn["dealer_min"] * jitter(0.9, 1.1, n_r) * by_rk[:, 2],
                           0.9 * np.bincount(cr, weights=market[ci] * share * ramp_c[ci]

@@ -21,10 +21,11 @@ from benchmarks.families_check import check  # noqa: E402
 
 # The families whose calibration holds on seeds 0-3 at 10^3 cells (benchmarks/README.md,
 # "Families that bind"), with the size they are checked at here: conflict needs 10^3
-# (at 300 cells seed 0 the store sells 2.5 % of the units, seed 1 never marks down).
-# partners, all and apparel join when a quiet-machine sweep
+# (at 300 cells seed 0 the store sells 2.5 % of the units, seed 1 never marks down);
+# apparel holds on seeds 0-3 at 10^3 since some of its floors are out of easy reach.
+# partners and all join when a quiet-machine sweep
 # (``python -m benchmarks.families_check``) shows they hold.
-VERIFIED = (("core", 300), ("capacity", 300), ("conflict", 1000))
+VERIFIED = (("core", 300), ("capacity", 300), ("conflict", 1000), ("apparel", 1000))
 TIME_LIMIT = 120.0
 
 
