@@ -107,6 +107,10 @@ def report_markdown(sol: Solution, scen: Scenario, images: list[str]) -> str:
           f"- plan: **{sol.plan_status}** (solver stopped: {sol.termination}; "
           f"{sol.solver} {sol.solver_version}: {sol.solver_message})",
           f"- profit: {obj}; best bound: {bound}; gap: {gap}",
+          *([f"- plan from: {sol.method['plan_origin']}"] if "plan_origin" in sol.method
+            else []),
+          *([f"- bound from: {sol.method['bound_origin']}"] if "bound_origin" in sol.method
+            else []),
           "- time (s): " + ", ".join(f"{k} {v:.2f}" for k, v in sol.timings.items()),
           f"- scenario hash: `{sol.scenario_hash[:16]}`", ""]
     if sol.violations:

@@ -132,6 +132,8 @@ def test_a_limited_solve_proven_by_the_lp_does_not_start_the_solver(
     assert sol.plan_status == "optimal" and sol.gap == 0.0
     assert sol.objective == pytest.approx(8000 / 3, rel=1e-9)
     assert "not started" in sol.solver_message and "process" not in sol.timings
+    assert sol.method["bound_origin"] == "LP relaxation"
+    assert sol.method["plan_origin"] in ("constructive plan", "plan rounded from the LP")
 
 
 def test_concurrent_lp_equals_the_simplex_on_a_generated_family() -> None:

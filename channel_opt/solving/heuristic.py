@@ -50,11 +50,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Construction:
-    """The constructive plan (``x`` is None if no design was feasible) and the bound."""
+    """The constructive plan (``x`` is None if no design was feasible) and the bound,
+    with where each came from (reported in ``Solution.method``).
+    """
 
     x: np.ndarray | None
     objective: float | None
     bound: float
+    origin: str = "constructive plan"
+    bound_origin: str = "cheap bound (best set per cell)"
 
 
 class Clash:

@@ -187,13 +187,15 @@ def _with_fallback(raw: RawResult, start: Construction, am: ArrayModel) -> RawRe
     solver_obj = -np.inf if raw.objective is None else raw.objective
     if start.x is not None and start.objective is not None and (
             raw.x is None or solver_obj < start.objective):
-        log.warning("the solver stopped (%s) without a better plan: returning the "
-                    "constructive plan", raw.termination)
+        log.warning("the solver stopped (%s) without a better plan: returning the %s",
+                    raw.termination, start.origin)
         raw.x, raw.objective = start.x, start.objective
-        raw.message += "; plan from the constructive heuristic"
+        raw.message += f"; plan: {start.origin}"
+        raw.extra["plan_origin"] = start.origin
     raw = normalize_result(raw, am.sense)  # the solver's bound against the plan now kept
     if math.isfinite(start.bound) and (raw.bound is None or start.bound < raw.bound):
         raw.bound = start.bound  # (infinite when the constructive plan was skipped)
+        raw.extra["bound_origin"] = start.bound_origin
     return raw
 
 
@@ -306,11 +308,12 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     if am.n_cols == 0:
         raw = trivial_result(am)
     elif proven is not None and proven <= mip_gap and start is not None:
-        log.info("the constructive plan is within the gap of the LP bound (%.3g): the "
-                 "solver is not started", proven)
+        log.info("the %s is within the gap of the LP bound (%.3g): the solver is not "
+                 "started", start.origin, proven)
         raw = RawResult(OPTIMAL, start.x, start.objective, start.bound, solver,
-                        backend.version(), "not started: the plan rounded from the LP "
-                        "relaxation is within the gap of its bound")
+                        backend.version(), f"not started: the {start.origin} is within "
+                        "the gap of the LP bound",
+                        extra={"plan_origin": start.origin, "bound_origin": "LP relaxation"})
     elif solver_limit is not None and solver_limit < MIN_PHASE_SECONDS:
         log.warning("time limit: no time left for the solver (%s)", budget.describe())
         raw = RawResult(TIME_LIMIT, None, None, None, solver, backend.version(),
@@ -337,8 +340,7 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
                    raw.bound, relative_gap(raw.objective, raw.bound), raw.solver, raw.version,
                    raw.message, options, timings, warnings=warnings,
                    method={"method": how, **{k: v for k, v in raw.extra.items()
-                                             if k != "trace"}} if how == "decompose" else
-                   {"method": how})
+                                             if k != "trace"}})
     if raw.x is not None and raw.termination != UNBOUNDED:
         x, tables, sol.violations = checked_plan(scenario, am, data, raw.x)
         if float(am.cost @ x) > (raw.objective or -np.inf):
@@ -435,7 +437,7 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
         value = float(am.cost @ x)
         if start.objective is None or value > start.objective:
             log.info("%s: %s (before: %s)", how, f"{value:,.2f}", start.objective)
-            start.x, start.objective = x, value
+            start.x, start.objective, start.origin = x, value, how
 
     start = construct(am, data, time_limit=limit)
     rel = None
@@ -450,10 +452,12 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
                            unit_value=priced_sales_values(am, rel.duals)).x,
                  "constructive plan at the LP's prices")
     # the bound reported when the solver has none: capacities priced (no LP solve)
-    start.bound = min(start.bound, capacity_bound(
-        am, data, start.objective, seconds=5.0 if limit is None else 0.1 * limit))
-    if rel is not None and rel.bound is not None:
-        start.bound = min(start.bound, rel.bound)
+    priced = capacity_bound(am, data, start.objective,
+                            seconds=5.0 if limit is None else 0.1 * limit)
+    if priced < start.bound:
+        start.bound, start.bound_origin = priced, "capacities priced (Lagrangian steps)"
+    if rel is not None and rel.bound is not None and rel.bound < start.bound:
+        start.bound, start.bound_origin = rel.bound, "LP relaxation"
     return start, rel
 
 
