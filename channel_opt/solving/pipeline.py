@@ -399,11 +399,13 @@ def in_process(am: ArrayModel, backend: Backend) -> bool:
 # the rest is for the plan rounded from it and the plan at the LP's prices. The LP (by
 # simplex and interior point side by side on large models) carries the run at scale:
 # at 10^4 cells HiGHS' MIP does not finish its root within 120 s, while the LP takes
-# 66 s (capacity) and its rounded plan is within 0.14 % of its bound
-LP_SHARE = 0.8
+# 28-141 s (core 28, capacity 66, conflict 47-141 on a quiet machine) and its rounded
+# plan is within 0.4 % of its bound. So the phase may take most of the budget: on
+# models the MIP can solve, the LP and the rounding end early and leave the rest to it
+LP_SHARE = 0.85
 # of the budget, what the constructive phase (plans, LP, rounding) may take before the
 # solver; what it does not use goes to the solver
-CONSTRUCT_SHARE = 0.8
+CONSTRUCT_SHARE = 0.9
 
 
 def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
