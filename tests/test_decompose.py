@@ -125,6 +125,9 @@ def _bound_checks_at(scen: Scenario, opt: float, seed: int) -> None:
     # at the LP-dual start: at least the optimum, at most the LP bound
     assert value >= opt - TOL * max(1.0, abs(opt)), (value, opt)
     assert value <= lp_bound + 1e-5 * max(1.0, abs(lp_bound)), (value, lp_bound)
+    # at the split costs (the start without LP duals): an upper bound
+    v, _, _ = dec.evaluate(ex, *dec.multipliers_from_costs(), None, 1e-9)
+    assert v is not None and v >= opt - TOL * max(1.0, abs(opt)), (v, opt)
     # at any multipliers: still an upper bound
     rng = np.random.default_rng(seed)
     scale = max(1.0, float(np.abs(am.cost).max()))
@@ -274,9 +277,29 @@ def test_binding_inventory_is_repaired() -> None:
     assert sol.bound is not None and 3310.0 - TOL <= sol.bound <= 3330.0 + 1e-6
 
 
-def test_decompose_without_lp_duals_still_bounds_and_plans() -> None:
-    """From zero multipliers (as when the LP runs out of time) the subgradient steps
-    still give a valid bound and a checked plan."""
+def test_split_costs_charge_each_region_its_share_by_hand() -> None:
+    # the listing (50) is copied by both regions: each pays 25 at the split-cost start.
+    # Each region then sells its 50 units at 56 less 25 = 2,775, the master pays
+    # nothing: L = 5,550 (with λ = 0 the regions list for free: 2 x 2,800 = 5,600);
+    # both bound the optimum 3,310
+    am, _ = build_array_model(_shared_inventory())
+    dec = Decomposition(am)
+    lam, mu = dec.multipliers_from_costs()
+    assert [float(x.sum()) for x in lam] == pytest.approx([-25.0, -25.0])
+    ex = SerialExecutor()
+    split, _, _ = dec.evaluate(ex, lam, mu, None, 1e-9)
+    zero, _, _ = dec.evaluate(ex, *dec.zero_multipliers(), None, 1e-9)
+    assert split == pytest.approx(5550.0) and zero == pytest.approx(5600.0)
+
+
+def test_decompose_without_lp_duals_still_bounds_and_plans(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without LP duals (as when the LP runs out of time) the subgradient steps from
+    the split costs still give a valid bound and a checked plan."""
+    from channel_opt.solving import decompose as module
+    from channel_opt.solving.relaxation import Relaxation
+
+    monkeypatch.setattr(module, "relax", lambda *a, **k: Relaxation("time_limit"))
     scen = _shared_inventory()
     am, _ = build_array_model(scen)
     raw = decompose(am, SolveOptions(mip_gap=1e-9), workers=1,

@@ -43,7 +43,7 @@ from .decompose_parts import (
     solve_piece,
     with_cost,
 )
-from .relaxation import Relaxation, lp_method, relax
+from .relaxation import Relaxation, lp_method, relax, rounded_plan
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,19 @@ class Decomposition:
     def zero_multipliers(self) -> tuple[list[np.ndarray], np.ndarray]:
         """λ = 0, μ = 0."""
         return [np.zeros(len(p.copies)) for p in self.pieces], np.zeros(len(self.k_rows))
+
+    def multipliers_from_costs(self) -> tuple[list[np.ndarray], np.ndarray]:
+        """μ = 0 and every global column's cost split evenly over the regions that copy
+        it (λ_r = c_g / n_g): each region pays its share of a listing, an opening or a
+        launch, and the master column costs nothing. The start when there are no LP
+        duals (the LP did not finish in its time): with λ = 0 every region would use
+        every global decision for free, and the bound is about the cheap one.
+        """
+        n_copies = np.zeros(self.am.n_cols)
+        for p in self.pieces:
+            np.add.at(n_copies, p.copies, 1.0)
+        lam = [self.cost[p.copies] / n_copies[p.copies] for p in self.pieces]
+        return lam, np.zeros(len(self.k_rows))
 
     def multipliers_from_duals(self, pi: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
         """λ_r = A_{r,copies}ᵀ π_r and μ = π on the coupling rows: with these the
@@ -438,12 +451,21 @@ def decompose(am: ArrayModel, opts: SolveOptions, *, workers: int | None = None,
                          "decompose: the LP relaxation is infeasible",
                          solve_seconds=time.perf_counter() - t_start,
                          extra={"method": "decompose", "iterations": 0})
-    lam, mu = dec.multipliers_from_duals(pi) if pi is not None else dec.zero_multipliers()
+    lam, mu = dec.multipliers_from_duals(pi) if pi is not None else \
+        dec.multipliers_from_costs()
     st = _State(lam, mu)
     if lp_bound is not None:
         st.best_bound, st.bound_origin = lp_bound, "LP relaxation"
+    left = _left(deadline)
+    if status == OPTIMAL and dec.lp_x is not None and (left is None or left > 1.0):
+        x_lp = rounded_plan(am, dec.lp_x, None if left is None else 0.25 * left,
+                            piece_gap)  # the plan rounded from the LP, a first incumbent
+        if x_lp is not None and not check_rows(am, x_lp):
+            st.best_x, st.best_obj = x_lp, float(am.cost @ x_lp)
+            st.plan_origin = "rounded from the LP relaxation"
+            dec.hints.append(x_lp)
     if opts.start is not None and len(opts.start) == am.n_cols and \
-            not check_rows(am, opts.start):
+            float(am.cost @ opts.start) > st.best_obj and not check_rows(am, opts.start):
         st.best_x, st.best_obj = opts.start.copy(), float(am.cost @ opts.start)
         st.plan_origin = "constructive plan"
         dec.hints.append(opts.start)

@@ -290,7 +290,8 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     rel: Relaxation | None = None
     if not small:  # small models: only if the solver stops short (see below)
         start, rel = _construct(am, data, budget, share=CONSTRUCT_SHARE,
-                                reserve=budget.post_solve_reserve(), mip_gap=mip_gap)
+                                reserve=budget.post_solve_reserve(), mip_gap=mip_gap,
+                                lp=how != "decompose")
         timings["heuristic"] = time.perf_counter() - t
     solver_limit = budget.phase_limit(reserve=budget.post_solve_reserve())
     log.info("model: %d columns, %d rows; constructive plan %s; solving with %s%s",
@@ -409,7 +410,7 @@ CONSTRUCT_SHARE = 0.9
 
 
 def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
-               reserve: float = 0.0, mip_gap: float = DEFAULT_MIP_GAP
+               reserve: float = 0.0, mip_gap: float = DEFAULT_MIP_GAP, lp: bool = True
                ) -> tuple[Construction, Relaxation | None]:
     """The constructive plan within ``share`` of what the budget leaves after
     ``reserve`` (skipped, with a warning, when that is under half a second).
@@ -421,8 +422,9 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
     plan (:func:`~channel_opt.solving.relaxation.rounded_plan`) and its row prices value
     the options of a second constructive plan
     (:func:`~channel_opt.solving.relaxation.priced_sales_values`); the best plan is
-    kept. The relaxation is returned with it (None when not solved) for the
-    decomposition's multipliers.
+    kept. The relaxation is returned with it (None when not solved). ``lp=False``
+    leaves the LP out (the decomposition solves it within its own time, and starts
+    from split costs when it does not finish).
     """
     limit = budget.phase_limit(share, reserve=reserve)
     if limit is not None and limit < 0.5 * MIN_PHASE_SECONDS:
@@ -444,7 +446,7 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
     start = construct(am, data, time_limit=limit)
     rel = None
     phase_left = left()
-    if phase_left is not None and phase_left > 1.0:  # the LP's bound, point and prices
+    if lp and phase_left is not None and phase_left > 1.0:  # the LP's bound, point, prices
         rel, x = lp_phase(am, phase_left, mip_gap, lp_share=LP_SHARE)
         keep(x, "plan rounded from the LP")
         phase_left = left()
