@@ -6,14 +6,19 @@ the one of a full validation and a fresh solve.
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
+from pydantic import BaseModel
 
 import channel_opt
 from channel_opt import Scenario, ScenarioError
 from channel_opt.analysis.overrides import apply_overrides, as_overrides
+from channel_opt.model import build_array_model
+from channel_opt.model.data import DATA_SETTINGS, _build_data, build_data, data_key
 from channel_opt.scenario.validate import Source
 
 TINY = Path(__file__).resolve().parent.parent / "instances" / "tiny" / "tiny.yaml"
@@ -109,3 +114,75 @@ def test_table_override_still_validates_every_table(tiny: Scenario) -> None:
     assert new.tables is not tiny.tables
     with pytest.raises(ScenarioError, match="negative number"):
         apply_overrides(tiny, ["rules.overlap.cost=600", "regions.partner_profit_floor=-1"])
+
+
+def model_digest(am: Any) -> str:
+    """SHA-256 of everything the array model hands a solver and its labels."""
+    import hashlib
+
+    h = hashlib.sha256()
+    m = am.matrix("csc")
+    for a in (m.data, m.indices, m.indptr, am.cost, *am.bounds(), am.integrality(),
+              *am.row_bounds()):
+        h.update(np.ascontiguousarray(a).tobytes())
+    for blocks in (am.vars, am.cons):
+        for name, b in blocks.items():
+            h.update(name.encode())
+            h.update(b.labels.to_csv(index=False).encode())
+    return h.hexdigest()
+
+
+@pytest.mark.parametrize("texts", [
+    ["rules.overlap.cost=600"],
+    ["rules.overlap.cost=0", "rules.partner_floor=false"],
+    ["max_channels_per_cell=1"],
+    ["demand_model=independent"],
+    ["channel_rules=[{action: forbid, channel: online, region: south}]"],
+])
+def test_shared_model_data_give_the_same_array_model(tiny: Scenario, texts: list[str]) -> None:
+    build_array_model(tiny)  # the base's model data are kept with its tables
+    fast = apply_overrides(tiny, texts)
+    am, data = build_array_model(fast)
+    assert data.scenario is fast
+    fresh = _full(tiny, texts)
+    assert fresh.tables is not tiny.tables and not fresh.tables.derived.get(
+        ("model_data", data_key(fresh.settings)))
+    am2, _ = build_array_model(fresh)
+    assert model_digest(am) == model_digest(am2)
+    # each scenario's model data are its own copies: a change to one leaves the kept ones
+    data.cells["extra"] = 1
+    assert "extra" not in build_data(fast).cells
+
+
+class _Recorder:
+    """Wraps settings and records every path read below them."""
+
+    def __init__(self, obj: Any, path: str, seen: set[str]) -> None:
+        self._obj, self._path, self._seen = obj, path, seen
+
+    def __getattr__(self, name: str) -> Any:
+        path = f"{self._path}.{name}" if self._path else name
+        self._seen.add(path)
+        value = getattr(self._obj, name)
+        return _Recorder(value, path, self._seen) if isinstance(value, BaseModel) else value
+
+
+@pytest.mark.parametrize("texts", [
+    [],
+    ["rules.reserved_segments={large: [dealer]}", "max_channels_per_cell=2",
+     "channel_rules=[{action: forbid, channel: online, region: south}]"],
+    ["demand_model=independent", "rules.price_parity.band=0.1", "rules.dc_capacity=10"],
+])
+def test_model_data_read_only_the_settings_they_are_kept_by(tiny: Scenario,
+                                                            texts: list[str]) -> None:
+    """Model data are shared between scenarios whose DATA_SETTINGS agree: build_data
+    must read no other setting (else a shared copy could be wrong).
+    """
+    scen = apply_overrides(tiny, texts) if texts else tiny
+    seen: set[str] = set()
+    view = SimpleNamespace(**{k: scen.tables[k] for k in scen.tables}, tables=dict(scen.tables),
+                           settings=_Recorder(scen.settings, "", seen))
+    _build_data(view)  # type: ignore[arg-type]
+    assert seen, "the recorder saw nothing"
+    read = {p for p in seen if not any(q.startswith(p + ".") for q in seen)}  # leaves only
+    assert read <= set(DATA_SETTINGS), read - set(DATA_SETTINGS)

@@ -9,14 +9,16 @@ of each member.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, fields
 from itertools import combinations, product
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..scenario import Scenario
+from ..scenario import Scenario, Settings
+from ..scenario.scenario import Tables
 from ..scenario.tables import CHANNEL_KINDS
 from ..scenario.validate import split_list
 
@@ -155,8 +157,38 @@ def _eligible(scen: Scenario, ch: pd.DataFrame, codes: dict[str, np.ndarray]) ->
     return keep
 
 
+# The settings :func:`build_data` reads (paths below ``settings``): model data depend on
+# the tables and these alone (a test records what build_data reads and holds it to this)
+DATA_SETTINGS = ("demand_model", "max_channels_per_cell", "channel_rules",
+                 "rules.reserved_segments")
+
+
+def data_key(settings: Settings) -> str:
+    """The values of :data:`DATA_SETTINGS`, as one string."""
+    d = settings.model_dump(mode="json")
+    return json.dumps([d["rules"]["reserved_segments"] if p == "rules.reserved_segments"
+                       else d[p] for p in DATA_SETTINGS], sort_keys=True)
+
+
 def build_data(scen: Scenario) -> ModelData:
-    """Index the scenario for the model builder."""
+    """Index the scenario for the model builder; kept with its tables (``Tables.derived``)
+    per value of :data:`DATA_SETTINGS` (at most 8): a settings-only what-if reuses it.
+    """
+    tables = scen.tables
+    if not isinstance(tables, Tables):
+        return _build_data(scen)
+    key = ("model_data", data_key(scen.settings))
+    if key not in tables.derived:
+        tables.derived[key] = _build_data(scen)
+        for old in [k for k in tables.derived if k[0] == "model_data"][:-8]:
+            del tables.derived[old]
+    got = tables.derived[key]
+    return ModelData(scen, **{f.name: getattr(got, f.name).copy(deep=False)
+                              for f in fields(ModelData) if f.init and f.name != "scenario"})
+
+
+def _build_data(scen: Scenario) -> ModelData:
+    """:func:`build_data` computed."""
     ch = scen.channels.reset_index(drop=True)
     products = scen.products.reset_index(drop=True).copy()
     regions = scen.regions.reset_index(drop=True)
