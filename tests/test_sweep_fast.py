@@ -20,6 +20,7 @@ from channel_opt.analysis.overrides import apply_overrides, as_overrides
 from channel_opt.model import build_array_model
 from channel_opt.model.data import DATA_SETTINGS, _build_data, build_data, data_key
 from channel_opt.scenario.validate import Source
+from channel_opt.solving.results import CHECK_TABLES, extract_tables
 
 TINY = Path(__file__).resolve().parent.parent / "instances" / "tiny" / "tiny.yaml"
 
@@ -186,3 +187,65 @@ def test_model_data_read_only_the_settings_they_are_kept_by(tiny: Scenario,
     assert seen, "the recorder saw nothing"
     read = {p for p in seen if not any(q.startswith(p + ".") for q in seen)}  # leaves only
     assert read <= set(DATA_SETTINGS), read - set(DATA_SETTINGS)
+
+
+def _table_kpis(am: Any, d: Any, x: np.ndarray) -> dict[str, Any]:
+    """The KPIs read off the full result tables (how they were defined before they were
+    computed from the plan vector): the independent reference.
+    """
+    t = extract_tables(am, d, x)
+    cc, cap = t["cell_channel"], t["capacity"]
+    util = cap[cap["kind"] == "capacity"]["utilization"]
+    market = float(d.cells["market"].sum())
+    return {"profit": float(am.cost @ x), "revenue": float(cc["revenue"].sum()),
+            "units_sold": float(cc["sales"].sum()), "market_units": market,
+            "lost_sales_units": market - float(cc["sales"].sum()),
+            "overlap_count": len(t["overlaps"]),
+            "channels_opened": int(t["region_channel"]["open"].sum()),
+            "listings": int(t["product_channel"]["listed"].sum()),
+            "commission_paid": float(t["partners"]["commission"].sum()),
+            "max_capacity_utilization": float(util.max()) if len(util.dropna()) else None}
+
+
+@pytest.mark.parametrize("texts", [
+    [],
+    ["rules.overlap.cost=0"],
+    ["rules.dc_capacity=150", "rules.commission.share=0.1"],  # a capacity, a commission
+    ["demand_model=independent", "rules.partner_floor=false"],
+])
+def test_kpis_from_the_plan_equal_the_tables(tiny: Scenario, texts: list[str]) -> None:
+    scen = apply_overrides(tiny, texts) if texts else tiny
+    sol = channel_opt.solve(scen, sensitivity=False)
+    am, d = build_array_model(scen)
+    want = _table_kpis(am, d, sol.x)
+    got = sol.kpis
+    for k, v in want.items():
+        assert got[k] == pytest.approx(v, rel=1e-12, abs=1e-9) if v is not None \
+            else got[k] is None, k
+    if "dc_capacity" in str(texts):
+        assert want["max_capacity_utilization"] is not None
+    # without result tables: only the check's, and the same KPIs and statuses
+    lean = channel_opt.solve(scen, sensitivity=False, result_tables=False)
+    assert set(lean.tables) == set(CHECK_TABLES)
+    assert (lean.kpis, lean.plan_status, lean.objective) == (got, sol.plan_status,
+                                                            sol.objective)
+    assert np.array_equal(lean.x, sol.x)
+
+
+def test_sweep_rows_equal_fresh_solves(tiny: Scenario) -> None:
+    """Every point of a sweep (settings-only points on shared tables and model data,
+    no result tables) against a fresh, fully validated scenario solved on its own.
+    """
+    grid = {"rules.overlap.cost": [0, 350, 900], "max_channels_per_cell": [1, 3]}
+    table = channel_opt.sweep(tiny, grid, workers=1)
+    assert len(table) == 6
+    for _, row in table.iterrows():
+        texts = [f"rules.overlap.cost={row['rules.overlap.cost']}",
+                 f"max_channels_per_cell={row['max_channels_per_cell']}"]
+        fresh = channel_opt.solve(_full(tiny, texts))
+        assert row["scenario_hash"] == fresh.scenario_hash
+        assert (row["plan_status"], row["termination"]) == (fresh.plan_status,
+                                                            fresh.termination)
+        assert row["objective"] == fresh.objective and row["gap"] == fresh.gap
+        for k in ("overlap_count", "listings", "channels_opened", "units_sold", "revenue"):
+            assert row[k] == fresh.kpis[k], k
