@@ -20,7 +20,7 @@ from channel_opt.analysis.overrides import apply_overrides, as_overrides
 from channel_opt.model import build_array_model
 from channel_opt.model.data import DATA_SETTINGS, _build_data, build_data, data_key
 from channel_opt.scenario.validate import Source
-from channel_opt.solving.results import CHECK_TABLES, extract_tables
+from channel_opt.solving.results import CHECK_TABLES, RESULT_TABLES, extract_tables
 
 TINY = Path(__file__).resolve().parent.parent / "instances" / "tiny" / "tiny.yaml"
 
@@ -249,3 +249,13 @@ def test_sweep_rows_equal_fresh_solves(tiny: Scenario) -> None:
         assert row["objective"] == fresh.objective and row["gap"] == fresh.gap
         for k in ("overlap_count", "listings", "channels_opened", "units_sold", "revenue"):
             assert row[k] == fresh.kpis[k], k
+
+
+def test_all_result_tables_in_their_order(tiny: Scenario) -> None:
+    sol = channel_opt.solve(tiny, sensitivity=False)
+    assert list(sol.tables) == list(RESULT_TABLES)
+    am, d = build_array_model(tiny)
+    some = extract_tables(am, d, sol.x, ["profit"])
+    assert list(some) == [k for k in RESULT_TABLES if k in (*CHECK_TABLES, "profit")]
+    for k, df in some.items():
+        pd.testing.assert_frame_equal(df, sol.tables[k])

@@ -300,7 +300,13 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray,
         out["profit"] = profit_breakdown(am, d, x)
     if want("channel_map"):
         out["channel_map"] = channel_map(d, cell_channel)
-    return out
+    return {k: out[k] for k in RESULT_TABLES if k in out}
+
+
+# every result table, in the order a result folder and its report list them
+RESULT_TABLES = ("cell_channel", "product_channel", "region_channel", "brand_channel",
+                 "partners", "capacity", "overlaps", "prices", "price_gaps", "profit",
+                 "channel_map")
 
 
 def _sums_per_row(table: list[np.ndarray], rows: list[np.ndarray], dims: tuple[int, ...],
