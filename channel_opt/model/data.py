@@ -157,8 +157,7 @@ def _eligible(scen: Scenario, ch: pd.DataFrame, codes: dict[str, np.ndarray]) ->
     return keep
 
 
-# The settings :func:`build_data` reads (paths below ``settings``): model data depend on
-# the tables and these alone (a test records what build_data reads and holds it to this)
+# what build_data reads of the settings: model data depend on tables and these (tested)
 DATA_SETTINGS = ("demand_model", "max_channels_per_cell", "channel_rules",
                  "rules.reserved_segments")
 
@@ -171,16 +170,16 @@ def data_key(settings: Settings) -> str:
 
 
 def build_data(scen: Scenario) -> ModelData:
-    """Index the scenario for the model builder; kept with its tables (``Tables.derived``)
-    per value of :data:`DATA_SETTINGS` (at most 8): a settings-only what-if reuses it.
+    """Index the scenario for the model builder; kept with its tables (``Tables.derived``,
+    up to 10^4 cells) per value of :data:`DATA_SETTINGS` (4 at most) for what-ifs.
     """
     tables = scen.tables
-    if not isinstance(tables, Tables):
+    if not isinstance(tables, Tables) or len(scen.cells) > 10_000:
         return _build_data(scen)
     key = ("model_data", data_key(scen.settings))
     if key not in tables.derived:
         tables.derived[key] = _build_data(scen)
-        for old in [k for k in tables.derived if k[0] == "model_data"][:-8]:
+        for old in [k for k in tables.derived if isinstance(k, tuple)][:-4]:
             del tables.derived[old]
     got = tables.derived[key]
     return ModelData(scen, **{f.name: getattr(got, f.name).copy(deep=False)

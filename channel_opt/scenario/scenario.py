@@ -298,16 +298,16 @@ def _canonical(name: str, df: pd.DataFrame) -> pd.DataFrame:
 def content_hash(settings: Settings, tables: Mapping[str, pd.DataFrame]) -> str:
     """SHA-256 of the settings and the canonical tables (independent of file form).
 
-    The tables' part is kept with a :class:`Tables` (hashed once for all settings).
+    The tables' part is kept with a :class:`Tables` (read once for all settings) up to
+    4 MB.
     """
     h = hashlib.sha256()
     h.update(settings.model_dump_json().encode())
-    if isinstance(tables, Tables):
-        part = tables.derived.get("hash_bytes")
-        if part is None:
-            part = tables.derived["hash_bytes"] = _tables_bytes(tables._frames)
-    else:
-        part = _tables_bytes(tables)
+    part = tables.derived.get("hash_bytes") if isinstance(tables, Tables) else None
+    if part is None:
+        part = _tables_bytes(tables._frames if isinstance(tables, Tables) else tables)
+        if isinstance(tables, Tables) and len(part) <= 1 << 22:  # kept up to 4 MB
+            tables.derived["hash_bytes"] = part
     h.update(part)
     return h.hexdigest()
 
