@@ -163,10 +163,11 @@ DATA_SETTINGS = ("demand_model", "max_channels_per_cell", "channel_rules",
 
 
 def data_key(settings: Settings) -> str:
-    """The values of :data:`DATA_SETTINGS`, as one string."""
+    """The values of :data:`DATA_SETTINGS` and of the module's own knob, as one string."""
     d = settings.model_dump(mode="json")
     return json.dumps([d["rules"]["reserved_segments"] if p == "rules.reserved_segments"
-                       else d[p] for p in DATA_SETTINGS], sort_keys=True)
+                       else d[p] for p in DATA_SETTINGS] + [MNL_ENUMERATE_MAX_OPTIONS],
+                      sort_keys=True)
 
 
 def build_data(scen: Scenario) -> ModelData:
