@@ -251,6 +251,11 @@ def test_sweep_rows_equal_fresh_solves(tiny: Scenario) -> None:
         assert row["objective"] == fresh.objective and row["gap"] == fresh.gap
         for k in ("overlap_count", "listings", "channels_opened", "units_sold", "revenue"):
             assert row[k] == fresh.kpis[k], k
+        # the plan of the sweep's path (kept tables and model data, no result tables)
+        point = channel_opt.solve(apply_overrides(tiny, texts), sensitivity=False,
+                                  result_tables=False)
+        assert point.scenario_hash == fresh.scenario_hash
+        assert np.array_equal(point.x, fresh.x)
 
 
 def test_all_result_tables_in_their_order(tiny: Scenario) -> None:
