@@ -232,16 +232,20 @@ def test_kpis_from_the_plan_equal_the_tables(tiny: Scenario, texts: list[str]) -
     assert np.array_equal(lean.x, sol.x)
 
 
-def test_sweep_rows_equal_fresh_solves(tiny: Scenario) -> None:
+@pytest.mark.parametrize("grid", [
+    # the partner floor switches a rule family (rows) on and off, the channel cap
+    # changes the model data (offer options): both change the model's structure
+    {"rules.partner_floor": [True, False], "rules.overlap.cost": [0]},
+    pytest.param({"rules.partner_floor": [True, False], "max_channels_per_cell": [1, 3],
+                  "rules.overlap.cost": [0]}, marks=pytest.mark.slow),  # 4 s: 12 solves
+])
+def test_sweep_rows_equal_fresh_solves(tiny: Scenario, grid: dict[str, list[Any]]) -> None:
     """Every point of a sweep (settings-only points on shared tables and model data,
     no result tables) against a fresh, fully validated scenario solved on its own.
     """
-    # the partner floor switches a rule family (rows) on and off, the channel cap
-    # changes the model data (offer options): both change the model's structure
-    grid = {"rules.partner_floor": [True, False], "max_channels_per_cell": [1, 3],
-            "rules.overlap.cost": [0]}
     table = channel_opt.sweep(tiny, grid, workers=1)
-    assert len(table) == 4 and table["objective"].nunique() == 4
+    assert table["objective"].nunique() == len(table) == np.prod([len(v) for v in
+                                                                  grid.values()])
     for _, row in table.iterrows():
         texts = [f"{k}={row[k]}" for k in grid]
         fresh = channel_opt.solve(_full(tiny, texts), sensitivity=False)
