@@ -154,9 +154,9 @@ def _point(m: _Model, scen: Scenario, res: dict[str, Any], eps: float | None
     if res["x"] is None:
         return None
     am, data = m.am, m.data
-    x, tables, bad = checked_plan(scen, am, data, res["x"])
+    x, _, bad = checked_plan(scen, am, data, res["x"], ())  # a row: no table kept
     profit = float(am.cost @ x)
-    k = kpis(am, data, x, tables)
+    k = kpis(am, data, x)
     if eps is not None and k["overlap_count"] > eps + 1e-6:
         bad.append(f"{k['overlap_count']} overlaps above the budget {eps}")
     status = PLAN_INVALID if bad else (PLAN_OPTIMAL if res["termination"] == OPTIMAL

@@ -16,7 +16,10 @@ as YAML scalars (``600``, ``0.8``, ``true``, ``null``, ``north``).
 file (:meth:`Scenario.from_frames`): the input is never changed, and a value the rules
 refuse is reported as for a file, naming the override (``--set ...``) as the place.
 Every problem is a :class:`~channel_opt.scenario.ScenarioError` (command line: exit 2).
-The new scenario's hash differs from the input's whenever the content does.
+The new scenario's hash differs from the input's whenever the content does. A what-if
+of settings alone keeps the validated tables (:meth:`Scenario.with_settings`: only the
+checks that read settings run again; the same scenario, hash and errors as a full
+validation).
 """
 
 from __future__ import annotations
@@ -290,6 +293,8 @@ def apply_overrides(scenario: Scenario,
         raise ScenarioError(problems)
     sources = {k: Source("--set " + "; --set ".join(quote(t, 80) for t in v), k)
                for k, v in touched.items()}
+    if set(touched) == {"settings"}:  # the tables as validated: only the settings' checks
+        return scenario.with_settings(settings, sources=sources)
     return Scenario.from_frames(frames, settings, name=scenario.name,
                                 description=scenario.description, sources=sources)
 

@@ -15,8 +15,10 @@ overrides (``rules.overlap.cost=600``), with the overrides and the input path in
 :func:`~channel_opt.output.check_target` allows. A point's folder holds every table
 and its report, without the single-solve plots (``point_plots=True`` draws them):
 drawing them took most of a small sweep's time (``benchmarks/overhead.py --sweep``).
-The fixed-design sensitivity LP of each point is solved only when its folder is
-written (the table in memory does not use it).
+The fixed-design sensitivity LP of each point is solved, and the result tables the
+plan check does not read are made, only when its folder is written (the table in
+memory does not use them). A settings-only point keeps the validated tables and the
+model data of its scenario (:meth:`~channel_opt.scenario.Scenario.with_settings`).
 """
 
 from __future__ import annotations
@@ -87,7 +89,9 @@ def sweep(scenario: Scenario | str | os.PathLike[str], grid: Mapping[str, Sequen
     points = grid_points(grid)
     scens = [apply_overrides(scenario, ovs) for ovs in points]
     names = unique_names([point_name(ovs) for ovs in points])
-    opts = {"sensitivity": out is not None, **solve_options}  # only a folder shows it
+    # only a folder shows the sensitivity and every result table (a row: the KPIs)
+    opts = {"sensitivity": out is not None, "result_tables": out is not None,
+            **solve_options}
     log.info("sweep of %s: %d point(s)", scenario.name, len(points))
     sols: list[Solution] = run_batch(run_solve, [SolveTask(s, opts) for s in scens],
                                      workers=workers, scheduler=scheduler, labels=names,

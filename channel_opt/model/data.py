@@ -9,14 +9,16 @@ of each member.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, fields
 from itertools import combinations, product
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..scenario import Scenario
+from ..scenario import Scenario, Settings
+from ..scenario.scenario import Tables
 from ..scenario.tables import CHANNEL_KINDS
 from ..scenario.validate import split_list
 
@@ -155,8 +157,38 @@ def _eligible(scen: Scenario, ch: pd.DataFrame, codes: dict[str, np.ndarray]) ->
     return keep
 
 
+# what build_data reads of the settings: model data depend on tables and these (tested)
+DATA_SETTINGS = ("demand_model", "max_channels_per_cell", "channel_rules",
+                 "rules.reserved_segments")
+
+
+def data_key(settings: Settings) -> str:
+    """The values of :data:`DATA_SETTINGS` and of the module's own knob, as one string."""
+    d = settings.model_dump(mode="json")
+    return json.dumps([d["rules"]["reserved_segments"] if p == "rules.reserved_segments"
+                       else d[p] for p in DATA_SETTINGS] + [MNL_ENUMERATE_MAX_OPTIONS],
+                      sort_keys=True)
+
+
 def build_data(scen: Scenario) -> ModelData:
-    """Index the scenario for the model builder."""
+    """Index the scenario for the model builder; kept with its tables (``Tables.derived``,
+    up to 10^4 cells) per value of :data:`DATA_SETTINGS` (4 at most) for what-ifs.
+    """
+    tables = scen.tables
+    if not isinstance(tables, Tables) or len(scen.cells) > 10_000:
+        return _build_data(scen)
+    key = ("model_data", data_key(scen.settings))
+    if key not in tables.derived:
+        tables.derived[key] = _build_data(scen)
+        for old in [k for k in tables.derived if isinstance(k, tuple)][:-4]:
+            del tables.derived[old]
+    got = tables.derived[key]
+    return ModelData(scen, **{f.name: getattr(got, f.name).copy(deep=False)
+                              for f in fields(ModelData) if f.init and f.name != "scenario"})
+
+
+def _build_data(scen: Scenario) -> ModelData:
+    """:func:`build_data` computed."""
     ch = scen.channels.reset_index(drop=True)
     products = scen.products.reset_index(drop=True).copy()
     regions = scen.regions.reset_index(drop=True)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from .errors import Problem, ScenarioError
 from .settings import Settings
 from .tables import TABLES, columns
-from .validate import Collector, Source, validate_tables
+from .validate import Collector, Source, settings_checks, validate_tables
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,18 @@ class Tables(Mapping[str, pd.DataFrame]):
 
     def __init__(self, frames: Mapping[str, pd.DataFrame]):
         self._frames = dict(frames)
+        # what is derived from the tables alone, kept with them (never pickled): the
+        # bytes the content hash reads, the model data of each settings that shape it
+        # (:func:`channel_opt.model.data.build_data`); scenarios that differ only in
+        # settings (:meth:`Scenario.with_settings`) share one Tables and so these
+        self.derived: dict[Any, Any] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_frames": self._frames}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._frames = state["_frames"]
+        self.derived = {}
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         return self._frames[name].copy(deep=False)
@@ -115,12 +127,43 @@ class Scenario:
         if out.problems or settings_obj is None:
             raise ScenarioError(out.problems)
         canon = {k: _canonical(k, df) for k, df in clean.items()}
-        digest = content_hash(settings_obj, canon)
+        tables_obj = Tables(canon)
+        digest = content_hash(settings_obj, tables_obj)
         notes = tuple(unused_inputs(settings_obj, canon, sources))
         for n in notes:
             log.warning("%s: %s", name, n)
-        return cls(settings=settings_obj, tables=Tables(canon), name=name,
+        return cls(settings=settings_obj, tables=tables_obj, name=name,
                    description=description, hash=digest, notes=notes)
+
+    def with_settings(self, settings: Settings | Mapping[str, Any], *,
+                      sources: Mapping[str, Source] | None = None,
+                      name: str | None = None, description: str | None = None) -> Scenario:
+        """The validated tables of this scenario under other settings, validated as
+        :meth:`from_frames` would validate the same tables and settings.
+
+        The tables passed every table check already and no setting changes them, so
+        only the settings and the cross checks that read them
+        (:func:`~channel_opt.scenario.validate.settings_checks`) run; the hash and the
+        notes are those of a full validation. The new scenario shares this one's
+        :class:`Tables` (and what is derived from them). Raises :class:`ScenarioError`.
+        """
+        out = Collector()
+        sources = dict(sources or {})
+        settings_obj = _settings(settings, sources, out)
+        tables = self.tables
+        assert isinstance(tables, Tables)
+        canon = tables._frames  # read only, as the checks and the hash only read
+        if settings_obj is not None:
+            settings_checks(canon, sources, settings_obj, out)
+        if out.problems or settings_obj is None:
+            raise ScenarioError(out.problems)
+        name = self.name if name is None else name
+        notes = tuple(unused_inputs(settings_obj, canon, sources))
+        for n in notes:
+            log.warning("%s: %s", name, n)
+        return Scenario(settings=settings_obj, tables=tables, name=name,
+                        description=self.description if description is None else description,
+                        hash=content_hash(settings_obj, tables), notes=notes)
 
     def summary(self) -> dict[str, Any]:
         """Counts of the entities and the active rule families."""
@@ -253,9 +296,25 @@ def _canonical(name: str, df: pd.DataFrame) -> pd.DataFrame:
 
 
 def content_hash(settings: Settings, tables: Mapping[str, pd.DataFrame]) -> str:
-    """SHA-256 of the settings and the canonical tables (independent of file form)."""
+    """SHA-256 of the settings and the canonical tables (independent of file form).
+
+    The tables' part is kept with a :class:`Tables` (read once for all settings) up to
+    4 MB.
+    """
     h = hashlib.sha256()
     h.update(settings.model_dump_json().encode())
+    part = tables.derived.get("hash_bytes") if isinstance(tables, Tables) else None
+    if part is None:
+        part = _tables_bytes(tables._frames if isinstance(tables, Tables) else tables)
+        if isinstance(tables, Tables) and len(part) <= 1 << 22:  # kept up to 4 MB
+            tables.derived["hash_bytes"] = part
+    h.update(part)
+    return h.hexdigest()
+
+
+def _tables_bytes(tables: Mapping[str, pd.DataFrame]) -> bytes:
+    """What :func:`content_hash` reads of the tables, after the settings."""
+    h = _Bytes()
     for name in sorted(tables):
         df = tables[name]
         h.update(f"\x1e{name}:{len(df)}".encode())
@@ -270,4 +329,14 @@ def content_hash(settings: Settings, tables: Mapping[str, pd.DataFrame]) -> str:
             else:  # 64-bit hash of every string, then SHA-256 over those
                 h.update(pd.util.hash_pandas_object(s.astype("str"), index=False)
                          .to_numpy().tobytes())
-    return h.hexdigest()
+    return b"".join(h.parts)
+
+
+class _Bytes:
+    """Collects what would be fed to a hash, in order."""
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+
+    def update(self, b: bytes) -> None:
+        self.parts.append(b)

@@ -8,6 +8,7 @@ row models in :mod:`channel_opt.scenario.tables`.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -237,7 +238,8 @@ def validate_tables(raw: dict[str, pd.DataFrame | None], sources: dict[str, Sour
             out.rows(src, bad, colname, f"unknown {colname} id (not in table '{target}')",
                      f"use an id listed in '{target}' or add it there", df.index)
     if not any(missing.values()):  # cross-checks need every required column
-        _cross_checks(clean, sources, settings, out)
+        _table_checks(clean, sources, out)
+        settings_checks(clean, sources, settings, out)
     return clean
 
 
@@ -254,13 +256,15 @@ def split_list(value: str) -> list[str]:
     return [v.strip() for v in str(value).split(";") if v.strip()]
 
 
-def _cross_checks(t: dict[str, pd.DataFrame], sources: dict[str, Source], settings: Settings,
+def _table_checks(t: dict[str, pd.DataFrame], sources: dict[str, Source],
                   out: Collector) -> None:
+    """The cross checks between tables that no setting changes: list-valued cells,
+    store presence of store channels, shares of known cells.
+    """
     def src(name: str) -> Source:
         return sources.get(name, Source("<scenario>", name))
 
     channels = set(t["channels"]["id"])
-    segs = set(t["segments"]["id"])
     regions = t["regions"]
     # list-valued cells
     for name, col, universe, what in (("segments", "channels", channels, "channel"),
@@ -275,13 +279,6 @@ def _cross_checks(t: dict[str, pd.DataFrame], sources: dict[str, Source], settin
                  f"use ';'-separated {what}s from: {', '.join(sorted(universe))}", df.index)
     shares = t["shares"]
     if len(shares):
-        if settings.demand_model == "mnl":
-            # shares outside [0, 1] are already reported by the column's bounds
-            bad = ((shares["share"] == 0) | (shares["share"] == 1)).to_numpy()
-            out.rows(src("shares"), bad, "share",
-                     "mnl share must be strictly between 0 and 1",
-                     "write a share in (0, 1), or drop the row if the channel cannot reach "
-                     "the cell, or set demand_model: independent", shares.index)
         # duplicate ids are reported above; map through the first row of each id
         ch = t["channels"].drop_duplicates("id").set_index("id")
         reg = regions.drop_duplicates("id").set_index("id")
@@ -299,6 +296,32 @@ def _cross_checks(t: dict[str, pd.DataFrame], sources: dict[str, Source], settin
                  "share for a cell that is not in table 'cells'",
                  "add the cell (product, region, segment) to 'cells' or drop the row",
                  shares.index)
+
+
+def settings_checks(t: Mapping[str, pd.DataFrame], sources: Mapping[str, Source],
+                    settings: Settings, out: Collector) -> None:
+    """The cross checks that read the settings: mnl shares strictly inside (0, 1),
+    demand scenarios, the ids rules name, force rules with a target.
+
+    The only checks a settings change can break on tables that passed the rest: a
+    settings-only what-if (:meth:`~channel_opt.scenario.Scenario.with_settings`) runs
+    these alone on the validated tables, and reports what a full validation would.
+    """
+    t = dict(t)
+
+    def src(name: str) -> Source:
+        return sources.get(name, Source("<scenario>", name))
+
+    shares = t["shares"]
+    if len(shares) and settings.demand_model == "mnl":
+        # shares outside [0, 1] are already reported by the column's bounds
+        bad = ((shares["share"] == 0) | (shares["share"] == 1)).to_numpy()
+        out.rows(src("shares"), bad, "share",
+                 "mnl share must be strictly between 0 and 1",
+                 "write a share in (0, 1), or drop the row if the channel cannot reach "
+                 "the cell, or set demand_model: independent", shares.index)
+    channels = set(t["channels"]["id"])
+    segs = set(t["segments"]["id"])
     _demand_scenario_checks(t, src, settings, out)
     rules = settings.rules
     setting_src = Source(sources.get("settings", Source("<scenario>", "settings")).file,

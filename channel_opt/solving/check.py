@@ -15,6 +15,7 @@ Two layers:
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -32,18 +33,23 @@ log = logging.getLogger(__name__)
 TOL = 1e-6
 
 
-def plan_violations(scen: Scenario, am: ArrayModel, data: ModelData, x: np.ndarray
+def plan_violations(scen: Scenario, am: ArrayModel, data: ModelData, x: np.ndarray,
+                    names: Collection[str] | None = None
                     ) -> tuple[np.ndarray, dict[str, pd.DataFrame], list[str]]:
-    """The tidied plan, its result tables and every rule it breaks (both layers)."""
+    """The tidied plan, its result tables (``names`` and those the check reads, see
+    :func:`~channel_opt.solving.results.extract_tables`; None: all) and every rule it
+    breaks (both layers).
+    """
     from .results import extract_tables, tidy_plan  # late: results is the heavier module
 
     x = tidy_plan(am, data, x)
     bad = check_rows(am, x)
-    tables = extract_tables(am, data, x)
+    tables = extract_tables(am, data, x, names)
     return x, tables, bad + check_plan(scen, tables, float(am.cost @ x))
 
 
-def checked_plan(scen: Scenario, am: ArrayModel, data: ModelData, x: np.ndarray
+def checked_plan(scen: Scenario, am: ArrayModel, data: ModelData, x: np.ndarray,
+                 names: Collection[str] | None = None
                  ) -> tuple[np.ndarray, dict[str, pd.DataFrame], list[str]]:
     """:func:`plan_violations`, where a solver's plan that breaks the check is first
     given the LP of its design (integers fixed as rounded).
@@ -58,13 +64,13 @@ def checked_plan(scen: Scenario, am: ArrayModel, data: ModelData, x: np.ndarray
     from .engines import engine_with
     from .sensitivity import fixed_design_lp
 
-    x, tables, bad = plan_violations(scen, am, data, x)
+    x, tables, bad = plan_violations(scen, am, data, x, names)
     if not bad:
         return x, tables, bad
     fixed = engine_with("in_memory").session(fixed_design_lp(am, x)).solve()
     if fixed.x is None:
         return x, tables, bad
-    x2, tables2, bad2 = plan_violations(scen, am, data, fixed.x)
+    x2, tables2, bad2 = plan_violations(scen, am, data, fixed.x, names)
     if bad2 or float(am.cost @ x2) < float(am.cost @ x) - 1e-6 * max(1.0, abs(
             float(am.cost @ x))):
         return x, tables, bad

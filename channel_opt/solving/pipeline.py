@@ -206,7 +206,7 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
           diagnose_infeasible: bool = True, budget: Budget | None = None,
           solver_options: dict[str, Any] | None = None, method: str = "auto",
           workers: int | None = None, deterministic: bool = False,
-          ranks: int = 3) -> Solution:
+          ranks: int = 3, result_tables: bool = True) -> Solution:
     """Build, solve, check and extract a scenario.
 
     ``mip_gap`` defaults to 1e-4 (relative) for every backend. ``solver_options``
@@ -239,6 +239,9 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     problem instead (every market and share at its mean). ``method="ph"`` solves it
     by progressive hedging through mpi-sppy on ``ranks`` MPI ranks instead of the
     extensive form (:mod:`~channel_opt.solving.stochastic_ph`).
+
+    ``result_tables=False`` makes only the result tables the plan check reads (a sweep
+    row without a folder); the check and the KPIs are the same.
     """
     check_options(scenario, solver=solver, time_limit=time_limit, mip_gap=mip_gap,
                   threads=threads, seed=seed, log_file=log_file, sensitivity=sensitivity,
@@ -343,13 +346,14 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
                    method={"method": how, **{k: v for k, v in raw.extra.items()
                                              if k != "trace"}})
     if raw.x is not None and raw.termination != UNBOUNDED:
-        x, tables, sol.violations = checked_plan(scenario, am, data, raw.x)
+        x, tables, sol.violations = checked_plan(scenario, am, data, raw.x,
+                                                 None if result_tables else ())
         if float(am.cost @ x) > (raw.objective or -np.inf):
             sol.objective = float(am.cost @ x)
             sol.gap = relative_gap(sol.objective, sol.bound)
         sol.x = x
         sol.tables = tables
-        sol.kpis = kpis(am, data, x, tables)
+        sol.kpis = kpis(am, data, x)
         if sol.violations:
             sol.plan_status = PLAN_INVALID
             log.error("the %s plan breaks %d rule(s): %s", solver, len(sol.violations),

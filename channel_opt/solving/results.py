@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -109,19 +110,78 @@ def _val(am: ArrayModel, x: np.ndarray, rec: VarFamily, n: int) -> np.ndarray:
     return np.zeros(n) if b is None else x[b.start:b.start + b.n]
 
 
-def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.DataFrame]:
-    """Every result table of a plan."""
+# the result tables the plan check reads (:func:`~channel_opt.solving.check.check_plan`):
+# always made; the others (capacity, prices, price_gaps, profit, channel_map) on request
+CHECK_TABLES = ("cell_channel", "product_channel", "region_channel", "brand_channel",
+                "partners", "overlaps")
+
+
+def _sales(am: ArrayModel, d: ModelData, x: np.ndarray) -> np.ndarray:
+    """Units sold per sales column (values within 1e-9 of 0 read as 0)."""
+    q = _val(am, x, SALES, len(d.sales))
+    return np.where(np.abs(q) < 1e-9, 0.0, q)
+
+
+def _offered(am: ArrayModel, d: ModelData, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rounded offer decisions and, per (cell, channel), how many offered options
+    hold it (> 0.5: offered).
+    """
+    y = np.rint(_val(am, x, OFFER, len(d.offers)))
+    mem = d.members
+    return y, np.bincount(mem["cc"].to_numpy(), weights=y[mem["offer"].to_numpy()],
+                          minlength=len(d.cc))
+
+
+def _overlap_pairs(d: ModelData, offered: np.ndarray) -> np.ndarray:
+    """The (product, region) pairs, as ``p * n_regions + r``, offered both an online and
+    an offline channel (independent of the overlap family being on).
+    """
+    cc = d.cc
+    kind = kinds_of(d, cc["k"].to_numpy())
+    off = offered > 0.5
+    n_r = len(d.regions)
+    flat = cc["p"].to_numpy() * n_r + cc["r"].to_numpy()  # (product, region), sorted
+    both = (np.bincount(flat, off & (kind == "online"), len(d.products) * n_r) > 0) & \
+        (np.bincount(flat, off & (kind == "offline"), len(d.products) * n_r) > 0)
+    return np.flatnonzero(both)
+
+
+def _capacity_rows(am: ArrayModel, x: np.ndarray
+                   ) -> list[tuple[Any, Any, np.ndarray, np.ndarray, bool]]:
+    """(family, row block, use, limit, upper) of every capacity / floor block."""
+    out = []
+    for fam in LIMITED:
+        c = am.cons.get(fam.name)
+        if c is None:
+            continue
+        upper = fam.limit_side == "upper"
+        used, limit = use_and_limit(am, c.name, x, upper)
+        out.append((fam, c, used, limit, upper))
+    return out
+
+
+def _utilization(used: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """Use over limit where the limit is positive, NaN elsewhere."""
+    lim = np.asarray(limit, float)
+    return np.where(lim > 0, np.asarray(used, float) / np.where(lim > 0, lim, 1.0), np.nan)
+
+
+def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray,
+                   names: Collection[str] | None = None) -> dict[str, pd.DataFrame]:
+    """The result tables of a plan: every one, or ``names`` and the check's
+    (:data:`CHECK_TABLES`), e.g. for a sweep point whose tables nobody writes.
+    """
+    def want(name: str) -> bool:
+        return names is None or name in names
+
     s, cc = d.sales, d.cc
-    q = _val(am, x, SALES, len(s))
-    q = np.where(np.abs(q) < 1e-9, 0.0, q)
+    q = _sales(am, d, x)
     price = s["price"].to_numpy()
     rev = q * price
     margin = q * sales_unit_margin(d)
     partner = q * partner_income_per_unit(d)
-    y = np.rint(_val(am, x, OFFER, len(d.offers)))
+    y, offered = _offered(am, d, x)
     mem = d.members
-    offered = np.bincount(mem["cc"].to_numpy(), weights=y[mem["offer"].to_numpy()],
-                          minlength=len(cc))
     dem = np.bincount(mem["cc"].to_numpy(), weights=y[mem["offer"].to_numpy()]
                       * mem["demand"].to_numpy(), minlength=len(cc))
     vol = _block(am, OFFER_VOLUME)
@@ -207,46 +267,46 @@ def extract_tables(am: ArrayModel, d: ModelData, x: np.ndarray) -> dict[str, pd.
                              & (d.scenario.settings.rules.partner_floor is not None),
                              "commission_policy": pol})
 
-    # capacity use per row of every capacity / floor family
-    cap_parts = []
-    for fam in LIMITED:
-        c = am.cons.get(fam.name)
-        if c is None:
-            continue
-        upper = fam.limit_side == "upper"
-        used, limit = use_and_limit(am, c.name, x, upper)
-        where = [",".join(t) for t in zip(*(c.labels[col].astype(str).tolist()
-                                             for col in c.labels.columns), strict=True)]
-        cap_parts.append(pd.DataFrame({
-            "family": fam.name, "where": np.asarray(where, dtype=object), "used": used,
-            "limit": limit, "kind": "capacity" if upper else "floor",
-            "slack": (limit - used) if upper else (used - limit),
-        }))
-    capacity = pd.concat(cap_parts, ignore_index=True) if cap_parts else pd.DataFrame(
-        columns=["family", "where", "used", "limit", "kind", "slack"])
-    capacity["utilization"] = np.where(capacity["limit"].to_numpy(float) > 0,
-                                       capacity["used"].to_numpy(float)
-                                       / np.where(capacity["limit"].to_numpy(float) > 0,
-                                                  capacity["limit"].to_numpy(float), 1.0),
-                                       np.nan)
-
-    # overlaps from offered channels (independent of the overlap family being on)
-    kind = kinds_of(d, cc["k"].to_numpy())
-    off = offered > 0.5
     n_r = len(d.regions)
-    flat = cc["p"].to_numpy() * n_r + cc["r"].to_numpy()  # (product, region), sorted
-    both = (np.bincount(flat, off & (kind == "online"), len(d.products) * n_r) > 0) & \
-        (np.bincount(flat, off & (kind == "offline"), len(d.products) * n_r) > 0)
-    ov = np.flatnonzero(both)
-    overlaps = labels(d, categorical=False, product=ov // n_r, region=ov % n_r)
+    ov = _overlap_pairs(d, offered)
+    out = {"cell_channel": cell_channel, "product_channel": product_channel,
+           "region_channel": region_channel, "brand_channel": brand_channel,
+           "partners": partners,
+           "overlaps": labels(d, categorical=False, product=ov // n_r, region=ov % n_r)}
+    if want("capacity"):  # use and limit per row of every capacity / floor family
+        cap_parts = []
+        for fam, c, used, limit, upper in _capacity_rows(am, x):
+            where = [",".join(t) for t in zip(*(c.labels[col].astype(str).tolist()
+                                                 for col in c.labels.columns), strict=True)]
+            cap_parts.append(pd.DataFrame({
+                "family": fam.name, "where": np.asarray(where, dtype=object), "used": used,
+                "limit": limit, "kind": "capacity" if upper else "floor",
+                "slack": (limit - used) if upper else (used - limit),
+            }))
+        capacity = pd.concat(cap_parts, ignore_index=True) if cap_parts else pd.DataFrame(
+            columns=["family", "where", "used", "limit", "kind", "slack"])
+        capacity["utilization"] = _utilization(capacity["used"].to_numpy(float),
+                                               capacity["limit"].to_numpy(float))
+        out["capacity"] = capacity
+    if want("prices") or want("price_gaps"):
+        prices = product_channel.loc[product_channel["listed"],
+                                     ["product", "channel", "level", "price"]
+                                     ].reset_index(drop=True)
+        if want("prices"):
+            out["prices"] = prices
+        if want("price_gaps"):
+            out["price_gaps"] = price_gaps(d, prices)
+    if want("profit"):
+        out["profit"] = profit_breakdown(am, d, x)
+    if want("channel_map"):
+        out["channel_map"] = channel_map(d, cell_channel)
+    return {k: out[k] for k in RESULT_TABLES if k in out}
 
-    prices = product_channel.loc[product_channel["listed"],
-                                 ["product", "channel", "level", "price"]].reset_index(drop=True)
-    return {"cell_channel": cell_channel, "product_channel": product_channel,
-            "region_channel": region_channel, "brand_channel": brand_channel,
-            "partners": partners, "capacity": capacity, "overlaps": overlaps,
-            "prices": prices, "price_gaps": price_gaps(d, prices),
-            "profit": profit_breakdown(am, d, x), "channel_map": channel_map(d, cell_channel)}
+
+# every result table, in the order a result folder and its report list them
+RESULT_TABLES = ("cell_channel", "product_channel", "region_channel", "brand_channel",
+                 "partners", "capacity", "overlaps", "prices", "price_gaps", "profit",
+                 "channel_map")
 
 
 def _sums_per_row(table: list[np.ndarray], rows: list[np.ndarray], dims: tuple[int, ...],
@@ -411,13 +471,19 @@ def channel_map(d: ModelData, cell_channel: pd.DataFrame) -> pd.DataFrame:
 
 
 def kpis(am: ArrayModel, d: ModelData, x: np.ndarray,
-         tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
-    """Headline numbers of a plan."""
-    cc = tables["cell_channel"]
+         tables: dict[str, pd.DataFrame] | None = None) -> dict[str, Any]:
+    """Headline numbers of a plan, from the plan vector itself (the numbers the result
+    tables show, without building them: a sweep row needs only these). ``tables`` is
+    not read (accepted from callers that have them).
+    """
+    q = _sales(am, d, x)
     market = float(d.cells["market"].sum())
-    sold = float(cc["sales"].sum())
-    cap = tables["capacity"]
-    util = cap[cap["kind"] == "capacity"]["utilization"]
+    sold = float(q.sum())
+    _, offered = _offered(am, d, x)
+    util = [_utilization(used, limit) for _, _, used, limit, upper in _capacity_rows(am, x)
+            if upper]
+    u = np.concatenate(util) if util else np.zeros(0)
+    com = _block(am, COMMISSION)
     launched = []
     blk = _block(am, LAUNCH_BRAND)
     if blk is not None:
@@ -425,14 +491,14 @@ def kpis(am: ArrayModel, d: ModelData, x: np.ndarray,
         launched = blk.labels["brand"][on].tolist()
     return {
         "profit": float(am.cost @ x),
-        "revenue": float(cc["revenue"].sum()),
+        "revenue": float((q * d.sales["price"].to_numpy()).sum()),
         "units_sold": sold,
         "market_units": market,
         "lost_sales_units": market - sold,
-        "overlap_count": len(tables["overlaps"]),
-        "channels_opened": int(tables["region_channel"]["open"].sum()),
-        "listings": int(tables["product_channel"]["listed"].sum()),
-        "commission_paid": float(tables["partners"]["commission"].sum()),
+        "overlap_count": len(_overlap_pairs(d, offered)),
+        "channels_opened": int((np.rint(_val(am, x, OPEN_CHANNEL, len(d.rk))) > 0.5).sum()),
+        "listings": int((np.rint(_val(am, x, LIST_PRODUCT, len(d.pk))) > 0.5).sum()),
+        "commission_paid": 0.0 if com is None else float(x[com.start:com.start + com.n].sum()),
         "brands_launched": launched,
-        "max_capacity_utilization": float(util.max()) if len(util.dropna()) else None,
+        "max_capacity_utilization": float(np.nanmax(u)) if (~np.isnan(u)).any() else None,
     }
