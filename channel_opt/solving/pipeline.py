@@ -411,13 +411,16 @@ LP_SHARE = 0.85
 # of the budget, what the constructive phase (plans, LP, rounding) may take before the
 # solver; what it does not use goes to the solver
 CONSTRUCT_SHARE = 0.9
+# of the time limit, what the plain constructive plan may take (issue 13: at most 10 %)
+PLAN_SHARE = 0.1
 
 
 def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
                reserve: float = 0.0, mip_gap: float = DEFAULT_MIP_GAP, lp: bool = True
                ) -> tuple[Construction, Relaxation | None]:
-    """The constructive plan within ``share`` of what the budget leaves after
-    ``reserve`` (skipped, with a warning, when that is under half a second).
+    """The constructive phase within ``share`` of what the budget leaves after
+    ``reserve`` (skipped, with a warning, when that is under half a second): first
+    the constructive plan, within ``PLAN_SHARE`` of the time limit.
 
     Under a time limit (the solver may stop before its own root bound) the LP
     relaxation follows, within ``LP_SHARE`` of what the plan left of the phase: its
@@ -447,7 +450,8 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
             log.info("%s: %s (before: %s)", how, f"{value:,.2f}", start.objective)
             start.x, start.objective, start.origin = x, value, how
 
-    start = construct(am, data, time_limit=limit)
+    start = construct(am, data, time_limit=None if limit is None or budget.limit is None
+                      else min(limit, PLAN_SHARE * budget.limit))
     rel = None
     phase_left = left()
     if lp and phase_left is not None and phase_left > 1.0:  # the LP's bound, point, prices
