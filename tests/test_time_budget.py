@@ -207,9 +207,10 @@ def test_each_phase_gets_what_is_left_of_the_whole_limit(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """40 s limit, 12 s already used (load, start-up): the constructive phase (plan, LP,
     rounded plan, plan at the LP's prices) may take CONSTRUCT_SHARE of what is left
-    after the 4 s post-solve reserve, its plain plan 10 % of the limit, the solver all of what is left then minus the
-    reserve (killed half a grace after the limit), and the sensitivity LP what is left
-    after the solve; no phase is given more than the budget has left when it starts.
+    after the 4 s post-solve reserve, its plain plan 10 % of the limit, the solver all
+    of what is left then minus the reserve (killed half a grace after the limit), and
+    the sensitivity LP what is left after the solve; no phase is given more than the
+    budget has left when it starts.
     """
     budget = Budget(40.0, start=time.monotonic() - 12.0)
     calls = _spy_phases(monkeypatch, budget)
