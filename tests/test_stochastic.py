@@ -401,3 +401,31 @@ def test_a_soft_floor_does_not_force_the_openings_its_cover_cut_would() -> None:
     sol = solve(scen)
     assert sol.plan_status == "optimal" and not sol.violations
     assert sol.objective == pytest.approx(1900.0, rel=1e-9)
+
+
+def _soft_floor() -> Scenario:
+    """The soft-floor case above (one demand scenario; optimum 1900 by hand)."""
+    t = duo_tables(regions=[{"id": "R", "partner_profit_floor": 1200.0}])
+    t["channels"][1]["open_cost"] = 2000.0
+    scen = Scenario.from_frames(t, {"rules": {"partner_floor": True},
+                                    "stochastic": {"shortfall_cost": 0.5}},
+                                name="soft-floor")
+    return Scenario.from_frames({**{k: scen.tables[k] for k in scen.tables},
+                                 "demand_scenarios": [{"id": "only", "probability": 1.0}]},
+                                scen.settings, name="soft-floor")
+
+
+def test_a_freed_cover_cut_reaches_the_pyomo_backends_as_a_free_row() -> None:
+    # the shortfall option frees the floor's cover cuts (both bounds infinite): Pyomo
+    # refused such a row ("does not have a proper value"), so every Pyomo backend and PH
+    # failed on the shipped apparel_stochastic instance. The row is kept, unbounded.
+    pytest.importorskip("pyomo")
+    scen = _soft_floor()
+    am = members(scen)[0].am
+    cut = am.cons["partner_floor_cover"]
+    assert not np.isfinite(cut.lower).any() and not np.isfinite(cut.upper).any()
+    m = to_pyomo(am)
+    assert len(m.partner_floor_cover) == cut.n
+    assert not any(c.has_lb() or c.has_ub() for c in m.partner_floor_cover.values())
+    out, _ = solve_two_stage(scen, solver="highs_pyomo", values=False)
+    assert out["objective"] == pytest.approx(1900.0, rel=1e-9)
