@@ -429,3 +429,49 @@ def test_a_freed_cover_cut_reaches_the_pyomo_backends_as_a_free_row() -> None:
     assert not any(c.has_lb() or c.has_ub() for c in m.partner_floor_cover.values())
     out, _ = solve_two_stage(scen, solver="highs_pyomo", values=False)
     assert out["objective"] == pytest.approx(1900.0, rel=1e-9)
+
+
+def test_the_profit_breakdown_pays_the_shortfall_on_its_own_line() -> None:
+    # by hand (the soft-floor case above): online alone earns 2500 and falls 1200 short
+    # of the partner floor at 0.5 per unit: 2500 - 600 = 1900, on the registry's line
+    from channel_opt.model.registry import VAR
+    from channel_opt.solving.check import check_plan, profit_lines
+
+    scen = _soft_floor()
+    sol = solve(scen)
+    assert sol.objective == pytest.approx(1900.0, rel=1e-9) and not sol.violations
+    line = VAR["shortfall"].profit_line
+    assert line == "shortfall cost"
+    prof = sol.tables["profit"].groupby("component")["amount"].sum()
+    assert prof[line] == pytest.approx(-600.0) and prof["sales margin"] == pytest.approx(2500.0)
+    assert prof.sum() == pytest.approx(sol.objective, rel=1e-12)
+    # the plan check prices it from the scenario's shortfall cost: equal, and a
+    # breakdown that hides it is caught on its line
+    one = {k: v.drop(columns="demand_scenario") for k, v in sol.tables.items()
+           if "demand_scenario" in v}
+    assert profit_lines(scen, one)[VAR["shortfall"]] == pytest.approx(-600.0)
+    hidden = one["profit"].copy()
+    hidden.loc[hidden["component"] == line, "amount"] = 0.0
+    errors = check_plan(scen, {**one, "profit": hidden}, 2500.0)
+    assert len(errors) == 1 and "shortfall cost 0 vs -600" in errors[0]
+
+
+def test_two_stage_shortfall_lines_add_up_per_demand_scenario() -> None:
+    # vss_duo with a service level of 0.6 and 10 per unit short (the case above): the
+    # store sells 20 of 24 needed in low (4 short: -40) and 80 of 96 in high (16 short:
+    # -160); each scenario's lines add up to its profit, and their mean to 1,400
+    doc = yaml.safe_load(VSS_DUO.read_text())
+    scen = load_scenario(VSS_DUO)
+    frames = {k: scen.tables[k] for k in scen.tables}
+    frames["regions"] = frames["regions"].assign(service_level=0.6)
+    soft = Scenario.from_frames(frames, {**doc["settings"], "rules": {
+        **doc["settings"]["rules"], "service_level": True},
+        "stochastic": {"shortfall_cost": 10.0}})
+    sol = solve(soft)
+    assert sol.objective == pytest.approx(1400.0) and not sol.violations
+    prof = sol.tables["profit"]
+    short = prof[prof["component"] == "shortfall cost"].set_index(SCENARIO_COLUMN)["amount"]
+    assert short.to_dict() == pytest.approx({"low": -40.0, "high": -160.0})
+    per = prof.groupby(SCENARIO_COLUMN)["amount"].sum()
+    assert per.to_dict() == pytest.approx({"low": 600.0 - 40.0, "high": 2400.0 - 160.0})
+    assert 0.5 * per.sum() == pytest.approx(sol.objective)
