@@ -512,3 +512,28 @@ def test_ph_starts_every_scenario_from_the_start_plan(tmp_path: Path) -> None:
     assert np.array_equal(cand[integer], np.round(want[integer]))  # fixed at integers
     assert np.array_equal(cand[~integer], want[~integer])
     assert sorted(cols) == list(np.flatnonzero(design))
+
+
+@pytest.mark.parametrize("outcome", ["fails", "no plan"])
+def test_ph_answers_the_expected_value_plan_when_it_finds_none_better(
+        monkeypatch: pytest.MonkeyPatch, outcome: str) -> None:
+    # vss_duo by hand: the expected-value design (online) earns EEV = 1,400 in
+    # expectation; PH that fails or returns no design leaves that plan, without a bound
+    from channel_opt.solving import stochastic_ph
+
+    if stochastic_ph.ph_missing():
+        pytest.skip(str(stochastic_ph.ph_missing()))
+    seen: dict[str, Any] = {}
+
+    def fake(scen: Scenario, ms: list[Any], **kw: Any) -> dict[str, Any]:
+        seen.update(kw)
+        if outcome == "fails":
+            raise RuntimeError("progressive hedging failed (mpiexec exit 1)")
+        return {"design": None, "inner": None, "outer": None, "seconds": 0.0, "rho": 1.0}
+
+    monkeypatch.setattr(stochastic_ph, "solve_ph", fake)
+    sol = solve(VSS_DUO, method="ph", ranks=3)
+    assert seen["start"] is not None and len(seen["start"]) == 2  # a plan per scenario
+    assert sol.has_plan and not sol.violations
+    assert sol.objective == pytest.approx(1400.0) and sol.bound is None
+    assert "the expected-value design" in (sol.solver_message or "")
