@@ -414,3 +414,139 @@ def test_a_soft_floor_does_not_force_the_openings_its_cover_cut_would() -> None:
     sol = solve(scen)
     assert sol.plan_status == "optimal" and not sol.violations
     assert sol.objective == pytest.approx(1900.0, rel=1e-9)
+
+
+def _soft_floor() -> Scenario:
+    """The soft-floor case above (one demand scenario; optimum 1900 by hand)."""
+    t = duo_tables(regions=[{"id": "R", "partner_profit_floor": 1200.0}])
+    t["channels"][1]["open_cost"] = 2000.0
+    scen = Scenario.from_frames(t, {"rules": {"partner_floor": True},
+                                    "stochastic": {"shortfall_cost": 0.5}},
+                                name="soft-floor")
+    return Scenario.from_frames({**{k: scen.tables[k] for k in scen.tables},
+                                 "demand_scenarios": [{"id": "only", "probability": 1.0}]},
+                                scen.settings, name="soft-floor")
+
+
+def test_a_freed_cover_cut_reaches_the_pyomo_backends_as_a_free_row() -> None:
+    # the shortfall option frees the floor's cover cuts (both bounds infinite): Pyomo
+    # refused such a row ("does not have a proper value"), so every Pyomo backend and PH
+    # failed on the shipped apparel_stochastic instance. The row is kept, unbounded.
+    pytest.importorskip("pyomo")
+    scen = _soft_floor()
+    am = members(scen)[0].am
+    cut = am.cons["partner_floor_cover"]
+    assert not np.isfinite(cut.lower).any() and not np.isfinite(cut.upper).any()
+    m = to_pyomo(am)
+    assert len(m.partner_floor_cover) == cut.n
+    assert not any(c.has_lb() or c.has_ub() for c in m.partner_floor_cover.values())
+    out, _ = solve_two_stage(scen, solver="highs_pyomo", values=False)
+    assert out["objective"] == pytest.approx(1900.0, rel=1e-9)
+
+
+def test_the_profit_breakdown_pays_the_shortfall_on_its_own_line() -> None:
+    # by hand (the soft-floor case above): online alone earns 2500 and falls 1200 short
+    # of the partner floor at 0.5 per unit: 2500 - 600 = 1900, on the registry's line
+    from channel_opt.model.registry import VAR
+    from channel_opt.solving.check import check_plan, profit_lines
+
+    scen = _soft_floor()
+    sol = solve(scen)
+    assert sol.objective == pytest.approx(1900.0, rel=1e-9) and not sol.violations
+    line = VAR["shortfall"].profit_line
+    assert line == "shortfall cost"
+    prof = sol.tables["profit"].groupby("component")["amount"].sum()
+    assert prof[line] == pytest.approx(-600.0) and prof["sales margin"] == pytest.approx(2500.0)
+    assert prof.sum() == pytest.approx(sol.objective, rel=1e-12)
+    # the plan check prices it from the scenario's shortfall cost: equal, and a
+    # breakdown that hides it is caught on its line
+    one = {k: v.drop(columns="demand_scenario") for k, v in sol.tables.items()
+           if "demand_scenario" in v}
+    assert profit_lines(scen, one)[VAR["shortfall"]] == pytest.approx(-600.0)
+    hidden = one["profit"].copy()
+    hidden.loc[hidden["component"] == line, "amount"] = 0.0
+    errors = check_plan(scen, {**one, "profit": hidden}, 2500.0)
+    assert len(errors) == 1 and "shortfall cost 0 vs -600" in errors[0]
+
+
+def test_two_stage_shortfall_lines_add_up_per_demand_scenario() -> None:
+    # vss_duo with a service level of 0.6 and 10 per unit short (the case above): the
+    # store sells 20 of 24 needed in low (4 short: -40) and 80 of 96 in high (16 short:
+    # -160); each scenario's lines add up to its profit, and their mean to 1,400
+    doc = yaml.safe_load(VSS_DUO.read_text())
+    scen = load_scenario(VSS_DUO)
+    frames = {k: scen.tables[k] for k in scen.tables}
+    frames["regions"] = frames["regions"].assign(service_level=0.6)
+    soft = Scenario.from_frames(frames, {**doc["settings"], "rules": {
+        **doc["settings"]["rules"], "service_level": True},
+        "stochastic": {"shortfall_cost": 10.0}})
+    sol = solve(soft)
+    assert sol.objective == pytest.approx(1400.0) and not sol.violations
+    prof = sol.tables["profit"]
+    short = prof[prof["component"] == "shortfall cost"].set_index(SCENARIO_COLUMN)["amount"]
+    assert short.to_dict() == pytest.approx({"low": -40.0, "high": -160.0})
+    per = prof.groupby(SCENARIO_COLUMN)["amount"].sum()
+    assert per.to_dict() == pytest.approx({"low": 600.0 - 40.0, "high": 2400.0 - 160.0})
+    assert 0.5 * per.sum() == pytest.approx(sol.objective)
+
+
+def test_ph_starts_every_scenario_from_the_start_plan(tmp_path: Path) -> None:
+    # iteration 0 warm-starts each scenario's sub-MIP from the variable values its model
+    # is created with (the start plan of that demand scenario), and the xhat spoke's
+    # first candidate is the start design in mpi-sppy's order of the design variables
+    pytest.importorskip("mpisppy")
+    import pickle
+
+    from channel_opt.model.stochastic import is_design
+    from channel_opt.solving import stochastic_ph
+
+    scen = duo(demand_scenarios=TWO)
+    pk = tmp_path / "scenario.pkl"
+    pk.write_bytes(pickle.dumps(scen))
+    ms = members(scen)
+    n = ms[0].am.n_cols
+    # distinct values per scenario and column; design columns near-integral
+    start = [np.arange(n) + 0.25 + 1000.0 * i for i in range(len(ms))]
+    design = np.zeros(n, bool)
+    for b in ms[0].am.vars.values():
+        if is_design(b.name):
+            design[b.cols] = True
+            start[0][b.cols] = (b.cols % 2) + (1e-7 if b.integer else 0.5)
+    sf = str(tmp_path / "start.npz")
+    stochastic_ph.write_start(sf, ms, start)
+    for i, m in enumerate(ms):
+        model = stochastic_ph.scenario_creator(m.id, scenario_pickle=str(pk), start_file=sf)
+        got = np.array([v.value for v in model._array_model_columns])
+        assert np.array_equal(got, start[i]), m.id
+    cand = stochastic_ph.feasible_xhat_creator(scenario_pickle=str(pk), start_file=sf)["ROOT"]
+    cols = model._design_columns
+    integer = ms[0].am.integrality()[cols] == 1
+    want = start[0][cols]
+    assert np.array_equal(cand[integer], np.round(want[integer]))  # fixed at integers
+    assert np.array_equal(cand[~integer], want[~integer])
+    assert sorted(cols) == list(np.flatnonzero(design))
+
+
+@pytest.mark.parametrize("outcome", ["fails", "no plan"])
+def test_ph_answers_the_expected_value_plan_when_it_finds_none_better(
+        monkeypatch: pytest.MonkeyPatch, outcome: str) -> None:
+    # vss_duo by hand: the expected-value design (online) earns EEV = 1,400 in
+    # expectation; PH that fails or returns no design leaves that plan, without a bound
+    from channel_opt.solving import stochastic_ph
+
+    if stochastic_ph.ph_missing():
+        pytest.skip(str(stochastic_ph.ph_missing()))
+    seen: dict[str, Any] = {}
+
+    def fake(scen: Scenario, ms: list[Any], **kw: Any) -> dict[str, Any]:
+        seen.update(kw)
+        if outcome == "fails":
+            raise RuntimeError("progressive hedging failed (mpiexec exit 1)")
+        return {"design": None, "inner": None, "outer": None, "seconds": 0.0, "rho": 1.0}
+
+    monkeypatch.setattr(stochastic_ph, "solve_ph", fake)
+    sol = solve(VSS_DUO, method="ph", ranks=3)
+    assert seen["start"] is not None and len(seen["start"]) == 2  # a plan per scenario
+    assert sol.has_plan and not sol.violations
+    assert sol.objective == pytest.approx(1400.0) and sol.bound is None
+    assert "the expected-value design" in (sol.solver_message or "")

@@ -24,6 +24,7 @@ import pandas as pd
 from ..model.data import ModelData
 from ..model.families.conflict import COMMISSION, COMMISSION_POLICY, OVERLAP
 from ..model.families.core import LAUNCH_BRAND, LIST_PRODUCT, OPEN_CHANNEL, SALES, USE_CHANNEL
+from ..model.families.partners import SHORTFALL
 from ..model.linear import ArrayModel
 from ..model.records import VarFamily
 from ..scenario import Scenario
@@ -331,11 +332,15 @@ def profit_lines(scen: Scenario, t: dict[str, pd.DataFrame],
             LAUNCH_BRAND: -launches,
             COMMISSION: -float(t["partners"]["commission"].sum()),
             COMMISSION_POLICY: -policy,
-            OVERLAP: -overlap}
+            OVERLAP: -overlap,
+            # the units short are the plan's (the row check holds them to the floors)
+            SHORTFALL: -(scen.settings.stochastic.shortfall_cost or 0.0) * float(
+                t[SHORTFALL.name]["short"].sum()) if SHORTFALL.name in t else 0.0}
 
 
 PROFIT_RECORDS: tuple[VarFamily, ...] = (SALES, OPEN_CHANNEL, USE_CHANNEL, LIST_PRODUCT,
-                                         LAUNCH_BRAND, COMMISSION, COMMISSION_POLICY, OVERLAP)
+                                         LAUNCH_BRAND, COMMISSION, COMMISSION_POLICY, OVERLAP,
+                                         SHORTFALL)
 """The variable blocks whose objective term :func:`profit_lines` recomputes: every record
 with a ``profit_line`` (a test holds the two equal)."""
 

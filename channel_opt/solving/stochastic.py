@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import subprocess
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -231,13 +232,14 @@ def stack_tables(ms: list[Member], xs: list[np.ndarray]) -> tuple[dict[str, pd.D
     for m, x in zip(ms, xs, strict=True):
         bad = check_rows(m.am, x)
         tables = extract_tables(m.am, m.data, x)
-        bad += check_plan(m.scenario, tables, float(m.am.cost @ x))
-        violations += [f"demand scenario {m.id}: {v}" for v in bad]
         if SHORTFALL.name in m.am.vars:  # units short of each floor, and what they cost
             sf = m.am.values(x, SHORTFALL.name).rename(columns={"value": "short"})
             blk = m.am.vars[SHORTFALL.name]
             tables[SHORTFALL.name] = sf.assign(cost=-m.am.cost[blk.start:blk.start + blk.n]
                                           * sf["short"].to_numpy())
+        # (the plan check prices the shortfall: its line of the profit breakdown)
+        bad += check_plan(m.scenario, tables, float(m.am.cost @ x))
+        violations += [f"demand scenario {m.id}: {v}" for v in bad]
         for name, df in tables.items():
             df = df.copy()
             df.insert(0, SCENARIO_COLUMN, m.id)
@@ -301,35 +303,60 @@ def _ef_plan(ms: list[Member], o: _Opts, log_file: str | None, values: bool,
 
 
 def _ph_plan(scen: Scenario, ms: list[Member], o: _Opts, ranks: int,
-             values: bool) -> tuple[RawResult, list[np.ndarray] | None]:
-    """Progressive hedging's design, evaluated in every demand scenario."""
+             values: bool, ev: _EV | None) -> tuple[RawResult, list[np.ndarray] | None]:
+    """Progressive hedging's design, evaluated in every demand scenario; PH starts from
+    the expected-value design operated in every scenario, and that plan is the answer
+    when PH finds none better (as for the extensive form).
+    """
     from .stochastic_ph import solve_ph
 
     left = o.left()
     # PH gets its share of what is left less PH_RESERVE (MPI start-up, building the
     # sub-models on the ranks, and evaluating the plan below, which mpi-sppy's clock
     # does not see)
-    ph = solve_ph(scen, ms, ranks=ranks, mip_gap=o.mip_gap,
-                  time_limit=None if left is None else
-                  (0.5 if values else 1.0) * (1.0 - PH_RESERVE) * left)
+    start = None if ev is None else ev.plans
+    t = time.perf_counter()
+    try:
+        ph = solve_ph(scen, ms, ranks=ranks, mip_gap=o.mip_gap,
+                      time_limit=None if left is None else
+                      (0.5 if values else 1.0) * (1.0 - PH_RESERVE) * left, start=start)
+    except (RuntimeError, subprocess.TimeoutExpired) as e:
+        if start is None:
+            raise
+        # the expected-value plan is still a plan of the two-stage model (no bound)
+        ph = {"design": None, "inner": None, "outer": None, "rho": math.nan,
+              "seconds": time.perf_counter() - t, "failed": str(e)[:300]}
     msg = (f"mpi-sppy PH hub + Lagrangian and xhat-shuffle spokes on {ranks} ranks "
            f"(rho {ph['rho']:.4g}); plan {ph['inner']}, bound {ph['outer']}")
+    if "failed" in ph:
+        msg += f"; PH failed: {ph['failed']}"
     raw = RawResult(LIMIT, None, None, ph["outer"], "mpi-sppy", _mpisppy_version(), msg,
                     solve_seconds=ph["seconds"])
+    xs: list[np.ndarray] | None = None
     if ph["design"] is None:
         raw.message += "; no plan found"
+    else:
+        xs = []
+        ev_o = dataclasses.replace(o, deadline=None)  # LPs: without them there is no plan
+        for m in ms:
+            val, x = _evaluate(m, ph["design"], ev_o)
+            if x is None:
+                raw.message += f"; the plan cannot be operated in demand scenario {m.id!r}"
+                xs = None
+                break
+            xs.append(x)
+
+    def expect(p: list[np.ndarray]) -> float:
+        return float(sum(m.probability * float(m.am.cost @ x) for m, x in zip(ms, p,
+                                                                              strict=True)))
+
+    if start is not None and (xs is None or expect(xs) < expect(start)):
+        xs = start
+        raw.message += "; plan: the expected-value design (PH found none better)"
+    if xs is None:
         return raw, None
-    xs = []
-    ev_o = dataclasses.replace(o, deadline=None)  # LPs, and without them there is no plan
-    for m in ms:
-        val, x = _evaluate(m, ph["design"], ev_o)
-        if x is None:
-            raw.message += f"; the plan cannot be operated in demand scenario {m.id!r}"
-            return raw, None
-        xs.append(x)
     plan = _tidy(ms, design_mask(ms[0].am), xs)
-    raw.objective = float(sum(m.probability * float(m.am.cost @ x)
-                              for m, x in zip(ms, plan, strict=True)))
+    raw.objective = expect(plan)
     gap = _gap(raw.objective, raw.bound)
     raw.termination = OPTIMAL if gap is not None and gap <= o.mip_gap else LIMIT
     return raw, plan
@@ -367,13 +394,11 @@ def solve_two_stage(scen: Scenario, *, solver: str = "highs", time_limit: float 
     t = time.perf_counter()
     ms = members(scen)
     timings["build"] = time.perf_counter() - t
-    ev = None
-    if values or method != METHOD_PH:  # the EV design: EEV, and the start of the EF
-        t = time.perf_counter()
-        ev = expected_value(scen, ms, o)
-        timings["expected_value"] = time.perf_counter() - t
+    t = time.perf_counter()  # the EV design: EEV, and the start of the EF and of PH
+    ev = expected_value(scen, ms, o)
+    timings["expected_value"] = time.perf_counter() - t
     if method == METHOD_PH:
-        raw, plan = _ph_plan(scen, ms, o, ranks, values)
+        raw, plan = _ph_plan(scen, ms, o, ranks, values, ev)
     else:
         raw, plan = _ef_plan(ms, o, log_file, values, ev)
     timings["handoff"], timings["solve"] = raw.handoff_seconds, raw.solve_seconds

@@ -12,6 +12,15 @@ in every scenario and evaluates it); ranks are split evenly between the three, s
 The best plan's design comes back to this process, which evaluates it in every demand
 scenario (its operations optimized, the plan checked there): the expected profit is
 that evaluation, the bound is the Lagrangian bound, the gap between the two.
+
+PH starts from a plan (``start``: the expected-value design operated in every demand
+scenario, by the caller). Every scenario model carries it as its variable values and
+iteration 0 (the hub's and the Lagrangian spoke's) warm-starts each sub-MIP from it
+(mpi-sppy's ``warmstart_subproblems`` / ``user_warmstart``), so that a sub-MIP stopped
+by its time limit still returns a solution; the xhat spoke evaluates that design first
+(``xhatshuffle_try_feasible_xhat_first``: :func:`feasible_xhat_creator`). Without it,
+iteration 0 solved each apparel-sized scenario MIP from scratch and, under a
+sub-solve time limit, found no feasible point: PH could not start.
 """
 
 from __future__ import annotations
@@ -83,8 +92,23 @@ def _scenario(path: str) -> Scenario:
     return scen
 
 
-def scenario_creator(sname: str, scenario_pickle: str = "") -> Any:
-    """The Pyomo model of demand scenario ``sname`` with its root node attached."""
+# the design columns in the order of the nonanticipative variables of this process's
+# scenario models (the same for every scenario: one structure)
+_NONANT_COLUMNS: list[np.ndarray] = []
+
+
+def _start(start_file: str, sname: str) -> tuple[np.ndarray, np.ndarray]:
+    """The start plan of demand scenario ``sname`` and the start design."""
+    with np.load(start_file) as f:
+        x = f["x"][list(f["ids"]).index(sname)] if sname else np.zeros(0)
+        return x, f["design"]
+
+
+def scenario_creator(sname: str, scenario_pickle: str = "", start_file: str = "") -> Any:
+    """The Pyomo model of demand scenario ``sname`` with its root node attached, its
+    variables at the start plan of the scenario when there is one (iteration 0's warm
+    start).
+    """
     import pyomo.environ as pyo
     from mpisppy.utils import sputils
     from pyomo.core.expr.numeric_expr import LinearExpression
@@ -109,7 +133,23 @@ def scenario_creator(sname: str, scenario_pickle: str = "") -> Any:
     where = {id(v): j for j, v in enumerate(cols)}
     model._design_columns = np.array(
         [where[id(v)] for v in model._mpisppy_node_list[0].nonant_vardata_list], int)
+    _NONANT_COLUMNS[:] = [model._design_columns]
+    if start_file:
+        x, _ = _start(start_file, sname)
+        for v, val in zip(cols, x.tolist(), strict=True):
+            v.set_value(val, skip_validation=True)
     return model
+
+
+def feasible_xhat_creator(solver_name: str = "", solver_options: Any = None,
+                          scenario_pickle: str = "", start_file: str = "") -> dict[str, Any]:
+    """The start design as mpi-sppy's first candidate plan, in the order of the
+    nonanticipative variables (the xhat spoke evaluates it in every scenario first).
+    """
+    _, design = _start(start_file, "") if start_file else (None, None)
+    if design is None or not _NONANT_COLUMNS:
+        raise RuntimeError("no start design: feasible_xhat_creator needs --start")
+    return {"ROOT": np.asarray(design, float)[_NONANT_COLUMNS[0]]}
 
 
 def scenario_denouement(rank: int, scenario_name: str, scenario: Any) -> None:
@@ -157,11 +197,16 @@ def _run_wheel(a: argparse.Namespace) -> None:
     cfg.iter0_mipgap = cfg.iterk_mipgap = a.sub_gap
     if a.sub_time_limit is not None:
         cfg.solver_options = f"time_limit={a.sub_time_limit!r}"
-    kw = {"scenario_pickle": a.scenario_pickle}
+    kw = {"scenario_pickle": a.scenario_pickle, "start_file": a.start or ""}
+    if a.start:  # iteration 0 from the start plan; the xhat spoke tries its design first
+        cfg.warmstart_subproblems = cfg.user_warmstart = True
+        cfg.xhatshuffle_try_feasible_xhat_first = True
     beans = (cfg, scenario_creator, scenario_denouement, names)
     hub = vanilla.ph_hub(*beans, scenario_creator_kwargs=kw)
     spokes = [vanilla.lagrangian_spoke(*beans, scenario_creator_kwargs=kw),
-              vanilla.xhatshuffle_spoke(*beans, scenario_creator_kwargs=kw)]
+              vanilla.xhatshuffle_spoke(*beans, scenario_creator_kwargs=kw,
+                                        feasible_xhat_creator=feasible_xhat_creator
+                                        if a.start else None)]
     t = time.perf_counter()
     wheel = WheelSpinner(hub, spokes)
     wheel.spin()
@@ -184,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--time-limit", type=float, default=None)
     p.add_argument("--sub-gap", type=float, default=1e-4)
     p.add_argument("--sub-time-limit", type=float, default=None)
+    p.add_argument("--start", help="the start plan (.npz: ids, x per scenario, design)")
     _run_wheel(p.parse_args(argv))
     return 0
 
@@ -204,9 +250,12 @@ def default_rho(ms: list[Member]) -> float:
 
 def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
              time_limit: float | None = None, mip_gap: float = 1e-4,
-             iterations: int = 50, rho: float | None = None) -> dict[str, Any]:
+             iterations: int = 50, rho: float | None = None,
+             start: list[np.ndarray] | None = None) -> dict[str, Any]:
     """Run the MPI program; returns the design (member column order, zero at
     operations columns), the inner (plan) and outer (bound) values and the seconds.
+    ``start``: a plan of each member (one design operated in every scenario), PH's
+    iteration 0 warm start and the xhat spoke's first candidate.
     """
     check_ph(ranks)
     rho = default_rho(ms) if rho is None else rho
@@ -216,6 +265,9 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
             pickle.dump(scen, f)
         design_file = os.path.join(tmp, "design.npy")
         result_file = os.path.join(tmp, "result.json")
+        start_file = os.path.join(tmp, "start.npz")
+        if start is not None:
+            write_start(start_file, ms, start)
         cmd = ["mpiexec", "-n", str(ranks)]
         if os.geteuid() == 0:  # Open MPI refuses root unless told
             cmd.append("--allow-run-as-root")
@@ -228,6 +280,8 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
             cmd += ["--time-limit", repr(time_limit), "--sub-time-limit",
                     repr(max(SUB_MIN_SECONDS, 0.25 * time_limit / per_rank))]
         cmd += ["--sub-gap", repr(max(mip_gap, SUB_GAP))]
+        if start is not None:
+            cmd += ["--start", start_file]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
             [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]),
             # Open MPI's shared-memory single copy (CMA) needs ptrace rights that
@@ -241,6 +295,7 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
                            stdin=subprocess.DEVNULL,
                            timeout=None if time_limit is None else 2 * time_limit + 120)
         seconds = time.perf_counter() - t
+        log.debug("mpi-sppy output:\n%s\n%s", r.stdout, r.stderr)
         if r.returncode != 0 or not os.path.exists(result_file):
             tail = (r.stderr or r.stdout).strip().splitlines()[-5:]
             raise RuntimeError("progressive hedging failed (mpiexec exit "
@@ -253,6 +308,24 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
         design[first[0].astype(int)] = first[1]
     return {"design": design, "inner": _finite(res["inner"]),
             "outer": _finite(res["outer"]), "seconds": seconds, "rho": rho}
+
+
+def write_start(path: str, ms: list[Member], start: list[np.ndarray]) -> None:
+    """The start plan for the ranks: each member's plan by id, and the design."""
+    np.savez(path, ids=np.array([m.id for m in ms]), x=np.vstack(start),
+             design=_design_values(ms[0], start[0]))
+
+
+def _design_values(m: Member, x: np.ndarray) -> np.ndarray:
+    """``x`` at the design columns (integers rounded: the xhat spoke fixes them), zero
+    elsewhere.
+    """
+    out = np.zeros(m.am.n_cols)
+    for b in m.am.vars.values():
+        if is_design(b.name) and b.n:
+            v = x[b.cols]
+            out[b.cols] = np.round(v) if b.integer else v
+    return out
 
 
 def _finite(v: Any) -> float | None:

@@ -224,7 +224,7 @@ SHORTFALL = VarFamily("shortfall", "shortfall_cost", define_shortfall, "operatio
                       "levels, dealer minimum volume) falls short in a demand scenario, paid "
                       "at `stochastic.shortfall_cost` per unit of the row's bound; only in "
                       "the two-stage model (without it floors hold in every scenario)",
-                      test="tests/test_stochastic.py::"
+                      profit_line="shortfall cost", test="tests/test_stochastic.py::"
                       "test_floors_hold_in_every_scenario_or_cost_the_shortfall")
 
 VARIABLES: tuple[VarFamily, ...] = (SHORTFALL,)
