@@ -87,6 +87,20 @@ def duo(settings: dict[str, Any] | None = None, **overrides: Any) -> Scenario:
     return Scenario.from_frames(duo_tables(**overrides), settings or {}, name="duo")
 
 
+DUO_OPEN = 8000 / 3 - 100  # duo_open's optimum: {online, store} less the opening, 2,566.67
+
+
+def duo_open() -> Scenario:
+    """duo with a store opening cost of 100: the optimum is 2,666.67 - 100 = 2,566.67
+    ({online} alone: 2,500). The cheap bound (best set per cell, fixed costs left out)
+    stays at 2,666.67, so the constructive plan is not proven by it; the LP relaxation
+    is 2,566.67, the optimum.
+    """
+    t = duo_tables()
+    t["channels"][1] = {**t["channels"][1], "open_cost": 100.0}
+    return Scenario.from_frames(t, {}, name="duo")
+
+
 # ------------------------------------------------------------------ base (one cell, 3 channels)
 
 P1 = {"id": "p1", "brand": "acme", "unit_cost": 4.0, "ref_price": 10.0}

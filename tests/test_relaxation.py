@@ -121,16 +121,17 @@ def test_no_rounded_plan_where_the_fixed_columns_leave_none() -> None:
 
 def test_a_limited_solve_proven_by_the_lp_does_not_start_the_solver(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    # as a large model (the constructive phase runs first): duo's LP bound is its
-    # optimum 2,666.67 and its plan reaches it, so the run needs no MIP
-    from scenario_factory import duo
+    # as a large model (the constructive phase runs first): the cheap bound of duo with
+    # a store opening (2,666.67) does not prove its plan, the LP bound (2,566.67, the
+    # optimum) does, so the run needs no MIP
+    from scenario_factory import DUO_OPEN, duo_open
 
     from channel_opt.solving import solve
 
     monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", -1)
-    sol = solve(duo(), time_limit=60.0)
+    sol = solve(duo_open(), time_limit=60.0)
     assert sol.plan_status == "optimal" and sol.gap == 0.0
-    assert sol.objective == pytest.approx(8000 / 3, rel=1e-9)
+    assert sol.objective == pytest.approx(DUO_OPEN, rel=1e-9)
     assert "not started" in sol.solver_message and "process" not in sol.timings
     assert sol.method["bound_origin"] == "LP relaxation"
     assert sol.method["plan_origin"] in ("constructive plan", "plan rounded from the LP")

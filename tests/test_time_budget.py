@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scenario_factory import duo
+from scenario_factory import DUO_OPEN, duo, duo_open
 
 from channel_opt.cli import main
 from channel_opt.model import build_array_model
@@ -71,11 +71,13 @@ def spy_watched(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 @pytest.mark.slow
 def test_solver_gets_what_is_left_of_the_whole_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", -1)  # duo through the watchdog
+    # the LP's bound withheld: it would prove the plan and the solver would not start
+    monkeypatch.setattr(relaxation, "relax", lambda *a, **k: Relaxation(LIMIT))
     calls = spy_watched(monkeypatch)
     budget = Budget(40.0, start=time.monotonic() - 12.0)  # 12 s went on load and start-up
-    sol = pipeline.solve(duo(), budget=budget)
+    sol = pipeline.solve(duo_open(), budget=budget)
     assert sol.plan_status == "optimal"
-    assert sol.objective == pytest.approx(100 / 3 * 80, rel=1e-6)
+    assert sol.objective == pytest.approx(DUO_OPEN, rel=1e-6)
     (c,) = calls
     # 28 s were left minus the 4 s reserve for the phases after the solver
     assert 22.0 < c["limit"] <= 24.0
@@ -118,12 +120,14 @@ def test_summary_has_every_phase(tmp_path: Path, small: bool,
     import yaml
     from scenario_factory import duo_tables
 
-    if not small:  # as a model too large to solve in this process is, whose LP
-        # relaxation does not settle it (duo's would: the solver would not start)
+    tables = duo_tables()
+    if not small:  # as a model too large to solve in this process is, whose bounds do
+        # not settle it (a store opening the cheap bound leaves out; the LP's withheld)
         monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", -1)
         monkeypatch.setattr(relaxation, "relax", lambda *a, **k: Relaxation(LIMIT))
+        tables["channels"][1] = {**tables["channels"][1], "open_cost": 100.0}
     scen = tmp_path / "duo.yaml"
-    scen.write_text(yaml.safe_dump({"name": "duo", "tables": duo_tables()}), encoding="utf-8")
+    scen.write_text(yaml.safe_dump({"name": "duo", "tables": tables}), encoding="utf-8")
     assert main(["-q", "solve", str(scen), "--out", str(tmp_path / "r"), "--time-limit", "60",
                  "--no-plots"]) == 0
     t = json.loads((tmp_path / "r" / "summary.json").read_text())["timings_seconds"]
@@ -214,8 +218,8 @@ def test_each_phase_gets_what_is_left_of_the_whole_limit(
     """
     budget = Budget(40.0, start=time.monotonic() - 12.0)
     calls = _spy_phases(monkeypatch, budget)
-    sol = pipeline.solve(duo(), budget=budget)
-    assert sol.plan_status == "optimal" and sol.objective == pytest.approx(100 / 3 * 80)
+    sol = pipeline.solve(duo_open(), budget=budget)
+    assert sol.plan_status == "optimal" and sol.objective == pytest.approx(DUO_OPEN)
     by = {c["phase"]: c for c in calls}
     assert list(by) == ["heuristic", "lp", "rounding", "heuristic at LP prices", "solve",
                         "sensitivity"]

@@ -306,18 +306,20 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
                         deadline=None if solver_limit is None else
                         time.monotonic() + solver_limit, solver_options=solver_options)
     raw: RawResult
-    # under a time limit, a plan within the gap of the LP bound needs no solver
-    proven = None if start is None or rel is None else \
-        relative_gap(start.objective, rel.bound)
+    # under a time limit, a plan within the gap of a bound (the LP's, or the priced
+    # capacities') needs no solver
+    proven = None if start is None or time_limit is None else \
+        relative_gap(start.objective, start.bound)
     if am.n_cols == 0:
         raw = trivial_result(am)
     elif proven is not None and proven <= mip_gap and start is not None:
-        log.info("the %s is within the gap of the LP bound (%.3g): the solver is not "
-                 "started", start.origin, proven)
+        log.info("the %s is within the gap of the bound (%s, %.3g): the solver is not "
+                 "started", start.origin, start.bound_origin, proven)
         raw = RawResult(OPTIMAL, start.x, start.objective, start.bound, solver,
                         backend.version(), f"not started: the {start.origin} is within "
-                        "the gap of the LP bound",
-                        extra={"plan_origin": start.origin, "bound_origin": "LP relaxation"})
+                        f"the gap of the bound ({start.bound_origin})",
+                        extra={"plan_origin": start.origin,
+                               "bound_origin": start.bound_origin})
     elif solver_limit is not None and solver_limit < MIN_PHASE_SECONDS:
         log.warning("time limit: no time left for the solver (%s)", budget.describe())
         raw = RawResult(TIME_LIMIT, None, None, None, solver, backend.version(),
@@ -452,10 +454,16 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
 
     start = construct(am, data, time_limit=None if limit is None or budget.limit is None
                       else min(limit, PLAN_SHARE * budget.limit))
+    # the bound reported when the solver has none: capacities priced (no LP solve)
+    priced = capacity_bound(am, data, start.objective,
+                            seconds=5.0 if limit is None else 0.1 * limit)
+    if priced < start.bound:
+        start.bound, start.bound_origin = priced, "capacities priced (Lagrangian steps)"
     rel = None
     phase_left = left()
-    if lp and phase_left is not None and phase_left > 1.0:  # the LP's bound, point, prices
-        rel, x = lp_phase(am, phase_left, mip_gap, lp_share=LP_SHARE)
+    gap = relative_gap(start.objective, start.bound)
+    if lp and (gap is None or gap > mip_gap) and phase_left is not None and phase_left > 1.0:
+        rel, x = lp_phase(am, phase_left, mip_gap, lp_share=LP_SHARE)  # bound, point
         keep(x, "plan rounded from the LP")
         phase_left = left()
         # the options valued at the LP's prices (no duals from an infeasible LP)
@@ -463,11 +471,6 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
             keep(construct(am, data, time_limit=phase_left,
                            unit_value=priced_sales_values(am, rel.duals)).x,
                  "constructive plan at the LP's prices")
-    # the bound reported when the solver has none: capacities priced (no LP solve)
-    priced = capacity_bound(am, data, start.objective,
-                            seconds=5.0 if limit is None else 0.1 * limit)
-    if priced < start.bound:
-        start.bound, start.bound_origin = priced, "capacities priced (Lagrangian steps)"
     if rel is not None and rel.bound is not None and rel.bound < start.bound:
         start.bound, start.bound_origin = rel.bound, "LP relaxation"
     return start, rel
