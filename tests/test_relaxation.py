@@ -153,3 +153,17 @@ def test_concurrent_lp_equals_the_simplex_on_a_generated_family() -> None:
     assert both.bound >= exact.bound - 1e-6 * abs(exact.bound)
     assert not [t for t in threading.enumerate() if t.daemon and t.is_alive()
                 and t.name.startswith("Thread") and "run" in repr(t)]
+
+
+def test_where_the_lp_fixings_leave_no_plan_the_incumbent_neighbourhood_does() -> None:
+    # every yes/no decision "fixed" at 0 leaves no plan (above); with the optimal plan
+    # (280) as incumbent only the columns where the two agree are fixed, the incumbent
+    # is the start, and the sub-MIP gives a plan worth at least the incumbent (RINS)
+    am, _ = floor_without_cover()
+    rel = relax(am)
+    assert rel.x is not None
+    best = rounded_plan(am, rel.x, time_limit=10.0)
+    assert best is not None and float(am.cost @ best) == pytest.approx(280.0, rel=1e-9)
+    x = rounded_plan(am, np.zeros(am.n_cols), time_limit=10.0, incumbent=best)
+    assert x is not None and not check_rows(am, x)
+    assert float(am.cost @ x) == pytest.approx(280.0, rel=1e-9)

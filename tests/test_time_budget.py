@@ -180,9 +180,10 @@ def _spy_phases(monkeypatch: pytest.MonkeyPatch, budget: Budget) -> list[dict[st
         note("lp", time_limit)  # its bound withheld: duo's LP would settle the run
         return replace(real_relax(am, time_limit, **kw), bound=None)
 
-    def rounded(am: Any, x: Any, time_limit: float | None, mip_gap: float = 1e-4) -> Any:
+    def rounded(am: Any, x: Any, time_limit: float | None, mip_gap: float = 1e-4,
+                incumbent: Any = None) -> Any:
         note("rounding", time_limit)
-        return real_round(am, x, time_limit, mip_gap)
+        return real_round(am, x, time_limit, mip_gap, incumbent)
 
     def watched(name: str, am: Any, opts: Any, kill_after: float | None = None) -> Any:
         note("solve", opts.time_limit, kill_after=kill_after,

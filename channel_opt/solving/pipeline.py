@@ -463,7 +463,8 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
     phase_left = left()
     gap = relative_gap(start.objective, start.bound)
     if lp and (gap is None or gap > mip_gap) and phase_left is not None and phase_left > 1.0:
-        rel, x = lp_phase(am, phase_left, mip_gap, lp_share=LP_SHARE)  # bound, point
+        rel, x = lp_phase(am, phase_left, mip_gap, lp_share=LP_SHARE,  # bound, point
+                          incumbent=start.x)
         keep(x, "plan rounded from the LP")
         phase_left = left()
         # the options valued at the LP's prices (no duals from an infeasible LP)

@@ -131,29 +131,50 @@ INTEGRAL = 1e-6  # an LP value this close to an integer counts as integral
 
 
 def rounded_plan(am: ArrayModel, x_lp: np.ndarray, time_limit: float | None,
-                 mip_gap: float = 1e-4) -> np.ndarray | None:
+                 mip_gap: float = 1e-4, incumbent: np.ndarray | None = None
+                 ) -> np.ndarray | None:
     """A plan from the LP point: every integer column the LP sets integral is fixed
     there and the MIP of the rest is solved (relaxation enforced neighbourhood search,
     RENS: Berthold 2014). Where the LP is nearly integral (the rules of this model at
     scale, issue 13: 1,760 fractional of 121,132 integer columns at 10^4 cells of
     `capacity`) the sub-MIP is small and its plan close to the LP bound.
 
-    None when the sub-MIP is infeasible or finds no plan within ``time_limit``.
+    The fixings can leave no integer completion (a simplex vertex of `apparel` at 10^4
+    cells did, where the interior point's point did not). Then, given an
+    ``incumbent`` (a feasible plan), only the columns where the LP and the incumbent
+    agree are fixed and the incumbent is the start (RINS: Danna, Rothberg and Le Pape
+    2005): a sub-MIP that always has a plan, in what is left of ``time_limit``.
+
+    None when neither finds a plan within ``time_limit``.
     """
+    t0 = time.monotonic()
     integer = am.integrality().astype(bool)
     lo, up = am.bounds()
     value = np.clip(np.rint(x_lp), lo, up)
-    cols = np.flatnonzero(integer & (np.abs(x_lp - value) <= INTEGRAL))
+    integral = integer & (np.abs(x_lp - value) <= INTEGRAL)
     session = engine_with("in_memory").session(am)
+    cols = np.flatnonzero(integral)
     session.set_col_bounds(cols, value[cols], value[cols])
     out = session.solve(time_limit=time_limit, mip_gap=mip_gap)
-    return out.x
+    left = None if time_limit is None else time_limit - (time.monotonic() - t0)
+    if out.x is not None or incumbent is None or (left is not None and left < 0.5):
+        return out.x
+    log.info("no plan from the LP's integral values (%s): fixing where the LP and the "
+             "incumbent agree", out.message)
+    agree = integral & (np.abs(incumbent - value) <= INTEGRAL)
+    session = engine_with("in_memory").session(am)
+    cols = np.flatnonzero(agree)
+    session.set_col_bounds(cols, value[cols], value[cols])
+    session.set_start(incumbent)
+    return session.solve(time_limit=left, mip_gap=mip_gap).x
 
 
 def lp_phase(am: ArrayModel, time_limit: float | None, mip_gap: float,
-             lp_share: float = 0.8) -> tuple[Relaxation, np.ndarray | None]:
+             lp_share: float = 0.8, incumbent: np.ndarray | None = None
+             ) -> tuple[Relaxation, np.ndarray | None]:
     """The LP relaxation within ``lp_share`` of ``time_limit`` (by :func:`lp_method`),
-    then the plan rounded from it (:func:`rounded_plan`) in what is left: the bound and
+    then the plan rounded from it (:func:`rounded_plan`, near ``incumbent`` if that
+    fails) in what is left: the bound and
     the plan a run gets before (or instead of) the MIP solver at scale. The plan is
     None when the LP did not finish, no time is left, or the rounding found none; it
     passes the row check otherwise.
@@ -166,7 +187,7 @@ def lp_phase(am: ArrayModel, time_limit: float | None, mip_gap: float,
     left = None if time_limit is None else time_limit - (time.monotonic() - t0)
     if rel.status != OPTIMAL or rel.x is None or (left is not None and left < 0.5):
         return rel, None
-    x = rounded_plan(am, rel.x, left, mip_gap)
+    x = rounded_plan(am, rel.x, left, mip_gap, incumbent)
     if x is None or check_rows(am, x):
         return rel, None
     log.info("plan rounded from the LP: %s", f"{float(am.cost @ x):,.2f}")

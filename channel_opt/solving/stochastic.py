@@ -276,7 +276,8 @@ def _ef_plan(ms: list[Member], o: _Opts, log_file: str | None, values: bool,
     left = o.left()
     lp_bound, origin = None, "the expected-value design"
     if left is not None and left > 2.0:  # the LP's bound and the plan rounded from it
-        rel, rounded = lp_phase(ts.am, LP_PHASE_SHARE * share * left, o.mip_gap)
+        rel, rounded = lp_phase(ts.am, LP_PHASE_SHARE * share * left, o.mip_gap,
+                                incumbent=start)
         lp_bound = rel.bound
         if rounded is not None and (start is None or
                                     ts.am.cost @ rounded > ts.am.cost @ start):

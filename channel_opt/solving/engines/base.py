@@ -145,6 +145,10 @@ class Session:
         """Change the bounds of columns ``cols`` for the next solve."""
         raise NotImplementedError
 
+    def set_start(self, x: np.ndarray) -> None:
+        """A feasible point the next MIP solve starts from (feature "mip_start")."""
+        raise NotImplementedError
+
     def iis(self, time_limit: float | None = None) -> IisOutcome:
         """An irreducible infeasible subsystem of the LP relaxation (feature "iis")."""
         raise NotImplementedError

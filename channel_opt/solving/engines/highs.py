@@ -269,6 +269,11 @@ class HighsSession(Session):
         self.h.changeColsBounds(len(cols), np.asarray(cols, np.int32),
                                 np.asarray(lower, float), np.asarray(upper, float))
 
+    def set_start(self, x: np.ndarray) -> None:
+        """The MIP start of the next solve (``setSolution``)."""
+        n = self.h.getNumCol()
+        self.h.setSolution(n, np.arange(n, dtype=np.int32), np.asarray(x, float))
+
     def iis(self, time_limit: float | None = None) -> IisOutcome:
         """The IIS of the LP relaxation from HiGHS (``getIis``): elastic LP, then
         deletion filtering down to an irreducible set (HiGHS' default "light"
