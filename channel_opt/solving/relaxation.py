@@ -187,7 +187,9 @@ def lp_phase(am: ArrayModel, time_limit: float | None, mip_gap: float,
     left = None if time_limit is None else time_limit - (time.monotonic() - t0)
     if rel.status != OPTIMAL or rel.x is None or (left is not None and left < 0.5):
         return rel, None
-    x = rounded_plan(am, rel.x, left, mip_gap, incumbent)
+    # a tenth of the run's gap: the rounded MIP's own bound is below the LP bound, and
+    # at the run's gap its plan would end near the run's gap from the LP bound
+    x = rounded_plan(am, rel.x, left, max(1e-6, 0.1 * mip_gap), incumbent)
     if x is None or check_rows(am, x):
         return rel, None
     log.info("plan rounded from the LP: %s", f"{float(am.cost @ x):,.2f}")
