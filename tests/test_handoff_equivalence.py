@@ -185,7 +185,7 @@ def _same(x: np.ndarray, y: np.ndarray) -> None:
 
 # the largest models take 10-20 s each through Pyomo: run with the slow tests (CI)
 HEAVY = {"generated-all-1e3", "shipped-apparel", "shipped-regional", "shipped-electronics",
-         "generated-conflict-1e3"}
+         "generated-conflict-1e3", "generated-core-1e3"}
 
 
 @pytest.fixture(scope="module", params=[

@@ -79,7 +79,7 @@ COMMON = {"deadline": None, "derandomize": True, "database": None,
 # and many more in the slow suite that CI runs second (pytest -m slow).
 
 
-@settings(max_examples=15, **COMMON)  # 300 in the slow suite
+@settings(max_examples=8, **COMMON)  # 300 in the slow suite
 @given(tiny_scenarios())
 def test_mip_equals_bruteforce(case: tuple[dict[str, Any], dict[str, Any]]) -> None:
     check(*case)
@@ -154,7 +154,7 @@ def many_channel_scenarios(draw: Any, model: str | None = None
     return tables, settings_
 
 
-@settings(max_examples=8, **COMMON)
+@settings(max_examples=4, **COMMON)  # the thorough brute force runs in the slow suite
 @given(many_channel_scenarios())
 def test_mip_equals_bruteforce_many_channels(case: tuple[dict[str, Any], dict[str, Any]]
                                               ) -> None:

@@ -40,7 +40,8 @@ def _env() -> dict[str, str]:
 
 # ---- item 3: thread counts ----------------------------------------------------------
 
-@pytest.mark.parametrize("solver", ["highs", "highs_pyomo"])
+@pytest.mark.parametrize("solver", ["highs", pytest.param("highs_pyomo",
+                                                          marks=pytest.mark.slow)])
 def test_every_thread_count_solves_in_one_process(solver: str) -> None:
     """HiGHS sizes its scheduler on the first run of a thread; 1, 2, 3 in a row all work
     (before: every count but the first failed and the constructive plan was returned).

@@ -205,7 +205,7 @@ def _located(problems: list[Problem], where: tuple[Any, ...], form: str) -> bool
     return False
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=10, deadline=None)  # 100 in the slow suite
 @given(c=st.one_of(cell_corruption(), structural_corruption()),
        form=st.sampled_from(["yaml", "yaml", "xlsx"]))
 def test_one_corruption_is_reported_at_its_place(c: Corruption, form: str) -> None:
@@ -229,7 +229,7 @@ def one_corruption_is_reported_at_its_place(c: Corruption, form: str) -> None:
     assert _located(problems, where, form), (c, where, [str(p) for p in problems])
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=8, deadline=None)
 @given(cs=st.lists(cell_corruption(("text", "negative", "nonfinite", "out_of_range", "huge")),
                    min_size=2, max_size=4,
                    unique_by=lambda c: (c.table, c.index)))
@@ -246,7 +246,7 @@ def test_several_bad_cells_are_all_reported_at_once(cs: list[Corruption]) -> Non
 ALL_CELLS = [(t, c) for t, df in small_tables().items() for c in df.columns]
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=10, deadline=None)
 @given(target=st.sampled_from(ALL_CELLS), data=st.data(), text=st.text(max_size=8))
 def test_any_text_in_any_cell_loads_or_is_a_scenario_error(target: tuple[str, str],
                                                            data: st.DataObject,
@@ -274,7 +274,7 @@ NUMERIC_SETTINGS = (("rules", "overlap", "cost"), ("rules", "overlap", "max_pair
                     ("max_channels_per_cell",))
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(key=st.sampled_from(NUMERIC_SETTINGS),
        value=st.sampled_from([float("inf"), float("-inf"), float("nan"), *HUGE, True, "40"]),
        form=st.sampled_from(["yaml", "json"]))
