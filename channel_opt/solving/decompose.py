@@ -459,7 +459,7 @@ def decompose(am: ArrayModel, opts: SolveOptions, *, workers: int | None = None,
     left = _left(deadline)
     if status == OPTIMAL and dec.lp_x is not None and (left is None or left > 1.0):
         x_lp = rounded_plan(am, dec.lp_x, None if left is None else 0.25 * left,
-                            piece_gap)  # the plan rounded from the LP, a first incumbent
+                            piece_gap, opts.start)  # rounded from the LP: a first incumbent
         if x_lp is not None and not check_rows(am, x_lp):
             st.best_x, st.best_obj = x_lp, float(am.cost @ x_lp)
             st.plan_origin = "rounded from the LP relaxation"

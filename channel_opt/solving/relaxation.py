@@ -161,9 +161,8 @@ def rounded_plan(am: ArrayModel, x_lp: np.ndarray, time_limit: float | None,
         return out.x
     log.info("no plan from the LP's integral values (%s): fixing where the LP and the "
              "incumbent agree", out.message)
-    agree = integral & (np.abs(incumbent - value) <= INTEGRAL)
-    session = engine_with("in_memory").session(am)
-    cols = np.flatnonzero(agree)
+    session.set_col_bounds(cols, lo[cols], up[cols])  # the same model, fixings undone
+    cols = np.flatnonzero(integral & (np.abs(incumbent - value) <= INTEGRAL))
     session.set_col_bounds(cols, value[cols], value[cols])
     session.set_start(incumbent)
     return session.solve(time_limit=left, mip_gap=mip_gap).x
