@@ -62,16 +62,15 @@ def checked_plan(scen: Scenario, am: ArrayModel, data: ModelData, x: np.ndarray,
     a rule for real still does so in the LP (infeasible, or the same breach), and is
     reported as it was.
     """
-    from .engines import engine_with
-    from .sensitivity import fixed_design_lp
+    from .sensitivity import fixed_design_plan
 
     x, tables, bad = plan_violations(scen, am, data, x, names)
     if not bad:
         return x, tables, bad
-    fixed = engine_with("in_memory").session(fixed_design_lp(am, x)).solve()
-    if fixed.x is None:
+    fixed = fixed_design_plan(am, x)
+    if fixed is None:
         return x, tables, bad
-    x2, tables2, bad2 = plan_violations(scen, am, data, fixed.x, names)
+    x2, tables2, bad2 = plan_violations(scen, am, data, fixed, names)
     if bad2 or float(am.cost @ x2) < float(am.cost @ x) - 1e-6 * max(1.0, abs(
             float(am.cost @ x))):
         return x, tables, bad

@@ -43,7 +43,7 @@ from ..model.linear import ArrayModel
 from ..model.records import VarFamily
 from ..model.registry import ROW
 from .engines import engine_with
-from .sensitivity import fixed_design_lp
+from .sensitivity import fixed_design_plan
 
 log = logging.getLogger(__name__)
 
@@ -305,19 +305,15 @@ def _complete(am: ArrayModel, x: np.ndarray,
     e.g. to respect the price-parity band), for at most 20 s. Both within
     ``time_limit`` seconds.
     """
-    engine = engine_with("in_memory")
     t0 = time.monotonic()
-    out = engine.session(fixed_design_lp(am, x)).solve(time_limit=time_limit)
-    if out.x is not None:
-        return out.x
-    if OFFER.name not in am.vars:
-        return None
+    done = fixed_design_plan(am, x, time_limit=time_limit)
+    if done is not None or OFFER.name not in am.vars:
+        return done
     mip_limit = 20.0 if time_limit is None else time_limit - (time.monotonic() - t0)
     if mip_limit < 1.0:
         return None
-    out = engine.session(am.fixed(x, [OFFER.name])).solve(time_limit=min(20.0, mip_limit),
-                                                          mip_gap=1e-3)
-    return out.x
+    return fixed_design_plan(am, x, [OFFER.name], time_limit=min(20.0, mip_limit),
+                             mip_gap=1e-3)
 
 
 def _argmax_per_cell(value: np.ndarray, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -387,7 +383,7 @@ class Floors:
         out = np.zeros(len(self.rows), bool)
         if not len(self.rows):
             return out
-        el, _ = elastic_model(fixed_design_lp(self.am, x))
+        el, _ = elastic_model(self.am.fixed(x, continuous=True))
         res = engine_with("in_memory").session(el).solve(time_limit=time_limit)
         if res.x is None:
             return out

@@ -14,16 +14,35 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..model.linear import ArrayModel
+from ..model.linear import ArrayModel, Restricted
 from ..model.registry import LIMITED
 from .engines import OPTIMAL, engine_with
 
 BASIS = "fixed design"  # the value of every row's ``basis``: the design is held fixed
 
 
-def fixed_design_lp(am: ArrayModel, x: np.ndarray) -> ArrayModel:
-    """The LP left when every integer decision is fixed at the plan ``x``."""
-    return am.fixed(x, continuous=True)
+def fixed_design(am: ArrayModel, x: np.ndarray) -> Restricted:
+    """The LP left when every integer decision is fixed at the plan ``x``: only the
+    continuous columns and the rows that hold one (:meth:`ArrayModel.restricted`).
+    """
+    return am.restricted(x, continuous=True)
+
+
+def fixed_design_plan(am: ArrayModel, x: np.ndarray, blocks: list[str] | None = None,
+                      time_limit: float | None = None, mip_gap: float | None = None
+                      ) -> np.ndarray | None:
+    """The best plan with the columns of ``blocks`` (default: every integer block) held
+    at ``x``: the restricted model solved (an LP when only integer blocks are fixed),
+    lifted back to every column; None when it has no plan within ``time_limit``.
+    """
+    fd = am.restricted(x, blocks, continuous=blocks is None)
+    if len(fd.broken):
+        return None
+    if fd.model.n_cols == 0:
+        return fd.base
+    out = engine_with("in_memory").session(fd.model).solve(time_limit=time_limit,
+                                                          mip_gap=mip_gap)
+    return None if out.x is None else fd.lift(out.x)
 
 
 def sensitivity(am: ArrayModel, x: np.ndarray,
@@ -37,17 +56,18 @@ def sensitivity(am: ArrayModel, x: np.ndarray,
     marginal values of the design problem (see the module note). An LP not solved
     within ``time_limit`` seconds gives an empty table.
     """
-    lp = fixed_design_lp(am, x)
-    res = engine_with("duals").session(lp).solve(time_limit=time_limit)
+    fd = fixed_design(am, x)
+    res = engine_with("duals").session(fd.model).solve(time_limit=time_limit)
     cols = ["family", "where", "limit", "used", "marginal_profit", "basis"]
-    if res.termination != OPTIMAL or res.row_dual is None or res.x is None:
+    if res.termination != OPTIMAL or res.row_dual is None or res.x is None or \
+            len(fd.broken):
         return pd.DataFrame(columns=cols)
     from .results import use_and_limit
 
-    dual, xs = res.row_dual, res.x
+    dual, xs = fd.lift_rows(res.row_dual), fd.lift(res.x)
     parts = []
     for fam in LIMITED:
-        c = lp.cons.get(fam.name)
+        c = am.cons.get(fam.name)
         if c is None:
             continue
         sl = slice(c.start, c.start + c.n)
