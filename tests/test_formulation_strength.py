@@ -20,6 +20,7 @@ from channel_opt.model import build_array_model, build_model, to_highs
 from channel_opt.model.families import conflict
 from channel_opt.model.families.partners import floor_covers
 from channel_opt.scenario import Scenario
+from channel_opt.solving.check import check_rows
 
 
 def components(scen: Scenario) -> set[str]:
@@ -211,6 +212,33 @@ def test_capacity_bound_prices_the_inventory() -> None:
     bound = capacity_bound(am, d, 250.0, iterations=100)
     assert 250.0 - 1e-6 <= bound <= 251.0
     same_optimum(scen, 250.0)
+
+
+def test_a_plan_at_the_capacities_prices_settles_the_run() -> None:
+    # mnl; inventory 50; the store's fee 30 % (margin 10 - 4 - 3 = 3, online's 5). No
+    # plan earns more than 50 units at the best margin, 5: 250, which online alone
+    # earns (its demand alone is 50) -- the optimum (brute force agrees). The plain
+    # plan offers online and store together (more value at unlimited stock) and some of
+    # the 50 units then sell at 3. With the inventory priced, the store is worth less
+    # than what it takes from online: the plan at those prices is online alone, and
+    # the priced bound is 250 too, so the constructive phase proves it (no LP).
+    from channel_opt.solving import pipeline
+    from channel_opt.solving.budget import Budget
+    from channel_opt.solving.heuristic import construct
+
+    t = edit(edit(base_tables(), "products", "p1", inventory=50.0), "channels", "store",
+             fee_share=0.3)
+    scen = scenario(t, model="mnl", rules={"inventory": True})
+    assert bruteforce.best_profit(scen) == pytest.approx(250.0)
+    am, d = build_array_model(scen)
+    plain = construct(am, d).objective
+    assert plain is not None and plain < 250.0 - 1.0
+    start, rel = pipeline._construct(am, d, Budget(60.0), share=0.5)
+    assert start.objective == pytest.approx(250.0, rel=1e-9)
+    assert start.origin == "constructive plan at the capacities' prices"
+    assert 250.0 - 1e-6 <= start.bound <= 250.0 + 1e-6
+    assert rel is None  # within the gap before the LP
+    assert check_rows(am, start.x) == []
 
 
 @pytest.mark.parametrize("rules", [

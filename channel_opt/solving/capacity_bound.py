@@ -49,12 +49,13 @@ from ..model.linear import ArrayModel
 from ..model.registry import ROW
 
 
-def _capacity_rows(am: ArrayModel) -> tuple[sp.csr_matrix, np.ndarray] | None:
-    """The capacity rows over sales columns only (nonnegative uses, an upper limit):
-    their matrix on the sales block and their limits; None if there are none.
+def _capacity_rows(am: ArrayModel) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray] | None:
+    """The capacity rows over sales columns only (nonnegative uses, a finite upper
+    limit): their matrix on the sales block, their limits and their rows in ``am``;
+    None if there are none.
     """
     sb = am.vars[SALES.name]
-    mats, caps = [], []
+    mats, caps, where = [], [], []
     for c in am.cons.values():
         rec = ROW.get(c.name)
         if rec is None or rec.role != "capacity" or not c.n:
@@ -68,9 +69,10 @@ def _capacity_rows(am: ArrayModel) -> tuple[sp.csr_matrix, np.ndarray] | None:
         m = sp.csr_matrix((c.vals, (c.rows, c.cols - sb.start)), shape=(c.n, sb.n))
         mats.append(m[np.flatnonzero(keep)])
         caps.append(c.upper[keep])
+        where.append(c.start + np.flatnonzero(keep))
     if not mats:
         return None
-    return sp.vstack(mats).tocsr(), np.concatenate(caps)
+    return sp.vstack(mats).tocsr(), np.concatenate(caps), np.concatenate(where)
 
 
 def _shelf(am: ArrayModel, d: ModelData) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix,
@@ -97,21 +99,31 @@ def capacity_bound(am: ArrayModel, d: ModelData, target: float | None = None, *,
     the constructive bound); infinite when the model has no capacity row over sales
     and no shelf space (nothing to price: the caller keeps the bound it has).
     """
+    return capacity_prices(am, d, target, iterations=iterations, seconds=seconds)[0]
+
+
+def capacity_prices(am: ArrayModel, d: ModelData, target: float | None = None, *,
+                    iterations: int = 40, seconds: float = 5.0
+                    ) -> tuple[float, np.ndarray | None]:
+    """:func:`capacity_bound` and the row prices that gave it: ``λ`` on the capacity
+    rows over sales, 0 on every other row of ``am`` (None when nothing is priced).
+    Valued into the options (:func:`~channel_opt.solving.relaxation.priced_sales_values`)
+    they steer a constructive plan away from the scarce capacities without an LP.
+    """
     rows, shelf = _capacity_rows(am), _shelf(am, d)
     if rows is None and shelf is None:
-        return math.inf
+        return math.inf, None
     sb = am.vars[SALES.name]
     margin = am.cost[sb.start:sb.start + sb.n]
     mem, of = d.members, d.offers
     if not len(of):
-        return 0.0
+        return 0.0, None
     m_sale, m_off = mem["sale"].to_numpy(), mem["offer"].to_numpy()
     dem = mem["demand"].to_numpy()
     cells = of["cell"].to_numpy()
     n_cells = len(d.cells)
-    A, cap = rows if rows is not None else (sp.csr_matrix((0, sb.n)), np.zeros(0))
-    finite = np.isfinite(cap)  # a row without a limit has nothing to price (and 0·inf)
-    A, cap = A[np.flatnonzero(finite)], cap[finite]
+    A, cap, where = rows if rows is not None else \
+        (sp.csr_matrix((0, sb.n)), np.zeros(0), np.zeros(0, np.int64))
     n_a = len(cap)
     if shelf is not None:
         touch, cell_pr, S, space_cap = shelf
@@ -171,6 +183,7 @@ def capacity_bound(am: ArrayModel, d: ModelData, target: float | None = None, *,
     base, g = evaluate(mult)
     target = 0.0 if target is None else min(target, base)
     best_bound, value, theta, stall = base, base, 2.0, 0
+    best_mult = mult
     stop = time.monotonic() + seconds
     # steps scaled by each row's limit: a relative excess moves every row alike, whatever
     # its unit (hours, units, shelf units)
@@ -182,9 +195,11 @@ def capacity_bound(am: ArrayModel, d: ModelData, target: float | None = None, *,
         mult = np.maximum(0.0, mult - theta * (value - target) / norm * scale * g)
         value, g = evaluate(mult)
         if value < best_bound - 1e-9 * abs(best_bound):
-            best_bound, stall = value, 0
+            best_bound, best_mult, stall = value, mult, 0
         else:
             stall += 1
             if stall >= 5:
                 theta, stall = theta / 2, 0
-    return best_bound
+    prices = np.zeros(am.n_rows)
+    prices[where] = best_mult[:n_a]
+    return best_bound, prices
