@@ -169,6 +169,11 @@ class ArrayModel:
                        upper=c.upper, description=c.description)
         return m
 
+    @property
+    def nnz(self) -> int:
+        """Coefficients of the rows as added (duplicates not yet summed)."""
+        return sum(len(c.vals) for c in self.cons.values())
+
     def restricted(self, x: np.ndarray, blocks: list[str] | None = None, *,
                    continuous: bool = False, tol: float = 1e-6) -> Restricted:
         """The model left when the columns of ``blocks`` (default: every integer block)
@@ -266,7 +271,7 @@ class ArrayModel:
         return self._matrices[fmt]
 
     def _assemble(self, fmt: str) -> sp.csc_matrix | sp.csr_matrix:
-        nnz = sum(len(c.vals) for c in self.cons.values())
+        nnz = self.nnz
         idx = np.int32 if max(self.n_rows, self.n_cols, nnz) < 2**31 - 1 else np.int64
         rows = np.empty(nnz, idx)
         cols = np.empty(nnz, idx)

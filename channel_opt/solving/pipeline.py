@@ -38,6 +38,7 @@ from .engines import (
     trivial_result,
 )
 from .heuristic import Construction, construct
+from .memory import too_large
 from .options import OptionsError, check_options
 from .relaxation import Relaxation, lp_phase, priced_sales_values
 from .results import kpis
@@ -324,6 +325,10 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
         log.warning("time limit: no time left for the solver (%s)", budget.describe())
         raw = RawResult(TIME_LIMIT, None, None, None, solver, backend.version(),
                         "not started: the time limit was used up before the solve")
+    elif how != "decompose" and not small and (too_big := too_large(am.nnz)):
+        log.warning("the solver is not started: %s", too_big)
+        raw = RawResult(LIMIT, None, None, None, solver, backend.version(),
+                        f"not started: {too_big}")
     elif how == "decompose":
         raw = decompose(am, opts, workers=workers, relaxation=rel)
     elif solver_limit is None or small:
@@ -399,7 +404,7 @@ def in_process(am: ArrayModel, backend: Backend) -> bool:
     (``benchmarks/overhead.py``).
     """
     return backend.supports("in_memory") and \
-        sum(len(c.vals) for c in am.cons.values()) <= IN_PROCESS_NONZEROS
+        am.nnz <= IN_PROCESS_NONZEROS
 
 
 # of what the constructive plan leaves of its phase, what the LP relaxation may take;

@@ -22,8 +22,9 @@ from ..model.families.core import SALES
 from ..model.linear import ArrayModel, HighsArrays, highs_arrays
 from ..model.registry import ROW
 from .check import check_rows
-from .engines import OPTIMAL, engine_with
+from .engines import LIMIT, OPTIMAL, engine_with
 from .engines.highs import solve_lp
+from .memory import too_large
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,18 @@ def relax(am: ArrayModel, time_limit: float | None = None, *, method: str = "sim
     valid whatever their accuracy: the optimum of a simplex run, within the solver's
     tolerances of it after the interior point method, and still a bound (a weaker one)
     from a run stopped on its limit.
+
+    Where the solver's copies would not fit in memory (:mod:`.memory`) the concurrent
+    method runs the interior point alone, and where one copy does not fit the LP is
+    not started (status LIMIT, no bound).
     """
     t0 = time.perf_counter()
+    if method == "concurrent" and too_large(am.nnz, copies=2):
+        method = "ipm"  # one copy fits where two do not: the method that scales
+    why = too_large(am.nnz)
+    if why:
+        log.warning("LP relaxation not started: %s", why)
+        return Relaxation(LIMIT)
     lp = solve_lp(arrays if arrays is not None else highs_arrays(am), time_limit,
                   method=method)
     seconds = time.perf_counter() - t0

@@ -1,0 +1,44 @@
+"""A run never starts a solver whose copy of the model would not fit in memory: it
+keeps the constructive plan and its bound and says why (issue 13, 10^6 cells).
+"""
+
+from __future__ import annotations
+
+import pytest
+from scenario_factory import DUO_OPEN, duo_open
+
+from channel_opt.solving import pipeline, solve
+from channel_opt.solving.memory import HIGHS_BYTES_PER_NONZERO, available_bytes, too_large
+from channel_opt.solving.relaxation import relax
+
+
+def test_the_estimate_and_the_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHANNEL_OPT_MEMORY", str(10 * 2**30))  # 10 GB
+    assert available_bytes() == 10 * 2**30
+    fits = int(0.85 * 10 * 2**30 / HIGHS_BYTES_PER_NONZERO) - 1000
+    assert too_large(fits) is None
+    assert too_large(fits, copies=2) is not None  # two copies: twice the memory
+    why = too_large(10**8)
+    assert why is not None and "100,000,000 nonzeros" in why and "10.0 GB" in why
+    monkeypatch.delenv("CHANNEL_OPT_MEMORY")
+    real = available_bytes()
+    assert real is None or real > 0  # /proc/meminfo where there is one
+
+
+def test_no_solver_and_no_lp_where_they_do_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    # duo with a store opening, solved as a large model on a machine with 1 kB free:
+    # the LP is not started, nor the MIP; the run returns the constructive plan (at
+    # most the optimum 2,566.67, at least online alone 2,500) with the cheap bound, the
+    # best set per cell without the opening: 8,000 / 3 = 2,666.67
+    monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", -1)
+    monkeypatch.setenv("CHANNEL_OPT_MEMORY", "1000")
+    from channel_opt.model import build_array_model
+
+    am, _ = build_array_model(duo_open())
+    assert relax(am, method="concurrent").status == "other_limit"
+    sol = solve(duo_open(), time_limit=60.0)
+    assert sol.termination == "other_limit" and sol.plan_status == "feasible"
+    assert "not started: the solver's copy of the model" in sol.solver_message
+    assert 2500.0 - 1e-6 <= sol.objective <= DUO_OPEN + 1e-6
+    assert sol.bound == pytest.approx(8000 / 3, rel=1e-9)
+    assert "process" not in sol.timings
