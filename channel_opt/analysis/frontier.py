@@ -52,7 +52,7 @@ from ..model.families.conflict import OVERLAP, OVERLAP_BUDGET
 from ..model.linear import INF, ArrayModel
 from ..scenario import Scenario, load_scenario
 from ..scenario.tables import MAX_VALUE
-from ..solving.backends import OPTIMAL, SolveOptions, new_highs, run_highs
+from ..solving.backends import OPTIMAL, SolveOptions, new_highs, relative_gap, run_highs
 from ..solving.check import checked_plan
 from ..solving.heuristic import construct
 from ..solving.pipeline import DEFAULT_MIP_GAP, PLAN_FEASIBLE, PLAN_INVALID, PLAN_OPTIMAL
@@ -163,18 +163,11 @@ def _point(m: _Model, scen: Scenario, res: dict[str, Any], eps: float | None
                                        else PLAN_FEASIBLE)
     row = {"epsilon": eps, "overlap_count": int(k["overlap_count"]), "objective": profit,
            "plan_status": status, "termination": res["termination"],
-           "bound": res["bound"], "gap": _gap(profit, res["bound"]),
+           "bound": res["bound"], "gap": relative_gap(profit, res["bound"]),
            "solve_seconds": res.get("seconds")}
     row.update({c: k.get(c) for c in KPI_COLUMNS if c not in ("profit", "overlap_count")})
     row["x"] = x
     return row
-
-
-def _gap(obj: float, bound: float | None) -> float | None:
-    if bound is None:
-        return None
-    return abs(bound - obj) / max(abs(obj), 1e-9) if abs(bound - obj) > 1e-9 * max(
-        1.0, abs(obj)) else 0.0
 
 
 def run_frontier_task(task: FrontierTask) -> list[dict[str, Any]]:
@@ -219,7 +212,7 @@ def run_frontier_task(task: FrontierTask) -> list[dict[str, Any]]:
         pt = _point(m, task.scenario, res2 if res2["x"] is not None else res, None)
         if pt is not None and first_profit:  # the profit solve's bound, not the count's
             pt["bound"] = res["bound"]
-            pt["gap"] = _gap(pt["objective"], res["bound"])
+            pt["gap"] = relative_gap(pt["objective"], res["bound"])
         if pt is not None:
             pt["payoff"] = "max profit, then fewest overlaps" if first_profit else \
                 "fewest overlaps, then max profit"

@@ -29,7 +29,15 @@ import numpy as np
 
 from ..executor import Executor, get_executor
 from ..model.linear import ArrayModel, HighsArrays, highs_arrays
-from .backends import INFEASIBLE, LIMIT, OPTIMAL, TIME_LIMIT, RawResult, SolveOptions
+from .backends import (
+    INFEASIBLE,
+    LIMIT,
+    OPTIMAL,
+    TIME_LIMIT,
+    RawResult,
+    SolveOptions,
+    relative_gap,
+)
 from .check import check_rows
 from .decompose_parts import (
     COUPLING,
@@ -89,12 +97,6 @@ class _State:
     best_obj: float = -math.inf
     plan_origin: str = "none"
     trace: list[Trace] = field(default_factory=list)
-
-
-def _gap(obj: float, bound: float) -> float | None:
-    if not math.isfinite(obj) or not math.isfinite(bound):
-        return None
-    return max(0.0, bound - obj) / max(abs(obj), 1e-9)
 
 
 class Decomposition:
@@ -512,7 +514,7 @@ def decompose(am: ArrayModel, opts: SolveOptions, *, workers: int | None = None,
                     if obj > st.best_obj:
                         st.best_x, st.best_obj = x, obj
                         st.plan_origin = f"regions re-solved, iteration {it}"
-            now = _gap(st.best_obj, st.best_bound)
+            now = relative_gap(st.best_obj, st.best_bound)
             st.trace.append(Trace(it, value, st.best_bound, st.best_x is not None and
                                   st.best_obj or None, now, alpha,
                                   time.perf_counter() - t_start))
@@ -545,7 +547,7 @@ def decompose(am: ArrayModel, opts: SolveOptions, *, workers: int | None = None,
             ex.close()
     plan_obj = st.best_obj if st.best_x is not None else None
     bound = st.best_bound if math.isfinite(st.best_bound) else None
-    gap = _gap(st.best_obj, st.best_bound)
+    gap = relative_gap(st.best_obj, st.best_bound)
     if termination != OPTIMAL and gap is not None and gap <= gap_target:
         termination = OPTIMAL
     msg = (f"decompose: {it} iteration(s), {n_reg} regions; bound from "

@@ -34,6 +34,7 @@ from .engines import (
     SolveOptions,
     get_backend,
     normalize_result,
+    relative_gap,
     solve_watched,
     trivial_result,
 )
@@ -157,17 +158,6 @@ class Solution:
                 "iis": self.diagnosis.iis_table().to_dict("records")},
             **({} if self.stochastic is None else self.stochastic.summary()),
         }
-
-
-def relative_gap(objective: float | None, bound: float | None) -> float | None:
-    """``|bound - objective| / |objective|`` as HiGHS and Gurobi define it: 0 when the
-    two agree to 1e-9 (relative), infinite for a zero objective with another bound.
-    """
-    if objective is None or bound is None or not math.isfinite(bound):
-        return None
-    if abs(bound - objective) <= 1e-9 * max(1.0, abs(objective)):
-        return 0.0
-    return abs(bound - objective) / abs(objective) if objective != 0 else math.inf
 
 
 def _with_fallback(raw: RawResult, start: Construction, am: ArrayModel) -> RawResult:

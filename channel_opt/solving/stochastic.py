@@ -51,6 +51,7 @@ from .backends import (
     SolveOptions,
     get_backend,
     normalize_result,
+    relative_gap,
     trivial_result,
 )
 from .budget import MIN_PHASE_SECONDS
@@ -283,7 +284,7 @@ def _ef_plan(ms: list[Member], o: _Opts, log_file: str | None, values: bool,
                                     ts.am.cost @ rounded > ts.am.cost @ start):
             start, origin = rounded, "rounded from the LP relaxation"
     start_obj = None if start is None else float(ts.am.cost @ start)
-    proven = _gap(start_obj, lp_bound)
+    proven = relative_gap(start_obj, lp_bound)
     if proven is not None and proven <= o.mip_gap:
         raw = RawResult(OPTIMAL, start, start_obj, lp_bound, o.solver, "",
                         f"not started: the plan {origin} is within the gap of the LP bound")
@@ -358,15 +359,9 @@ def _ph_plan(scen: Scenario, ms: list[Member], o: _Opts, ranks: int,
         return raw, None
     plan = _tidy(ms, design_mask(ms[0].am), xs)
     raw.objective = expect(plan)
-    gap = _gap(raw.objective, raw.bound)
+    gap = relative_gap(raw.objective, raw.bound)
     raw.termination = OPTIMAL if gap is not None and gap <= o.mip_gap else LIMIT
     return raw, plan
-
-
-def _gap(objective: float | None, bound: float | None) -> float | None:
-    if objective is None or bound is None:
-        return None
-    return max(0.0, bound - objective) / max(1e-9, abs(objective))
 
 
 def _mpisppy_version() -> str:

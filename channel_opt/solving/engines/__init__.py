@@ -31,6 +31,7 @@ from .base import (
     SolveOptions,
     Termination,
     normalize_result,
+    relative_gap,
     trivial_result,
 )
 from .highs import HighsBackend, unsettled_solver
@@ -103,4 +104,5 @@ __all__ = ["BACKENDS", "ERROR", "FEATURES", "INFEASIBLE", "INTERRUPTED", "LIMIT"
            "PyomoBackend", "RawResult", "ScipBackend", "Session", "SolveOptions",
            "SolverUnavailableError", "Termination", "UnknownSolverError", "XpressBackend",
            "available", "available_backends", "engine_with", "get", "get_backend",
-           "normalize_result", "solve_watched", "trivial_result", "unsettled_solver"]
+           "normalize_result", "relative_gap", "solve_watched", "trivial_result",
+           "unsettled_solver"]

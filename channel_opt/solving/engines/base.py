@@ -197,6 +197,20 @@ class Backend:
         raise NotImplementedError
 
 
+def relative_gap(objective: float | None, bound: float | None) -> float | None:
+    """``|bound - objective| / |objective|`` as HiGHS and Gurobi define it: 0 when the
+    two agree to 1e-9 (relative), infinite for a zero objective with another bound;
+    None without a finite objective and bound. The one gap of the package: runs,
+    decomposition, two-stage and frontier points.
+    """
+    if objective is None or bound is None or not math.isfinite(bound) or \
+            not math.isfinite(objective):
+        return None
+    if abs(bound - objective) <= 1e-9 * max(1.0, abs(objective)):
+        return 0.0
+    return abs(bound - objective) / abs(objective) if objective != 0 else math.inf
+
+
 def normalize_result(raw: RawResult, sense: str) -> RawResult:
     """The one place a backend's result is made consistent before anyone reads it.
 
