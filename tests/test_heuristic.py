@@ -39,3 +39,23 @@ def test_levels_that_break_the_parity_band_are_not_chosen_together() -> None:
     assert c.x is not None
     assert check_rows(am, c.x) == []
     assert c.objective == pytest.approx(480.0, rel=1e-9)
+
+
+def test_a_missed_floor_steers_the_next_round() -> None:
+    # scenario B (online 50 x 5, store 30 x 5 with a 200 opening, dealer 20 x 4), mnl,
+    # one channel per cell, partner profit floor 35. The best channel alone, online,
+    # brings partners nothing; the store's fee is 30 < 35; the dealer's 2 x 20 = 40
+    # meets it. The first round's design misses the floor, the elastic LP of its sales
+    # says which row, and the next round values the dealer's units toward it: the dealer
+    # alone, 20 x 4 = 80, the optimum.
+    from scenario_factory import base_tables, edit, scenario
+
+    t = edit(edit(base_tables(), "channels", "store", open_cost=200.0), "regions", "north",
+             partner_profit_floor=35.0)
+    scen = scenario(t, model="mnl", rules={"partner_floor": True}, max_channels_per_cell=1)
+    am, data = build_array_model(scen)
+    c = construct(am, data, rounds=1)
+    assert c.objective != pytest.approx(80.0)  # one round: not there yet
+    c = construct(am, data)
+    assert c.x is not None and check_rows(am, c.x) == []
+    assert c.objective == pytest.approx(80.0, rel=1e-9)

@@ -383,20 +383,27 @@ class Floors:
         out = np.zeros(len(self.rows), bool)
         if not len(self.rows):
             return out
-        el, _ = elastic_model(self.am.fixed(x, continuous=True))
+        fd = self.am.restricted(x, continuous=True)  # the sales LP of the design alone
+        el, _ = elastic_model(fd.model)
         res = engine_with("in_memory").session(el).solve(time_limit=time_limit)
         if res.x is None:
             return out
         at = 0
         for c in self.blocks:
-            for side, bound in (("upper", c.upper), ("lower", c.lower)):
-                name = f"slack_{c.name}_{side}"
-                if name not in el.vars:
-                    continue
-                blk = el.vars[name]
-                rows = np.flatnonzero(np.isfinite(bound))
-                hit = res.x[blk.start:blk.start + blk.n] > 1e-6
-                out[at + rows[hit]] = True
+            kept = fd.model.cons.get(c.name)
+            if kept is not None:  # its rows that still have a sale to make up
+                local = fd.rows[kept.start:kept.start + kept.n] - c.start
+                for side, bound in (("upper", kept.upper), ("lower", kept.lower)):
+                    name = f"slack_{c.name}_{side}"
+                    if name not in el.vars:
+                        continue
+                    blk = el.vars[name]
+                    rows = np.flatnonzero(np.isfinite(bound))
+                    hit = res.x[blk.start:blk.start + blk.n] > 1e-6
+                    out[at + local[rows[hit]]] = True
+            # and those the design alone already misses, whatever it sells
+            gone = fd.broken[(fd.broken >= c.start) & (fd.broken < c.start + c.n)]
+            out[at + gone - c.start] = True
             at += c.n
         return out
 
