@@ -153,6 +153,9 @@ def test_concurrent_lp_equals_the_simplex_on_a_generated_family() -> None:
     assert both.bound >= exact.bound - 1e-6 * abs(exact.bound)
     assert not [t for t in threading.enumerate() if t.daemon and t.is_alive()
                 and t.name.startswith("Thread") and "run" in repr(t)]
+    from channel_opt.solving.engines.highs import unsettled_solver
+
+    assert not unsettled_solver()  # the loser stopped within its 5 s to settle
 
 
 def test_where_the_lp_fixings_leave_no_plan_the_incumbent_neighbourhood_does() -> None:
