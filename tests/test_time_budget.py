@@ -8,6 +8,7 @@ process start); the command line is timed on a generated 10^3-cell instance.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -295,3 +296,27 @@ def test_small_models_skip_the_watchdog_and_the_constructive_plan(
         sol.timings
     # half of what the solve left (about 30 s), but the plain plan: 10 % of the limit
     assert used[0] is not None and used[0] == pytest.approx(6.0)
+
+
+def test_no_plan_in_its_tenth_gives_the_plan_the_phase(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the plain plan finds nothing within 10 % of the limit (its sales LP at 10^6 cells
+    # of `capacity` outgrew it): it is tried again with what is left of the phase,
+    # and duo's plan ({online, store}, 8,000 / 3) is the run's start
+    from channel_opt.model import build_array_model
+    from channel_opt.solving.heuristic import Construction
+
+    real, limits = pipeline.construct, []
+
+    def construct(am: Any, data: Any, time_limit: float | None = None,
+                  unit_value: Any = None) -> Any:
+        limits.append(time_limit)
+        if len(limits) == 1:
+            return Construction(None, None, math.inf)
+        return real(am, data, time_limit=time_limit, unit_value=unit_value)
+
+    monkeypatch.setattr(pipeline, "construct", construct)
+    am, data = build_array_model(duo())
+    start, _ = pipeline._construct(am, data, Budget(100.0), share=0.5, lp=False)
+    assert start.objective == pytest.approx(8000 / 3, rel=1e-9)
+    assert limits[0] is not None and limits[0] <= 0.1 * 100.0 + 1e-9
+    assert limits[1] is not None and limits[1] > 0.1 * 100.0

@@ -175,45 +175,48 @@ class ArrayModel:
         return sum(len(c.vals) for c in self.cons.values())
 
     def restricted(self, x: np.ndarray, blocks: list[str] | None = None, *,
-                   continuous: bool = False, tol: float = 1e-6) -> Restricted:
+                   continuous: bool = False, bounds_from: frozenset[str] = frozenset(),
+                   tol: float = 1e-6) -> Restricted:
         """The model left when the columns of ``blocks`` (default: every integer block)
         are fixed at ``x`` (rounded for integer blocks), with those columns taken out:
         their part of every row moves into its bounds, and a row left without a free
         column is taken out too (checked at the fixed values, relative ``tol``).
-        ``continuous`` drops integrality.
+        ``continuous`` drops integrality. A row of a block in ``bounds_from`` left with
+        one free column becomes a bound of that column (rows whose prices nobody reads:
+        the caller names them).
 
         The same optimum as :meth:`fixed` on a model the solver need not presolve:
-        with the design fixed at 10^5 cells of `core`, 333,481 of 1,522,941 columns
-        and 333,481 of 1,104,426 rows are left (issue 13: HiGHS' copy of the full
-        fixed model was the peak memory of a run).
+        with the design fixed at 10^5 cells of `capacity`, HiGHS gets 333,481 of
+        1,547,677 columns and, with the demand rows as bounds, 406 of 1,352,224 rows
+        (issue 13: HiGHS' copy of the full fixed model was the peak memory of a run,
+        and its presolve of the singleton rows took 2 of the LP's 3.6 s, superlinearly
+        more at 10^6 cells).
         """
         names = {b.name for b in self.vars.values() if b.integer} if blocks is None \
             else set(blocks)
         base = np.zeros(self.n_cols)
         free = np.ones(self.n_cols, bool)
-        m = ArrayModel(name=self.name + "_restricted", objective_name=self.objective_name,
-                       sense=self.sense)
+        lo, up = (a.copy() for a in self.bounds())
         new_col = np.full(self.n_cols, -1, np.int64)
-        kept_cols = []
-        for b, cost in zip(self.vars.values(), self._cost, strict=True):
+        at = 0
+        for b in self.vars.values():
             if b.name in names:
                 v = x[b.start:b.start + b.n]
                 base[b.start:b.start + b.n] = np.rint(v) if b.integer else v
                 free[b.start:b.start + b.n] = False
-                continue
-            blk = m.add_vars(b.name, b.labels, lower=b.lower, upper=b.upper,
-                             integer=b.integer and not continuous, cost=cost,
-                             description=b.description)
-            new_col[b.start:b.start + b.n] = blk.cols
-            kept_cols.append(b.cols)
-        kept_rows, broken = [], []
+            else:
+                new_col[b.start:b.start + b.n] = np.arange(at, at + b.n)
+                at += b.n
+        m = ArrayModel(name=self.name + "_restricted", objective_name=self.objective_name,
+                       sense=self.sense)
+        kept_rows, broken, rows = [], [], []
         for c in self.cons.values():
             on_free = free[c.cols]
             fix = ~on_free
             act = np.bincount(c.rows[fix], weights=c.vals[fix] * base[c.cols[fix]],
                               minlength=c.n)
-            has_free = np.bincount(c.rows[on_free], minlength=c.n) > 0
-            gone = np.flatnonzero(~has_free)
+            n_free = np.bincount(c.rows[on_free], minlength=c.n)
+            gone = np.flatnonzero(n_free == 0)
             if len(gone):
                 mag = np.maximum(1.0, np.bincount(
                     c.rows[fix], weights=np.abs(c.vals[fix] * base[c.cols[fix]]),
@@ -221,17 +224,38 @@ class ArrayModel:
                 bad = (act[gone] < c.lower[gone] - tol * mag) | \
                     (act[gone] > c.upper[gone] + tol * mag)
                 broken.append(c.start + gone[bad])
-            keep = np.flatnonzero(has_free)
+            with np.errstate(invalid="ignore"):  # inf - finite stays inf
+                lower, upper = c.lower - act, c.upper - act
+            keep_row = n_free > 0
+            if c.name in bounds_from:  # l <= a x_j <= u: a bound of column j
+                single = on_free & (n_free[c.rows] == 1)
+                r, j, a = c.rows[single], c.cols[single], c.vals[single]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    blo = np.where(a > 0, lower[r] / a, upper[r] / a)
+                    bup = np.where(a > 0, upper[r] / a, lower[r] / a)
+                np.maximum.at(lo, j, np.where(np.isnan(blo), -INF, blo))
+                np.minimum.at(up, j, np.where(np.isnan(bup), INF, bup))
+                keep_row &= n_free != 1
+            keep = np.flatnonzero(keep_row)
             if not len(keep):
                 continue
             renum = np.full(c.n, -1, np.int64)
             renum[keep] = np.arange(len(keep))
-            with np.errstate(invalid="ignore"):  # inf - finite stays inf
-                lower, upper = c.lower[keep] - act[keep], c.upper[keep] - act[keep]
-            m.add_cons(c.name, c.labels.iloc[keep],
-                       [(renum[c.rows[on_free]], new_col[c.cols[on_free]], c.vals[on_free])],
-                       lower=lower, upper=upper, description=c.description)
+            on = on_free & keep_row[c.rows]
+            rows.append((c, keep, renum, on, lower[keep], upper[keep]))
             kept_rows.append(c.start + keep)
+        kept_cols = []
+        for b, cost in zip(self.vars.values(), self._cost, strict=True):
+            if b.name not in names:
+                sl = slice(b.start, b.start + b.n)
+                m.add_vars(b.name, b.labels, lower=lo[sl], upper=up[sl],
+                           integer=b.integer and not continuous, cost=cost,
+                           description=b.description)
+                kept_cols.append(b.cols)
+        for c, keep, renum, on, lower_k, upper_k in rows:
+            m.add_cons(c.name, c.labels.iloc[keep],
+                       [(renum[c.rows[on]], new_col[c.cols[on]], c.vals[on])],
+                       lower=lower_k, upper=upper_k, description=c.description)
         return Restricted(m, base, _cat(kept_cols), _cat(kept_rows), _cat(broken),
                           self.n_rows)
 

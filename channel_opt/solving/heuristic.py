@@ -43,7 +43,7 @@ from ..model.linear import ArrayModel
 from ..model.records import VarFamily
 from ..model.registry import ROW
 from .engines import engine_with
-from .sensitivity import fixed_design_plan
+from .sensitivity import fixed_design, fixed_design_plan
 
 log = logging.getLogger(__name__)
 
@@ -383,7 +383,7 @@ class Floors:
         out = np.zeros(len(self.rows), bool)
         if not len(self.rows):
             return out
-        fd = self.am.restricted(x, continuous=True)  # the sales LP of the design alone
+        fd = fixed_design(self.am, x)  # the sales LP of the design alone
         el, _ = elastic_model(fd.model)
         res = engine_with("in_memory").session(el).solve(time_limit=time_limit)
         if res.x is None:

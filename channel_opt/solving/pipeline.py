@@ -456,6 +456,14 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
             min(left() or 0.0, PLAN_SHARE * budget.limit)
 
     start = construct(am, data, time_limit=plan_limit())
+    if start.x is None and budget.limit is not None and (left() or 0.0) > 1.0:
+        # no plan in a tenth of the limit (its sales LP grows faster than the cells:
+        # 10^6 cells of `capacity`): a plan is worth more than the phases after it
+        log.warning("no constructive plan in %.0f s: it gets what is left of the phase",
+                    PLAN_SHARE * budget.limit)
+        again = construct(am, data, time_limit=left())
+        if again.x is not None:
+            start.x, start.objective = again.x, again.objective
     # the bound reported when the solver has none: capacities priced (no LP solve),
     # and a second plan with its options valued at those prices
     priced, prices = capacity_prices(am, data, start.objective, iterations=PRICE_STEPS,

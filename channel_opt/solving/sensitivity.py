@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..model.linear import ArrayModel, Restricted
-from ..model.registry import LIMITED
+from ..model.registry import LIMITED, ROW
 from .engines import OPTIMAL, engine_with
 
 BASIS = "fixed design"  # the value of every row's ``basis``: the design is held fixed
@@ -23,9 +23,18 @@ BASIS = "fixed design"  # the value of every row's ``basis``: the design is held
 
 def fixed_design(am: ArrayModel, x: np.ndarray) -> Restricted:
     """The LP left when every integer decision is fixed at the plan ``x``: only the
-    continuous columns and the rows that hold one (:meth:`ArrayModel.restricted`).
+    continuous columns and the rows that hold one (:meth:`ArrayModel.restricted`),
+    the model's own structure (e.g. sales within the demand of the set offered)
+    as column bounds where a row keeps one column.
     """
-    return am.restricted(x, continuous=True)
+    return am.restricted(x, continuous=True, bounds_from=as_bounds(am))
+
+
+def as_bounds(am: ArrayModel) -> frozenset[str]:
+    """The row blocks whose prices no result reads (registry roles ``structure`` and
+    ``cut``): a row of theirs left with one column may become its bound.
+    """
+    return frozenset(n for n in am.cons if n in ROW and ROW[n].role in ("structure", "cut"))
 
 
 def fixed_design_plan(am: ArrayModel, x: np.ndarray, blocks: list[str] | None = None,
@@ -35,7 +44,7 @@ def fixed_design_plan(am: ArrayModel, x: np.ndarray, blocks: list[str] | None = 
     at ``x``: the restricted model solved (an LP when only integer blocks are fixed),
     lifted back to every column; None when it has no plan within ``time_limit``.
     """
-    fd = am.restricted(x, blocks, continuous=blocks is None)
+    fd = am.restricted(x, blocks, continuous=blocks is None, bounds_from=as_bounds(am))
     if len(fd.broken):
         return None
     if fd.model.n_cols == 0:
