@@ -461,9 +461,7 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
         # 10^6 cells of `capacity`): a plan is worth more than the phases after it
         log.warning("no constructive plan in %.0f s: it gets what is left of the phase",
                     PLAN_SHARE * budget.limit)
-        again = construct(am, data, time_limit=left())
-        if again.x is not None:
-            start.x, start.objective = again.x, again.objective
+        keep(construct(am, data, time_limit=left()).x, start.origin)
     # the bound reported when the solver has none: capacities priced (no LP solve),
     # and a second plan with its options valued at those prices
     priced, prices = capacity_prices(am, data, start.objective, iterations=PRICE_STEPS,
@@ -483,7 +481,6 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
             gap = relative_gap(start.objective, start.bound)
     rel = None
     phase_left = left()
-    gap = relative_gap(start.objective, start.bound)
     if lp and (gap is None or gap > mip_gap) and phase_left is not None and phase_left > 1.0:
         rel, x = lp_phase(am, phase_left, mip_gap, lp_share=LP_SHARE,  # bound, point
                           incumbent=start.x)

@@ -66,10 +66,11 @@ def sensitivity(am: ArrayModel, x: np.ndarray,
     within ``time_limit`` seconds gives an empty table.
     """
     fd = fixed_design(am, x)
-    res = engine_with("duals").session(fd.model).solve(time_limit=time_limit)
     cols = ["family", "where", "limit", "used", "marginal_profit", "basis"]
-    if res.termination != OPTIMAL or res.row_dual is None or res.x is None or \
-            len(fd.broken):
+    if len(fd.broken):  # the design alone breaks a row: no LP to price
+        return pd.DataFrame(columns=cols)
+    res = engine_with("duals").session(fd.model).solve(time_limit=time_limit)
+    if res.termination != OPTIMAL or res.row_dual is None or res.x is None:
         return pd.DataFrame(columns=cols)
     from .results import use_and_limit
 
