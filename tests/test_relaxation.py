@@ -170,3 +170,69 @@ def test_where_the_lp_fixings_leave_no_plan_the_incumbent_neighbourhood_does() -
     x = rounded_plan(am, np.zeros(am.n_cols), time_limit=10.0, incumbent=best)
     assert x is not None and not check_rows(am, x)
     assert float(am.cost @ x) == pytest.approx(280.0, rel=1e-9)
+
+
+def test_an_interior_point_run_stopped_on_its_limit_still_gives_a_bound(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # under a time limit the interior point method runs without presolve, so that a run
+    # stopped before it converges hands back its iterate; that iterate's Lagrangian
+    # value bounds the LP (so the MIP) from above. Stopped after 4 and 10 iterations
+    # (deterministic stand-ins for a limit) on 10^3 cells of `capacity`: both bounds
+    # are finite, at or above the simplex optimum, and the later one is closer
+    from benchmarks.generator import generate
+    from channel_opt.scenario import Scenario
+    from channel_opt.solving.engines import LIMIT
+    from channel_opt.solving.engines import highs as engine
+
+    tables, settings = generate("capacity", 1000, 5)
+    am, _ = build_array_model(Scenario.from_frames(tables, settings, name="cap"))
+    exact = relax(am, method="simplex")
+    assert exact.status == OPTIMAL and exact.bound is not None
+    made = engine._lp_highs
+    bounds = []
+    for iterations in (4, 10):
+        def stopped(arrays: object, method: str, time_limit: float | None,
+                    n: int = iterations) -> object:
+            h = made(arrays, method, time_limit)
+            h.setOptionValue("ipm_iteration_limit", n)
+            return h
+        monkeypatch.setattr(engine, "_lp_highs", stopped)
+        rel = relax(am, time_limit=600.0, method="ipm")
+        assert rel.status == LIMIT and rel.bound is not None and rel.duals is not None
+        assert rel.bound >= exact.bound - 1e-6 * abs(exact.bound)
+        bounds.append(rel.bound)
+    assert bounds[1] < bounds[0]
+    # without a limit (presolve on) the same stop leaves no iterate, so no bound
+    rel = relax(am, time_limit=None, method="ipm")
+    assert rel.status == LIMIT and rel.bound is None
+
+
+def test_of_two_concurrent_runs_stopped_on_their_limits_the_lower_bound_is_taken(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # simplex and interior point both stopped before the end (iteration limits standing
+    # in for the time limit): the concurrent relaxation reports the lower of the two
+    # bounds each gives alone, and it is still at or above the LP optimum
+    from benchmarks.generator import generate
+    from channel_opt.scenario import Scenario
+    from channel_opt.solving.engines import LIMIT
+    from channel_opt.solving.engines import highs as engine
+
+    tables, settings = generate("capacity", 1000, 5)
+    am, _ = build_array_model(Scenario.from_frames(tables, settings, name="cap"))
+    exact = relax(am, method="simplex")
+    assert exact.bound is not None
+    made = engine._lp_highs
+
+    def stopped(arrays: object, method: str, time_limit: float | None) -> object:
+        h = made(arrays, method, time_limit)
+        h.setOptionValue("simplex_iteration_limit", 3000)
+        h.setOptionValue("ipm_iteration_limit", 6)
+        return h
+
+    monkeypatch.setattr(engine, "_lp_highs", stopped)
+    alone = [relax(am, time_limit=600.0, method=m) for m in ("simplex", "ipm")]
+    assert all(r.status == LIMIT and r.bound is not None for r in alone)
+    both = relax(am, time_limit=600.0, method="concurrent")
+    assert both.status == LIMIT and both.bound is not None
+    assert both.bound == pytest.approx(min(r.bound for r in alone), rel=1e-12)  # type: ignore[type-var]
+    assert both.bound >= exact.bound - 1e-6 * abs(exact.bound)

@@ -492,7 +492,8 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
                            unit_value=priced_sales_values(am, rel.duals)).x,
                  "constructive plan at the LP's prices")
     if rel is not None and rel.bound is not None and rel.bound < start.bound:
-        start.bound, start.bound_origin = rel.bound, "LP relaxation"
+        start.bound, start.bound_origin = rel.bound, "LP relaxation" \
+            if rel.status == OPTIMAL else "LP relaxation, stopped at its limit"
     return start, rel
 
 

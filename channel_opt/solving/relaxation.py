@@ -23,7 +23,7 @@ from ..model.linear import ArrayModel, HighsArrays, highs_arrays
 from ..model.registry import ROW
 from .check import check_rows
 from .engines import LIMIT, OPTIMAL, engine_with
-from .engines.highs import solve_lp
+from .engines.highs import LpResult, solve_lp
 from .memory import too_large
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,9 @@ def relax(am: ArrayModel, time_limit: float | None = None, *, method: str = "sim
     The bound is the Lagrangian value of the duals HiGHS returns (:func:`dual_bound`),
     valid whatever their accuracy: the optimum of a simplex run, within the solver's
     tolerances of it after the interior point method, and still a bound (a weaker one)
-    from a run stopped on its limit.
+    from a run stopped on its limit (HiGHS hands its last iterate back under a time
+    limit: :func:`~channel_opt.solving.engines.highs.solve_lp`); of two concurrent
+    runs stopped so, the lower bound is taken.
 
     Where the solver's copies would not fit in memory (:mod:`.memory`) the concurrent
     method runs the interior point alone, and where one copy does not fit the LP is
@@ -70,18 +72,27 @@ def relax(am: ArrayModel, time_limit: float | None = None, *, method: str = "sim
         log.warning("LP relaxation not started: %s", why)
         return Relaxation(LIMIT)
     lp = solve_lp(arrays if arrays is not None else highs_arrays(am), time_limit,
-                  method=method)
-    seconds = time.perf_counter() - t0
-    if lp.x is None or lp.row_dual is None or lp.col_dual is None:
-        return Relaxation(lp.status, seconds=seconds)
+                  method=method, rank=lambda r: _priced(am, r)[1])
+    pi, bound = _priced(am, lp)
+    if pi is None or lp.x is None:
+        return Relaxation(lp.status, seconds=time.perf_counter() - t0)
+    return Relaxation(lp.status, bound if math.isfinite(bound) else None, lp.x, pi,
+                      time.perf_counter() - t0)
+
+
+def _priced(am: ArrayModel, lp: LpResult) -> tuple[np.ndarray | None, float]:
+    """The row prices of an LP run in the sign that makes ``c − Aᵀπ`` the reduced costs
+    (whatever HiGHS' convention) and their bound (:func:`dual_bound`); no prices and
+    an infinite bound for a run without duals.
+    """
+    if lp.row_dual is None or lp.col_dual is None:
+        return None, math.inf
     pi = lp.row_dual
     at_pi = am.matrix("csc").T @ pi
     if np.linalg.norm(am.cost + at_pi - lp.col_dual) < \
             np.linalg.norm(am.cost - at_pi - lp.col_dual):
         pi = -pi
-    bound = dual_bound(am, pi)
-    return Relaxation(lp.status, bound if math.isfinite(bound) else None, lp.x, pi,
-                      time.perf_counter() - t0)
+    return pi, dual_bound(am, pi)
 
 
 def dual_bound(am: ArrayModel, pi: np.ndarray) -> float:
