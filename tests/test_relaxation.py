@@ -172,67 +172,75 @@ def test_where_the_lp_fixings_leave_no_plan_the_incumbent_neighbourhood_does() -
     assert float(am.cost @ x) == pytest.approx(280.0, rel=1e-9)
 
 
-def test_an_interior_point_run_stopped_on_its_limit_still_gives_a_bound(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    # under a time limit the interior point method runs without presolve, so that a run
-    # stopped before it converges hands back its iterate; that iterate's Lagrangian
-    # value bounds the LP (so the MIP) from above. Stopped after 4 and 10 iterations
-    # (deterministic stand-ins for a limit) on 10^3 cells of `capacity`: both bounds
-    # are finite, at or above the simplex optimum, and the later one is closer
+@pytest.fixture(scope="module")
+def capacity_1e3() -> tuple[object, float]:
+    """10^3 cells of `capacity` (seed 5) and its LP optimum by the dual simplex run to
+    the end: the reference the bounds of stopped runs must not fall below.
+    """
     from benchmarks.generator import generate
     from channel_opt.scenario import Scenario
-    from channel_opt.solving.engines import LIMIT
-    from channel_opt.solving.engines import highs as engine
 
     tables, settings = generate("capacity", 1000, 5)
     am, _ = build_array_model(Scenario.from_frames(tables, settings, name="cap"))
     exact = relax(am, method="simplex")
     assert exact.status == OPTIMAL and exact.bound is not None
+    return am, exact.bound
+
+
+def stop_lps_after(monkeypatch: pytest.MonkeyPatch, **limits: int) -> None:
+    """Every LP run stops at these HiGHS iteration limits: deterministic stand-ins for
+    a time limit.
+    """
+    from channel_opt.solving.engines import highs as engine
+
     made = engine._lp_highs
+
+    def stopped(arrays: object, method: str, time_limit: float | None) -> object:
+        h = made(arrays, method, time_limit)
+        for option, value in limits.items():
+            h.setOptionValue(option, value)
+        return h
+
+    monkeypatch.setattr(engine, "_lp_highs", stopped)
+
+
+def test_an_interior_point_run_stopped_on_its_limit_still_gives_a_bound(
+        monkeypatch: pytest.MonkeyPatch, capacity_1e3: tuple[object, float]) -> None:
+    # under a time limit the interior point method runs without presolve, so that a run
+    # stopped before it converges hands back its iterate; that iterate's Lagrangian
+    # value bounds the LP (so the MIP) from above. Stopped after 4 and 10 iterations:
+    # both bounds are finite, at or above the simplex optimum, and the later one is
+    # closer
+    from channel_opt.solving.engines import LIMIT
+
+    am, exact = capacity_1e3
     bounds = []
     for iterations in (4, 10):
-        def stopped(arrays: object, method: str, time_limit: float | None,
-                    n: int = iterations) -> object:
-            h = made(arrays, method, time_limit)
-            h.setOptionValue("ipm_iteration_limit", n)
-            return h
-        monkeypatch.setattr(engine, "_lp_highs", stopped)
+        stop_lps_after(monkeypatch, ipm_iteration_limit=iterations)
         rel = relax(am, time_limit=600.0, method="ipm")
         assert rel.status == LIMIT and rel.bound is not None and rel.duals is not None
-        assert rel.bound >= exact.bound - 1e-6 * abs(exact.bound)
+        assert rel.bound >= exact - 1e-6 * abs(exact)
         bounds.append(rel.bound)
+        monkeypatch.undo()
     assert bounds[1] < bounds[0]
     # without a limit (presolve on) the same stop leaves no iterate, so no bound
+    stop_lps_after(monkeypatch, ipm_iteration_limit=4)
     rel = relax(am, time_limit=None, method="ipm")
     assert rel.status == LIMIT and rel.bound is None
 
 
 def test_of_two_concurrent_runs_stopped_on_their_limits_the_lower_bound_is_taken(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    # simplex and interior point both stopped before the end (iteration limits standing
-    # in for the time limit): the concurrent relaxation reports the lower of the two
-    # bounds each gives alone, and it is still at or above the LP optimum
-    from benchmarks.generator import generate
-    from channel_opt.scenario import Scenario
+        monkeypatch: pytest.MonkeyPatch, capacity_1e3: tuple[object, float]) -> None:
+    # simplex and interior point both stopped before the end: the concurrent relaxation
+    # reports the lower of the two bounds each gives alone, and it is still at or above
+    # the LP optimum
     from channel_opt.solving.engines import LIMIT
-    from channel_opt.solving.engines import highs as engine
 
-    tables, settings = generate("capacity", 1000, 5)
-    am, _ = build_array_model(Scenario.from_frames(tables, settings, name="cap"))
-    exact = relax(am, method="simplex")
-    assert exact.bound is not None
-    made = engine._lp_highs
-
-    def stopped(arrays: object, method: str, time_limit: float | None) -> object:
-        h = made(arrays, method, time_limit)
-        h.setOptionValue("simplex_iteration_limit", 3000)
-        h.setOptionValue("ipm_iteration_limit", 6)
-        return h
-
-    monkeypatch.setattr(engine, "_lp_highs", stopped)
+    am, exact = capacity_1e3
+    stop_lps_after(monkeypatch, simplex_iteration_limit=3000, ipm_iteration_limit=6)
     alone = [relax(am, time_limit=600.0, method=m) for m in ("simplex", "ipm")]
     assert all(r.status == LIMIT and r.bound is not None for r in alone)
     both = relax(am, time_limit=600.0, method="concurrent")
     assert both.status == LIMIT and both.bound is not None
     assert both.bound == pytest.approx(min(r.bound for r in alone), rel=1e-12)  # type: ignore[type-var]
-    assert both.bound >= exact.bound - 1e-6 * abs(exact.bound)
+    assert both.bound >= exact - 1e-6 * abs(exact)
