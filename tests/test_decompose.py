@@ -63,7 +63,7 @@ def test_classification_agrees_with_registry(name: str) -> None:
     am, _ = build_array_model(load_scenario(ROOT / "instances" / name / f"{name}.yaml"))
     split = classify(am)
     assert registry_agrees(am, split) == []
-    assert len(split.regions) >= 2
+    assert len(split.keys) >= 2
     for c in am.cons.values():
         kinds = set(split.row_kind[c.start:c.start + c.n].tolist())
         if ROW[c.name].coupling in REGIONAL:
@@ -79,7 +79,7 @@ def test_classification_agrees_with_registry(name: str) -> None:
     for b in am.vars.values():  # a column is regional iff its registry coupling says so
         from channel_opt.model.registry import VAR
 
-        regional = split.col_region[b.start:b.start + b.n] >= 0
+        regional = split.col_key[b.start:b.start + b.n] >= 0
         assert regional.all() if VAR[b.name].coupling in REGIONAL else not regional.any()
 
 

@@ -350,7 +350,7 @@ class Decomposition:
                   & (self.am.bounds()[0][glob] <= 0)]
         if not len(on):
             return x
-        regional = self.split.col_region >= 0
+        regional = self.split.col_key >= 0
         row_busy = (abs(a[:, regional]) @ np.abs(x[regional])) > 1e-9
         off = on[~((abs(a[:, on]).T @ row_busy.astype(float)) > 0)]
         rows = self.split.rows_of(MASTER)

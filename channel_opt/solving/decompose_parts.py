@@ -31,7 +31,10 @@ from ..model.registry import ROW, VAR
 from .backends import _quiet_stdout, highs_threads
 
 REGIONAL = frozenset({"cell", "product_region", "region", "region_channel"})
-MASTER, COUPLING = -1, -2  # row kinds besides a region's index
+# the couplings whose index holds a product: the blocks of the product split (issue 13)
+PRODUCT_KEYED = frozenset({"cell", "product_region", "product_channel", "product"})
+KEYED = {"region": REGIONAL, "product": PRODUCT_KEYED}
+MASTER, COUPLING = -1, -2  # row kinds besides a piece's index
 
 
 class DecompositionError(ValueError):
@@ -40,43 +43,68 @@ class DecompositionError(ValueError):
 
 @dataclass
 class Split:
-    """Columns and rows of a model by region."""
+    """Columns and rows of a model by piece (a region, or a run of products)."""
 
-    regions: list[str]
-    col_region: np.ndarray  # region index of each column, MASTER (-1) for a global one
-    row_kind: np.ndarray  # region index, MASTER (-1) or COUPLING (-2) of each row
+    keys: list[str]  # the pieces' names
+    col_key: np.ndarray  # piece of each column, MASTER (-1) for a shared one
+    row_kind: np.ndarray  # piece, MASTER (-1) or COUPLING (-2) of each row
 
     def cols_of(self, r: int) -> np.ndarray:
-        """Global column numbers of region ``r`` (MASTER: the global columns)."""
-        return np.flatnonzero(self.col_region == r)
+        """Global column numbers of piece ``r`` (MASTER: the shared columns)."""
+        return np.flatnonzero(self.col_key == r)
 
     def rows_of(self, kind: int) -> np.ndarray:
-        """Global row numbers of a region, the master or the coupling rows."""
+        """Global row numbers of a piece, the master or the coupling rows."""
         return np.flatnonzero(self.row_kind == kind)
 
 
-def classify(am: ArrayModel) -> Split:
-    """Regions of columns (from the registry and the labels) and kinds of rows."""
-    regions: dict[str, int] = {}
-    col_region = np.full(am.n_cols, MASTER, np.int64)
+def classify(am: ArrayModel, by: str = "region", piece_columns: int | None = None) -> Split:
+    """Pieces of columns (from the registry and the labels) and kinds of rows.
+
+    ``by`` is the label that keys a piece: ``region`` (a block whose registry coupling
+    holds a region is split by it, the others are shared) or ``product`` (likewise
+    for a coupling that holds a product). With ``piece_columns``, consecutive keys are
+    merged into pieces of about that many columns (one product is a few dozen
+    columns per region: solved one by one, the pieces would cost more to hand over
+    than to solve).
+    """
+    keyed = KEYED[by]
+    keys: dict[str, int] = {}
+    col_key = np.full(am.n_cols, MASTER, np.int64)
     for b in am.vars.values():
         rec = VAR.get(b.name)
         if rec is None:
             raise DecompositionError(f"variable block {b.name!r} has no registry record")
-        if rec.coupling not in REGIONAL:
+        if rec.coupling not in keyed:
             continue
-        if "region" not in b.labels.columns:
-            raise DecompositionError(f"regional block {b.name!r} has no region label")
-        lab = b.labels["region"].astype(str).to_numpy()
+        if by not in b.labels.columns:
+            raise DecompositionError(f"block {b.name!r} (coupling {rec.coupling}) has no "
+                                     f"{by} label")
+        lab = b.labels[by].astype(str).to_numpy()
         for name in dict.fromkeys(lab):  # first appearance order
-            regions.setdefault(name, len(regions))
-        col_region[b.start:b.start + b.n] = np.array([regions[v] for v in lab], np.int64) \
-            if b.n < 64 else _codes(lab, regions)
+            keys.setdefault(name, len(keys))
+        col_key[b.start:b.start + b.n] = np.array([keys[v] for v in lab], np.int64) \
+            if b.n < 64 else _codes(lab, keys)
+    names = list(keys)
+    if piece_columns is not None and names:
+        size = np.bincount(col_key[col_key >= 0], minlength=len(names))
+        piece = np.cumsum(size) // max(1, piece_columns)
+        piece = np.unique(piece, return_inverse=True)[1]  # pieces 0, 1, ... (none empty)
+        first = np.flatnonzero(np.r_[True, piece[1:] != piece[:-1]])
+        last = np.r_[first[1:], len(names)] - 1
+        names = [names[a] if a == z else f"{names[a]}..{names[z]}"
+                 for a, z in zip(first, last, strict=True)]
+        col_key = np.where(col_key >= 0, piece[np.maximum(col_key, 0)], MASTER)
+    return Split(names, col_key, _row_kinds(am, col_key))
+
+
+def _row_kinds(am: ArrayModel, col_key: np.ndarray) -> np.ndarray:
+    """Per row: the piece of its keyed columns, MASTER (none) or COUPLING (several)."""
     a = am.matrix("csr")
-    reg = col_region[a.indices]
+    reg = col_key[a.indices]
     big = np.iinfo(np.int64).max
-    lo_key = np.where(reg >= 0, reg, big)  # smallest region of a row (big: none)
-    hi_key = np.where(reg >= 0, reg, -1)  # largest region of a row (-1: none)
+    lo_key = np.where(reg >= 0, reg, big)  # smallest piece of a row (big: none)
+    hi_key = np.where(reg >= 0, reg, -1)  # largest piece of a row (-1: none)
     nnz_row = np.diff(a.indptr)
     row_kind = np.full(am.n_rows, MASTER, np.int64)
     has = np.flatnonzero(nnz_row > 0)
@@ -88,13 +116,13 @@ def classify(am: ArrayModel) -> Split:
         several = (rmax >= 0) & (rmin != rmax)
         row_kind[has[one]] = rmax[one]
         row_kind[has[several]] = COUPLING
-    return Split(list(regions), col_region, row_kind)
+    return row_kind
 
 
-def _codes(lab: np.ndarray, regions: dict[str, int]) -> np.ndarray:
+def _codes(lab: np.ndarray, keys: dict[str, int]) -> np.ndarray:
     import pandas as pd
 
-    return pd.Series(lab).map(regions).to_numpy(np.int64)
+    return pd.Series(lab).map(keys).to_numpy(np.int64)
 
 
 def registry_agrees(am: ArrayModel, split: Split) -> list[str]:
@@ -163,11 +191,11 @@ def build_pieces(am: ArrayModel, split: Split) -> tuple[Piece, list[Piece]]:
     master = _piece("master", a[rows], rows, split.cols_of(MASTER), np.zeros(0, np.int64),
                     lo, up, integ, rlo, rup)
     out = []
-    for r, name in enumerate(split.regions):
+    for r, name in enumerate(split.keys):
         rows = split.rows_of(r)
         ar = a[rows]
         used = np.unique(ar.indices)
-        copies = used[split.col_region[used] == MASTER].astype(np.int64)
+        copies = used[split.col_key[used] == MASTER].astype(np.int64)
         out.append(_piece(name, ar, rows, split.cols_of(r), copies, lo, up, integ, rlo, rup))
     return master, out
 

@@ -6,6 +6,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from ..model import ArrayModel, build_array_model
 from ..model.data import ModelData
 from ..scenario import Scenario, load_scenario
 from ..scenario.demand import expected_value_scenario, has_demand_scenarios
+from .blocks import block_relax
 from .budget import MIN_PHASE_SECONDS, Budget
 from .capacity_bound import capacity_prices
 from .check import check_rows, checked_plan
@@ -41,7 +43,7 @@ from .engines import (
 from .heuristic import Construction, construct
 from .memory import too_large
 from .options import OptionsError, check_options
-from .relaxation import Relaxation, lp_phase, priced_sales_values
+from .relaxation import Relaxation, lp_phase, priced_sales_values, rounded_plan
 from .results import kpis
 from .sensitivity import sensitivity as lp_sensitivity
 from .stochastic import METHOD_EF, METHOD_PH, StochasticResult, solve_two_stage
@@ -414,6 +416,14 @@ PLAN_SHARE = 0.1
 # cells of `capacity` 40 steps (0.4 s) left the bound 7.4 % above the plain plan and
 # the plan at their prices 4.2 % below it, 200 steps (1.8 s) 6.5 % and 2.9 %
 PRICE_STEPS = 200
+# from this many columns the product blocks come before the LP: 10^4 cells and up,
+# where the LP takes 47-186 s and at 10^5 does not finish in 600 s (issue 13)
+BLOCKS_FROM_COLUMNS = 50_000
+# of the phase left, what the product blocks' steps may take, and of what they leave,
+# what the plan rounded from their point may take (at 10^5 cells of `conflict` one
+# pass over the pieces takes about 40 s on 2 cores, a step from its basis a few)
+BLOCK_SHARE, BLOCK_ROUND_SHARE = 0.4, 0.5
+BLOCK_ORIGIN = "product blocks (the LP by product, rows across products priced)"
 
 
 def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
@@ -479,6 +489,10 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
                            unit_value=priced_sales_values(am, scale * prices)).x,
                  "constructive plan at the capacities' prices")
             gap = relative_gap(start.objective, start.bound)
+    phase_left = left()
+    if lp and (gap is None or gap > mip_gap) and phase_left is not None and \
+            phase_left > 1.0 and am.n_cols >= BLOCKS_FROM_COLUMNS:
+        gap = _blocks(am, data, start, keep, prices, BLOCK_SHARE * phase_left, left, mip_gap)
     rel = None
     phase_left = left()
     if lp and (gap is None or gap > mip_gap) and phase_left is not None and phase_left > 1.0:
@@ -495,6 +509,32 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
         start.bound, start.bound_origin = rel.bound, "LP relaxation" \
             if rel.status == OPTIMAL else "LP relaxation, stopped at its limit"
     return start, rel
+
+
+def _blocks(am: ArrayModel, data: ModelData, start: Construction,
+            keep: Callable[[np.ndarray | None, str], None], prices: np.ndarray | None,
+            limit: float, left: Callable[[], float | None], mip_gap: float) -> float | None:
+    """The product blocks' bound within ``limit`` (:func:`~.blocks.block_relax`, from
+    the capacities' ``prices``), then a plan rounded from their point and one at their
+    row prices in what the run's phase has ``left``; the gap after them.
+    """
+    blk = block_relax(am, limit, target=start.objective, lam0=prices)
+    if blk.bound is not None and blk.bound < start.bound:
+        start.bound, start.bound_origin = blk.bound, BLOCK_ORIGIN
+    gap = relative_gap(start.objective, start.bound)
+    rest = left()
+    if blk.x is not None and (gap is None or gap > mip_gap) and rest is not None and rest > 1.0:
+        keep(rounded_plan(am, blk.x, BLOCK_ROUND_SHARE * rest, max(1e-6, 0.1 * mip_gap),
+                          start.x), "plan rounded from the product blocks")
+        gap = relative_gap(start.objective, start.bound)
+    rest = left()
+    if blk.duals is not None and (gap is None or gap > mip_gap) and rest is not None \
+            and rest > 0.5:
+        keep(construct(am, data, time_limit=rest,
+                       unit_value=priced_sales_values(am, blk.duals)).x,
+             "constructive plan at the product blocks' prices")
+        gap = relative_gap(start.objective, start.bound)
+    return gap
 
 
 def _two_stage(scenario: Scenario, options: dict[str, Any], timings: dict[str, float],
