@@ -149,10 +149,11 @@ def test_steps_lower_the_bound_toward_the_lp() -> None:
 
 def test_solve_reports_the_block_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     """tiny solved through the constructive phase with the product blocks on (they
-    start from 50,000 columns; here from 0): the optimum 7,440 is found and the
-    reported bound is at least it."""
+    come first where the LP is not expected to finish in its share: here an LP as
+    slow as one column per hour): the optimum 7,440 is found and the reported bound
+    is at least it."""
     monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", 0)  # the large-model path
-    monkeypatch.setattr(pipeline, "BLOCKS_FROM_COLUMNS", 0)
+    monkeypatch.setattr(pipeline, "LP_COLUMNS_PER_SECOND", 1 / 3600)
     seen: list[float] = []
     real = pipeline.block_relax
 

@@ -49,9 +49,10 @@ from typing import Any
 import numpy as np
 
 from ..model.linear import ArrayModel, highs_from_arrays
+from .backends import _quiet_stdout
 from .decompose_parts import COUPLING, MASTER, Piece, Split, build_pieces, classify, with_cost
 from .engines import INFEASIBLE, LIMIT, OPTIMAL
-from .relaxation import Relaxation, dual_bound
+from .relaxation import Relaxation, dual_bound, signed_duals
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +127,8 @@ class ProductBlocks:
 
         p = self.pieces[i]
         c = cost[np.concatenate([p.cols, p.copies])]
-        h = self._highs[i]
-        if h is None:
-            h = self._highs[i] = highs_from_arrays(with_cost(p, c, integer=False))
-            h.setOptionValue("threads", 1)
-        else:  # same rows, new costs: the simplex goes on from its basis
-            h.changeColsCost(len(c), np.arange(len(c), dtype=np.int32), c)
+        h = self._highs[i]  # same rows, new costs: the simplex goes on from its basis
+        h.changeColsCost(len(c), np.arange(len(c), dtype=np.int32), c)
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -143,11 +140,9 @@ class ProductBlocks:
             infeasible = st == highspy.HighsModelStatus.kInfeasible
             return _Run(INFEASIBLE if infeasible else LIMIT)
         sol = h.getSolution()
-        rd, cd = np.asarray(sol.row_dual), np.asarray(sol.col_dual)
-        if len(rd):  # the sign that makes c − Aᵀπ the reduced costs (relaxation._priced)
-            at_pi = _at(p.arrays, rd)
-            if np.linalg.norm(c + at_pi - cd) < np.linalg.norm(c - at_pi - cd):
-                rd = -rd
+        rd = np.asarray(sol.row_dual)
+        if len(rd):
+            rd = signed_duals(c, _at(p.arrays, rd), rd, np.asarray(sol.col_dual))
         return _Run(OPTIMAL, float(h.getInfo().objective_function_value),
                     np.asarray(sol.col_value), rd)
 
@@ -156,6 +151,12 @@ class ProductBlocks:
         order) by ``deadline`` (``time.monotonic()``; status LIMIT if one is not).
         """
         cost = self._cost(lam)
+        if self._highs[0] is None:  # loaded once, here: stdout is switched per process
+            with _quiet_stdout():  # HiGHS prints its banner on the first instance
+                for i, p in enumerate(self.pieces):
+                    h = self._highs[i] = highs_from_arrays(with_cost(p, np.zeros(
+                        p.arrays.n_cols), integer=False))
+                    h.setOptionValue("threads", 1)
         with ThreadPoolExecutor(self.workers) as pool:
             runs = list(pool.map(lambda i: self._solve(i, cost, deadline),
                                  range(len(self.pieces))))

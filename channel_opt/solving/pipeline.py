@@ -416,9 +416,13 @@ PLAN_SHARE = 0.1
 # cells of `capacity` 40 steps (0.4 s) left the bound 7.4 % above the plain plan and
 # the plan at their prices 4.2 % below it, 200 steps (1.8 s) 6.5 % and 2.9 %
 PRICE_STEPS = 200
-# from this many columns the product blocks come before the LP: 10^4 cells and up,
-# where the LP takes 47-186 s and at 10^5 does not finish in 600 s (issue 13)
-BLOCKS_FROM_COLUMNS = 50_000
+# columns of the LP relaxation solved per second (simplex and interior point side by
+# side on 2 cores; 10^4 cells: `capacity` 154 k columns in 66 s, `conflict` 218 k in
+# 47-69 s, `all` 213 k in 186 s; 10^5 cells, 1.5-2.2 M columns: not in 600 s). Where
+# the LP is not expected to finish within its share of the phase, the product blocks
+# come first (issue 13: at 10^4 cells they cost `capacity` and `apparel` 24-40 s
+# where the LP finishes anyway)
+LP_COLUMNS_PER_SECOND = 2_000
 # of the phase left, what the product blocks' steps may take, and of what they leave,
 # what the plan rounded from their point may take (at 10^5 cells of `conflict` one
 # pass over the pieces takes about 40 s on 2 cores, a step from its basis a few)
@@ -491,7 +495,7 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
             gap = relative_gap(start.objective, start.bound)
     phase_left = left()
     if lp and (gap is None or gap > mip_gap) and phase_left is not None and \
-            phase_left > 1.0 and am.n_cols >= BLOCKS_FROM_COLUMNS:
+            phase_left > 1.0 and am.n_cols > LP_COLUMNS_PER_SECOND * LP_SHARE * phase_left:
         gap = _blocks(am, data, start, keep, prices, BLOCK_SHARE * phase_left, left, mip_gap)
     rel = None
     phase_left = left()

@@ -87,12 +87,18 @@ def _priced(am: ArrayModel, lp: LpResult) -> tuple[np.ndarray | None, float]:
     """
     if lp.row_dual is None or lp.col_dual is None:
         return None, math.inf
-    pi = lp.row_dual
-    at_pi = am.matrix("csc").T @ pi
-    if np.linalg.norm(am.cost + at_pi - lp.col_dual) < \
-            np.linalg.norm(am.cost - at_pi - lp.col_dual):
-        pi = -pi
+    pi = signed_duals(am.cost, am.matrix("csc").T @ lp.row_dual, lp.row_dual, lp.col_dual)
     return pi, dual_bound(am, pi)
+
+
+def signed_duals(cost: np.ndarray, at_pi: np.ndarray, row_dual: np.ndarray,
+                 col_dual: np.ndarray) -> np.ndarray:
+    """HiGHS' row duals in the sign that makes ``c − Aᵀπ`` the reduced costs of the
+    maximization (``at_pi``: ``Aᵀ`` times the row duals as HiGHS gave them).
+    """
+    if np.linalg.norm(cost + at_pi - col_dual) < np.linalg.norm(cost - at_pi - col_dual):
+        return -row_dual
+    return row_dual
 
 
 def dual_bound(am: ArrayModel, pi: np.ndarray) -> float:
