@@ -167,3 +167,13 @@ def test_solve_reports_the_block_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     assert seen and _at_least(seen[0], 7440.0)
     assert sol.plan_status == "optimal" and abs(sol.objective - 7440.0) < 1e-6
     assert sol.bound is not None and _at_least(sol.bound, 7440.0)
+
+
+def test_blocks_not_started_where_they_would_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pieces, all loaded, hold about one solver copy of the model: where that
+    does not fit the blocks are not started (no bound, status limit)."""
+    from channel_opt.solving import blocks
+
+    monkeypatch.setattr(blocks, "too_large", lambda nnz, copies=1: "needs 31 GB, 24 available")
+    rel = block_relax(build_array_model(load_scenario(TINY))[0], 10.0, target=0.0)
+    assert rel.status == "other_limit" and rel.bound is None and rel.x is None

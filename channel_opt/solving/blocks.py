@@ -52,6 +52,7 @@ from ..model.linear import ArrayModel, highs_from_arrays
 from .backends import _quiet_stdout
 from .decompose_parts import COUPLING, MASTER, Piece, Split, build_pieces, classify, with_cost
 from .engines import INFEASIBLE, LIMIT, OPTIMAL
+from .memory import too_large
 from .relaxation import Relaxation, dual_bound, signed_duals
 
 log = logging.getLogger(__name__)
@@ -209,7 +210,9 @@ def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | Non
 
     Status LIMIT: the bound is valid but not the LP's optimum (it is at or above
     it); without a bound when the first pass over the pieces does not end within
-    ``time_limit``; INFEASIBLE when a piece is (so the LP is). ``x`` is the pieces' point at the
+    ``time_limit`` or the pieces would not fit in memory (:mod:`.memory`: together
+    they hold about one solver copy of the model); INFEASIBLE when a piece is (so
+    the LP is). ``x`` is the pieces' point at the
     best ``λ`` (a shared column at the most any copy takes), ``duals`` its row prices.
     """
     t0 = time.monotonic()
@@ -218,6 +221,10 @@ def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | Non
     def spent() -> float:
         return time.monotonic() - t0
 
+    why = too_large(am.nnz)  # the pieces, all loaded, hold about one copy of the model
+    if why:
+        log.warning("product blocks not started: %s", why)
+        return Relaxation(LIMIT, seconds=spent())
     blocks = ProductBlocks(am, piece_columns, workers)
     lam = np.zeros(len(blocks.cross)) if lam0 is None else lam0[blocks.cross].copy()
     lam = _project(lam, blocks.row_lo, blocks.row_up)
