@@ -96,11 +96,16 @@ def _bound_checks(am: ArrayModel, opt: float, seed: int, piece_columns: int = 1)
     scale = max(1.0, float(np.abs(am.cost).max()))
     tries = [np.zeros(len(blocks.cross)), rel.duals[blocks.cross],
              *(rng.normal(0, scale, len(blocks.cross)) for _ in range(3))]
-    for lam in tries:
+    for k, lam in enumerate(tries):
         ev = blocks.evaluate(_project(lam, blocks.row_lo, blocks.row_up))
         assert ev.status == "optimal"
         assert _at_least(ev.bound, lp), (ev.bound, lp)
         assert _at_least(ev.pieces, ev.bound), (ev.pieces, ev.bound)
+        if k % 2:  # shares of the shared columns by use: still a bound
+            blocks.resplit()
+            paid = sum(np.bincount(blocks._cols(i), weights=share, minlength=am.n_cols)
+                       for i, share in enumerate(blocks.share))
+            assert np.allclose(paid[paid > 0], 1.0)  # every cost paid once in all
 
 
 def test_block_bound_is_valid_on_known_optima() -> None:

@@ -99,6 +99,7 @@ class ProductBlocks:
         self.split: Split = classify(am, by="product", piece_columns=piece_columns)
         master, pieces = build_pieces(am, self.split)
         self.pieces: list[Piece] = [p for p in (master, *pieces) if p.arrays.n_cols]
+        self.master = bool(master.arrays.n_cols)  # the master is pieces[0] when it has columns
         # the rows of each piece in ``am`` (the master's: rows of shared columns only)
         self.rows = [self.split.rows_of(MASTER if p is master else i - 1)
                      for i, p in enumerate((master, *pieces)) if p.arrays.n_cols]
@@ -107,27 +108,61 @@ class ProductBlocks:
         self.a_cross = a[self.cross]
         lo, up = am.row_bounds()
         self.row_lo, self.row_up = lo[self.cross], up[self.cross]
-        # a shared column's copies: the master's own one and one per piece using it
-        self.copies = np.zeros(am.n_cols)
-        for p in self.pieces:
-            shared = np.concatenate([p.cols[self.split.col_key[p.cols] == MASTER], p.copies])
-            np.add.at(self.copies, shared, 1.0)
-        self.copies = np.maximum(self.copies, 1.0)
+        # a shared column's copies: one per piece whose rows use it, and the master's
+        # where a master row uses it or no piece does (else the master's column is
+        # left without cost: a share there would be a share no piece pays)
+        self.shared = self.split.col_key == MASTER
+        in_pieces = np.zeros(am.n_cols)
+        for p in pieces:
+            np.add.at(in_pieces, p.copies, 1.0)
+        in_master_rows = np.zeros(am.n_cols, bool)
+        in_master_rows[np.unique(a[self.split.rows_of(MASTER)].indices)] = True
+        self.in_master = self.shared & (in_master_rows | (in_pieces == 0))
+        self.copies = np.maximum(in_pieces + self.in_master, 1.0)
+        # per piece, the share of each of its columns' cost it pays (1 for its own
+        # columns; a shared column's shares add up to 1 over its copies): even at first
+        self.share = [np.where(self._held(i), 1.0 / self.copies[self._cols(i)], 0.0)
+                      for i in range(len(self.pieces))]
         self.workers = workers or max(1, min(4, os.cpu_count() or 1))
         self._highs: list[Any] = [None] * len(self.pieces)
+        self._runs: list[_Run] = []
 
-    def _cost(self, lam: np.ndarray) -> np.ndarray:
-        """Per column: the cost less the rows across products at ``λ``, split evenly
-        among a shared column's copies.
+    def _cols(self, i: int) -> np.ndarray:
+        """Columns of ``am`` that piece ``i`` holds: its own, then its copies."""
+        p = self.pieces[i]
+        return np.concatenate([p.cols, p.copies])
+
+    def _held(self, i: int) -> np.ndarray:
+        """Per column of piece ``i``: whether it pays a share (own columns, copies, and
+        the master's shared columns that a master row uses or no piece copies).
         """
-        c = self.am.cost - self.a_cross.T @ lam
-        return np.where(self.split.col_key == MASTER, c / self.copies, c)
+        cols = self._cols(i)
+        return ~self.shared[cols] | self.in_master[cols] | \
+            (np.arange(len(cols)) >= self.pieces[i].n_own)
+
+    def resplit(self, floor: float = 0.05) -> None:
+        """Shares of the shared columns in proportion to what each copy took at the last
+        evaluation (plus ``floor``): a piece that opens a channel pays more of its cost
+        than one that leaves it closed. Any shares keep the bound valid.
+        """
+        xs = [r.x for r in self._runs if r.x is not None]
+        if not xs or len(xs) < len(self._runs):
+            return
+        used = [np.where(self._held(i) & self.shared[self._cols(i)],
+                         np.clip(x, 0.0, None) + floor, 0.0) for i, x in enumerate(xs)]
+        total = np.zeros(self.am.n_cols)
+        for i, u in enumerate(used):
+            np.add.at(total, self._cols(i), u)
+        for i, u in enumerate(used):
+            cols = self._cols(i)
+            shared = self.shared[cols]
+            self.share[i] = np.where(shared, u / np.maximum(total[cols], 1e-12),
+                                     self.share[i])
 
     def _solve(self, i: int, cost: np.ndarray, deadline: float | None) -> _Run:
         import highspy
 
-        p = self.pieces[i]
-        c = cost[np.concatenate([p.cols, p.copies])]
+        c = cost[self._cols(i)] * self.share[i]
         h = self._highs[i]  # same rows, new costs: the simplex goes on from its basis
         h.changeColsCost(len(c), np.arange(len(c), dtype=np.int32), c)
         if deadline is not None:
@@ -143,7 +178,7 @@ class ProductBlocks:
         sol = h.getSolution()
         rd = np.asarray(sol.row_dual)
         if len(rd):
-            rd = signed_duals(c, _at(p.arrays, rd), rd, np.asarray(sol.col_dual))
+            rd = signed_duals(c, _at(self.pieces[i].arrays, rd), rd, np.asarray(sol.col_dual))
         return _Run(OPTIMAL, float(h.getInfo().objective_function_value),
                     np.asarray(sol.col_value), rd)
 
@@ -151,7 +186,7 @@ class ProductBlocks:
         """The pieces solved at ``λ`` (on the rows across products, in ``cross``
         order) by ``deadline`` (``time.monotonic()``; status LIMIT if one is not).
         """
-        cost = self._cost(lam)
+        cost = self.am.cost - self.a_cross.T @ lam  # the rows across products priced
         if self._highs[0] is None:  # loaded once, here: stdout is switched per process
             with _quiet_stdout():  # HiGHS prints its banner on the first instance
                 for i, p in enumerate(self.pieces):
@@ -161,27 +196,25 @@ class ProductBlocks:
         with ThreadPoolExecutor(self.workers) as pool:
             runs = list(pool.map(lambda i: self._solve(i, cost, deadline),
                                  range(len(self.pieces))))
+        self._runs = runs
         bad = [r.status for r in runs if r.status != OPTIMAL]
         if bad:
             return Evaluation(INFEASIBLE if INFEASIBLE in bad else LIMIT)
         am = self.am
         pi = np.zeros(am.n_rows)
         pi[self.cross] = lam
-        x = np.zeros(am.n_cols)
+        x = np.zeros(am.n_cols)  # own columns; a shared one weighted by the shares
         top = np.zeros(am.n_cols)  # a shared column at the most any copy takes
-        for p, rows, r in zip(self.pieces, self.rows, runs, strict=True):
+        for i, (rows, r) in enumerate(zip(self.rows, runs, strict=True)):
             assert r.x is not None and r.duals is not None
             pi[rows] = r.duals
-            own = r.x[:p.n_own]
-            shared = self.split.col_key[p.cols] == MASTER
-            x[p.cols[~shared]] = own[~shared]
-            x[p.cols[shared]] += own[shared]
-            np.maximum.at(top, p.cols[shared], own[shared])
-            x[p.copies] += r.x[p.n_own:]
-            np.maximum.at(top, p.copies, r.x[p.n_own:])
-        is_shared = self.split.col_key == MASTER
-        mean = np.where(is_shared, x / self.copies, x)
-        ax = self.a_cross @ mean
+            cols, share = self._cols(i), self.share[i]
+            shared = self.shared[cols]
+            x[cols[~shared]] = r.x[~shared]
+            paid = shared & (share > 0)
+            np.add.at(x, cols[paid], share[paid] * r.x[paid])
+            np.maximum.at(top, cols[paid], r.x[paid])
+        ax = self.a_cross @ x
         # the row side λ prices (at λ = 0 the nearest: the least subgradient)
         side = np.where(lam > 0, self.row_up, np.where(lam < 0, self.row_lo,
                                                         np.clip(ax, self.row_lo, self.row_up)))
@@ -189,7 +222,7 @@ class ProductBlocks:
             terms = np.where(lam != 0, lam * side, 0.0)
         pieces = float(sum(r.value for r in runs) + terms.sum())
         return Evaluation(OPTIMAL, dual_bound(am, pi), pieces, pi,
-                          np.where(is_shared, top, x), side - ax)
+                          np.where(self.shared, top, x), side - ax)
 
 
 def _at(arr: Any, rd: np.ndarray) -> np.ndarray:
@@ -201,8 +234,8 @@ def _at(arr: Any, rd: np.ndarray) -> np.ndarray:
 
 def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | None = None,
                 lam0: np.ndarray | None = None, iterations: int = 30,
-                piece_columns: int = PIECE_COLUMNS, workers: int | None = None
-                ) -> Relaxation:
+                piece_columns: int = PIECE_COLUMNS, workers: int | None = None,
+                resplit: bool = True) -> Relaxation:
     """The least product-block bound found within ``time_limit`` and ``iterations``
     steps (module docstring), starting from the row prices ``lam0`` (a vector over
     all rows of ``am``, e.g. the capacities' prices; 0 elsewhere) and stepping toward
@@ -235,7 +268,9 @@ def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | Non
         return Relaxation(ev.status, seconds=spent())
     log.info("product blocks: %d pieces, %d rows across products; bound %s in %.1f s",
              len(blocks.pieces), len(blocks.cross), f"{value:,.2f}", spent())
-    best, best_g = (value, pi, x, lam), g
+    best, best_g, best_share = (value, pi, x, lam), g, list(blocks.share)
+    if resplit:
+        blocks.resplit()
     if g is None or not len(g) or target is None or not math.isfinite(value):
         return Relaxation(LIMIT, value if math.isfinite(value) else None, x, pi, spent())
     target = min(target, value)
@@ -262,11 +297,15 @@ def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | Non
             lam, g, value = trial, g2, v
             if v < best[0] - 1e-9 * abs(best[0]):
                 best, best_g, stall = (v, p2, x2, trial), g2, 0
+                best_share = list(blocks.share)
             else:
                 stall += 1
         if ev.status != OPTIMAL or not math.isfinite(v) or stall >= STALL:
             # back to the best multipliers with half the step
             theta, stall, lam, g, value = theta / 2, 0, best[3], best_g, best[0]
+            blocks.share = list(best_share)
+        elif resplit:
+            blocks.resplit()
         log.info("product blocks step %d: bound %s (best %s), %.1f s", k + 1, f"{v:,.2f}",
                  f"{best[0]:,.2f}", spent())
     return Relaxation(LIMIT, best[0], best[2], best[1], spent())

@@ -106,7 +106,8 @@ def capacity_prices(am: ArrayModel, d: ModelData, target: float | None = None, *
                     iterations: int = 40, seconds: float = 5.0
                     ) -> tuple[float, np.ndarray | None]:
     """:func:`capacity_bound` and the row prices that gave it: ``λ`` on the capacity
-    rows over sales, 0 on every other row of ``am`` (None when nothing is priced).
+    rows over sales, ``ν`` on the shelf-space rows, 0 on every other row of ``am``
+    (None when nothing is priced).
     Valued into the options (:func:`~channel_opt.solving.relaxation.priced_sales_values`)
     they steer a constructive plan away from the scarce capacities without an LP.
     """
@@ -129,6 +130,7 @@ def capacity_prices(am: ArrayModel, d: ModelData, target: float | None = None, *
         touch, cell_pr, S, space_cap = shelf
         keep = np.flatnonzero(np.isfinite(space_cap))
         S, space_cap = S[keep], space_cap[keep]
+        shelf_rows = am.cons[SHELF_SPACE.name].start + keep
         has_pr = cell_pr >= 0
     else:
         S, space_cap = sp.csr_matrix((0, 0)), np.zeros(0)
@@ -202,4 +204,6 @@ def capacity_prices(am: ArrayModel, d: ModelData, target: float | None = None, *
                 theta, stall = theta / 2, 0
     prices = np.zeros(am.n_rows)
     prices[where] = best_mult[:n_a]
+    if shelf is not None:
+        prices[shelf_rows] = best_mult[n_a:]
     return best_bound, prices
