@@ -420,13 +420,14 @@ PRICE_STEPS = 200
 # side on 2 cores; 10^4 cells: `capacity` 154 k columns in 66 s, `conflict` 218 k in
 # 47-69 s, `all` 213 k in 186 s; 10^5 cells, 1.5-2.2 M columns: not in 600 s). Where
 # the LP is not expected to finish within its share of the phase, the product blocks
-# come first (issue 13: at 10^4 cells they cost `capacity` and `apparel` 24-40 s
-# where the LP finishes anyway)
+# take its place (issue 13: at 10^4 cells, run before the LP, they cost `capacity`
+# and `apparel` 24-40 s where the LP finishes anyway; at 10^5 cells of `all` the LP
+# started after them did not finish, and the run peaked at 10 GB)
 LP_COLUMNS_PER_SECOND = 2_000
 # of the phase left, what the product blocks' steps may take, and of what they leave,
 # what the plan rounded from their point may take (at 10^5 cells of `conflict` one
 # pass over the pieces takes about 40 s on 2 cores, a step from its basis a few)
-BLOCK_SHARE, BLOCK_ROUND_SHARE = 0.4, 0.5
+BLOCK_SHARE, BLOCK_ROUND_SHARE = 0.6, 0.5
 BLOCK_ORIGIN = "product blocks (the LP by product, rows across products priced)"
 
 
@@ -494,12 +495,16 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
                  "constructive plan at the capacities' prices")
             gap = relative_gap(start.objective, start.bound)
     phase_left = left()
-    if lp and (gap is None or gap > mip_gap) and phase_left is not None and \
-            phase_left > 1.0 and am.n_cols > LP_COLUMNS_PER_SECOND * LP_SHARE * phase_left:
+    # where the LP is not expected to finish within its share, the product blocks
+    # take its place: a stopped LP's bound is weaker and it leaves no point to round
+    blocks = lp and phase_left is not None and phase_left > 1.0 and \
+        am.n_cols > LP_COLUMNS_PER_SECOND * LP_SHARE * phase_left
+    if blocks and phase_left is not None and (gap is None or gap > mip_gap):
         gap = _blocks(am, data, start, keep, prices, BLOCK_SHARE * phase_left, left, mip_gap)
     rel = None
     phase_left = left()
-    if lp and (gap is None or gap > mip_gap) and phase_left is not None and phase_left > 1.0:
+    if lp and not blocks and (gap is None or gap > mip_gap) and phase_left is not None \
+            and phase_left > 1.0:
         rel, x = lp_phase(am, phase_left, mip_gap, lp_share=LP_SHARE,  # bound, point
                           incumbent=start.x)
         keep(x, "plan rounded from the LP")
