@@ -160,8 +160,6 @@ class ProductBlocks:
                                      self.share[i])
 
     def _solve(self, i: int, cost: np.ndarray, deadline: float | None) -> _Run:
-        import highspy
-
         c = cost[self._cols(i)] * self.share[i]
         h = self._highs[i]  # same rows, new costs: the simplex goes on from its basis
         h.changeColsCost(len(c), np.arange(len(c), dtype=np.int32), c)
@@ -171,10 +169,9 @@ class ProductBlocks:
                 return _Run(LIMIT)
             h.setOptionValue("time_limit", h.getRunTime() + left)  # its clock adds up runs
         h.run()
-        st = h.getModelStatus()
-        if st != highspy.HighsModelStatus.kOptimal:
-            infeasible = st == highspy.HighsModelStatus.kInfeasible
-            return _Run(INFEASIBLE if infeasible else LIMIT)
+        st = h.modelStatusToString(h.getModelStatus())  # highspy stays in engines.highs
+        if st != "Optimal":
+            return _Run(INFEASIBLE if st == "Infeasible" else LIMIT)
         sol = h.getSolution()
         rd = np.asarray(sol.row_dual)
         if len(rd):
