@@ -11,6 +11,7 @@ import math
 from typing import Any
 
 import bruteforce
+from hypothesis import HealthCheck, assume
 from hypothesis import strategies as st
 
 from channel_opt.scenario import Scenario, ScenarioError, Settings
@@ -263,3 +264,19 @@ def shrink_to_limit(tables: dict[str, Any],
         tables["shares"] = [row for row in tables["shares"] if
                             (row["product"], row["region"], row["segment"], row["channel"])
                             != (widest.p, widest.r, widest.s, k)]
+
+
+# the health checks that brute-forced examples trip (slow, filtered, large draws)
+SLOW_HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
+
+
+def brute_optimum(scen: Scenario) -> float:
+    """The brute force's optimum of ``scen``; hypothesis skips the example where the
+    brute force cannot read it or it has no plan."""
+    try:
+        brute = bruteforce.solve(scen)
+    except ValueError:
+        assume(False)
+        raise
+    assume(brute.profit is not None)
+    return float(brute.profit or 0.0)

@@ -14,13 +14,17 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import bruteforce  # noqa: E402
-from random_scenarios import shrink_to_limit, tiny_scenarios  # noqa: E402
+from random_scenarios import (  # noqa: E402
+    SLOW_HEALTH,
+    brute_optimum,
+    shrink_to_limit,
+    tiny_scenarios,
+)
 
 import channel_opt  # noqa: E402
 from benchmarks.generator import generate  # noqa: E402
@@ -120,23 +124,16 @@ def test_block_bound_is_valid_on_known_optima() -> None:
 
 @pytest.mark.slow
 @settings(max_examples=40, deadline=None, derandomize=True, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                 HealthCheck.data_too_large])
+          suppress_health_check=SLOW_HEALTH)
 @given(tiny_scenarios(), st.integers(0, 10**6))
 def test_block_bound_is_valid_on_bruteforced_scenarios(
         case: tuple[dict[str, Any], dict[str, Any]], seed: int) -> None:
-    tables, settings_ = case
-    scen, refused = shrink_to_limit(tables, settings_)
+    scen, refused = shrink_to_limit(*case)
     assume(not refused)
-    try:
-        brute = bruteforce.solve(scen)
-    except ValueError:
-        assume(False)
-        return
-    assume(brute.profit is not None)
+    opt = brute_optimum(scen)
     am, _ = build_array_model(scen)
     assume(am.n_cols > 0)
-    _bound_checks(am, float(brute.profit), seed)
+    _bound_checks(am, opt, seed)
 
 
 def test_steps_lower_the_bound_toward_the_lp() -> None:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, str(Path(__file__).parent))
 
 import bruteforce  # noqa: E402
-from random_scenarios import shrink_to_limit, tiny_scenarios  # noqa: E402
+from random_scenarios import brute_optimum, shrink_to_limit, tiny_scenarios  # noqa: E402
 
 import channel_opt  # noqa: E402
 from channel_opt.executor import SerialExecutor  # noqa: E402
@@ -103,14 +103,9 @@ def _two_region(case: tuple[dict[str, Any], dict[str, Any]]) -> Scenario:
 
 
 def _bound_checks(scen: Scenario, seed: int) -> None:
-    try:
-        brute = bruteforce.solve(scen)
-    except ValueError:
-        assume(False)
-        return
-    assume(brute.profit is not None)
+    opt = brute_optimum(scen)
     assume(build_array_model(scen)[0].n_cols > 0)
-    _bound_checks_at(scen, float(brute.profit), seed)
+    _bound_checks_at(scen, opt, seed)
 
 
 def _bound_checks_at(scen: Scenario, opt: float, seed: int) -> None:
