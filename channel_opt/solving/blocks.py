@@ -242,8 +242,8 @@ def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | Non
     it); without a bound when the first pass over the pieces does not end within
     ``time_limit`` or the pieces would not fit in memory (:mod:`.memory`: together
     they hold about one solver copy of the model); INFEASIBLE when a piece is (so
-    the LP is). ``x`` is the pieces' point at the
-    best ``λ`` (a shared column at the most any copy takes), ``duals`` its row prices.
+    the LP is). ``x`` is the pieces' point at the best ``λ`` (a shared column at the
+    most any copy takes), ``duals`` its row prices.
     """
     t0 = time.monotonic()
     deadline = None if time_limit is None else t0 + time_limit
