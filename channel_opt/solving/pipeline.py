@@ -445,8 +445,10 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
     plan (:func:`~channel_opt.solving.relaxation.rounded_plan`) and its row prices value
     the options of a second constructive plan
     (:func:`~channel_opt.solving.relaxation.priced_sales_values`); the best plan is
-    kept. The relaxation is returned with it (None when not solved). ``lp=False``
-    leaves the LP out (the decomposition solves it within its own time, and starts
+    kept. Where the LP is not expected to finish within its share
+    (``LP_COLUMNS_PER_SECOND``), the product blocks take its place (:func:`_blocks`).
+    The relaxation is returned with it (None when not solved). ``lp=False``
+    leaves the LP (and the blocks) out (the decomposition solves it within its own time, and starts
     from split costs when it does not finish).
     """
     limit = budget.phase_limit(share, reserve=reserve)
