@@ -119,6 +119,7 @@ class ProductBlocks:
         in_master_rows[np.unique(a[self.split.rows_of(MASTER)].indices)] = True
         self.in_master = self.shared & (in_master_rows | (in_pieces == 0))
         self.copies = np.maximum(in_pieces + self.in_master, 1.0)
+        self._held_cols = [np.concatenate([p.cols, p.copies]) for p in self.pieces]
         # per piece, the share of each of its columns' cost it pays (1 for its own
         # columns; a shared column's shares add up to 1 over its copies): even at first
         self.share = [np.where(self._held(i), 1.0 / self.copies[self._cols(i)], 0.0)
@@ -129,8 +130,7 @@ class ProductBlocks:
 
     def _cols(self, i: int) -> np.ndarray:
         """Columns of ``am`` that piece ``i`` holds: its own, then its copies."""
-        p = self.pieces[i]
-        return np.concatenate([p.cols, p.copies])
+        return self._held_cols[i]
 
     def _held(self, i: int) -> np.ndarray:
         """Per column of piece ``i``: whether it pays a share (own columns, copies, and
