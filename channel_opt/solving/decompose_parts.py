@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -250,9 +251,26 @@ def solve_piece(task: PieceTask) -> PieceResult:
     """Solve one piece with HiGHS (the task the executor runs, in any process)."""
     import time
 
+    t0 = time.perf_counter()
+    arr = task.arrays
+    if arr.n_cols == 0:
+        ok = bool(np.all(arr.row_lower <= 1e-9) and np.all(arr.row_upper >= -1e-9))
+        return PieceResult("optimal" if ok else "infeasible", np.zeros(0),
+                           0.0 if ok else None, 0.0 if ok else None)
+    with _quiet_stdout():  # HiGHS prints its banner on the first instance
+        h = highs_from_arrays(arr)
+    return run_piece(h, task, t0)
+
+
+def run_piece(h: Any, task: PieceTask, t0: float) -> PieceResult:
+    """Solve a piece already loaded in HiGHS as ``h`` (from ``task.arrays``; loading
+    switches stdout, which is per process, so threads load in the main thread and run
+    here); ``t0`` is ``time.perf_counter()`` at the task's start.
+    """
+    import time
+
     import highspy
 
-    t0 = time.perf_counter()
     arr = task.arrays
     limit = task.time_limit
     if task.deadline is not None:  # the batch's deadline counts from this task's start
@@ -261,12 +279,6 @@ def solve_piece(task: PieceTask) -> PieceResult:
             return PieceResult("limit", None, None, None)
         limit = left if limit is None else min(limit, left)
     integer = bool(np.any(arr.integrality))
-    if arr.n_cols == 0:
-        ok = bool(np.all(arr.row_lower <= 1e-9) and np.all(arr.row_upper >= -1e-9))
-        return PieceResult("optimal" if ok else "infeasible", np.zeros(0),
-                           0.0 if ok else None, 0.0 if ok else None)
-    with _quiet_stdout():  # HiGHS prints its banner on the first instance
-        h = highs_from_arrays(arr)
     if limit is not None:
         h.setOptionValue("time_limit", max(0.05, float(limit)))
     h.setOptionValue("mip_rel_gap", float(task.mip_gap))
