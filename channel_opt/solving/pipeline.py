@@ -42,6 +42,7 @@ from .engines import (
 )
 from .heuristic import Construction, construct
 from .memory import too_large
+from .neighbourhood import region_search
 from .options import OptionsError, check_options
 from .relaxation import Relaxation, lp_phase, priced_sales_values, rounded_plan
 from .results import kpis
@@ -447,8 +448,11 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
     (:func:`~channel_opt.solving.relaxation.priced_sales_values`); the best plan is
     kept. Where the LP is not expected to finish within its share
     (``LP_COLUMNS_PER_SECOND``), the product blocks take its place (:func:`_blocks`).
-    The relaxation is returned with it (None when not solved). ``lp=False``
-    leaves the LP (and the blocks) out (the decomposition solves it within its own time, and starts
+    What is left of the phase improves the plan region by region
+    (:func:`~channel_opt.solving.neighbourhood.region_search`, from the relaxation's
+    point). The relaxation is returned with it (None when not solved). ``lp=False``
+    leaves the LP, the blocks and the region search out (the decomposition solves the
+    LP within its own time, and starts
     from split costs when it does not finish).
     """
     limit = budget.phase_limit(share, reserve=reserve)
@@ -501,8 +505,10 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
     # take its place: a stopped LP's bound is weaker and it leaves no point to round
     blocks = lp and phase_left is not None and phase_left > 1.0 and \
         am.n_cols > LP_COLUMNS_PER_SECOND * LP_SHARE * phase_left
+    point = None  # a relaxation's point, for the region search
     if blocks and phase_left is not None and (gap is None or gap > mip_gap):
-        gap = _blocks(am, data, start, keep, prices, BLOCK_SHARE * phase_left, left, mip_gap)
+        gap, point = _blocks(am, data, start, keep, prices, BLOCK_SHARE * phase_left, left,
+                             mip_gap)
     rel = None
     phase_left = left()
     if lp and not blocks and (gap is None or gap > mip_gap) and phase_left is not None \
@@ -519,15 +525,24 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
     if rel is not None and rel.bound is not None and rel.bound < start.bound:
         start.bound, start.bound_origin = rel.bound, "LP relaxation" \
             if rel.status == OPTIMAL else "LP relaxation, stopped at its limit"
+        point = rel.x if rel.status == OPTIMAL else point
+    # what the phase has left: the plan improved region by region (the rules that bind
+    # per region, which rounding a relaxation's point leaves unsolved: `all`)
+    gap, phase_left = relative_gap(start.objective, start.bound), left()
+    if lp and start.x is not None and (gap is None or gap > mip_gap) \
+            and phase_left is not None and phase_left > 1.0:
+        keep(region_search(am, start.x, phase_left, point=point,
+                           mip_gap=max(1e-6, 0.1 * mip_gap)), "plan improved region by region")
     return start, rel
 
 
 def _blocks(am: ArrayModel, data: ModelData, start: Construction,
             keep: Callable[[np.ndarray | None, str], None], prices: np.ndarray | None,
-            limit: float, left: Callable[[], float | None], mip_gap: float) -> float | None:
+            limit: float, left: Callable[[], float | None], mip_gap: float
+            ) -> tuple[float | None, np.ndarray | None]:
     """The product blocks' bound within ``limit`` (:func:`~.blocks.block_relax`, from
     the capacities' ``prices``), then a plan rounded from their point and one at their
-    row prices in what the run's phase has ``left``; the gap after them.
+    row prices in what the run's phase has ``left``; the gap after them and their point.
     """
     blk = block_relax(am, limit, target=start.objective, lam0=prices)
     if blk.bound is not None and blk.bound < start.bound:
@@ -535,8 +550,11 @@ def _blocks(am: ArrayModel, data: ModelData, start: Construction,
     gap = relative_gap(start.objective, start.bound)
     rest = left()
     if blk.x is not None and (gap is None or gap > mip_gap) and rest is not None and rest > 1.0:
-        keep(rounded_plan(am, blk.x, BLOCK_ROUND_SHARE * rest, max(1e-6, 0.1 * mip_gap),
-                          start.x), "plan rounded from the product blocks")
+        # RENS only: where the point's integral values leave no plan, the region search
+        # that follows fixes where the point and the plan agree region by region (at
+        # 10^4 cells of `all` RINS on the whole model took 45 s and found nothing)
+        keep(rounded_plan(am, blk.x, BLOCK_ROUND_SHARE * rest, max(1e-6, 0.1 * mip_gap)),
+             "plan rounded from the product blocks")
         gap = relative_gap(start.objective, start.bound)
     rest = left()
     if blk.duals is not None and (gap is None or gap > mip_gap) and rest is not None \
@@ -545,7 +563,7 @@ def _blocks(am: ArrayModel, data: ModelData, start: Construction,
                        unit_value=priced_sales_values(am, blk.duals)).x,
              "constructive plan at the product blocks' prices")
         gap = relative_gap(start.objective, start.bound)
-    return gap
+    return gap, blk.x
 
 
 def _two_stage(scenario: Scenario, options: dict[str, Any], timings: dict[str, float],
