@@ -8,6 +8,8 @@ parametrizations of it whose optimum the tests work out by hand:
 * :func:`base_tables` / :func:`scenario`: one cell, three channels (online, store,
   dealer), the base scenario ``B`` of ``tests/test_model_families.py``;
 * :func:`every_rule_scenario`: the base cell with every limit set and every rule on;
+* :func:`shared_inventory`: one product online in two regions from one stock that
+  both regions want more of (a row across regions that binds; 3,310 by hand);
 * :func:`small_tables` / :func:`small_settings`: 2 products x 2 regions x 2 segments x
   3 channels, as DataFrames, and :func:`write_yaml_scenario` to put tables on disk.
 
@@ -259,3 +261,27 @@ def write_yaml_scenario(tmp_path: Path, tables: Mapping[str, pd.DataFrame],
     path = tmp_path / file
     path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     return path
+
+
+def shared_inventory() -> Scenario:
+    """One product sold online in two regions from one stock of 60 units.
+
+    Each region's cell has market 100 and online share 0.5 (mnl alone: 50 units),
+    so the regions want 100 units together: the inventory row binds. Margin per unit
+    100 - 40 - 4 = 56, listing 50, no opening cost: the optimum sells 60 units,
+    56 * 60 - 50 = 3,310.
+    """
+    tables = {
+        "channels": [{"id": "online", "kind": "online", "variable_cost": 4.0,
+                      "listing_cost": 50.0}],
+        "brands": [{"id": "b"}],
+        "products": [{"id": "p", "brand": "b", "unit_cost": 40.0, "ref_price": 100.0,
+                      "inventory": 60.0}],
+        "regions": [{"id": "north"}, {"id": "south"}],
+        "segments": [{"id": "all"}],
+        "cells": [{"product": "p", "region": r, "segment": "all", "market_size": 100.0}
+                  for r in ("north", "south")],
+        "shares": [{"product": "p", "region": r, "segment": "all", "channel": "online",
+                    "share": 0.5} for r in ("north", "south")],
+    }
+    return Scenario.from_frames(tables, {"rules": {"inventory": True}}, name="shared")

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import bruteforce  # noqa: E402
 from random_scenarios import brute_optimum, shrink_to_limit, tiny_scenarios  # noqa: E402
+from scenario_factory import shared_inventory  # noqa: E402
 
 import channel_opt  # noqa: E402
 from channel_opt.executor import SerialExecutor  # noqa: E402
@@ -138,7 +139,7 @@ def test_lagrangian_bound_is_valid_on_known_optima() -> None:
     (3,310 by hand and by the brute force): optimum <= L(LP duals) <= LP bound, and
     optimum <= L at random multipliers."""
     _bound_checks_at(load_scenario(TINY), 7440.0, 0)
-    _bound_checks_at(_shared_inventory(), 3310.0, 1)
+    _bound_checks_at(shared_inventory(), 3310.0, 1)
 
 
 @pytest.mark.slow
@@ -224,32 +225,8 @@ def test_decompose_agrees_with_monolithic_on_regional() -> None:
 
 # ------------------------------------------------------------------ a binding coupling row
 
-def _shared_inventory() -> Scenario:
-    """One product sold online in two regions from one stock of 60 units.
-
-    Each region's cell has market 100 and online share 0.5 (mnl alone: 50 units),
-    so the regions want 100 units together: the inventory row binds. Margin per unit
-    100 - 40 - 4 = 56, listing 50, no opening cost: the optimum sells 60 units,
-    56 * 60 - 50 = 3,310.
-    """
-    tables = {
-        "channels": [{"id": "online", "kind": "online", "variable_cost": 4.0,
-                      "listing_cost": 50.0}],
-        "brands": [{"id": "b"}],
-        "products": [{"id": "p", "brand": "b", "unit_cost": 40.0, "ref_price": 100.0,
-                      "inventory": 60.0}],
-        "regions": [{"id": "north"}, {"id": "south"}],
-        "segments": [{"id": "all"}],
-        "cells": [{"product": "p", "region": r, "segment": "all", "market_size": 100.0}
-                  for r in ("north", "south")],
-        "shares": [{"product": "p", "region": r, "segment": "all", "channel": "online",
-                    "share": 0.5} for r in ("north", "south")],
-    }
-    return Scenario.from_frames(tables, {"rules": {"inventory": True}}, name="shared")
-
-
 def test_binding_inventory_is_repaired() -> None:
-    scen = _shared_inventory()
+    scen = shared_inventory()
     assert _close(float(bruteforce.solve(scen).profit or 0.0), 3310.0)
     am, _ = build_array_model(scen)
     dec = Decomposition(am)
@@ -277,7 +254,7 @@ def test_split_costs_charge_each_region_its_share_by_hand() -> None:
     # Each region then sells its 50 units at 56 less 25 = 2,775, the master pays
     # nothing: L = 5,550 (with λ = 0 the regions list for free: 2 x 2,800 = 5,600);
     # both bound the optimum 3,310
-    am, _ = build_array_model(_shared_inventory())
+    am, _ = build_array_model(shared_inventory())
     dec = Decomposition(am)
     lam, mu = dec.multipliers_from_costs()
     assert [float(x.sum()) for x in lam] == pytest.approx([-25.0, -25.0])
@@ -295,7 +272,7 @@ def test_decompose_without_lp_duals_still_bounds_and_plans(
     from channel_opt.solving.relaxation import Relaxation
 
     monkeypatch.setattr(module, "relax", lambda *a, **k: Relaxation("time_limit"))
-    scen = _shared_inventory()
+    scen = shared_inventory()
     am, _ = build_array_model(scen)
     raw = decompose(am, SolveOptions(mip_gap=1e-9), workers=1,
                     settings=DecomposeSettings(max_iterations=30))

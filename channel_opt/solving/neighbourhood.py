@@ -42,6 +42,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -67,14 +68,15 @@ MIN_SECONDS = 1.0  # the least a region's MIP is given
 
 def region_search(am: ArrayModel, x: np.ndarray, time_limit: float | None, *,
                   point: np.ndarray | None = None, mip_gap: float = 1e-3,
-                  workers: int | None = None, group: int = 2, seed: int = 0
-                  ) -> np.ndarray | None:
+                  workers: int | None = None, group: int = 2, seed: int = 0,
+                  enough: Callable[[float], bool] | None = None) -> np.ndarray | None:
     """The plan ``x`` (feasible) improved region by region within ``time_limit``
     (module docstring): ``group`` regions per MIP, ``workers`` MIPs at once, each
     within a tenth-of-the-run's ``mip_gap`` of its own optimum; ``point`` (a
     relaxation's) orders the regions and fixes where it agrees with the plan; ``seed``
-    draws the groups after the first pass. None when nothing better was found (or
-    the model has fewer than two regions).
+    draws the groups after the first pass; it stops once ``enough(plan value)`` (the
+    run's gap reached). None when nothing better was found (or the model has fewer
+    than two regions).
     """
     t0 = time.monotonic()
     try:
@@ -88,27 +90,29 @@ def region_search(am: ArrayModel, x: np.ndarray, time_limit: float | None, *,
     integer = am.integrality().astype(bool)
     x = np.where(integer, np.rint(x), x)
     start_value = best = float(am.cost @ x)
-    key = split.col_key
-    own = [np.flatnonzero(key == r) for r in range(n)]
-    gain = np.zeros(n) if point is None else \
-        np.bincount(key[key >= 0], weights=(am.cost * (point - x))[key >= 0], minlength=n)
-    order = np.argsort(-gain, kind="stable")
-    # with a point: the integer columns it sets integral (RINS fixes those of them
-    # where the plan agrees), until a pass with them fixed finds nothing
-    agree = None if point is None else integer & (np.abs(point - np.rint(point)) <= INTEGRAL)
     workers = workers or max(1, min(2, os.cpu_count() or 1))
     group = max(1, min(group, n // 2))
+    key = split.col_key
+    own = [np.flatnonzero(key == r) for r in range(n)]
     rng = np.random.default_rng(seed)
     csc, csr = am.matrix("csc"), am.matrix("csr")
-    solved_to_optimum, changed, passes = True, False, 0
+    # with a point: the integer columns it sets integral (RINS fixes those of them
+    # where the plan agrees), until the passes with them fixed find nothing
+    agree = None if point is None else integer & (np.abs(point - np.rint(point)) <= INTEGRAL)
+    passes = 0
     while True:
         left = _left(time_limit, t0)
         if left is not None and left < MIN_SECONDS:
             break
-        # neighbourhoods of ``group`` regions: by gain in the first pass, then drawn
-        # anew each pass, so that regions sharing a scarce stock meet in one MIP
-        seq = order if passes == 0 else rng.permutation(n)
+        if passes == 0 and point is not None:  # where the point earns most first
+            gain = np.bincount(key[key >= 0], weights=(am.cost * (point - x))[key >= 0],
+                               minlength=n)
+            seq = np.argsort(-gain, kind="stable")
+        else:  # drawn anew, so that regions sharing a scarce stock meet in one MIP
+            seq = rng.permutation(n)
         todo = [seq[i:i + group] for i in range(0, n, group)]
+        if enough is not None and enough(best):
+            break
         per_pass = math.ceil(len(todo) / workers)
         changed, solved_to_optimum = False, True
         while todo:
@@ -116,12 +120,14 @@ def region_search(am: ArrayModel, x: np.ndarray, time_limit: float | None, *,
             if left is not None and left < MIN_SECONDS:
                 solved_to_optimum = False
                 break
+            if enough is not None and enough(best):
+                break
             batch, todo = todo[:workers], todo[workers:]
             # what is left of the time, shared as if one more pass were to follow this
             # one: a neighbourhood that uses all it gets does not starve the next pass
             per = None if left is None else max(MIN_SECONDS, left / (
                 1 + math.ceil(len(todo) / workers) + per_pass))
-            cols = [np.concatenate([own[r] for r in g]) for g in batch]
+            cols = [np.concatenate([own[r] for r in grp]) for grp in batch]
             subs = _submodels(am, csc, csr, split.row_kind, x, integer, cols, per, mip_gap)
             if agree is not None and point is not None:  # RINS inside the neighbourhood
                 for c, task in zip(cols, subs, strict=True):
@@ -142,13 +148,13 @@ def region_search(am: ArrayModel, x: np.ndarray, time_limit: float | None, *,
                     if value > best + 1e-9 * max(1.0, abs(best)) and not check_rows(am, trial):
                         x, best, changed = trial, value, True
             log.info("region search, pass %d, %s: plan %s (%.1f s)", passes + 1,
-                     "; ".join(", ".join(split.keys[r] for r in g) for g in batch),
+                     "; ".join(", ".join(split.keys[r] for r in grp) for grp in batch),
                      f"{best:,.2f}", time.monotonic() - t0)
         passes += 1
-        if not changed and solved_to_optimum:
+        if not changed and solved_to_optimum:  # each neighbourhood at its optimum
             if agree is None:
-                break  # every neighbourhood at its optimum around the plan
-            agree = None  # the fixings found all they could: the whole neighbourhoods
+                break
+            agree = None  # the fixings found all they could: free them
     if best <= start_value:
         return None
     log.info("region search: %s from %s in %d pass(es), %.1f s", f"{best:,.2f}",
