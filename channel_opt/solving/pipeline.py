@@ -452,8 +452,7 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
     (:func:`~channel_opt.solving.neighbourhood.region_search`, from the relaxation's
     point). The relaxation is returned with it (None when not solved). ``lp=False``
     leaves the LP, the blocks and the region search out (the decomposition solves the
-    LP within its own time, and starts
-    from split costs when it does not finish).
+    LP within its own time, and starts from split costs when it does not finish).
     """
     limit = budget.phase_limit(share, reserve=reserve)
     if limit is not None and limit < 0.5 * MIN_PHASE_SECONDS:
