@@ -70,14 +70,15 @@ def test_a_stock_across_regions_is_shared_by_regions_solved_side_by_side(
     assert float(am.cost @ x) == pytest.approx(3310.0)
 
 
-def test_the_search_stops_once_the_plan_is_good_enough() -> None:
-    """One region at a time, stopping at 2,000: the first region sells its 50 units
-    (56 x 50 − 50 = 2,750) and the second is not tried."""
+def test_the_search_stops_at_the_runs_gap() -> None:
+    """One region at a time, stopping within 25 % of the LP bound 3,330: the first
+    region sells its 50 units (56 x 50 − 50 = 2,750: 21 % below) and the second is
+    not tried. A plan already within the gap is not searched."""
     am, x0 = _listed_but_unsold()
-    x = region_search(am, x0, None, workers=1, enough=lambda value: value >= 2000.0)
+    x = region_search(am, x0, None, workers=1, stop_at=(3330.0, 0.25))
     assert x is not None and check_rows(am, x) == []
     assert float(am.cost @ x) == pytest.approx(2750.0)
-    assert region_search(am, x0, None, enough=lambda value: True) is None
+    assert region_search(am, x0, None, stop_at=(-50.0, 0.0)) is None
 
 
 def test_regions_side_by_side_get_half_the_slack_each() -> None:

@@ -42,7 +42,6 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -59,6 +58,7 @@ from .decompose_parts import (
     classify,
     run_piece,
 )
+from .engines import relative_gap
 from .relaxation import INTEGRAL
 
 log = logging.getLogger(__name__)
@@ -69,14 +69,14 @@ MIN_SECONDS = 1.0  # the least a region's MIP is given
 def region_search(am: ArrayModel, x: np.ndarray, time_limit: float | None, *,
                   point: np.ndarray | None = None, mip_gap: float = 1e-3,
                   workers: int | None = None, group: int = 2, seed: int = 0,
-                  enough: Callable[[float], bool] | None = None) -> np.ndarray | None:
+                  stop_at: tuple[float, float] | None = None) -> np.ndarray | None:
     """The plan ``x`` (feasible) improved region by region within ``time_limit``
     (module docstring): ``group`` regions per MIP, ``workers`` MIPs at once, each
     within a tenth-of-the-run's ``mip_gap`` of its own optimum; ``point`` (a
     relaxation's) orders the regions and fixes where it agrees with the plan; ``seed``
-    draws the groups after the first pass; it stops once ``enough(plan value)`` (the
-    run's gap reached). None when nothing better was found (or the model has fewer
-    than two regions).
+    draws the groups after the first pass; with ``stop_at`` = (bound, gap) it stops
+    once the plan is within that gap of that bound (the run's). None when nothing
+    better was found (or the model has fewer than two regions).
     """
     t0 = time.monotonic()
     try:
@@ -111,7 +111,7 @@ def region_search(am: ArrayModel, x: np.ndarray, time_limit: float | None, *,
         else:  # drawn anew, so that regions sharing a scarce stock meet in one MIP
             seq = rng.permutation(n)
         todo = [seq[i:i + group] for i in range(0, n, group)]
-        if enough is not None and enough(best):
+        if _within(best, stop_at):
             break
         per_pass = math.ceil(len(todo) / workers)
         changed, solved_to_optimum = False, True
@@ -120,7 +120,7 @@ def region_search(am: ArrayModel, x: np.ndarray, time_limit: float | None, *,
             if left is not None and left < MIN_SECONDS:
                 solved_to_optimum = False
                 break
-            if enough is not None and enough(best):
+            if _within(best, stop_at):
                 break
             batch, todo = todo[:workers], todo[workers:]
             # what is left of the time, shared as if one more pass were to follow this
@@ -200,3 +200,10 @@ def _submodels(am: ArrayModel, csc: sp.csc_matrix, csr: sp.csr_matrix,
 
 def _left(time_limit: float | None, t0: float) -> float | None:
     return None if time_limit is None else time_limit - (time.monotonic() - t0)
+
+
+def _within(value: float, stop_at: tuple[float, float] | None) -> bool:
+    if stop_at is None:
+        return False
+    gap = relative_gap(value, stop_at[0])
+    return gap is not None and gap <= stop_at[1]

@@ -530,14 +530,8 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
     gap, phase_left = relative_gap(start.objective, start.bound), left()
     if lp and start.x is not None and (gap is None or gap > mip_gap) \
             and phase_left is not None and phase_left > 1.0:
-        bound = start.bound
-
-        def enough(value: float) -> bool:  # the run's gap reached: no need to go on
-            g = relative_gap(value, bound)
-            return g is not None and g <= mip_gap
-
-        keep(region_search(am, start.x, phase_left, point=point,
-                           mip_gap=max(1e-6, 0.1 * mip_gap), enough=enough),
+        keep(region_search(am, start.x, phase_left, point=point, stop_at=(start.bound,
+                           mip_gap), mip_gap=max(1e-6, 0.1 * mip_gap)),
              "plan improved region by region")
     return start, rel
 
