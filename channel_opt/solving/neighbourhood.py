@@ -102,7 +102,7 @@ def region_search(am: ArrayModel, x: np.ndarray, time_limit: float | None, *,
     passes = 0
     while True:
         left = _left(time_limit, t0)
-        if left is not None and left < MIN_SECONDS:
+        if (left is not None and left < MIN_SECONDS) or _within(best, stop_at):
             break
         if passes == 0 and point is not None:  # where the point earns most first
             gain = np.bincount(key[key >= 0], weights=(am.cost * (point - x))[key >= 0],
@@ -111,8 +111,6 @@ def region_search(am: ArrayModel, x: np.ndarray, time_limit: float | None, *,
         else:  # drawn anew, so that regions sharing a scarce stock meet in one MIP
             seq = rng.permutation(n)
         todo = [seq[i:i + group] for i in range(0, n, group)]
-        if _within(best, stop_at):
-            break
         per_pass = math.ceil(len(todo) / workers)
         changed, solved_to_optimum = False, True
         while todo:

@@ -524,7 +524,7 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
     if rel is not None and rel.bound is not None and rel.bound < start.bound:
         start.bound, start.bound_origin = rel.bound, "LP relaxation" \
             if rel.status == OPTIMAL else "LP relaxation, stopped at its limit"
-        point = rel.x if rel.status == OPTIMAL else point
+    point = rel.x if rel is not None and rel.status == OPTIMAL else point
     # what the phase has left: the plan improved region by region (the rules that bind
     # per region, which rounding a relaxation's point leaves unsolved: `all`)
     gap, phase_left = relative_gap(start.objective, start.bound), left()
