@@ -149,6 +149,24 @@ def test_steps_lower_the_bound_toward_the_lp() -> None:
     assert steps.bound < first.bound - 1e-4 * abs(first.bound), (steps.bound, first.bound)
 
 
+def test_steps_until_the_time_or_the_gap() -> None:
+    """Same case: ``iterations=None`` steps until the time limit (or until the steps
+    stop lowering it), below what 5 steps reach and still at or above the LP; with
+    ``gap`` they stop once the bound is within it of the target (a 50 % gap: the first
+    bound, no step)."""
+    am = _generated("partners", 300, 3)
+    lp = _lp(am)
+    first = block_relax(am, None, target=lp, iterations=0, piece_columns=1500)
+    five = block_relax(am, None, target=lp, iterations=5, piece_columns=1500)
+    timed = block_relax(am, 4.0, target=lp, iterations=None, piece_columns=1500)
+    near = block_relax(am, 4.0, target=lp, iterations=None, gap=0.5, piece_columns=1500)
+    assert first.bound is not None and five.bound is not None
+    assert timed.bound is not None and near.bound is not None
+    assert _at_least(timed.bound, lp)
+    assert timed.bound < five.bound - 1e-6 * abs(five.bound), (timed.bound, five.bound)
+    assert near.bound == first.bound
+
+
 def test_solve_reports_the_block_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     """tiny solved through the constructive phase with the product blocks on (they
     come first where the LP is not expected to finish in its share: here an LP as

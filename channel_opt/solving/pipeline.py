@@ -425,9 +425,9 @@ PRICE_STEPS = 200
 # and `apparel` 24-40 s where the LP finishes anyway; at 10^5 cells of `all` the LP
 # started after them did not finish, and the run peaked at 10 GB)
 LP_COLUMNS_PER_SECOND = 2_000
-# of the phase left, what the product blocks' steps may take, and of what they leave,
-# what the plan rounded from their point may take (at 10^5 cells of `conflict` one
-# pass over the pieces takes about 40 s on 2 cores, a step from its basis a few)
+# of the phase left, what the product blocks' steps may take (they step until it is
+# used or the gap is met: their point guides the region search), and of what they
+# leave, the plan rounded from their point (10^5 `conflict`: a first pass 40 s)
 BLOCK_SHARE, BLOCK_ROUND_SHARE = 0.6, 0.5
 BLOCK_ORIGIN = "product blocks (the LP by product, rows across products priced)"
 
@@ -544,11 +544,11 @@ def _blocks(am: ArrayModel, data: ModelData, start: Construction,
     the capacities' ``prices``), then a plan rounded from their point and one at their
     row prices in what the run's phase has ``left``; the gap after them and their point.
     """
-    blk = block_relax(am, limit, target=start.objective, lam0=prices)
+    blk = block_relax(am, limit, target=start.objective, lam0=prices, iterations=None,
+                      gap=mip_gap)
     if blk.bound is not None and blk.bound < start.bound:
         start.bound, start.bound_origin = blk.bound, BLOCK_ORIGIN
-    gap = relative_gap(start.objective, start.bound)
-    rest = left()
+    gap, rest = relative_gap(start.objective, start.bound), left()
     if blk.x is not None and (gap is None or gap > mip_gap) and rest is not None and rest > 1.0:
         # RENS only: where the point's integral values leave no plan, the region search
         # that follows fixes where the point and the plan agree region by region (at
