@@ -42,3 +42,27 @@ def test_no_solver_and_no_lp_where_they_do_not_fit(monkeypatch: pytest.MonkeyPat
     assert 2500.0 - 1e-6 <= sol.objective <= DUO_OPEN + 1e-6
     assert sol.bound == pytest.approx(8000 / 3, rel=1e-9)
     assert "process" not in sol.timings
+
+
+def test_no_solver_where_its_root_lp_would_not_fit_in_its_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # the same duo as a large model whose LP runs at one column per hour: the MIP
+    # could not solve its root LP in the tenth of the limit it would get, so it is not
+    # started and the constructive phase has all the time (blocks off: no bound but
+    # the cheap one, 2,666.67, so a gap is left); the run returns the phase's plan
+    # (at most the optimum, at least online alone) and says why, with no solver child
+    monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", -1)
+    monkeypatch.setattr(pipeline, "LP_COLUMNS_PER_SECOND", 1 / 3600)
+    monkeypatch.setattr(pipeline, "block_relax",
+                        lambda *a, **k: pipeline.Relaxation("other_limit"))
+
+    def no_child(*a: object, **k: object) -> None:
+        raise AssertionError("the solver was started")
+
+    monkeypatch.setattr(pipeline, "solve_watched", no_child)
+    sol = solve(duo_open(), time_limit=60.0)
+    assert sol.termination == "time_limit" and sol.plan_status == "feasible"
+    assert "not started: its root LP alone needs about" in sol.solver_message
+    assert 2500.0 - 1e-6 <= sol.objective <= DUO_OPEN + 1e-6
+    assert sol.bound == pytest.approx(8000 / 3, rel=1e-9)
+    assert "process" not in sol.timings

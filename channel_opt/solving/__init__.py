@@ -2,7 +2,8 @@
 
 from .diagnose import Diagnosis, diagnose
 from .engines import BACKENDS, Backend, SolveOptions, available_backends, get_backend
-from .pipeline import Solution, solve
+from .pipeline import solve
+from .solution import Solution
 
 __all__ = ["BACKENDS", "Backend", "Diagnosis", "Solution", "SolveOptions",
            "available_backends", "diagnose", "get_backend", "solve"]

@@ -7,11 +7,9 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ..model import ArrayModel, build_array_model
 from ..model.data import ModelData
@@ -47,121 +45,21 @@ from .options import OptionsError, check_options
 from .relaxation import Relaxation, lp_phase, priced_sales_values, rounded_plan
 from .results import kpis
 from .sensitivity import sensitivity as lp_sensitivity
-from .stochastic import METHOD_EF, METHOD_PH, StochasticResult, solve_two_stage
+from .solution import (  # noqa: F401 (re-exported: the statuses belong to a solve)
+    EXIT_BAD_INPUT,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    PLAN_FEASIBLE,
+    PLAN_INVALID,
+    PLAN_NONE,
+    PLAN_OPTIMAL,
+    Solution,
+)
+from .stochastic import METHOD_EF, METHOD_PH, solve_two_stage
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MIP_GAP = 1e-4  # relative gap at which every backend stops: HiGHS' own default
-
-# Plan status (whether and how good a plan exists), kept apart from termination.
-PLAN_OPTIMAL = "optimal"
-PLAN_FEASIBLE = "feasible"
-PLAN_NONE = "none"
-PLAN_INVALID = "invalid"
-
-EXIT_OPTIMAL, EXIT_FEASIBLE, EXIT_BAD_INPUT, EXIT_INFEASIBLE, EXIT_FAILURE = 0, 1, 2, 3, 4
-EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report Ctrl-C
-
-
-@dataclass(eq=False)
-class Solution:
-    """The outcome of one solve.
-
-    ``termination`` says why the solver stopped (``optimal``, ``time_limit``,
-    ``infeasible``, ``unbounded``, ``interrupted``, ``other_limit``, ``error``);
-    ``plan_status`` says what plan there is (``optimal``: proven within the gap and
-    checked; ``feasible``: checked but not proven optimal; ``none``; ``invalid``: the
-    solver's plan broke a rule, see ``violations``).
-
-    Solutions pickle, and two are equal when their :attr:`content_hash` is (the same
-    scenario, outcome and plan; timings and messages aside).
-    """
-
-    scenario_name: str
-    scenario_hash: str
-    termination: str
-    plan_status: str
-    objective: float | None
-    bound: float | None
-    gap: float | None
-    solver: str
-    solver_version: str
-    solver_message: str
-    options: dict[str, Any]
-    timings: dict[str, float]
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
-    kpis: dict[str, Any] = field(default_factory=dict)
-    violations: list[str] = field(default_factory=list)
-    diagnosis: Diagnosis | None = None
-    sensitivity: pd.DataFrame | None = None
-    x: np.ndarray | None = field(default=None, repr=False)
-    warnings: list[str] = field(default_factory=list)  # e.g. numerically unsafe input
-    method: dict[str, Any] = field(default_factory=dict)  # how it was solved (decompose)
-    stochastic: StochasticResult | None = None  # two-stage model: RP, EV, EEV, WS, VSS, EVPI
-
-    @property
-    def content_hash(self) -> str:
-        """SHA-256 of the scenario's hash, the outcome (statuses, objective, bound,
-        solver, options) and the plan vector; the result tables follow from these.
-        """
-        import hashlib
-        import json
-
-        h = hashlib.sha256(json.dumps(
-            [self.scenario_hash, self.termination, self.plan_status, self.objective,
-             self.bound, self.solver, self.solver_version, self.options],
-            sort_keys=True, default=str).encode())
-        if self.x is not None:
-            h.update(np.ascontiguousarray(self.x, dtype=float).tobytes())
-        return h.hexdigest()
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Solution):
-            return NotImplemented
-        return self.content_hash == other.content_hash
-
-    def __hash__(self) -> int:
-        return hash(self.content_hash)
-
-    @property
-    def has_plan(self) -> bool:
-        """A checked plan (optimal or feasible) is available."""
-        return self.plan_status in (PLAN_OPTIMAL, PLAN_FEASIBLE)
-
-    @property
-    def exit_code(self) -> int:
-        """Command-line exit status: 0 optimal, 1 feasible, 3 infeasible, 4 failure,
-        130 interrupted.
-        """
-        if self.termination == INTERRUPTED:
-            return EXIT_INTERRUPTED
-        if self.plan_status == PLAN_OPTIMAL:
-            return EXIT_OPTIMAL
-        if self.plan_status == PLAN_FEASIBLE:
-            return EXIT_FEASIBLE
-        if self.termination == INFEASIBLE:
-            return EXIT_INFEASIBLE
-        return EXIT_FAILURE
-
-    def summary(self) -> dict[str, Any]:
-        """A JSON-ready summary (no tables)."""
-        return {
-            "scenario": self.scenario_name, "scenario_hash": self.scenario_hash,
-            "termination": self.termination, "plan_status": self.plan_status,
-            "objective": self.objective, "bound": self.bound, "gap": self.gap,
-            "solver": self.solver, "solver_version": self.solver_version,
-            "solver_message": self.solver_message, "options": self.options,
-            "timings_seconds": self.timings, "kpis": self.kpis,
-            "violations": self.violations, "warnings": self.warnings,
-            "method": self.method,
-            "diagnosis": None if self.diagnosis is None else {
-                "message": self.diagnosis.message, "families": self.diagnosis.families,
-                "conflicts": self.diagnosis.as_table().to_dict("records"),
-                "iis_note": self.diagnosis.iis_note,
-                "iis": self.diagnosis.iis_table().to_dict("records")},
-            **({} if self.stochastic is None else self.stochastic.summary()),
-        }
-
 
 def _with_fallback(raw: RawResult, start: Construction, am: ArrayModel) -> RawResult:
     """Use the constructive plan when the solver stopped without a better one, and
@@ -282,11 +180,15 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     for w in warnings:
         log.warning("%s", w)
     small = in_process(am, backend)
+    # a MIP that cannot even solve its root LP in the time the phase leaves it is not
+    # started (10^4-10^5 `all`: it never found a plan); the phase takes its time
+    no_mip = time_limit is not None and not small and how != "decompose" and am.n_cols > \
+        LP_COLUMNS_PER_SECOND * (1 - CONSTRUCT_SHARE) * (budget.phase_limit() or 0.0)
     t = time.perf_counter()
     start: Construction | None = None
     rel: Relaxation | None = None
     if not small:  # small models: only if the solver stops short (see below)
-        start, rel = _construct(am, data, budget, share=CONSTRUCT_SHARE,
+        start, rel = _construct(am, data, budget, share=1.0 if no_mip else CONSTRUCT_SHARE,
                                 reserve=budget.post_solve_reserve(), mip_gap=mip_gap,
                                 lp=how != "decompose")
         timings["heuristic"] = time.perf_counter() - t
@@ -314,6 +216,12 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
                         f"the gap of the bound ({start.bound_origin})",
                         extra={"plan_origin": start.origin,
                                "bound_origin": start.bound_origin})
+    elif no_mip and start is not None and start.x is not None:
+        why = f"its root LP alone needs about {am.n_cols / LP_COLUMNS_PER_SECOND:.0f} s"
+        log.warning("time limit: the solver is not started (%s)", why)
+        raw = RawResult(TIME_LIMIT, start.x, start.objective, start.bound, solver,
+                        backend.version(), f"not started: {why}", extra={
+                            "plan_origin": start.origin, "bound_origin": start.bound_origin})
     elif solver_limit is not None and solver_limit < MIN_PHASE_SECONDS:
         log.warning("time limit: no time left for the solver (%s)", budget.describe())
         raw = RawResult(TIME_LIMIT, None, None, None, solver, backend.version(),

@@ -377,7 +377,7 @@ def solve_two_stage(scen: Scenario, *, solver: str = "highs", time_limit: float 
                     ranks: int = 3) -> tuple[dict[str, Any], StochasticResult | None]:
     """Solve the two-stage model by the extensive form (``method`` ``extensive_form``)
     or progressive hedging (``progressive_hedging``, on ``ranks`` MPI ranks); returns
-    the fields of a :class:`~channel_opt.solving.pipeline.Solution` and the measures
+    the fields of a :class:`~channel_opt.solving.solution.Solution` and the measures
     (``values``: also EV, EEV and WS, one solve per demand scenario more).
     """
     if method == METHOD_PH:
@@ -462,7 +462,7 @@ def _money(v: Any) -> str:
 
 
 def shown(sol: Any) -> Any:
-    """The :class:`~channel_opt.solving.pipeline.Solution` the report's per-plan
+    """The :class:`~channel_opt.solving.solution.Solution` the report's per-plan
     sections and plots show: with demand scenarios, the rows of the most probable one
     (the CSV tables keep them all).
     """
