@@ -65,6 +65,13 @@ PIECE_COLUMNS = 20_000
 # 10^4 cells of `all` (seed 0) 30 steps (14.5 s) bound 17.58 M and the region search
 # from their point reaches 17.15 M; 60 s of steps 17.51 M and 17.20 M (LP 17.44 M)
 ITERATIONS = 30
+# steps in a row without a better bound (each halves the step) after which the walk
+# stops: at 10^4 cells of `all` the bound was flat from step 199 to 225 (the last
+# 8 s of the blocks' 60), time the region search can use
+GIVE_UP = 8
+# a step that lowers the bound by less than this share counts as one without a better
+# bound (at 10^5 cells of `all` steps 54-68 lowered it by 2e-8 each, 55 in all)
+GAIN = 1e-5
 STALL = 1  # steps without a better bound before the step is halved (from the best λ)
 THETA = 0.1  # the first step's share of Polyak's (the target is a plan, below the optimum)
 
@@ -286,7 +293,7 @@ def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | Non
         np.isfinite(blocks.row_up), np.abs(blocks.row_up), 0.0))
     size = np.maximum(size, np.where(np.isfinite(blocks.row_lo), np.abs(blocks.row_lo), 0.0))
     scale = 1.0 / np.maximum(size, 1.0) ** 2
-    theta, stall, first = THETA, 0, spent()
+    theta, stall, failed, first = THETA, 0, 0, spent()
     steps = iterations if iterations is not None else \
         ITERATIONS if time_limit is None else sys.maxsize
     for k in range(steps):
@@ -295,6 +302,8 @@ def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | Non
             break
         if gap is not None and best[0] - target <= gap * max(abs(target), 1e-9):
             break  # within the run's gap of the plan: more steps cannot matter
+        if failed >= GIVE_UP:
+            break  # the step has been halved GIVE_UP times in a row: it is spent
         if time_limit is not None and spent() + max(0.2 * first, 0.1) > time_limit:
             break  # no time for another pass (warm passes take a fraction of the first)
         step = theta * (value - target) / norm
@@ -304,11 +313,13 @@ def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | Non
         if ev.status == OPTIMAL and math.isfinite(v):
             lam, g, value = trial, g2, v
             if v < best[0] - 1e-9 * abs(best[0]):
+                failed = 0 if v < best[0] - GAIN * abs(best[0]) else failed + 1
                 best, best_g, stall = (v, p2, x2, trial), g2, 0
                 best_share = list(blocks.share)
             else:
-                stall += 1
+                stall, failed = stall + 1, failed + 1
         if ev.status != OPTIMAL or not math.isfinite(v) or stall >= STALL:
+            failed += ev.status != OPTIMAL or not math.isfinite(v)
             # back to the best multipliers with half the step
             theta, stall, lam, g, value = theta / 2, 0, best[3], best_g, best[0]
             blocks.share = list(best_share)

@@ -193,10 +193,11 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
                                 lp=how != "decompose")
         timings["heuristic"] = time.perf_counter() - t
     solver_limit = budget.phase_limit(reserve=budget.post_solve_reserve())
-    log.info("model: %d columns, %d rows; constructive plan %s; solving with %s%s",
-             am.n_cols, am.n_rows, "deferred" if start is None else "none"
-             if start.objective is None else f"{start.objective:,.2f}", solver,
-             "" if solver_limit is None else f" for at most {solver_limit:.1f} s")
+    no_mip = no_mip and start is not None and start.x is not None
+    log.info("model: %d columns, %d rows; constructive plan %s; %s%s", am.n_cols, am.n_rows,
+             "deferred" if start is None else "none" if start.objective is None else
+             f"{start.objective:,.2f}", "no solver" if no_mip else f"solving with {solver}",
+             "" if solver_limit is None or no_mip else f" for at most {solver_limit:.1f} s")
     opts = SolveOptions(solver_limit, mip_gap, threads, seed, log_file,
                         None if start is None else start.x,
                         deadline=None if solver_limit is None else
@@ -216,7 +217,7 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
                         f"the gap of the bound ({start.bound_origin})",
                         extra={"plan_origin": start.origin,
                                "bound_origin": start.bound_origin})
-    elif no_mip and start is not None and start.x is not None:
+    elif no_mip and start is not None:
         why = f"its root LP alone needs about {am.n_cols / LP_COLUMNS_PER_SECOND:.0f} s"
         log.warning("time limit: the solver is not started (%s)", why)
         raw = RawResult(TIME_LIMIT, start.x, start.objective, start.bound, solver,
@@ -317,7 +318,8 @@ def in_process(am: ArrayModel, backend: Backend) -> bool:
 # models the MIP can solve, the LP and the rounding end early and leave the rest to it
 LP_SHARE = 0.85
 # of the budget, what the constructive phase (plans, LP, rounding) may take before the
-# solver; what it does not use goes to the solver
+# solver; what it does not use goes to the solver (all of it where the solver's root LP
+# would not fit in the rest: `no_mip` in `solve`)
 CONSTRUCT_SHARE = 0.9
 # of the time limit, what the plain constructive plan may take (issue 13: at most 10 %)
 PLAN_SHARE = 0.1
