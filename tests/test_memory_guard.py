@@ -36,9 +36,16 @@ def test_no_solver_and_no_lp_where_they_do_not_fit(monkeypatch: pytest.MonkeyPat
 
     am, _ = build_array_model(duo_open())
     assert relax(am, method="concurrent").status == "other_limit"
+    _kept_the_constructive_phase("other_limit", "not started: the solver's copy of the model")
+
+
+def _kept_the_constructive_phase(termination: str, message: str) -> None:
+    """duo solved with a 60 s limit ends ``termination``, saying ``message``, with the
+    constructive phase's plan (at most the optimum 2,566.67, at least online alone
+    2,500) and the cheap bound 2,666.67, and no solver child."""
     sol = solve(duo_open(), time_limit=60.0)
-    assert sol.termination == "other_limit" and sol.plan_status == "feasible"
-    assert "not started: the solver's copy of the model" in sol.solver_message
+    assert sol.termination == termination and sol.plan_status == "feasible"
+    assert message in sol.solver_message
     assert 2500.0 - 1e-6 <= sol.objective <= DUO_OPEN + 1e-6
     assert sol.bound == pytest.approx(8000 / 3, rel=1e-9)
     assert "process" not in sol.timings
@@ -60,9 +67,4 @@ def test_no_solver_where_its_root_lp_would_not_fit_in_its_time(
         raise AssertionError("the solver was started")
 
     monkeypatch.setattr(pipeline, "solve_watched", no_child)
-    sol = solve(duo_open(), time_limit=60.0)
-    assert sol.termination == "time_limit" and sol.plan_status == "feasible"
-    assert "not started: its root LP alone needs about" in sol.solver_message
-    assert 2500.0 - 1e-6 <= sol.objective <= DUO_OPEN + 1e-6
-    assert sol.bound == pytest.approx(8000 / 3, rel=1e-9)
-    assert "process" not in sol.timings
+    _kept_the_constructive_phase("time_limit", "not started: its root LP alone needs about")
