@@ -180,10 +180,11 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     for w in warnings:
         log.warning("%s", w)
     small = in_process(am, backend)
-    # a MIP that cannot even solve its root LP in the time the phase leaves it is not
-    # started (10^4-10^5 `all`: it never found a plan); the phase takes its time
+    # where even the constructive phase's LP share would not hold the LP (the product
+    # blocks take its place), the MIP's root LP cannot fit in the tenth left: it is not
+    # started (10^4-10^5 `all`: it never found a plan) and the phase takes its time
     no_mip = time_limit is not None and not small and how != "decompose" and am.n_cols > \
-        LP_COLUMNS_PER_SECOND * (1 - CONSTRUCT_SHARE) * (budget.phase_limit() or 0.0)
+        LP_COLUMNS_PER_SECOND * LP_SHARE * CONSTRUCT_SHARE * (budget.phase_limit() or 0.0)
     t = time.perf_counter()
     start: Construction | None = None
     rel: Relaxation | None = None
