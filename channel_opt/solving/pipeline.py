@@ -183,8 +183,8 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     # where even the constructive phase's LP share would not hold the LP (the product
     # blocks take its place), the MIP's root LP cannot fit in the tenth left: it is not
     # started (10^4-10^5 `all`: it never found a plan) and the phase takes its time
-    no_mip = time_limit is not None and not small and how != "decompose" and am.n_cols > \
-        LP_COLUMNS_PER_SECOND * LP_SHARE * CONSTRUCT_SHARE * (budget.phase_limit() or 0.0)
+    no_mip = time_limit is not None and not small and how != "decompose" and \
+        not _lp_fits(am, CONSTRUCT_SHARE * (budget.phase_limit() or 0.0))
     t = time.perf_counter()
     start: Construction | None = None
     rel: Relaxation | None = None
@@ -336,6 +336,15 @@ PRICE_STEPS = 200
 # and `apparel` 24-40 s where the LP finishes anyway; at 10^5 cells of `all` the LP
 # started after them did not finish, and the run peaked at 10 GB)
 LP_COLUMNS_PER_SECOND = 2_000
+
+
+def _lp_fits(am: ArrayModel, phase: float) -> bool:
+    """Whether the LP relaxation is expected to finish in its share of a ``phase``
+    of that many seconds (else the blocks replace it, and no MIP could solve it first).
+    """
+    return am.n_cols <= LP_COLUMNS_PER_SECOND * LP_SHARE * phase
+
+
 # of the phase left, what the product blocks' steps may take (they step until it is
 # used or the gap is met: their point guides the region search), and of what they
 # leave, the plan rounded from their point (10^5 `conflict`: a first pass 40 s)
@@ -414,7 +423,7 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
     # where the LP is not expected to finish within its share, the product blocks
     # take its place: a stopped LP's bound is weaker and it leaves no point to round
     blocks = lp and phase_left is not None and phase_left > 1.0 and \
-        am.n_cols > LP_COLUMNS_PER_SECOND * LP_SHARE * phase_left
+        not _lp_fits(am, phase_left)
     point = None  # a relaxation's point, for the region search
     if blocks and phase_left is not None and (gap is None or gap > mip_gap):
         gap, point = _blocks(am, data, start, keep, prices, BLOCK_SHARE * phase_left, left,
