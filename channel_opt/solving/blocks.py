@@ -34,6 +34,20 @@ loaded in HiGHS between steps: a new ``λ`` changes costs only, and the simplex
 restarts from its basis (at 10^3 cells of `partners` 0.1 s against 1.0 s from
 scratch). HiGHS releases the GIL
 while it solves, so the pieces run in threads.
+
+**Bundle.** The subgradient walks toward ``λ*`` fast but stalls near it (each step
+sees one point per piece). After ``SUBGRADIENT_STEPS`` steps (or
+``SUBGRADIENT_SHARE`` of the time, or ``GIVE_UP``) the shares are frozen at the best
+``λ``'s and a boxstep bundle (Marsten, Hogan and Blankenship 1975; the cutting-plane
+model of Kelley, kept within a box) takes over: every piece point ``x_ik`` seen is a
+cut ``μ_i ≥ c_iᵀx_ik − λᵀA_i x_ik`` on the piece's value, and the master LP
+``min Σ μ_i + λ's row terms`` over the box ``|λ − centre| ≤ δ`` gives the next ``λ``
+(:class:`_Bundle`). A step that gains ``SERIOUS`` of what the model predicted moves
+the centre (and widens the box where it reached its edge); others only add cuts. It
+stops when the model predicts less than ``CONVERGED`` of gain: the centre is then
+the split's own Lagrangian optimum. The master's primal (its cuts' weights) is a
+point that meets the rows across products, a Dantzig-Wolfe point: the region
+search starts from it.
 """
 
 from __future__ import annotations
@@ -43,11 +57,14 @@ import math
 import os
 import sys
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import linprog
 
 from ..model.linear import ArrayModel, highs_from_arrays
 from .backends import _quiet_stdout
@@ -64,7 +81,7 @@ PIECE_COLUMNS = 20_000
 # steps without a time limit; under one the pipeline steps until its share is used: at
 # 10^4 cells of `all` (seed 0) 30 steps (14.5 s) bound 17.58 M and the region search
 # from their point reaches 17.15 M; 60 s of steps 17.51 M and 17.20 M (LP 17.44 M)
-ITERATIONS = 30
+ITERATIONS = 60
 # steps in a row without a better bound (each halves the step) after which the walk
 # stops: at 10^4 cells of `all` the bound was flat from step 199 to 225 (the last
 # 8 s of the blocks' 60), time the region search can use
@@ -72,6 +89,16 @@ GIVE_UP = 8
 # a step that lowers the bound by less than this share counts as one without a better
 # bound (at 10^5 cells of `all` steps 54-68 lowered it by 2e-8 each, 55 in all)
 GAIN = 1e-5
+# the subgradient's share of the steps: at most this many steps, or this share of the
+# time limit, then the bundle (the module docstring); at 10^4 cells of `all` 30 steps
+# (15 s) and 45 s of bundle steps reach 17.503 M, the split's own Lagrangian dual (the
+# model and the evaluations meet), where 60 s of subgradient steps reach 17.515 M
+SUBGRADIENT_STEPS, SUBGRADIENT_SHARE = 30, 0.25
+KEEP = 8  # the subgradient's last evaluations whose points seed the bundle's model
+BOX = 0.5  # the box's half-width: this share of the largest |λ| the subgradient took
+AGE = 10  # a cut without weight in this many masters in a row is dropped
+CONVERGED = 1e-6  # the bundle stops when its model predicts less than this gain
+SERIOUS = 0.1  # a step moves the centre when it gains this share of the predicted gain
 STALL = 1  # steps without a better bound before the step is halved (from the best λ)
 THETA = 0.1  # the first step's share of Polyak's (the target is a plan, below the optimum)
 
@@ -191,6 +218,10 @@ class ProductBlocks:
         return _Run(OPTIMAL, float(h.getInfo().objective_function_value),
                     np.asarray(sol.col_value), rd)
 
+    def points(self) -> list[np.ndarray]:
+        """The pieces' points at the last evaluation (piece-local, all pieces)."""
+        return [r.x for r in self._runs if r.x is not None]
+
     def evaluate(self, lam: np.ndarray, deadline: float | None = None) -> Evaluation:
         """The pieces solved at ``λ`` (on the rows across products, in ``cross``
         order) by ``deadline`` (``time.monotonic()``; status LIMIT if one is not).
@@ -234,6 +265,89 @@ class ProductBlocks:
                           np.where(self.shared, top, x), side - ax)
 
 
+class _Bundle:
+    """The boxstep bundle's model of the pieces (module docstring, "Bundle"): cuts,
+    each a point of one piece with its value and its terms in the rows across
+    products at the shares frozen when the bundle starts.
+    """
+
+    def __init__(self, blocks: ProductBlocks, delta: np.ndarray) -> None:
+        self.blocks, self.delta = blocks, delta
+        a = blocks.a_cross.tocsc()
+        self.a = [a[:, blocks._cols(i)] for i in range(len(blocks.pieces))]
+        self.piece: list[int] = []
+        self.x: list[np.ndarray] = []  # the piece's point (float32: a cut is a model)
+        self.value: list[float] = []
+        self.terms: list[np.ndarray] = []
+        self.idle: list[int] = []
+
+    def add(self, points: list[np.ndarray]) -> None:
+        """One cut per piece: its ``points`` (piece-local, all pieces, one evaluation)."""
+        b = self.blocks
+        for i, x in enumerate(points):
+            v = x.astype(np.float64) * b.share[i]
+            self.piece.append(i)
+            self.x.append(x.astype(np.float32))
+            self.value.append(float(b.am.cost[b._cols(i)] @ v))
+            self.terms.append(self.a[i] @ v)
+            self.idle.append(0)
+
+    def master(self, center: np.ndarray, box: bool = True
+               ) -> tuple[float, np.ndarray, np.ndarray] | None:
+        """The model's least value over ``λ`` within the box around ``center`` (the
+        whole ``λ`` space with ``box=False``), its ``λ`` and the cuts' weights (the
+        master's primal: per piece they add up to 1); None if HiGHS fails. Cuts without
+        weight for ``AGE`` masters in a row are dropped.
+        """
+        b = self.blocks
+        lo, up = b.row_lo, b.row_up
+        fu, fl = np.isfinite(up), np.isfinite(lo)
+        n_p, m, k = len(b.pieces), len(lo), len(self.piece)
+        t = np.array(self.terms)  # k × m
+        # min Σ μ_i + upᵀλ⁺ − loᵀλ⁻  s.t.  μ_i + (λ⁺ − λ⁻)ᵀ terms_k ≥ value_k
+        cut = sp.hstack([sp.csr_matrix((np.ones(k), (np.arange(k), self.piece)),
+                                       shape=(k, n_p)), sp.csr_matrix(t), -sp.csr_matrix(t)])
+        cost = np.concatenate([np.ones(n_p), np.where(fu, up, 0.0), -np.where(fl, lo, 0.0)])
+        d = self.delta if box else np.full(m, np.inf)
+        plus = np.where(fu[:, None], np.column_stack([np.maximum(center - d, 0.0),
+                                                      np.maximum(center + d, 0.0)]), 0.0)
+        minus = np.where(fl[:, None], np.column_stack([np.maximum(-center - d, 0.0),
+                                                       np.maximum(-center + d, 0.0)]), 0.0)
+        bounds = np.vstack([np.column_stack([np.full(n_p, -np.inf), np.full(n_p, np.inf)]),
+                            plus, minus])
+        res = linprog(cost, A_ub=-cut.tocsr(), b_ub=-np.asarray(self.value),
+                      bounds=bounds, method="highs")
+        if res.status != 0:
+            return None
+        w = np.maximum(-np.asarray(res.ineqlin.marginals), 0.0)
+        self.idle = [0 if wk > 0 else n + 1 for wk, n in zip(w, self.idle, strict=True)]
+        keep = [j for j, n in enumerate(self.idle) if n < AGE]
+        if len(keep) < k:
+            w = w[keep]
+            for name in ("piece", "x", "value", "terms", "idle"):
+                setattr(self, name, [getattr(self, name)[j] for j in keep])
+        lam = res.x[n_p:n_p + m] - res.x[n_p + m:]
+        return float(res.fun), _project(lam, lo, up), w
+
+    def point(self, w: np.ndarray) -> np.ndarray:
+        """The master's point: per piece its cuts' points weighted by ``w``; a shared
+        column at the most any piece's weighted copy takes.
+        """
+        b = self.blocks
+        per = [np.zeros(len(b._cols(i))) for i in range(len(b.pieces))]
+        for i, x, wk in zip(self.piece, self.x, w, strict=True):
+            if wk > 0:
+                per[i] += wk * x
+        x = np.zeros(b.am.n_cols)
+        top = np.zeros(b.am.n_cols)
+        for i, xi in enumerate(per):
+            cols, shared = b._cols(i), b.shared[b._cols(i)]
+            x[cols[~shared]] = xi[~shared]
+            paid = shared & (b.share[i] > 0)
+            np.maximum.at(top, cols[paid], xi[paid])
+        return np.where(b.shared, top, x)
+
+
 def _at(arr: Any, rd: np.ndarray) -> np.ndarray:
     """``Aᵀ rd`` of a piece's column-wise arrays."""
     n = np.diff(arr.start)
@@ -244,7 +358,8 @@ def _at(arr: Any, rd: np.ndarray) -> np.ndarray:
 def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | None = None,
                 lam0: np.ndarray | None = None, iterations: int | None = ITERATIONS,
                 gap: float | None = None, piece_columns: int = PIECE_COLUMNS,
-                workers: int | None = None, resplit: bool = True) -> Relaxation:
+                workers: int | None = None, resplit: bool = True, bundle: bool = True
+                ) -> Relaxation:
     """The least product-block bound found within ``time_limit`` and ``iterations``
     steps (module docstring), starting from the row prices ``lam0`` (a vector over
     all rows of ``am``, e.g. the capacities' prices; 0 elsewhere) and stepping toward
@@ -296,26 +411,40 @@ def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | Non
     theta, stall, failed, first = THETA, 0, 0, spent()
     steps = iterations if iterations is not None else \
         ITERATIONS if time_limit is None else sys.maxsize
-    for k in range(steps):
+    # for the bundle: the largest |λ| per row, the last points and the best λ's points
+    reach = np.abs(lam)
+    recent: deque[list[np.ndarray]] = deque([blocks.points()], maxlen=KEEP)
+    best_points = recent[0]
+
+    def within_gap() -> bool:
+        return gap is not None and best[0] - target <= gap * max(abs(target), 1e-9)
+
+    def no_time() -> bool:  # warm passes take a fraction of the first
+        return time_limit is not None and spent() + max(0.2 * first, 0.1) > time_limit
+
+    k = 0
+    while k < steps:
         norm = float(g @ (scale * g)) if g is not None else 0.0
-        if norm <= 0 or value - target <= 1e-9 * abs(value):
-            break
-        if gap is not None and best[0] - target <= gap * max(abs(target), 1e-9):
-            break  # within the run's gap of the plan: more steps cannot matter
+        if norm <= 0 or value - target <= 1e-9 * abs(value) or within_gap() or no_time():
+            return Relaxation(LIMIT, best[0], best[2], best[1], spent())
         if failed >= GIVE_UP:
             break  # the step has been halved GIVE_UP times in a row: it is spent
-        if time_limit is not None and spent() + max(0.2 * first, 0.1) > time_limit:
-            break  # no time for another pass (warm passes take a fraction of the first)
+        if bundle and (k >= SUBGRADIENT_STEPS or (
+                time_limit is not None and spent() > SUBGRADIENT_SHARE * time_limit)):
+            break
+        k += 1
         step = theta * (value - target) / norm
         trial = _project(lam - step * scale * g, blocks.row_lo, blocks.row_up)
         ev = blocks.evaluate(trial, deadline)
         v, p2, x2, g2 = ev.bound, ev.pi, ev.x, ev.g
         if ev.status == OPTIMAL and math.isfinite(v):
             lam, g, value = trial, g2, v
+            reach = np.maximum(reach, np.abs(trial))
+            recent.append(blocks.points())
             if v < best[0] - 1e-9 * abs(best[0]):
                 failed = 0 if v < best[0] - GAIN * abs(best[0]) else failed + 1
                 best, best_g, stall = (v, p2, x2, trial), g2, 0
-                best_share = list(blocks.share)
+                best_share, best_points = list(blocks.share), recent[-1]
             else:
                 stall, failed = stall + 1, failed + 1
         if ev.status != OPTIMAL or not math.isfinite(v) or stall >= STALL:
@@ -325,9 +454,53 @@ def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | Non
             blocks.share = list(best_share)
         elif resplit:
             blocks.resplit()
-        log.info("product blocks step %d: bound %s (best %s), %.1f s", k + 1, f"{v:,.2f}",
+        log.info("product blocks step %d: bound %s (best %s), %.1f s", k, f"{v:,.2f}",
                  f"{best[0]:,.2f}", spent())
-    return Relaxation(LIMIT, best[0], best[2], best[1], spent())
+    if not bundle or k >= steps:
+        return Relaxation(LIMIT, best[0], best[2], best[1], spent())
+    # the bundle from the best λ, at its shares (frozen: the cuts are valued at them)
+    blocks.share = best_share
+    model = _Bundle(blocks, BOX * np.maximum(reach, _row_prices(am, blocks)))
+    for points in (*recent, best_points):
+        model.add(points)
+    center, point, last = best[3], best[2], None
+    while k < steps and not within_gap() and not no_time():
+        m = model.master(center)
+        if m is None:
+            break
+        pred, trial, w = last = m
+        if best[0] - pred <= CONVERGED * max(abs(best[0]), 1.0):
+            break  # the model within the box gains nothing: the centre is its optimum
+        k += 1
+        ev = blocks.evaluate(trial, deadline)
+        if ev.status != OPTIMAL or not math.isfinite(ev.bound):
+            break
+        model.add(blocks.points())
+        serious = ev.bound < best[0] - SERIOUS * (best[0] - pred)
+        if serious:  # a step to the box's edge widens it there
+            edge = np.abs(trial - center) >= 0.99 * model.delta
+            model.delta = np.where(edge, 2.0 * model.delta, model.delta)
+            best, center = (ev.bound, ev.pi, ev.x, trial), trial
+        log.info("product blocks bundle step %d: bound %s (model %s, %s step), %.1f s", k,
+                 f"{ev.bound:,.2f}", f"{pred:,.2f}", "serious" if serious else "null",
+                 spent())
+    # the master's point meets the rows across products where its cuts can (the whole
+    # λ space: bounded exactly when they can); else the last boxed master's
+    m = model.master(center, box=False) or last
+    if m is not None:
+        point = model.point(m[2])
+    return Relaxation(LIMIT, best[0], point, best[1], spent())
+
+
+def _row_prices(am: ArrayModel, blocks: ProductBlocks) -> np.ndarray:
+    """Per row across products, a price in its own unit: the median of its columns'
+    |cost / coefficient| (the box's least half-width over ``BOX``, for rows the
+    subgradient never priced).
+    """
+    a = blocks.a_cross.tocsr()
+    ratio = np.abs(am.cost[a.indices]) / np.maximum(np.abs(a.data), 1e-12)
+    return np.array([float(np.median(ratio[a.indptr[j]:a.indptr[j + 1]]))
+                     if a.indptr[j + 1] > a.indptr[j] else 1.0 for j in range(a.shape[0])])
 
 
 def _project(lam: np.ndarray, lo: np.ndarray, up: np.ndarray) -> np.ndarray:
