@@ -78,9 +78,11 @@ log = logging.getLogger(__name__)
 # columns per piece: at 10^4 cells of `conflict` (218,050 columns) 11 pieces of about
 # 20,000 solve in 7.0 s against 47-69 s for the whole LP, and bound it within 0.33 %
 PIECE_COLUMNS = 20_000
-# steps without a time limit; under one the pipeline steps until its share is used: at
-# 10^4 cells of `all` (seed 0) 30 steps (14.5 s) bound 17.58 M and the region search
-# from their point reaches 17.15 M; 60 s of steps 17.51 M and 17.20 M (LP 17.44 M)
+# steps without a time limit (the subgradient's, then the bundle's); under one the
+# pipeline steps until its share is used or the bundle stops: at 10^4 cells of `all`
+# (seed 0) 30 subgradient steps (14.5 s) bound 17.58 M and the region search from their
+# point reaches 17.15 M; 60 s of them 17.51 M and 17.20 M; 30 of them and the bundle
+# (converged at step 93, 47 s) 17.5045 M and 17.24 M (LP 17.44 M)
 ITERATIONS = 60
 # steps in a row without a better bound (each halves the step) after which the walk
 # stops: at 10^4 cells of `all` the bound was flat from step 199 to 225 (the last
