@@ -39,7 +39,7 @@ from .engines import (
     trivial_result,
 )
 from .heuristic import Construction, construct
-from .memory import too_large
+from .memory import give_back, too_large
 from .neighbourhood import region_search
 from .options import OptionsError, check_options
 from .relaxation import Relaxation, lp_phase, priced_sales_values, rounded_plan
@@ -466,6 +466,7 @@ def _blocks(am: ArrayModel, data: ModelData, start: Construction,
     """
     blk = block_relax(am, limit, target=start.objective, lam0=prices, iterations=None,
                       gap=mip_gap)
+    give_back()  # the pieces' solvers, freed in their threads' arenas, before RENS loads
     if blk.bound is not None and blk.bound < start.bound:
         start.bound, start.bound_origin = blk.bound, BLOCK_ORIGIN
     gap, rest = relative_gap(start.objective, start.bound), left()
