@@ -397,6 +397,7 @@ def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | Non
     log.info("product blocks: %d pieces, %d rows across products; bound %s in %.1f s",
              len(blocks.pieces), len(blocks.cross), f"{value:,.2f}", spent())
     best, best_g, best_share = (value, pi, x, lam), g, list(blocks.share)
+    best_pieces = ev.pieces  # the split's own Lagrangian at the best λ (the bundle's model)
     if resplit:
         blocks.resplit()
     if g is None or not len(g) or target is None or not math.isfinite(value):
@@ -447,6 +448,7 @@ def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | Non
                 failed = 0 if v < best[0] - GAIN * abs(best[0]) else failed + 1
                 best, best_g, stall = (v, p2, x2, trial), g2, 0
                 best_share, best_points = list(blocks.share), recent[-1]
+                best_pieces = ev.pieces
             else:
                 stall, failed = stall + 1, failed + 1
         if ev.status != OPTIMAL or not math.isfinite(v) or stall >= STALL:
@@ -465,27 +467,31 @@ def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | Non
     model = _Bundle(blocks, BOX * np.maximum(reach, _row_prices(am, blocks)))
     for points in (*recent, best_points):
         model.add(points)
-    center, point, last = best[3], best[2], None
+    # the model is of the pieces' total (``Evaluation.pieces``: the split's own
+    # Lagrangian, at or above the bound, which merges the copies' reduced costs)
+    center, at_center, point, last = best[3], best_pieces, best[2], None
     while k < steps and not within_gap() and not no_time():
         m = model.master(center)
         if m is None:
             break
         pred, trial, w = last = m
-        if best[0] - pred <= CONVERGED * max(abs(best[0]), 1.0):
+        if at_center - pred <= CONVERGED * max(abs(at_center), 1.0):
             break  # the model within the box gains nothing: the centre is its optimum
         k += 1
         ev = blocks.evaluate(trial, deadline)
         if ev.status != OPTIMAL or not math.isfinite(ev.bound):
             break
         model.add(blocks.points())
-        serious = ev.bound < best[0] - SERIOUS * (best[0] - pred)
+        if ev.bound < best[0]:
+            best = (ev.bound, ev.pi, ev.x, trial)
+        serious = ev.pieces < at_center - SERIOUS * (at_center - pred)
         if serious:  # a step to the box's edge widens it there
             edge = np.abs(trial - center) >= 0.99 * model.delta
             model.delta = np.where(edge, 2.0 * model.delta, model.delta)
-            best, center = (ev.bound, ev.pi, ev.x, trial), trial
-        log.info("product blocks bundle step %d: bound %s (model %s, %s step), %.1f s", k,
-                 f"{ev.bound:,.2f}", f"{pred:,.2f}", "serious" if serious else "null",
-                 spent())
+            center, at_center = trial, ev.pieces
+        log.info("product blocks bundle step %d: bound %s (pieces %s, model %s, %s step), "
+                 "%.1f s", k, f"{ev.bound:,.2f}", f"{ev.pieces:,.2f}", f"{pred:,.2f}",
+                 "serious" if serious else "null", spent())
     # the master's point meets the rows across products where its cuts can (the whole
     # λ space: bounded exactly when they can); else the last boxed master's
     m = model.master(center, box=False) or last
