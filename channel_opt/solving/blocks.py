@@ -42,8 +42,9 @@ sees one point per piece). After ``SUBGRADIENT_STEPS`` steps (or
 model of Kelley, kept within a box) takes over: every piece point ``x_ik`` seen is a
 cut ``μ_i ≥ c_iᵀx_ik − λᵀA_i x_ik`` on the piece's value, and the master LP
 ``min Σ μ_i + λ's row terms`` over the box ``|λ − centre| ≤ δ`` gives the next ``λ``
-(:class:`_Bundle`). A step that gains ``SERIOUS`` of what the model predicted moves
-the centre (and widens the box where it reached its edge); others only add cuts. It
+(:class:`_Bundle`). The cuts model the pieces' total (``Evaluation.pieces``), which
+the bound (merging the copies' reduced costs) may lie below. A step whose total gains
+``SERIOUS`` of what the model predicted moves the centre (and widens the box where it reached its edge); others only add cuts. It
 stops when the model predicts less than ``CONVERGED`` of gain: the centre is then
 the split's own Lagrangian optimum. The master's primal (its cuts' weights) is a
 point that meets the rows across products, a Dantzig-Wolfe point: the region
