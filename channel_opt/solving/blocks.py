@@ -44,8 +44,9 @@ cut ``μ_i ≥ c_iᵀx_ik − λᵀA_i x_ik`` on the piece's value, and the mast
 ``min Σ μ_i + λ's row terms`` over the box ``|λ − centre| ≤ δ`` gives the next ``λ``
 (:class:`_Bundle`). The cuts model the pieces' total (``Evaluation.pieces``), which
 the bound (merging the copies' reduced costs) may lie below. A step whose total gains
-``SERIOUS`` of what the model predicted moves the centre (and widens the box where it reached its edge); others only add cuts. It
-stops when the model predicts less than ``CONVERGED`` of gain: the centre is then
+``SERIOUS`` of what the model predicted moves the centre (and widens the box where it
+reached its edge); others only add cuts. It stops when the model predicts less than
+``CONVERGED`` of gain: the centre is then
 the split's own Lagrangian optimum. The master's primal (its cuts' weights) is a
 point that meets the rows across products, a Dantzig-Wolfe point: the region
 search starts from it.
