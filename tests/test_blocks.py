@@ -33,6 +33,7 @@ from channel_opt.model import build_array_model  # noqa: E402
 from channel_opt.model.linear import ArrayModel, HighsArrays  # noqa: E402
 from channel_opt.model.registry import ROW  # noqa: E402
 from channel_opt.scenario import Scenario, load_scenario  # noqa: E402
+from channel_opt.solving import blocks as blocks_module  # noqa: E402
 from channel_opt.solving import pipeline  # noqa: E402
 from channel_opt.solving.blocks import ProductBlocks, _project, block_relax  # noqa: E402
 from channel_opt.solving.decompose_parts import COUPLING, PRODUCT_KEYED, classify  # noqa: E402
@@ -214,6 +215,25 @@ def test_bundle_reaches_the_split_lp() -> None:
     assert _at_least(bundle.bound, lp)
     assert bundle.bound <= split + 1e-5 * abs(split), (bundle.bound, split)
     assert alone.bound > split + 1e-5 * abs(split), (alone.bound, split)
+
+
+def test_bundle_point_when_its_last_master_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bundle ends after a step that added cuts, and its master over the whole λ
+    space has no optimum (its cuts cannot meet the rows across products): the point
+    is the last boxed master's, the cuts added since weighted 0."""
+    am = _generated("capacity", 300, 3)
+    lp = _lp(am)
+    real = blocks_module._Bundle.master
+
+    def unbounded(self: Any, center: np.ndarray, box: bool = True) -> Any:
+        return real(self, center, box) if box else None
+
+    monkeypatch.setattr(blocks_module._Bundle, "master", unbounded)
+    rel = block_relax(am, None, target=lp, iterations=35, piece_columns=1500, resplit=False)
+    assert rel.bound is not None and _at_least(rel.bound, lp)
+    assert rel.x is not None and rel.x.shape == (am.n_cols,)
+    lo, up = am.bounds()
+    assert (rel.x >= lo - 1e-6).all() and (rel.x <= up + 1e-6).all()
 
 
 def test_solve_reports_the_block_bound(monkeypatch: pytest.MonkeyPatch) -> None:

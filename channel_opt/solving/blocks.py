@@ -334,8 +334,9 @@ class _Bundle:
         return float(res.fun), _project(lam, lo, up), w
 
     def point(self, w: np.ndarray) -> np.ndarray:
-        """The master's point: per piece its cuts' points weighted by ``w``; a shared
-        column at the most any piece's weighted copy takes.
+        """The master's point: per piece its cuts' points weighted by ``w`` (each
+        piece's add up to 1); a shared column at the most any piece's weighted copy
+        takes; within the columns' bounds.
         """
         b = self.blocks
         per = [np.zeros(len(b._cols(i))) for i in range(len(b.pieces))]
@@ -349,7 +350,8 @@ class _Bundle:
             x[cols[~shared]] = xi[~shared]
             paid = shared & (b.share[i] > 0)
             np.maximum.at(top, cols[paid], xi[paid])
-        return np.where(b.shared, top, x)
+        lo, up = b.am.bounds()  # the points' single precision can round past a bound
+        return np.clip(np.where(b.shared, top, x), lo, up)
 
 
 def _at(arr: Any, rd: np.ndarray) -> np.ndarray:
@@ -375,8 +377,9 @@ def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | Non
     it); without a bound when the first pass over the pieces does not end within
     ``time_limit`` or the pieces would not fit in memory (:mod:`.memory`: together
     they hold about one solver copy of the model); INFEASIBLE when a piece is (so
-    the LP is). ``x`` is the pieces' point at the best ``λ`` (a shared column at the
-    most any copy takes), ``duals`` its row prices.
+    the LP is). ``x`` is the bundle master's point where the bundle ran (module
+    docstring), else the pieces' point at the best ``λ`` (a shared column at the most
+    any copy takes); ``duals`` are the best ``λ``'s row prices.
     """
     t0 = time.monotonic()
     deadline = None if time_limit is None else t0 + time_limit
@@ -497,20 +500,25 @@ def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | Non
     # the master's point meets the rows across products where its cuts can (the whole
     # λ space: bounded exactly when they can); else the last boxed master's
     m = model.master(center, box=False) or last
-    if m is not None:
-        point = model.point(m[2])
+    if m is not None:  # the last boxed master's weights: the cuts added since get none
+        point = model.point(np.concatenate([m[2], np.zeros(len(model.piece) - len(m[2]))]))
     return Relaxation(LIMIT, best[0], point, best[1], spent())
 
 
 def _row_prices(am: ArrayModel, blocks: ProductBlocks) -> np.ndarray:
-    """Per row across products, a price in its own unit: the median of its columns'
-    |cost / coefficient| (the box's least half-width over ``BOX``, for rows the
-    subgradient never priced).
+    """Per row across products, a price in its own unit: the median of its costed
+    columns' |cost / coefficient| (1 where none has a cost): the box's least
+    half-width over ``BOX``, so that it is never 0 on a row the subgradient never
+    priced (a box of width 0 would keep that row's ``λ`` where it is).
     """
     a = blocks.a_cross.tocsr()
     ratio = np.abs(am.cost[a.indices]) / np.maximum(np.abs(a.data), 1e-12)
-    return np.array([float(np.median(ratio[a.indptr[j]:a.indptr[j + 1]]))
-                     if a.indptr[j + 1] > a.indptr[j] else 1.0 for j in range(a.shape[0])])
+    out = np.ones(a.shape[0])
+    for j in range(a.shape[0]):
+        r = ratio[a.indptr[j]:a.indptr[j + 1]]
+        if (r > 0).any():
+            out[j] = float(np.median(r[r > 0]))
+    return out
 
 
 def _project(lam: np.ndarray, lo: np.ndarray, up: np.ndarray) -> np.ndarray:
