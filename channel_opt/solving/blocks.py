@@ -448,11 +448,13 @@ def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | Non
         if ev.status == OPTIMAL and math.isfinite(v):
             lam, g, value = trial, g2, v
             reach = np.maximum(reach, np.abs(trial))
-            recent.append(blocks.points())
+            if bundle:  # else nobody reads them
+                recent.append(blocks.points())
             if v < best[0] - 1e-9 * abs(best[0]):
                 failed = 0 if v < best[0] - GAIN * abs(best[0]) else failed + 1
                 best, best_g, stall = (v, p2, x2, trial), g2, 0
-                best_share, best_points = list(blocks.share), recent[-1]
+                best_share = list(blocks.share)
+                best_points = recent[-1] if bundle else best_points
                 best_pieces = ev.pieces
             else:
                 stall, failed = stall + 1, failed + 1
