@@ -514,12 +514,18 @@ def _row_prices(am: ArrayModel, blocks: ProductBlocks) -> np.ndarray:
     priced (a box of width 0 would keep that row's ``λ`` where it is).
     """
     a = blocks.a_cross.tocsr()
+    m = a.shape[0]
     ratio = np.abs(am.cost[a.indices]) / np.maximum(np.abs(a.data), 1e-12)
-    out = np.ones(a.shape[0])
-    for j in range(a.shape[0]):
-        r = ratio[a.indptr[j]:a.indptr[j + 1]]
-        if (r > 0).any():
-            out[j] = float(np.median(r[r > 0]))
+    row = np.repeat(np.arange(m), np.diff(a.indptr))
+    costed = ratio > 0
+    ratio, row = ratio[costed], row[costed]
+    ratio = ratio[np.lexsort((ratio, row))]  # by row, then by ratio: each row's run sorted
+    n = np.bincount(row, minlength=m)
+    first = np.cumsum(n) - n
+    has = n > 0
+    low, high = (first + (n - 1) // 2)[has], (first + n // 2)[has]  # the middle one or two
+    out = np.ones(m)
+    out[has] = 0.5 * (ratio[low] + ratio[high])
     return out
 
 
