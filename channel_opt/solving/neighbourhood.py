@@ -80,10 +80,10 @@ MIN_SECONDS = 1.0  # the least a region's MIP is given
 
 
 def neighbourhood_search(am: ArrayModel, x: np.ndarray, time_limit: float | None, *,
-                  point: np.ndarray | None = None, mip_gap: float = 1e-3,
-                  workers: int | None = None, group: int = 2, seed: int = 0,
-                  stop_at: tuple[float, float] | None = None,
-                  by: tuple[str, ...] = ("region",)) -> np.ndarray | None:
+                         point: np.ndarray | None = None, mip_gap: float = 1e-3,
+                         workers: int | None = None, group: int = 2, seed: int = 0,
+                         stop_at: tuple[float, float] | None = None,
+                         by: tuple[str, ...] = ("region",)) -> np.ndarray | None:
     """The plan ``x`` (feasible) improved neighbourhood by neighbourhood within
     ``time_limit`` (module docstring): the splits of ``by`` take turns pass by pass
     (``region``: ``group`` regions per MIP; ``product``: products drawn together up to
@@ -95,7 +95,7 @@ def neighbourhood_search(am: ArrayModel, x: np.ndarray, time_limit: float | None
     better was found (or no split has two pieces).
     """
     t0 = time.monotonic()
-    splits = [sp for b in by if (sp := _split(am, b, group)) is not None]
+    splits = [nb for b in by if (nb := _split(am, b, group)) is not None]
     if not splits:  # one region (or product): the neighbourhood is the whole model
         return None
     integer = am.integrality().astype(bool)
