@@ -124,10 +124,17 @@ def test_products_free_what_regions_keep() -> None:
     x0 = session.solve().x
     assert x0 is not None and float(am.cost @ x0) == pytest.approx(7000.0)
     assert neighbourhood_search(am, x0, None, by=("region",)) is None
-    x = neighbourhood_search(am, x0, None, by=("region", "product"))
-    assert x is not None and check_rows(am, x) == []
-    assert float(am.cost @ x) == pytest.approx(7440.0)
+    for workers in (1, 2):  # with 2, the two products' MIPs share the rows across them
+        x = neighbourhood_search(am, x0, None, by=("region", "product"), workers=workers)
+        assert x is not None and check_rows(am, x) == []
+        assert float(am.cost @ x) == pytest.approx(7440.0)
     assert x[col] == 1.0
+
+
+def test_an_unknown_split_is_refused() -> None:
+    am, x0 = _listed_but_unsold()
+    with pytest.raises(ValueError, match="brand"):
+        neighbourhood_search(am, x0, None, by=("region", "brand"))
 
 
 def test_a_time_limit_is_kept() -> None:
@@ -184,6 +191,7 @@ def test_solve_improves_the_plan_region_by_region(monkeypatch: pytest.MonkeyPatc
     real = pipeline.neighbourhood_search
 
     def spy(am: Any, *args: Any, **kwargs: Any) -> Any:
+        assert kwargs["by"] == pipeline.SEARCH_BY and set(kwargs["by"]) == {"region", "product"}
         x = real(am, *args, **kwargs)
         if x is not None:
             assert check_rows(am, x) == []

@@ -46,8 +46,9 @@ cut ``μ_i ≥ c_iᵀx_ik − λᵀA_i x_ik`` on the piece's value, and the mast
 the bound (merging the copies' reduced costs) may lie below. A step whose total gains
 ``SERIOUS`` of what the model predicted moves the centre (and widens the box where it
 reached its edge); others only add cuts. It stops when the model predicts less than
-``CONVERGED`` of gain (or ``CONVERGED_SHARE`` of the run's gap): the centre is then
-within that gain of the split's own Lagrangian optimum. The master's primal (its
+``CONVERGED`` of gain (or ``CONVERGED_SHARE`` of the run's gap) within the box: the
+centre is then within that gain of the best the box holds (by convexity, of the
+split's own Lagrangian optimum when the box is not what stops it). The master's primal (its
 cuts' weights) is a point that meets the rows across products, a Dantzig-Wolfe
 point: the neighbourhood search starts from it.
 """
@@ -490,7 +491,7 @@ def block_relax(am: ArrayModel, time_limit: float | None, *, target: float | Non
             break
         pred, trial, w = last = m
         if at_center - pred <= settled * max(abs(at_center), 1.0):
-            break  # the model within the box gains nothing: the centre is its optimum
+            break  # the model gains (next to) nothing within the box: the centre settles
         k += 1
         ev = blocks.evaluate(trial, deadline)
         if ev.status != OPTIMAL or not math.isfinite(ev.bound):

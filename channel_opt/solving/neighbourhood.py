@@ -64,6 +64,7 @@ from .backends import _quiet_stdout
 from .check import check_rows
 from .decompose_parts import (
     COUPLING,
+    KEYED,
     DecompositionError,
     PieceResult,
     PieceTask,
@@ -76,7 +77,7 @@ from .relaxation import INTEGRAL
 
 log = logging.getLogger(__name__)
 
-MIN_SECONDS = 1.0  # the least a region's MIP is given
+MIN_SECONDS = 1.0  # the least a neighbourhood's MIP is given
 
 
 def neighbourhood_search(am: ArrayModel, x: np.ndarray, time_limit: float | None, *,
@@ -95,8 +96,11 @@ def neighbourhood_search(am: ArrayModel, x: np.ndarray, time_limit: float | None
     better was found (or no split has two pieces).
     """
     t0 = time.monotonic()
+    unknown = sorted(set(by) - set(KEYED))
+    if unknown:
+        raise ValueError(f"neighbourhoods by {unknown}: the splits are {sorted(KEYED)}")
     splits = [nb for b in by if (nb := _split(am, b, group)) is not None]
-    if not splits:  # one region (or product): the neighbourhood is the whole model
+    if not splits:  # no split with two pieces (or none the registry gives)
         return None
     integer = am.integrality().astype(bool)
     x = np.where(integer, np.rint(x), x)
@@ -118,7 +122,7 @@ def neighbourhood_search(am: ArrayModel, x: np.ndarray, time_limit: float | None
             gain = np.bincount(key[key >= 0], weights=(am.cost * (point - x))[key >= 0],
                                minlength=n)
             seq = np.argsort(-gain, kind="stable")
-        else:  # drawn anew, so that regions sharing a scarce stock meet in one MIP
+        else:  # drawn anew, so that pieces sharing a scarce stock meet in one MIP
             seq = rng.permutation(n)
         todo = [seq[i:i + nb.group] for i in range(0, n, nb.group)]
         per_pass = math.ceil(len(todo) / workers)
@@ -159,7 +163,9 @@ def neighbourhood_search(am: ArrayModel, x: np.ndarray, time_limit: float | None
                      nb.by, "; ".join(_names(nb.split.keys, grp) for grp in batch),
                      f"{best:,.2f}", time.monotonic() - t0)
         passes += 1
-        quiet = quiet + 1 if not changed and solved_to_optimum else 0
+        # without a time limit a MIP that ends neither optimal nor on a limit (an
+        # error) would otherwise keep the search going for ever
+        quiet = quiet + 1 if not changed and (solved_to_optimum or time_limit is None) else 0
         if quiet >= len(splits):  # every split's neighbourhoods at their optimum
             if agree is None:
                 break
@@ -217,9 +223,10 @@ def _submodels(am: ArrayModel, csc: sp.csc_matrix, csr: sp.csr_matrix,
                row_kind: np.ndarray, x: np.ndarray, integer: np.ndarray,
                batch: list[np.ndarray], time_limit: float | None, mip_gap: float
                ) -> list[PieceTask]:
-    """One MIP per region of ``batch`` (its columns): the rows holding them, each side
-    shifted by the fixed columns' part at ``x``; a row across the batch's regions
-    gives each an equal part of its slack at ``x``.
+    """One MIP per neighbourhood of ``batch`` (its columns): the rows holding them,
+    each side shifted by the fixed columns' part at ``x``; a row across the batch's
+    neighbourhoods (``row_kind`` COUPLING) gives each an equal part of its slack at
+    ``x``.
     """
     lo, up = am.row_bounds()
     col_lo, col_up = am.bounds()
@@ -244,7 +251,7 @@ def _submodels(am: ArrayModel, csc: sp.csc_matrix, csr: sp.csr_matrix,
                           col_lo[cols].astype(float), col_up[cols].astype(float),
                           rlo, rup, a.indptr.astype(np.int32), a.indices.astype(np.int32),
                           a.data.astype(np.float64), integer[cols].astype(np.int32),
-                          "region")
+                          "neighbourhood")
         out.append(PieceTask(arr, time_limit, mip_gap, start=x[cols], threads=1))
     return out
 
