@@ -84,6 +84,17 @@ def test_classification_agrees_with_registry(name: str) -> None:
         assert regional.all() if VAR[b.name].coupling in REGIONAL else not regional.any()
 
 
+@pytest.mark.parametrize("by", ["region", "product"])
+def test_columns_by_piece_are_each_pieces_columns(by: str) -> None:
+    """The one-pass grouping gives each piece exactly the columns labelled with it."""
+    am, _ = build_array_model(load_scenario(ROOT / "instances" / "apparel" / "apparel.yaml"))
+    split = classify(am, by=by)
+    groups = split.cols_by_piece()
+    assert len(groups) == len(split.keys)
+    for r, cols in enumerate(groups):
+        assert np.array_equal(cols, np.flatnonzero(split.col_key == r))
+
+
 def test_registry_disagreement_is_reported() -> None:
     am, _ = build_array_model(load_scenario(TINY))
     split = classify(am)

@@ -27,8 +27,9 @@ product) frees a few products at a time, every column of theirs in every region,
 drawn together up to about ``PRODUCT_COLUMNS`` columns; the columns shared across
 products (openings) stay fixed. Passes take turns between the splits of ``by``.
 At 10^4 cells of `all`, 45 s from the same start and point (three instances,
-seeds 0-2): by region alone 1.31 / 1.64 / 1.49 % below the blocks' bound, by
-region and product in turn 1.26 / 1.29 / 1.18 %.
+seeds 0-2): by region alone 1.31 / 1.64 / 1.49 % below the blocks' bound, products
+first then in turn 1.09 / 1.39 / 1.13 %, regions first 1.26 / 1.29 / 1.18 %
+(``pipeline.SEARCH_BY``: products first).
 
 **With a relaxation's point** (the LP's or the product blocks'), the integer columns
 of a neighbourhood where the plan and the point's integral values agree stay fixed
@@ -206,7 +207,7 @@ def _split(am: ArrayModel, by: str, group: int) -> _Neighbourhoods | None:
     n = len(split.keys)
     if n < 2:
         return None
-    own = [np.flatnonzero(split.col_key == r) for r in range(n)]
+    own = split.cols_by_piece()
     if by == "product":
         group = round(PRODUCT_COLUMNS * n / max(1, sum(len(o) for o in own)))
     return _Neighbourhoods(by, split, own, max(1, min(group, n // 2)))
