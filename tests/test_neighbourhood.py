@@ -10,6 +10,7 @@ two-region scenarios.
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,17 @@ import channel_opt  # noqa: E402
 from benchmarks.generator import generate  # noqa: E402
 from channel_opt.model import build_array_model  # noqa: E402
 from channel_opt.scenario import Scenario, load_scenario  # noqa: E402
-from channel_opt.solving import pipeline  # noqa: E402
+from channel_opt.solving import neighbourhood, pipeline  # noqa: E402
 from channel_opt.solving.check import check_rows  # noqa: E402
 from channel_opt.solving.decompose_parts import classify, solve_piece  # noqa: E402
 from channel_opt.solving.engines import engine_with  # noqa: E402
 from channel_opt.solving.heuristic import construct  # noqa: E402
-from channel_opt.solving.neighbourhood import _submodels, neighbourhood_search  # noqa: E402
+from channel_opt.solving.neighbourhood import (  # noqa: E402
+    _split,
+    _submodels,
+    _take,
+    neighbourhood_search,
+)
 from channel_opt.solving.relaxation import relax  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,12 +96,88 @@ def test_regions_side_by_side_get_half_the_slack_each() -> None:
     split = classify(am, by="region")
     cols = [split.cols_of(r) for r in range(2)]
     integer = am.integrality().astype(bool)
-    both = _submodels(am, am.matrix("csc"), am.matrix("csr"), split.row_kind, x0,
+    both = _submodels(am, am.matrix("csc"), am.matrix("csr"), x0,
                       integer, cols, None, 1e-9)
     assert [solve_piece(t).objective for t in both] == pytest.approx([1680.0, 1680.0])
-    alone = _submodels(am, am.matrix("csc"), am.matrix("csr"), split.row_kind, x0,
+    alone = _submodels(am, am.matrix("csc"), am.matrix("csr"), x0,
                        integer, cols[:1], None, 1e-9)
     assert solve_piece(alone[0]).objective == pytest.approx(2800.0)
+
+
+def _all_300() -> tuple[Any, Any]:
+    """300 cells of the generated `all` (seed 1): 20 regions, 15 products."""
+    tables, settings_ = generate("all", 300, 1)
+    return build_array_model(Scenario.from_frames(tables, settings_, name="all"))
+
+
+def test_boxes_cut_a_group_of_regions_by_product(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A group of regions above ``REGION_COLUMNS`` columns: in a pass, each of its
+    product columns is in exactly one of its boxes, its columns of no product in every
+    box, and no box holds another group's columns; every group's first box comes
+    before any group's second."""
+    am, _ = _all_300()
+    whole = _split(am, "region", 2)
+    assert whole is not None and whole.parts == 1 and whole.product is None
+    monkeypatch.setattr(neighbourhood, "REGION_COLUMNS", 100)
+    nb = _split(am, "region", 2)
+    assert nb is not None and nb.product is not None
+    n = len(nb.own)
+    assert nb.parts == min(math.ceil(2 * am.n_cols / n / 100), int(nb.product.max()) + 1)
+    assert nb.parts > 1
+    todo = nb.todo(np.random.default_rng(3).permutation(n), np.random.default_rng(0))
+    groups = math.ceil(n / nb.group)
+    assert len(todo) == groups * nb.parts
+    assert [tuple(g) for g, _ in todo[:groups]] == [tuple(g) for g, _ in todo[groups:2 * groups]]
+    for i in range(groups):
+        grp = todo[i][0]
+        mine = np.concatenate([nb.own[r] for r in grp])
+        boxes = [nb.cols(g, part) for g, part in todo[i::groups]]
+        keyed = np.concatenate([b[nb.product[b] >= 0] for b in boxes])
+        assert np.array_equal(np.sort(keyed), np.sort(mine[nb.product[mine] >= 0]))
+        for b in boxes:
+            assert set(mine[nb.product[mine] < 0]) <= set(b) <= set(mine)
+
+
+def test_a_batch_never_holds_two_boxes_of_one_group() -> None:
+    """The boxes of one group share its columns of no product: a batch takes the
+    longest run at the front with no piece twice, at most ``workers``."""
+    box = [(np.array([0, 1]), None), (np.array([2, 3]), None), (np.array([0, 1]), None),
+           (np.array([2, 3]), None)]
+    assert [len(_take(box, w)[0]) for w in (1, 2, 3)] == [1, 2, 2]
+    alone = [(np.array([0, 1]), None), (np.array([0, 1]), None)]
+    batch, rest = _take(alone, 2)
+    assert len(batch) == 1 and len(rest) == 1
+    assert _take([(np.array([4]), None)], 2)[1] == []
+
+
+def test_neighbourhoods_sharing_a_regions_rows_side_by_side_keep_every_row(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two neighbourhoods of the same region solved at once: its two halves of the
+    products, the region's columns of no product (its commission, ...) in the first.
+    A row both hold, the region's own rows among them, gives each half its slack, so
+    the plan with both optima passes the row check."""
+    am, data = _all_300()
+    start = construct(am, data)
+    assert start.x is not None
+    monkeypatch.setattr(neighbourhood, "REGION_COLUMNS", 100)
+    nb = _split(am, "region", 2)
+    assert nb is not None and nb.product is not None
+    integer = am.integrality().astype(bool)
+    half = np.arange(int(nb.product.max()) + 1) % 2 == 0
+    gained = 0.0
+    for r in range(len(nb.own)):
+        first, second = (nb.cols(np.array([r]), part) for part in (half, ~half))
+        cols = [first, second[nb.product[second] >= 0]]
+        tasks = _submodels(am, am.matrix("csc"), am.matrix("csr"), start.x, integer,
+                           cols, None, 1e-9)
+        x = start.x.copy()  # each region from the start: the rows across regions
+        for c, task in zip(cols, tasks, strict=True):
+            res = solve_piece(task)
+            assert res.status == "optimal" and res.x is not None
+            x[c] = np.where(integer[c], np.rint(res.x), res.x)
+            gained += float(task.arrays.cost @ (x[c] - start.x[c]))
+        assert check_rows(am, x) == [], f"region {nb.split.keys[r]}"
+    assert gained > 0  # the halves changed the plan: the rows were put to work
 
 
 def test_an_optimal_plan_is_left_as_it_is() -> None:
