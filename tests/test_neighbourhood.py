@@ -137,6 +137,9 @@ def test_boxes_cut_a_group_of_regions_by_product(monkeypatch: pytest.MonkeyPatch
         assert np.array_equal(np.sort(keyed), np.sort(mine[nb.product[mine] >= 0]))
         for b in boxes:
             assert set(mine[nb.product[mine] < 0]) <= set(b) <= set(mine)
+    one, _ = _listed_but_unsold()  # one product: nothing to cut by, whole regions
+    alone = _split(one, "region", 2)
+    assert alone is not None and alone.product is None and alone.parts == 1
 
 
 def test_a_batch_never_holds_two_boxes_of_one_group() -> None:

@@ -275,7 +275,11 @@ def _split(am: ArrayModel, by: str, group: int) -> _Neighbourhoods | None:
         except DecompositionError as e:  # no products to cut by: whole regions
             log.info("region neighbourhoods not cut by product: %s", e)
             return nb
-        nb.parts = min(parts, int(nb.product.max()) + 1)
+        products = int(nb.product.max()) + 1
+        if products < 2:  # nothing to cut by: whole regions
+            nb.product = None
+            return nb
+        nb.parts = min(parts, products)
     return nb
 
 
