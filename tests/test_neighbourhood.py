@@ -36,10 +36,11 @@ from channel_opt.model import build_array_model  # noqa: E402
 from channel_opt.scenario import Scenario, load_scenario  # noqa: E402
 from channel_opt.solving import neighbourhood, pipeline  # noqa: E402
 from channel_opt.solving.check import check_rows  # noqa: E402
-from channel_opt.solving.decompose_parts import classify, solve_piece  # noqa: E402
+from channel_opt.solving.decompose_parts import Split, classify, solve_piece  # noqa: E402
 from channel_opt.solving.engines import engine_with  # noqa: E402
 from channel_opt.solving.heuristic import construct  # noqa: E402
 from channel_opt.solving.neighbourhood import (  # noqa: E402
+    _Neighbourhoods,
     _split,
     _submodels,
     _take,
@@ -140,6 +141,19 @@ def test_boxes_cut_a_group_of_regions_by_product(monkeypatch: pytest.MonkeyPatch
     one, _ = _listed_but_unsold()  # one product: nothing to cut by, whole regions
     alone = _split(one, "region", 2)
     assert alone is not None and alone.product is None and alone.parts == 1
+
+
+def test_a_box_without_columns_is_left_out() -> None:
+    """Two regions, two products; the second region sells only the second product and
+    has no column of no product: cut into one product per box, its box of the first
+    product would be empty and is not tried."""
+    split = Split(["r1", "r2"], np.array([0, 0, 1]), np.zeros(0, np.int64))
+    nb = _Neighbourhoods("region", split, split.cols_by_piece(), 1,
+                         product=np.array([0, 1, 1]), parts=2)
+    for seed in range(4):
+        todo = nb.todo(np.array([0, 1]), np.random.default_rng(seed))
+        assert len(todo) == 3 and all(len(nb.cols(g, m)) for g, m in todo)
+        assert sorted(int(c) for g, m in todo for c in nb.cols(g, m)) == [0, 1, 2]
 
 
 def test_a_batch_never_holds_two_boxes_of_one_group() -> None:

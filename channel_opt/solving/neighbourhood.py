@@ -221,13 +221,15 @@ class _Neighbourhoods:
         """A pass's neighbourhoods in the order ``seq`` of the pieces: groups of
         ``group`` pieces, each with every product (``None``) or, for boxes, one part
         of the products at a time (a mask over products, drawn anew each pass),
-        every group's first part before any group's second.
+        every group's first part before any group's second; a box without columns
+        (the group sells none of the part's products) is left out.
         """
         groups = [seq[i:i + self.group] for i in range(0, len(seq), self.group)]
         if self.product is None or self.parts == 1:
             return [(g, None) for g in groups]
         part = rng.permutation(int(self.product.max()) + 1) % self.parts
-        return [(g, part == k) for k in range(self.parts) for g in groups]
+        boxes = [(g, part == k) for k in range(self.parts) for g in groups]
+        return [(g, m) for g, m in boxes if len(self.cols(g, m))]  # none of the part there
 
     def cols(self, grp: np.ndarray, part: np.ndarray | None) -> np.ndarray:
         """The columns of the pieces ``grp`` (of the products in ``part``, and the
