@@ -40,6 +40,7 @@ from channel_opt.solving.decompose_parts import Split, classify, solve_piece  # 
 from channel_opt.solving.engines import engine_with  # noqa: E402
 from channel_opt.solving.heuristic import construct  # noqa: E402
 from channel_opt.solving.neighbourhood import (  # noqa: E402
+    _Neighbourhood,
     _Neighbourhoods,
     _split,
     _submodels,
@@ -124,16 +125,18 @@ def test_boxes_cut_a_group_of_regions_by_product(monkeypatch: pytest.MonkeyPatch
     nb = _split(am, "region", 2)
     assert nb is not None and nb.product is not None
     n = len(nb.own)
-    assert nb.parts == min(math.ceil(2 * am.n_cols / n / 100), int(nb.product.max()) + 1)
+    regional = sum(len(o) for o in nb.own)
+    assert nb.parts == min(math.ceil(2 * regional / n / 100), int(nb.product.max()) + 1)
     assert nb.parts > 1
     todo = nb.todo(np.random.default_rng(3).permutation(n), np.random.default_rng(0))
     groups = math.ceil(n / nb.group)
     assert len(todo) == groups * nb.parts
-    assert [tuple(g) for g, _ in todo[:groups]] == [tuple(g) for g, _ in todo[groups:2 * groups]]
+    assert [tuple(b.pieces) for b in todo[:groups]] == \
+        [tuple(b.pieces) for b in todo[groups:2 * groups]]
     for i in range(groups):
-        grp = todo[i][0]
+        grp = todo[i].pieces
         mine = np.concatenate([nb.own[r] for r in grp])
-        boxes = [nb.cols(g, part) for g, part in todo[i::groups]]
+        boxes = [b.cols for b in todo[i::groups]]
         keyed = np.concatenate([b[nb.product[b] >= 0] for b in boxes])
         assert np.array_equal(np.sort(keyed), np.sort(mine[nb.product[mine] >= 0]))
         for b in boxes:
@@ -152,20 +155,22 @@ def test_a_box_without_columns_is_left_out() -> None:
                          product=np.array([0, 1, 1]), parts=2)
     for seed in range(4):
         todo = nb.todo(np.array([0, 1]), np.random.default_rng(seed))
-        assert len(todo) == 3 and all(len(nb.cols(g, m)) for g, m in todo)
-        assert sorted(int(c) for g, m in todo for c in nb.cols(g, m)) == [0, 1, 2]
+        assert len(todo) == 3 and all(len(b.cols) for b in todo)
+        assert sorted(int(c) for b in todo for c in b.cols) == [0, 1, 2]
 
 
 def test_a_batch_never_holds_two_boxes_of_one_group() -> None:
     """The boxes of one group share its columns of no product: a batch takes the
     longest run at the front with no piece twice, at most ``workers``."""
-    box = [(np.array([0, 1]), None), (np.array([2, 3]), None), (np.array([0, 1]), None),
-           (np.array([2, 3]), None)]
-    assert [len(_take(box, w)[0]) for w in (1, 2, 3)] == [1, 2, 2]
-    alone = [(np.array([0, 1]), None), (np.array([0, 1]), None)]
+    def box(*pieces: int) -> _Neighbourhood:
+        return _Neighbourhood(np.array(pieces), None, np.zeros(0, np.int64))
+
+    boxes = [box(0, 1), box(2, 3), box(0, 1), box(2, 3)]
+    assert [len(_take(boxes, w)[0]) for w in (1, 2, 3)] == [1, 2, 2]
+    alone = [box(0, 1), box(0, 1)]
     batch, rest = _take(alone, 2)
     assert len(batch) == 1 and len(rest) == 1
-    assert _take([(np.array([4]), None)], 2)[1] == []
+    assert _take([box(4)], 2)[1] == []
 
 
 def test_neighbourhoods_sharing_a_regions_rows_side_by_side_keep_every_row(
@@ -181,11 +186,12 @@ def test_neighbourhoods_sharing_a_regions_rows_side_by_side_keep_every_row(
     nb = _split(am, "region", 2)
     assert nb is not None and nb.product is not None
     integer = am.integrality().astype(bool)
-    half = np.arange(int(nb.product.max()) + 1) % 2 == 0
     gained = 0.0
     for r in range(len(nb.own)):
-        first, second = (nb.cols(np.array([r]), part) for part in (half, ~half))
-        cols = [first, second[nb.product[second] >= 0]]
+        mine = nb.own[r]
+        product = nb.product[mine]
+        first = mine[(product < 0) | (product % 2 == 0)]  # its columns of no product too
+        cols = [first, mine[(product >= 0) & (product % 2 == 1)]]
         tasks = _submodels(am, am.matrix("csc"), am.matrix("csr"), start.x, integer,
                            cols, None, 1e-9)
         x = start.x.copy()  # each region from the start: the rows across regions

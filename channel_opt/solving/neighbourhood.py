@@ -68,6 +68,7 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -111,7 +112,8 @@ def neighbourhood_search(am: ArrayModel, x: np.ndarray, time_limit: float | None
     unknown = sorted(set(by) - set(KEYED))
     if unknown:
         raise ValueError(f"neighbourhoods by {unknown}: the splits are {sorted(KEYED)}")
-    splits = [nb for b in by if (nb := _split(am, b, group)) is not None]
+    known: dict[str, Split] = {}  # each split classified once (boxes read the products')
+    splits = [nb for b in by if (nb := _split(am, b, group, known)) is not None]
     if not splits:  # no split with two pieces (or none the registry gives)
         return None
     integer = am.integrality().astype(bool)
@@ -151,7 +153,7 @@ def neighbourhood_search(am: ArrayModel, x: np.ndarray, time_limit: float | None
             # one: a neighbourhood that uses all it gets does not starve the next pass
             per = None if left is None else max(MIN_SECONDS, left / (
                 1 + math.ceil(len(todo) / workers) + per_pass))
-            cols = [nb.cols(grp, part) for grp, part in batch]
+            cols = [one.cols for one in batch]
             subs = _submodels(am, csc, csr, x, integer, cols, per, mip_gap)
             if agree is not None and point is not None:  # RINS inside the neighbourhood
                 for c, task in zip(cols, subs, strict=True):
@@ -172,7 +174,7 @@ def neighbourhood_search(am: ArrayModel, x: np.ndarray, time_limit: float | None
                     if value > best + 1e-9 * max(1.0, abs(best)) and not check_rows(am, trial):
                         x, best, changed = trial, value, True
             log.info("neighbourhood search, pass %d by %s, %s: plan %s (%.1f s)", passes + 1,
-                     nb.by, "; ".join(nb.name(grp, part) for grp, part in batch),
+                     nb.by, "; ".join(nb.name(one) for one in batch),
                      f"{best:,.2f}", time.monotonic() - t0)
         passes += 1
         # without a time limit a MIP that ends neither optimal nor on a limit (an
@@ -202,6 +204,16 @@ PRODUCT_COLUMNS = 10_000
 REGION_COLUMNS = 40_000
 
 
+class _Neighbourhood(NamedTuple):
+    """One MIP of a pass: its pieces, for a box the mask of its products (None: every
+    product), and its columns.
+    """
+
+    pieces: np.ndarray
+    part: np.ndarray | None
+    cols: np.ndarray
+
+
 @dataclass
 class _Neighbourhoods:
     """One split's pieces (``own``: the columns of each), how many make a MIP and, for
@@ -216,8 +228,7 @@ class _Neighbourhoods:
     product: np.ndarray | None = None
     parts: int = 1
 
-    def todo(self, seq: np.ndarray, rng: np.random.Generator
-             ) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    def todo(self, seq: np.ndarray, rng: np.random.Generator) -> list[_Neighbourhood]:
         """A pass's neighbourhoods in the order ``seq`` of the pieces: groups of
         ``group`` pieces, each with every product (``None``) or, for boxes, one part
         of the products at a time (a mask over products, drawn anew each pass),
@@ -225,39 +236,46 @@ class _Neighbourhoods:
         (the group sells none of the part's products) is left out.
         """
         groups = [seq[i:i + self.group] for i in range(0, len(seq), self.group)]
+        whole = [np.concatenate([self.own[r] for r in g]) for g in groups]
         if self.product is None or self.parts == 1:
-            return [(g, None) for g in groups]
+            return [_Neighbourhood(g, None, c) for g, c in zip(groups, whole, strict=True)]
         part = rng.permutation(int(self.product.max()) + 1) % self.parts
-        boxes = [(g, part == k) for k in range(self.parts) for g in groups]
-        return [(g, m) for g, m in boxes if len(self.cols(g, m))]  # none of the part there
+        out = []
+        for k in range(self.parts):
+            mask = part == k
+            for g, c in zip(groups, whole, strict=True):
+                p = self.product[c]
+                box = c[(p < 0) | mask[np.maximum(p, 0)]]  # its columns of no product too
+                if len(box):  # else the group sells none of the part's products
+                    out.append(_Neighbourhood(g, mask, box))
+        return out
 
-    def cols(self, grp: np.ndarray, part: np.ndarray | None) -> np.ndarray:
-        """The columns of the pieces ``grp`` (of the products in ``part``, and the
-        pieces' columns of no product).
-        """
-        c = np.concatenate([self.own[r] for r in grp])
-        if part is None or self.product is None:
-            return c
-        p = self.product[c]
-        return c[(p < 0) | part[np.maximum(p, 0)]]
-
-    def name(self, grp: np.ndarray, part: np.ndarray | None) -> str:
+    def name(self, one: _Neighbourhood) -> str:
         """A neighbourhood for the log: its pieces (the first three and how many
         more) and, for a box, how many products.
         """
-        names = [self.split.keys[r] for r in grp]
+        names = [self.split.keys[r] for r in one.pieces]
         out = ", ".join(names) if len(names) <= 3 else \
             f"{', '.join(names[:3])} and {len(names) - 3} more"
-        return out if part is None else f"{out} ({int(part.sum())} products)"
+        return out if one.part is None else f"{out} ({int(one.part.sum())} products)"
 
 
-def _split(am: ArrayModel, by: str, group: int) -> _Neighbourhoods | None:
+def _classified(am: ArrayModel, by: str, known: dict[str, Split]) -> Split:
+    """``classify(am, by=by)``, kept in ``known`` (at 10^5 cells of `all` 2 s each)."""
+    if by not in known:
+        known[by] = classify(am, by=by)
+    return known[by]
+
+
+def _split(am: ArrayModel, by: str, group: int,
+           known: dict[str, Split] | None = None) -> _Neighbourhoods | None:
     """The pieces ``by`` region or product, or None where there are fewer than two.
     A group of regions above ``REGION_COLUMNS`` columns is cut by product into boxes
-    (module docstring).
+    (module docstring). ``known``: the splits classified so far.
     """
+    known = {} if known is None else known
     try:
-        split = classify(am, by=by)
+        split = _classified(am, by, known)
     except DecompositionError as e:
         log.info("neighbourhoods by %s skipped: %s", by, e)
         return None
@@ -270,10 +288,10 @@ def _split(am: ArrayModel, by: str, group: int) -> _Neighbourhoods | None:
         group = round(PRODUCT_COLUMNS * n / max(1, size))
     group = max(1, min(group, n // 2))
     nb = _Neighbourhoods(by, split, own, group)
-    parts = math.ceil(group * size / n / REGION_COLUMNS)
-    if by == "region" and parts > 1:
+    parts = math.ceil(group * size / n / REGION_COLUMNS) if by == "region" else 1
+    if parts > 1:
         try:
-            nb.product = classify(am, by="product").col_key
+            nb.product = _classified(am, "product", known).col_key
         except DecompositionError as e:  # no products to cut by: whole regions
             log.info("region neighbourhoods not cut by product: %s", e)
             return nb
@@ -285,16 +303,15 @@ def _split(am: ArrayModel, by: str, group: int) -> _Neighbourhoods | None:
     return nb
 
 
-def _take(todo: list[tuple[np.ndarray, np.ndarray | None]], workers: int
-          ) -> tuple[list[tuple[np.ndarray, np.ndarray | None]],
-                     list[tuple[np.ndarray, np.ndarray | None]]]:
+def _take(todo: list[_Neighbourhood], workers: int
+          ) -> tuple[list[_Neighbourhood], list[_Neighbourhood]]:
     """The next batch, the longest run at the front of ``todo`` of at most ``workers``
     neighbourhoods with no piece in common (the boxes of one group of regions share
     its columns of no product: one of them at a time), and what is left.
     """
     used: set[int] = set()
     k = 0
-    while k < min(workers, len(todo)) and used.isdisjoint(pieces := todo[k][0].tolist()):
+    while k < min(workers, len(todo)) and used.isdisjoint(pieces := todo[k].pieces.tolist()):
         used.update(pieces)
         k += 1
     return todo[:max(1, k)], todo[max(1, k):]

@@ -356,7 +356,8 @@ BLOCK_SHARE, BLOCK_ROUND_SHARE = 0.6, 0.5
 # 1.09-1.39 % products first, 1.18-1.29 % regions first). Products first: their MIPs
 # are small, while at 10^5 cells of `all` (seed 1) two regions' MIPs ran 4-20 times
 # past their time limits in HiGHS' root cut separation: 2.26 % against 3.65-4.24 %
-# regions first (seed 0: 1.64 % against 1.69 %)
+# regions first (seed 0: 1.64 % against 1.69 %); since then the regions' MIPs are cut
+# into boxes that keep their limits (`neighbourhood.REGION_COLUMNS`)
 SEARCH_BY = ("product", "region")
 BLOCK_ORIGIN = "product blocks (the LP by product, rows across products priced)"
 
