@@ -260,11 +260,57 @@ def test_solve_reports_the_block_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     assert sol.bound is not None and _at_least(sol.bound, 7440.0)
 
 
-def test_blocks_not_started_where_they_would_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The pieces, all loaded, hold about one solver copy of the model: where that
-    does not fit the blocks are not started (no bound, status limit)."""
-    from channel_opt.solving import blocks
+def test_pieces_loaded_one_at_a_time_where_they_would_not_fit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the pieces would not fit in memory together, each is loaded when solved
+    from its last basis and none is kept: at every ``λ`` the pieces' total is the one
+    of the pieces held (each piece's LP optimum), and the bundle still meets the
+    split's LP (300 cells of `capacity`, as ``test_bundle_reaches_the_split_lp``)."""
+    am = _generated("capacity", 300, 3)
+    held = ProductBlocks(am, piece_columns=1500)
+    assert held.held  # the machine holds them
+    lp, split = _lp(am), _split_lp(held)
+    monkeypatch.setenv("CHANNEL_OPT_MEMORY", "1000")  # 1,000 bytes: nothing fits
+    one = ProductBlocks(am, piece_columns=1500)
+    assert not one.held
+    rng = np.random.default_rng(0)
+    lam = np.zeros(len(one.cross))
+    for _ in range(4):
+        a, b = held.evaluate(lam), one.evaluate(lam)
+        assert a.status == b.status == "optimal"
+        assert abs(a.pieces - b.pieces) <= 1e-7 * abs(a.pieces), (a.pieces, b.pieces)
+        lam = _project(lam + rng.random(len(lam)) * np.abs(am.cost).max() * 1e-3,
+                       one.row_lo, one.row_up)
+    assert all(h is None for h in one._highs) and all(b is not None for b in one._basis)
+    rel = block_relax(am, None, target=lp, iterations=120, piece_columns=1500, resplit=False)
+    assert rel.bound is not None and _at_least(rel.bound, lp)
+    assert rel.bound <= split + 1e-5 * abs(split), (rel.bound, split)
 
-    monkeypatch.setattr(blocks, "too_large", lambda nnz, copies=1: "needs 31 GB, 24 available")
-    rel = block_relax(build_array_model(load_scenario(TINY))[0], 10.0, target=0.0)
-    assert rel.status == "other_limit" and rel.bound is None and rel.x is None
+
+def test_solve_with_no_memory_for_a_copy_of_the_model(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """tiny on the large-model path with no memory for a solver copy of the model
+    (10^6 cells of `capacity`: 130 M nonzeros, about 31 GB a copy): no LP, no MIP,
+    no plan rounded from the blocks' point (a copy too), yet the blocks' bound (pieces
+    loaded one at a time) and the search find the hand optimum 7,440 and bound it."""
+    monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", 0)
+    monkeypatch.setattr(pipeline, "LP_COLUMNS_PER_SECOND", 1 / 3600)
+    monkeypatch.setenv("CHANNEL_OPT_MEMORY", "1000")
+    seen: list[float] = []
+    real = pipeline.block_relax
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        rel = real(*args, **kwargs)
+        seen.append(rel.bound)
+        return rel
+
+    def no_copy(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a plan rounded on a copy of the whole model")
+
+    monkeypatch.setattr(pipeline, "block_relax", spy)
+    monkeypatch.setattr(pipeline, "rounded_plan", no_copy)
+    sol = channel_opt.solve(load_scenario(TINY), time_limit=60)
+    assert seen and seen[0] is not None and _at_least(seen[0], 7440.0)
+    assert sol.plan_status == "feasible" and abs(sol.objective - 7440.0) < 1e-6
+    assert "not started" in sol.solver_message
+    assert sol.bound is not None and _at_least(sol.bound, 7440.0)

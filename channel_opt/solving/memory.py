@@ -40,15 +40,19 @@ def available_bytes() -> int | None:
     return None
 
 
-def solver_bytes(nonzeros: int, copies: int = 1) -> int:
+def solver_bytes(nonzeros: int, copies: int = 1,
+                 per_nonzero: int = HIGHS_BYTES_PER_NONZERO) -> int:
     """What ``copies`` HiGHS copies of a model with ``nonzeros`` matrix entries take."""
-    return int(copies * HIGHS_BYTES_PER_NONZERO * nonzeros)
+    return int(copies * per_nonzero * nonzeros)
 
 
-def too_large(nonzeros: int, copies: int = 1) -> str | None:
-    """Why ``copies`` solver copies of the model do not fit (a sentence), or None."""
+def too_large(nonzeros: int, copies: int = 1,
+              per_nonzero: int = HIGHS_BYTES_PER_NONZERO) -> str | None:
+    """Why ``copies`` solver copies of the model do not fit (a sentence), or None;
+    ``per_nonzero``: the bytes a copy takes per matrix entry.
+    """
     avail = available_bytes()
-    need = solver_bytes(nonzeros, copies)
+    need = solver_bytes(nonzeros, copies, per_nonzero)
     if avail is None or need <= HEADROOM * avail:
         return None
     return (f"the solver's copy of the model ({nonzeros:,} nonzeros) needs about "
