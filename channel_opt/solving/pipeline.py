@@ -324,6 +324,12 @@ LP_SHARE = 0.85
 CONSTRUCT_SHARE = 0.9
 # of the time limit, what the plain constructive plan may take (issue 13: at most 10 %)
 PLAN_SHARE = 0.1
+# a plan at other option values (the capacities' prices) solves the same sales LP as
+# the plain one: where that took longer than ``PLAN_SHARE`` (10^6 cells of `capacity`:
+# 210 s, its LP of 3.4 M columns 175 s) each may take this many times as long, else
+# it would stop short of its LP and leave nothing (the priced plans took 10^5 cells of
+# `capacity` from 9.7 % to 2.9 % below the priced bound)
+PLAN_AGAIN = 1.25
 # subgradient steps on the capacities' prices (within a tenth of the phase): at 10^4
 # cells of `capacity` 40 steps (0.4 s) left the bound 7.4 % above the plain plan and
 # the plan at their prices 4.2 % below it, 200 steps (1.8 s) 6.5 % and 2.9 %
@@ -401,17 +407,20 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
             log.info("%s: %s (before: %s)", how, f"{value:,.2f}", start.objective)
             start.x, start.objective, start.origin = x, value, how
 
-    def plan_limit() -> float | None:
+    def plan_limit(took: float = 0.0) -> float | None:
         return None if limit is None or budget.limit is None else \
-            min(left() or 0.0, PLAN_SHARE * budget.limit)
+            min(left() or 0.0, max(PLAN_SHARE * budget.limit, PLAN_AGAIN * took))
 
+    t_plan = time.monotonic()
     start = construct(am, data, time_limit=plan_limit())
     if start.x is None and budget.limit is not None and (left() or 0.0) > 1.0:
         # no plan in a tenth of the limit (its sales LP grows faster than the cells:
         # 10^6 cells of `capacity`): a plan is worth more than the phases after it
         log.warning("no constructive plan in %.0f s: it gets what is left of the phase",
                     PLAN_SHARE * budget.limit)
+        t_plan = time.monotonic()
         keep(construct(am, data, time_limit=left()).x, start.origin)
+    took = time.monotonic() - t_plan  # what the plan that found one took
     # the bound reported when the solver has none: capacities priced (no LP solve),
     # and a second plan with its options valued at those prices
     priced, prices = capacity_prices(am, data, start.objective, iterations=PRICE_STEPS,
@@ -425,7 +434,7 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
         for scale in (1.0, 0.5):
             if gap is not None and gap <= mip_gap:
                 break
-            keep(construct(am, data, time_limit=plan_limit(),
+            keep(construct(am, data, time_limit=plan_limit(took),
                            unit_value=priced_sales_values(am, scale * prices)).x,
                  "constructive plan at the capacities' prices")
             gap = relative_gap(start.objective, start.bound)
