@@ -236,12 +236,11 @@ def test_bundle_point_when_its_last_master_fails(monkeypatch: pytest.MonkeyPatch
     assert (rel.x >= lo - 1e-6).all() and (rel.x <= up + 1e-6).all()
 
 
-def test_solve_reports_the_block_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    """tiny solved through the constructive phase with the product blocks on (they
-    come first where the LP is not expected to finish in its share: here an LP as
-    slow as one column per hour, so the MIP, which could not solve its root LP in its
-    time either, is not started): the optimum 7,440 is found, unproven, and the
-    reported bound is at least it."""
+def _large_path_tiny(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[float]]:
+    """tiny solved on the large-model path with the product blocks on (they come
+    first where the LP is not expected to finish in its share: here an LP as slow as
+    one column per hour, so the MIP, which could not solve its root LP in its time
+    either, is not started): the solution and the bounds the blocks returned."""
     monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", 0)  # the large-model path
     monkeypatch.setattr(pipeline, "LP_COLUMNS_PER_SECOND", 1 / 3600)
     seen: list[float] = []
@@ -253,7 +252,13 @@ def test_solve_reports_the_block_bound(monkeypatch: pytest.MonkeyPatch) -> None:
         return rel
 
     monkeypatch.setattr(pipeline, "block_relax", spy)
-    sol = channel_opt.solve(load_scenario(TINY), time_limit=60)
+    return channel_opt.solve(load_scenario(TINY), time_limit=60), seen
+
+
+def test_solve_reports_the_block_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tiny on the large-model path: the optimum 7,440 is found, unproven, and the
+    reported bound is at least it."""
+    sol, seen = _large_path_tiny(monkeypatch)
     assert seen and _at_least(seen[0], 7440.0)
     assert sol.plan_status == "feasible" and abs(sol.objective - 7440.0) < 1e-6
     assert sol.termination == "time_limit" and "not started" in sol.solver_message
@@ -293,23 +298,13 @@ def test_solve_with_no_memory_for_a_copy_of_the_model(
     (10^6 cells of `capacity`: 130 M nonzeros, about 31 GB a copy): no LP, no MIP,
     no plan rounded from the blocks' point (a copy too), yet the blocks' bound (pieces
     loaded one at a time) and the search find the hand optimum 7,440 and bound it."""
-    monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", 0)
-    monkeypatch.setattr(pipeline, "LP_COLUMNS_PER_SECOND", 1 / 3600)
     monkeypatch.setenv("CHANNEL_OPT_MEMORY", "1000")
-    seen: list[float] = []
-    real = pipeline.block_relax
-
-    def spy(*args: Any, **kwargs: Any) -> Any:
-        rel = real(*args, **kwargs)
-        seen.append(rel.bound)
-        return rel
 
     def no_copy(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("a plan rounded on a copy of the whole model")
 
-    monkeypatch.setattr(pipeline, "block_relax", spy)
     monkeypatch.setattr(pipeline, "rounded_plan", no_copy)
-    sol = channel_opt.solve(load_scenario(TINY), time_limit=60)
+    sol, seen = _large_path_tiny(monkeypatch)
     assert seen and seen[0] is not None and _at_least(seen[0], 7440.0)
     assert sol.plan_status == "feasible" and abs(sol.objective - 7440.0) < 1e-6
     assert "not started" in sol.solver_message

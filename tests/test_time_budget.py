@@ -320,3 +320,30 @@ def test_no_plan_in_its_tenth_gives_the_plan_the_phase(monkeypatch: pytest.Monke
     assert start.objective == pytest.approx(8000 / 3, rel=1e-9)
     assert limits[0] is not None and limits[0] <= 0.1 * 100.0 + 1e-9
     assert limits[1] is not None and limits[1] > 0.1 * 100.0
+
+
+def test_plans_at_the_prices_get_what_the_plain_plan_took(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plan at the capacities' prices solves the same sales LP as the plain plan:
+    where the plain plan took longer than its tenth of the limit (here 2.5 s of a 20 s
+    limit, slowed on purpose), each priced plan may take 1.25 times that, not the
+    tenth (10^6 cells of `capacity`: they stopped short of their 175 s LP)."""
+    from benchmarks.generator import generate
+    from channel_opt.scenario import Scenario
+
+    tables, settings = generate("capacity", 300, 3)
+    scen = Scenario.from_frames(tables, settings, name="capacity")
+    limits: list[float | None] = []
+    real = pipeline.construct
+
+    def slow_first(*args: Any, **kwargs: Any) -> Any:
+        limits.append(kwargs.get("time_limit"))
+        if len(limits) == 1:
+            time.sleep(2.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", -1)  # every phase, as at scale
+    monkeypatch.setattr(pipeline, "construct", slow_first)
+    pipeline.solve(scen, time_limit=20.0)
+    assert len(limits) >= 2 and limits[0] == pytest.approx(2.0, abs=0.1)  # 10 %
+    assert limits[1] is not None and limits[1] >= pipeline.PLAN_AGAIN * 2.5, limits
