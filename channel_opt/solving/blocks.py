@@ -35,7 +35,7 @@ cells of `partners` 0.1 s against 1.0 s from scratch). Where all pieces fit in m
 at once (``PIECE_BYTES_PER_NONZERO``) they stay loaded in HiGHS between steps;
 otherwise each piece is loaded from its arrays when it is solved and only its basis
 is kept, so that a worker holds one piece at a time (10^6 cells of `capacity`: 130 M
-nonzeros, about 39 GB loaded). HiGHS releases the GIL while it solves, so the pieces
+nonzeros, about 36 GB loaded). HiGHS releases the GIL while it solves, so the pieces
 run in threads.
 
 **Bundle.** The subgradient walks toward ``λ*`` fast but stalls near it (each step
@@ -116,9 +116,9 @@ SERIOUS = 0.1  # a step moves the centre when it gains this share of the predict
 STALL = 1  # steps without a better bound before the step is halved (from the best λ)
 # what the pieces, loaded and solved, take per nonzero of the model (10^5 cells of
 # `all`: 5.2 GB over its 18.8 M nonzeros, 296 B); where they would not fit together
-# each is loaded when solved (its basis kept): at 10^4 cells of `all` 20 % slower
-# steps (40 steps: 45.7 s against 38.2 s, one worker), at 10^5 a third of the memory
-# (15 steps, one worker: 2.4 GB against 7.1 GB peak, in 65.5 s against 71.8 s)
+# each is loaded when solved (its basis kept). One worker, next to another job: at
+# 10^4 cells of `all` 20 % slower steps (40 steps: 45.7 s against 38.2 s); at 10^5 the
+# first pass peaks at a third of the memory (2.4 GB against 7.1 GB, 65.5 s and 71.8 s)
 PIECE_BYTES_PER_NONZERO = 300
 THETA = 0.1  # the first step's share of Polyak's (the target is a plan, below the optimum)
 
