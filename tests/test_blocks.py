@@ -295,7 +295,7 @@ def test_pieces_loaded_one_at_a_time_where_they_would_not_fit(
 def test_solve_with_no_memory_for_a_copy_of_the_model(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """tiny on the large-model path with no memory for a solver copy of the model
-    (10^6 cells of `capacity`: 130 M nonzeros, about 31 GB a copy): no LP, no MIP,
+    (10^6 cells of `capacity`: 130 M nonzeros, about 30 GB a copy): no LP, no MIP,
     no plan rounded from the blocks' point (a copy too), yet the blocks' bound (pieces
     loaded one at a time) and the search find the hand optimum 7,440 and bound it."""
     monkeypatch.setenv("CHANNEL_OPT_MEMORY", "1000")

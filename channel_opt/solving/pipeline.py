@@ -491,17 +491,16 @@ def _blocks(am: ArrayModel, data: ModelData, start: Construction,
     if blk.bound is not None and blk.bound < start.bound:
         start.bound, start.bound_origin = blk.bound, BLOCK_ORIGIN
     gap, rest = relative_gap(start.objective, start.bound), left()
-    whole = too_large(am.nnz)  # RENS holds a solver copy of the whole model
-    if whole and blk.x is not None:
-        log.info("no plan rounded from the product blocks: %s", whole)
-    if blk.x is not None and not whole and (gap is None or gap > mip_gap) and rest is not None \
-            and rest > 1.0:
+    if blk.x is not None and (gap is None or gap > mip_gap) and rest is not None and rest > 1.0:
         # RENS only: where the point's integral values leave no plan, the search
         # that follows fixes where the point and the plan agree region by region (at
         # 10^4 cells of `all` RINS on the whole model took 45 s and found nothing)
-        keep(rounded_plan(am, blk.x, BLOCK_ROUND_SHARE * rest, max(1e-6, 0.1 * mip_gap)),
-             "plan rounded from the product blocks")
-        gap = relative_gap(start.objective, start.bound)
+        if whole := too_large(am.nnz):  # RENS holds a solver copy of the whole model
+            log.info("no plan rounded from the product blocks: %s", whole)
+        else:
+            keep(rounded_plan(am, blk.x, BLOCK_ROUND_SHARE * rest, max(1e-6, 0.1 * mip_gap)),
+                 "plan rounded from the product blocks")
+            gap = relative_gap(start.objective, start.bound)
     rest = left()
     if blk.duals is not None and (gap is None or gap > mip_gap) and rest is not None \
             and rest > 0.5:
