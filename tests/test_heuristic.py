@@ -59,3 +59,33 @@ def test_a_missed_floor_steers_the_next_round() -> None:
     c = construct(am, data)
     assert c.x is not None and check_rows(am, c.x) == []
     assert c.objective == pytest.approx(80.0, rel=1e-9)
+
+
+def test_a_sales_lp_past_the_limit_goes_on_with_lp_limit(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sales LP of the first round outlasts ``time_limit`` (slowed on purpose): with
+    ``lp_limit`` it is given until then and its plan, {online, store} 2666.67, is kept;
+    without, it is given what is left of ``time_limit`` (at least 0.1 s) and no later
+    round starts: no plan. A stopped LP is lost (10^6 cells of `capacity`: 175 s).
+    """
+    import time
+
+    from channel_opt.solving import heuristic
+
+    real, given = heuristic.fixed_design_plan, []
+
+    def slow(am: object, x: object, *args: object, time_limit: float | None = None,
+             **kw: object) -> object:
+        given.append(time_limit)
+        time.sleep(0.3)  # the LP's work, past the 0.05 s limit
+        return real(am, x, *args, time_limit=time_limit, **kw) \
+            if time_limit is not None and time_limit > 0.3 else None
+
+    monkeypatch.setattr(heuristic, "fixed_design_plan", slow)
+    am, data = build_array_model(duo())
+    c = construct(am, data, time_limit=0.05, lp_limit=30.0)
+    assert c.objective == pytest.approx(BOTH, rel=1e-9)
+    assert len(given) == 1 and given[0] == pytest.approx(30.0, abs=0.1)
+    given.clear()
+    assert construct(am, data, time_limit=0.05).x is None
+    assert given and all(g is not None and g <= 0.1 for g in given)

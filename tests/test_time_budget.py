@@ -35,6 +35,10 @@ def test_budget_arithmetic() -> None:
     b = Budget(10.0, start=time.monotonic() - 4.0)  # 4 s used of 10
     assert b.remaining() == pytest.approx(6.0, abs=0.05)
     assert b.post_solve_reserve() == pytest.approx(1.0)
+    big = Budget(600.0)  # a tenth of the limit, at most 60 s; at most 1 µs per nonzero
+    assert big.post_solve_reserve() == 60.0 and big.post_solve_reserve(10**9) == 60.0
+    assert big.post_solve_reserve(2 * 10**7) == pytest.approx(20.0)
+    assert big.post_solve_reserve(1000) == 1.0  # but never under a phase's least
     assert b.phase_limit(0.25, reserve=1.0) == pytest.approx(1.25, abs=0.05)  # (6-1)/4
     assert b.hard_stop() == pytest.approx(6.0 + 2.5, abs=0.05)  # limit + half the grace
     assert b.allows(5.0) and not b.allows(7.0) and not b.expired()
@@ -173,9 +177,10 @@ def _spy_phases(monkeypatch: pytest.MonkeyPatch, budget: Budget) -> list[dict[st
     real_relax, real_round = relaxation.relax, relaxation.rounded_plan
 
     def construct(am: Any, data: Any, time_limit: float | None = None,
-                  unit_value: Any = None) -> Any:  # the plain plan, then one at LP prices
-        note("heuristic" if unit_value is None else "heuristic at LP prices", time_limit)
-        return real_construct(am, data, time_limit=time_limit, unit_value=unit_value)
+                  unit_value: Any = None, **kw: Any) -> Any:  # plain, then at LP prices
+        note("heuristic" if unit_value is None else "heuristic at LP prices", time_limit,
+             **kw)
+        return real_construct(am, data, time_limit=time_limit, unit_value=unit_value, **kw)
 
     def relax(am: Any, time_limit: float | None = None, **kw: Any) -> Any:
         note("lp", time_limit)  # its bound withheld: duo's LP would settle the run
@@ -213,7 +218,8 @@ def test_each_phase_gets_what_is_left_of_the_whole_limit(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """40 s limit, 12 s already used (load, start-up): the constructive phase (plan, LP,
     rounded plan, plan at the LP's prices) may take CONSTRUCT_SHARE of what is left
-    after the 4 s post-solve reserve, its plain plan 10 % of the limit, the solver all
+    after the post-solve reserve (1 s: duo is small; 4 s, a tenth of the limit, at
+    scale), its plain plan 10 % of the limit, the solver all
     of what is left then minus the reserve (killed half a grace after the limit), and
     the sensitivity LP what is left after the solve; no phase is given more than the
     budget has left when it starts.
@@ -225,11 +231,13 @@ def test_each_phase_gets_what_is_left_of_the_whole_limit(
     by = {c["phase"]: c for c in calls}
     assert list(by) == ["heuristic", "lp", "rounding", "heuristic at LP prices", "solve",
                         "sensitivity"]
-    reserve = budget.post_solve_reserve()
-    assert reserve == pytest.approx(4.0)
+    reserve = budget.post_solve_reserve(100)
+    assert reserve == pytest.approx(1.0) and budget.post_solve_reserve() == pytest.approx(4.0)
     h, s, e = by["heuristic"], by["solve"], by["sensitivity"]
     phase = pipeline.CONSTRUCT_SHARE * (h["left"] - reserve)
     assert h["limit"] == pytest.approx(pipeline.PLAN_SHARE * 40.0, abs=0.05)  # 10 %
+    # but a sales LP running at its tenth goes on, up to the end of the phase
+    assert h["lp_limit"] == pytest.approx(phase, abs=0.05)
     # the LP gets LP_SHARE of what the plain plan left of the phase, the rounded plan
     # what the LP left of it (duo's LP takes milliseconds), then the plan at the LP's
     # prices what is left after that
@@ -284,10 +292,10 @@ def test_small_models_skip_the_watchdog_and_the_constructive_plan(
     used: list[float | None] = []
 
     def construct(am: Any, data: Any, time_limit: float | None = None,
-                  unit_value: Any = None) -> Any:
+                  unit_value: Any = None, **kw: Any) -> Any:
         if unit_value is None:  # the plain plan (then one at the LP's prices)
             used.append(time_limit)
-        return real(am, data, time_limit=time_limit, unit_value=unit_value)
+        return real(am, data, time_limit=time_limit, unit_value=unit_value, **kw)
 
     monkeypatch.setattr(pipeline, "construct", construct)
     sol = pipeline.solve(tiny, time_limit=60.0, solver_options={"mip_max_nodes": 0})
@@ -308,11 +316,11 @@ def test_no_plan_in_its_tenth_gives_the_plan_the_phase(monkeypatch: pytest.Monke
     real, limits = pipeline.construct, []
 
     def construct(am: Any, data: Any, time_limit: float | None = None,
-                  unit_value: Any = None) -> Any:
+                  unit_value: Any = None, **kw: Any) -> Any:
         limits.append(time_limit)
         if len(limits) == 1:
             return Construction(None, None, math.inf)
-        return real(am, data, time_limit=time_limit, unit_value=unit_value)
+        return real(am, data, time_limit=time_limit, unit_value=unit_value, **kw)
 
     monkeypatch.setattr(pipeline, "construct", construct)
     am, data = build_array_model(duo())

@@ -176,7 +176,8 @@ def _level_choice(d: ModelData, value: np.ndarray, mem_value: np.ndarray,
 
 def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
               time_limit: float | None = None,
-              unit_value: np.ndarray | None = None) -> Construction:
+              unit_value: np.ndarray | None = None,
+              lp_limit: float | None = None) -> Construction:
     """The constructive plan and the cheap upper bound.
 
     The option values are re-weighted for a few rounds: where the fixed-design LP
@@ -186,15 +187,20 @@ def construct(am: ArrayModel, d: ModelData, rounds: int = 6,
     is dropped. Within a round the cells' options are restricted to one price level
     per (product, channel), no two of a product clashing (price parity).
     With ``time_limit`` (seconds) no new round starts once it has passed.
+    ``lp_limit`` (seconds, at least ``time_limit``): how long a round's sales LP may
+    run past ``time_limit`` while no plan is found (a stopped LP is lost, and at 10^6
+    cells of `capacity` the first one alone takes 175 s); default ``time_limit``.
     ``unit_value`` (per sales column) replaces the unit margins in the option values,
     e.g. margins with the floors and capacities priced by the LP relaxation's duals
     (:func:`~channel_opt.solving.relaxation.priced_sales_values`); the cheap bound is
     always the margins'.
     """
     stop = None if time_limit is None else time.monotonic() + time_limit
+    lp_stop = stop if stop is None or lp_limit is None else \
+        time.monotonic() + max(time_limit or 0.0, lp_limit)
 
-    def left() -> float | None:  # seconds for the next LP, cut to the limit
-        return None if stop is None else max(0.1, stop - time.monotonic())
+    def left() -> float | None:  # seconds for the next LP (every LP here is before a plan)
+        return None if lp_stop is None else max(0.1, lp_stop - time.monotonic())
 
     mem, of = d.members, d.offers
     sb = am.vars[SALES.name]

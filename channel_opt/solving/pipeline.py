@@ -190,10 +190,10 @@ def solve(scenario: Scenario | str | os.PathLike[str], *, solver: str = "highs",
     rel: Relaxation | None = None
     if not small:  # small models: only if the solver stops short (see below)
         start, rel = _construct(am, data, budget, share=1.0 if no_mip else CONSTRUCT_SHARE,
-                                reserve=budget.post_solve_reserve(), mip_gap=mip_gap,
+                                reserve=budget.post_solve_reserve(am.nnz), mip_gap=mip_gap,
                                 lp=how != "decompose")
         timings["heuristic"] = time.perf_counter() - t
-    solver_limit = budget.phase_limit(reserve=budget.post_solve_reserve())
+    solver_limit = budget.phase_limit(reserve=budget.post_solve_reserve(am.nnz))
     no_mip = no_mip and start is not None and start.x is not None
     log.info("model: %d columns, %d rows; constructive plan %s; %s%s", am.n_cols, am.n_rows,
              "deferred" if start is None else "none" if start.objective is None else
@@ -412,10 +412,12 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
             min(left() or 0.0, max(PLAN_SHARE * budget.limit, PLAN_AGAIN * took))
 
     t_plan = time.monotonic()
-    start = construct(am, data, time_limit=plan_limit())
+    # a plan is worth more than the phases after it: a sales LP still running at the
+    # tenth of the limit goes on (10^6 cells of `capacity`: 175 s; it was stopped at its
+    # 180 s and run again from the start, 191 s), while no new round starts
+    start = construct(am, data, time_limit=plan_limit(), lp_limit=left())
     if start.x is None and budget.limit is not None and (left() or 0.0) > 1.0:
-        # no plan in a tenth of the limit (its sales LP grows faster than the cells:
-        # 10^6 cells of `capacity`): a plan is worth more than the phases after it
+        # no plan from the rounds started within a tenth of the limit: more rounds
         log.warning("no constructive plan in %.0f s: it gets what is left of the phase",
                     PLAN_SHARE * budget.limit)
         t_plan = time.monotonic()
