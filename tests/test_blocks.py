@@ -38,7 +38,7 @@ from channel_opt.solving import pipeline  # noqa: E402
 from channel_opt.solving.blocks import ProductBlocks, _project, block_relax  # noqa: E402
 from channel_opt.solving.decompose_parts import COUPLING, PRODUCT_KEYED, classify  # noqa: E402
 from channel_opt.solving.engines.highs import solve_lp  # noqa: E402
-from channel_opt.solving.relaxation import relax  # noqa: E402
+from channel_opt.solving.relaxation import dual_bound, partial_relax, relax  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "instances" / "tiny" / "tiny.yaml"
@@ -309,3 +309,87 @@ def test_solve_with_no_memory_for_a_copy_of_the_model(
     assert sol.plan_status == "feasible" and abs(sol.objective - 7440.0) < 1e-6
     assert "not started" in sol.solver_message
     assert sol.bound is not None and _at_least(sol.bound, 7440.0)
+
+
+# ------------------------------------------------------------------ the demand rows priced
+
+
+def _partial_checks(am: ArrayModel, opt: float, seed: int) -> None:
+    """The LP with the demand rows priced (``relaxation.partial_relax``): at any prices
+    a bound at least the LP's optimum (so at least ``opt``) and at most the Lagrangian
+    value of the same prices (the held rows' duals are then optimized, not guessed);
+    at the LP's own duals the LP's optimum itself (strong duality on the held rows).
+    """
+    lp = _lp(am)
+    assert _at_least(lp, opt)
+    rel = relax(am, None, method="simplex")
+    assert rel.duals is not None
+    rng = np.random.default_rng(seed)
+    scale = max(1.0, float(np.abs(am.cost).max()))
+    blocks = block_relax(am, None, target=lp, iterations=20, piece_columns=1500)
+    tries = [np.zeros(am.n_rows), rel.duals, rng.normal(0, scale, am.n_rows), blocks.duals]
+    for k, pi in enumerate(tries):
+        if pi is None:
+            continue
+        part = partial_relax(am, pi)
+        assert part.status == "optimal" and part.bound is not None and part.duals is not None
+        assert _at_least(part.bound, lp), (k, part.bound, lp)
+        assert part.bound <= dual_bound(am, pi) + 1e-6 * max(1.0, abs(lp)), k
+        assert part.bound == pytest.approx(dual_bound(am, part.duals), rel=1e-12)
+        if k == 1:
+            assert part.bound == pytest.approx(lp, rel=1e-6)
+
+
+def test_demand_rows_priced_bound_on_known_optima() -> None:
+    """tiny (7,440 by hand) and 300 cells of `all` and `partners` (their LP optimum)."""
+    _partial_checks(build_array_model(load_scenario(TINY))[0], 7440.0, 0)
+    for family in ("all", "partners"):
+        _partial_checks(_generated(family, 300, 3), -np.inf, 1)
+
+
+@pytest.mark.slow
+@settings(max_examples=30, deadline=None, derandomize=True, database=None,
+          suppress_health_check=SLOW_HEALTH)
+@given(tiny_scenarios(), st.integers(0, 10**6))
+def test_demand_rows_priced_bound_on_bruteforced_scenarios(
+        case: tuple[dict[str, Any], dict[str, Any]], seed: int) -> None:
+    scen, refused = shrink_to_limit(*case)
+    assume(not refused)
+    opt = brute_optimum(scen)
+    am, _ = build_array_model(scen)
+    assume(am.n_cols > 0 and "demand" in am.cons)
+    _partial_checks(am, opt, seed)
+
+
+def test_solve_reports_the_demand_rows_priced_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """300 cells of `all` on the large-model path (blocks in place of the LP): after
+    the blocks, the LP with the demand rows priced at their duals gives the reported
+    bound, below the blocks' and at least the LP's optimum."""
+    am = _generated("all", 300, 3)
+    lp = _lp(am)
+    tables, settings_ = generate("all", 300, 3)
+    monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", 0)
+    monkeypatch.setattr(pipeline, "LP_COLUMNS_PER_SECOND", 1 / 3600)
+    seen: dict[str, list[float]] = {"blocks": [], "partial": []}
+    real_blocks, real_partial = pipeline.block_relax, pipeline.partial_relax
+
+    def blocks_spy(*args: Any, **kwargs: Any) -> Any:
+        rel = real_blocks(*args, **kwargs)
+        seen["blocks"].append(rel.bound)
+        return rel
+
+    def partial_spy(*args: Any, **kwargs: Any) -> Any:
+        rel = real_partial(*args, **kwargs)
+        seen["partial"].append(rel.bound)
+        return rel
+
+    monkeypatch.setattr(pipeline, "block_relax", blocks_spy)
+    monkeypatch.setattr(pipeline, "partial_relax", partial_spy)
+    sol = channel_opt.solve(Scenario.from_frames(tables, settings_, name="all"), time_limit=15,
+                            mip_gap=1e-6, sensitivity=False)
+    assert seen["blocks"] and seen["partial"]
+    blocks, partial = seen["blocks"][0], seen["partial"][0]
+    assert blocks is not None and partial is not None and _at_least(partial, lp)
+    assert partial < blocks and sol.bound == pytest.approx(partial, rel=1e-12)
+    assert sol.method["bound_origin"] == pipeline.PARTIAL_ORIGIN
+    assert sol.plan_status == "feasible" and sol.objective <= partial

@@ -42,7 +42,13 @@ from .heuristic import Construction, construct
 from .memory import give_back, too_large
 from .neighbourhood import neighbourhood_search
 from .options import OptionsError, check_options
-from .relaxation import Relaxation, lp_phase, priced_sales_values, rounded_plan
+from .relaxation import (
+    Relaxation,
+    lp_phase,
+    partial_relax,
+    priced_sales_values,
+    rounded_plan,
+)
 from .results import kpis
 from .sensitivity import sensitivity as lp_sensitivity
 from .solution import (  # noqa: F401 (re-exported: the statuses belong to a solve)
@@ -366,6 +372,20 @@ BLOCK_SHARE, BLOCK_ROUND_SHARE = 0.6, 0.5
 # into boxes that keep their limits (`neighbourhood.REGION_COLUMNS`)
 SEARCH_BY = ("product", "region")
 BLOCK_ORIGIN = "product blocks (the LP by product, rows across products priced)"
+# of what the blocks leave of the phase, what the LP with the demand rows priced at
+# their duals may take (`relaxation.partial_relax`; 10^4 cells of `all`: 14-29 s)
+PARTIAL_SHARE = 0.5
+PARTIAL_ORIGIN = "LP with the demand rows priced at the product blocks' duals"
+# its dual simplex grows about with the square of the columns: at 10^4 cells of `all`
+# 208,666 columns in 12.8 s (`conflict` 4.9 s, `capacity` 2.7 s), at 10^5 cells 2.05 M
+# not in 400 s; it is started where twice the 10^4 time, scaled so, fits its share
+PARTIAL_SECONDS = (200_000, 26.0)
+
+
+def _partial_fits(am: ArrayModel, seconds: float) -> bool:
+    """Whether the LP with the demand rows priced is expected to end in ``seconds``."""
+    cols, took = PARTIAL_SECONDS
+    return seconds > 1.0 and took * (am.n_cols / cols) ** 2 <= seconds
 
 
 def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
@@ -493,6 +513,18 @@ def _blocks(am: ArrayModel, data: ModelData, start: Construction,
     if blk.bound is not None and blk.bound < start.bound:
         start.bound, start.bound_origin = blk.bound, BLOCK_ORIGIN
     gap, rest = relative_gap(start.objective, start.bound), left()
+    duals = blk.duals
+    if duals is not None and (gap is None or gap > mip_gap) and rest is not None and \
+            _partial_fits(am, PARTIAL_SHARE * rest):
+        # the copies' split keeps the blocks' bound 0.3-0.4 % above the LP; the LP with
+        # only the demand rows priced at the blocks' duals is within 0.02 % of it
+        part = partial_relax(am, duals, PARTIAL_SHARE * rest)
+        log.info("%s: %s in %.1f s%s", PARTIAL_ORIGIN, part.status, part.seconds,
+                 "" if part.bound is None else f", bound {part.bound:,.2f}")
+        if part.bound is not None and part.bound < start.bound:
+            start.bound, start.bound_origin = part.bound, PARTIAL_ORIGIN
+            duals = part.duals
+        gap, rest = relative_gap(start.objective, start.bound), left()
     if blk.x is not None and (gap is None or gap > mip_gap) and rest is not None and rest > 1.0:
         # RENS only: where the point's integral values leave no plan, the search
         # that follows fixes where the point and the plan agree region by region (at
@@ -504,10 +536,10 @@ def _blocks(am: ArrayModel, data: ModelData, start: Construction,
                  "plan rounded from the product blocks")
             gap = relative_gap(start.objective, start.bound)
     rest = left()
-    if blk.duals is not None and (gap is None or gap > mip_gap) and rest is not None \
+    if duals is not None and (gap is None or gap > mip_gap) and rest is not None \
             and rest > 0.5:
         keep(construct(am, data, time_limit=rest,
-                       unit_value=priced_sales_values(am, blk.duals)).x,
+                       unit_value=priced_sales_values(am, duals)).x,
              "constructive plan at the product blocks' prices")
         gap = relative_gap(start.objective, start.bound)
     return gap, blk.x

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model.families.core import SALES
+from ..model.families.core import DEMAND, SALES
 from ..model.linear import ArrayModel, HighsArrays, highs_arrays
 from ..model.registry import ROW
 from .check import check_rows
@@ -115,14 +115,74 @@ def dual_bound(am: ArrayModel, pi: np.ndarray) -> float:
     Neumaier and Shcherbina, 2004).
     """
     row_lo, row_up = am.row_bounds()
-    pi = np.where(((pi > 0) & ~np.isfinite(row_up)) | ((pi < 0) & ~np.isfinite(row_lo)),
-                  0.0, pi)
+    pi = _usable(pi, row_lo, row_up)
     d = am.cost - am.matrix("csc").T @ pi
     lo, up = am.bounds()
     with np.errstate(invalid="ignore"):  # 0 · inf: a zero price or reduced cost adds 0
         cols = np.where(d > 0, d * up, np.where(d < 0, d * lo, 0.0))
         rows = np.where(pi > 0, pi * row_up, np.where(pi < 0, pi * row_lo, 0.0))
     return float(cols.sum() + rows.sum())
+
+
+def _usable(pi: np.ndarray, row_lo: np.ndarray, row_up: np.ndarray) -> np.ndarray:
+    """``pi`` with 0 where a price would need an infinite row side."""
+    return np.where(((pi > 0) & ~np.isfinite(row_up)) | ((pi < 0) & ~np.isfinite(row_lo)),
+                    0.0, pi)
+
+
+# the row families a partial relaxation prices rather than holds: the demand rows tie
+# each cell's sales to its offers, and with them priced at the product blocks' duals
+# the LP of the rest is solved whole by the dual simplex in seconds. Measured at 10^4
+# cells (seed 0, the blocks' bundle settled): `all` 14 s, within 0.02 % of the LP
+# (17,440,225 against 17,436,603; the LP takes 115-250 s, the blocks' own bound
+# 17,505,053), `conflict` 5 s, `partners` 2 s, `capacity` 4 s, all within 0.02 %
+PRICED_ROWS = (DEMAND.name,)
+
+
+def partial_relax(am: ArrayModel, pi: np.ndarray, time_limit: float | None = None,
+                  priced: tuple[str, ...] = PRICED_ROWS) -> Relaxation:
+    """The LP relaxation with the rows of the families ``priced`` moved into the
+    objective at the prices ``pi`` (a vector over all rows, e.g. the product blocks'
+    duals) and the rest of the LP solved whole by the dual simplex within ``time_limit``:
+    a Lagrangian relaxation of those rows only.
+
+    The bound is :func:`dual_bound` of ``pi`` on the priced rows and the LP's duals on
+    the rest (the ``duals`` returned), so it is valid for any ``pi`` and also after a
+    stopped run (no presolve under a limit: :func:`~.engines.highs.solve_lp`); at the
+    optimum it is the value of the LP of the rest, at most ``dual_bound(pi)`` where
+    ``pi`` is optimal for the rest given its prices on ``priced``. ``x`` is that LP's
+    point: it need not meet the priced rows. Status LIMIT without a bound where the
+    model has no rows of ``priced`` (that LP would be the whole LP).
+    """
+    t0 = time.perf_counter()
+    mask = np.zeros(am.n_rows, bool)
+    for name in priced:
+        if (cb := am.cons.get(name)) is not None:
+            mask[cb.start:cb.start + cb.n] = True
+    if not mask.any() or too_large(am.nnz):
+        return Relaxation(LIMIT, seconds=time.perf_counter() - t0)
+    row_lo, row_up = am.row_bounds()
+    held = np.flatnonzero(~mask)
+    prices = np.where(mask, _usable(pi, row_lo, row_up), 0.0)
+    cost = am.cost - am.matrix("csc").T @ prices
+    rows = am.matrix("csr")[held]
+    cols = np.unique(rows.indices)  # a column in no held row: at its best bound
+    a = rows[:, cols].tocsc()
+    lo, up = am.bounds()
+    arrays = HighsArrays(len(cols), len(held), -1 if am.sense == "max" else 1, cost[cols],
+                         lo[cols], up[cols], row_lo[held], row_up[held],
+                         a.indptr.astype(np.int32), a.indices.astype(np.int32),
+                         a.data.astype(np.float64), am.integrality()[cols],
+                         f"{am.name} ({', '.join(priced)} priced)")
+    lp = solve_lp(arrays, time_limit, method="simplex")
+    if lp.row_dual is None or lp.col_dual is None or lp.x is None:
+        return Relaxation(lp.status, seconds=time.perf_counter() - t0)
+    prices[held] = signed_duals(cost[cols], a.T @ lp.row_dual, lp.row_dual, lp.col_dual)
+    bound = dual_bound(am, prices)
+    x = np.where(cost > 0, up, np.where(cost < 0, lo, np.clip(0.0, lo, up)))
+    x[cols] = lp.x
+    return Relaxation(lp.status, bound if math.isfinite(bound) else None, x, prices,
+                      time.perf_counter() - t0)
 
 
 def priced_sales_values(am: ArrayModel, duals: np.ndarray,
