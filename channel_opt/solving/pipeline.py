@@ -373,7 +373,7 @@ BLOCK_SHARE, BLOCK_ROUND_SHARE = 0.6, 0.5
 SEARCH_BY = ("product", "region")
 BLOCK_ORIGIN = "product blocks (the LP by product, rows across products priced)"
 # of what the blocks leave of the phase, what the LP with the demand rows priced at
-# their duals may take (`relaxation.partial_relax`; 10^4 cells of `all`: 14-29 s)
+# their duals may take (`relaxation.partial_relax`; 10^4 cells of `all`: 13-16 s)
 PARTIAL_SHARE = 0.5
 PARTIAL_ORIGIN = "LP with the demand rows priced at the product blocks' duals"
 # its dual simplex grows about with the square of the columns: at 10^4 cells of `all`
@@ -504,8 +504,10 @@ def _blocks(am: ArrayModel, data: ModelData, start: Construction,
             limit: float, left: Callable[[], float | None], mip_gap: float
             ) -> tuple[float | None, np.ndarray | None]:
     """The product blocks' bound within ``limit`` (:func:`~.blocks.block_relax`, from
-    the capacities' ``prices``), then a plan rounded from their point and one at their
-    row prices in what the run's phase has ``left``; the gap after them and their point.
+    the capacities' ``prices``), then, where it is expected to end in its share, the LP
+    with the demand rows priced at their duals (:func:`~.relaxation.partial_relax`), a
+    plan rounded from the blocks' point and one at the best bound's row prices in what
+    the run's phase has ``left``; the gap after them and the blocks' point.
     """
     blk = block_relax(am, limit, target=start.objective, lam0=prices, iterations=None,
                       gap=mip_gap)
