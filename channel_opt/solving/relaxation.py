@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -150,15 +151,13 @@ def partial_relax(am: ArrayModel, pi: np.ndarray, time_limit: float | None = Non
     the rest (the ``duals`` returned), so it is valid for any ``pi`` and also after a
     stopped run (no presolve under a limit: :func:`~.engines.highs.solve_lp`); at the
     optimum it is the value of the LP of the rest, at most ``dual_bound(pi)`` where
-    ``pi`` is optimal for the rest given its prices on ``priced``. ``x`` is that LP's
-    point: it need not meet the priced rows. Status LIMIT without a bound where the
+    ``pi`` is optimal for the rest given its prices on ``priced``. No point: that LP's
+    need not meet the priced rows (the search from it ended lower than from the
+    blocks', ``models/decomposition.md`` §7). Status LIMIT without a bound where the
     model has no rows of ``priced`` (that LP would be the whole LP).
     """
     t0 = time.perf_counter()
-    mask = np.zeros(am.n_rows, bool)
-    for name in priced:
-        if (cb := am.cons.get(name)) is not None:
-            mask[cb.start:cb.start + cb.n] = True
+    mask = _rows_of(am, priced)
     if not mask.any() or too_large(am.nnz):
         return Relaxation(LIMIT, seconds=time.perf_counter() - t0)
     row_lo, row_up = am.row_bounds()
@@ -175,14 +174,21 @@ def partial_relax(am: ArrayModel, pi: np.ndarray, time_limit: float | None = Non
                          a.data.astype(np.float64), am.integrality()[cols],
                          f"{am.name} ({', '.join(priced)} priced)")
     lp = solve_lp(arrays, time_limit, method="simplex")
-    if lp.row_dual is None or lp.col_dual is None or lp.x is None:
+    if lp.row_dual is None or lp.col_dual is None:
         return Relaxation(lp.status, seconds=time.perf_counter() - t0)
     prices[held] = signed_duals(cost[cols], a.T @ lp.row_dual, lp.row_dual, lp.col_dual)
     bound = dual_bound(am, prices)
-    x = np.where(cost > 0, up, np.where(cost < 0, lo, np.clip(0.0, lo, up)))
-    x[cols] = lp.x
-    return Relaxation(lp.status, bound if math.isfinite(bound) else None, x, prices,
+    return Relaxation(lp.status, bound if math.isfinite(bound) else None, None, prices,
                       time.perf_counter() - t0)
+
+
+def _rows_of(am: ArrayModel, families: Iterable[str]) -> np.ndarray:
+    """Per row of ``am``: whether it belongs to one of the row ``families``."""
+    mask = np.zeros(am.n_rows, bool)
+    for name in families:
+        if (cb := am.cons.get(name)) is not None:
+            mask[cb.start:cb.start + cb.n] = True
+    return mask
 
 
 def priced_sales_values(am: ArrayModel, duals: np.ndarray,
@@ -194,11 +200,7 @@ def priced_sales_values(am: ArrayModel, duals: np.ndarray,
     a unit using a scarce capacity less: the constructive plan's option values with
     these prices see the rules that a plain margin does not.
     """
-    mask = np.zeros(am.n_rows)
-    for name, cb in am.cons.items():
-        fam = ROW.get(name)
-        if fam is not None and fam.role in roles:
-            mask[cb.start:cb.start + cb.n] = 1.0
+    mask = _rows_of(am, [f.name for f in ROW.values() if f.role in roles])
     sb = am.vars[SALES.name]
     a = am.matrix("csc")[:, sb.start:sb.start + sb.n]
     return am.cost[sb.start:sb.start + sb.n] - a.T @ (duals * mask)
