@@ -8,6 +8,7 @@ independent brute force (``tests/bruteforce.py``) on random tiny scenarios.
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -255,10 +256,17 @@ def _large_path_tiny(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, list[float]]
     return channel_opt.solve(load_scenario(TINY), time_limit=60), seen
 
 
-def test_solve_reports_the_block_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_solve_reports_the_block_bound(monkeypatch: pytest.MonkeyPatch,
+                                      caplog: pytest.LogCaptureFixture) -> None:
     """tiny on the large-model path: the optimum 7,440 is found, unproven, and the
-    reported bound is at least it."""
-    sol, seen = _large_path_tiny(monkeypatch)
+    reported bound is at least it. The first constructive plan has a line of its own
+    (a long run's log shows where the plans that replace it started)."""
+    with caplog.at_level(logging.INFO, logger="channel_opt"):
+        sol, seen = _large_path_tiny(monkeypatch)
+    first = [r.getMessage() for r in caplog.records
+             if r.getMessage().startswith("constructive plan: ")]
+    assert len(first) == 1
+    assert 0 < float(first[0].split()[2].replace(",", "")) <= 7440.0 + 1e-6
     assert seen and _at_least(seen[0], 7440.0)
     assert sol.plan_status == "feasible" and abs(sol.objective - 7440.0) < 1e-6
     assert sol.termination == "time_limit" and "not started" in sol.solver_message

@@ -443,12 +443,15 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
         t_plan = time.monotonic()
         keep(construct(am, data, time_limit=left()).x, start.origin)
     took = time.monotonic() - t_plan  # what the plan that found one took
+    log.info("%s: %s in %.1f s", start.origin,
+             "none" if start.objective is None else f"{start.objective:,.2f}", took)
     # the bound reported when the solver has none: capacities priced (no LP solve),
     # and a second plan with its options valued at those prices
     priced, prices = capacity_prices(am, data, start.objective, iterations=PRICE_STEPS,
                                      seconds=5.0 if limit is None else 0.1 * limit)
     if priced < start.bound:
         start.bound, start.bound_origin = priced, "capacities priced (Lagrangian steps)"
+        log.info("%s: bound %s", start.bound_origin, f"{priced:,.2f}")
     gap = relative_gap(start.objective, start.bound)
     if prices is not None and prices.any():
         # at the prices that settle the bound the options using a scarce capacity are
