@@ -37,7 +37,12 @@ from channel_opt.scenario import Scenario, load_scenario  # noqa: E402
 from channel_opt.solving import blocks as blocks_module  # noqa: E402
 from channel_opt.solving import pipeline  # noqa: E402
 from channel_opt.solving.blocks import ProductBlocks, _project, block_relax  # noqa: E402
-from channel_opt.solving.decompose_parts import COUPLING, PRODUCT_KEYED, classify  # noqa: E402
+from channel_opt.solving.decompose_parts import (  # noqa: E402
+    COUPLING,
+    PRODUCT_KEYED,
+    build_pieces,
+    classify,
+)
 from channel_opt.solving.engines.highs import solve_lp  # noqa: E402
 from channel_opt.solving.relaxation import dual_bound, partial_relax, relax  # noqa: E402
 
@@ -86,6 +91,31 @@ def test_rows_across_products_are_the_families_that_sum_over_products(
     assert 1 < len(grouped.keys) < len(split.keys)
     assert set(np.flatnonzero(grouped.row_kind == COUPLING)) <= \
         set(np.flatnonzero(split.row_kind == COUPLING))
+
+
+def test_pieces_built_in_one_pass_are_the_pieces_one_by_one() -> None:
+    """The rows and columns of every piece, grouped in one sort, are those a scan per
+    piece finds; each piece's matrix, renumbered by a search in its columns, is the
+    model's rows and columns sliced; pieces are numbered in order of first appearance.
+    """
+    am = _generated("all", 300)
+    a = am.matrix("csr")
+    for piece_columns in (None, 2000):
+        split = classify(am, by="product", piece_columns=piece_columns)
+        rows, cols = split.rows_by_piece(), split.cols_by_piece()
+        assert len(rows) == len(cols) == len(split.keys) > 2
+        for r in range(len(split.keys)):
+            assert np.array_equal(rows[r], np.flatnonzero(split.row_kind == r))
+            assert np.array_equal(cols[r], np.flatnonzero(split.col_key == r))
+        master, pieces = build_pieces(am, split)
+        for piece, rw in zip(pieces, rows, strict=True):
+            arr = piece.arrays
+            got = sp.csc_matrix((arr.value, arr.index, arr.start),
+                                shape=(arr.n_rows, arr.n_cols)).toarray()
+            want = a[rw][:, np.concatenate([piece.cols, piece.copies])].toarray()
+            assert np.array_equal(got, want)
+    first = next(b for b in am.vars.values() if "product" in b.labels.columns)
+    assert classify(am, by="product").keys[0] == str(first.labels["product"].iloc[0])
 
 
 # ------------------------------------------------------------------ a valid bound

@@ -163,8 +163,9 @@ class ProductBlocks:
         self.pieces: list[Piece] = [p for p in (master, *pieces) if p.arrays.n_cols]
         self.master = bool(master.arrays.n_cols)  # the master is pieces[0] when it has columns
         # the rows of each piece in ``am`` (the master's: rows of shared columns only)
-        self.rows = [self.split.rows_of(MASTER if p is master else i - 1)
-                     for i, p in enumerate((master, *pieces)) if p.arrays.n_cols]
+        self.rows = [rows for p, rows in zip(
+            (master, *pieces), (self.split.rows_of(MASTER), *self.split.rows_by_piece()),
+            strict=True) if p.arrays.n_cols]
         self.cross = self.split.rows_of(COUPLING)
         a = am.matrix("csr")
         self.a_cross = a[self.cross]
@@ -314,6 +315,9 @@ class _Bundle:
 
     def __init__(self, blocks: ProductBlocks, delta: np.ndarray) -> None:
         self.blocks, self.delta = blocks, delta
+        # the model's costs, assembled once (``ArrayModel.cost`` concatenates its blocks
+        # on every call: per piece and step, 99 of a 10^6-cell run's 727 s of blocks)
+        self.cost = blocks.am.cost
         a = blocks.a_cross.tocsc()
         self.a = [a[:, blocks._cols(i)] for i in range(len(blocks.pieces))]
         self.piece: list[int] = []
@@ -329,7 +333,7 @@ class _Bundle:
             v = x.astype(np.float64) * b.share[i]
             self.piece.append(i)
             self.x.append(x.astype(np.float32))
-            self.value.append(float(b.am.cost[b._cols(i)] @ v))
+            self.value.append(float(self.cost[b._cols(i)] @ v))
             self.terms.append(self.a[i] @ v)
             self.idle.append(0)
 

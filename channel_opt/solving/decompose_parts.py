@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 from ..model.linear import ArrayModel, HighsArrays, highs_from_arrays
@@ -65,6 +66,15 @@ class Split:
         """Global row numbers of a piece, the master or the coupling rows."""
         return np.flatnonzero(self.row_kind == kind)
 
+    def rows_by_piece(self) -> list[np.ndarray]:
+        """Every piece's ``rows_of``, in one sorting pass (at 10^6 cells, 805 pieces
+        of 13.9 M rows, one scan per piece was a quarter of the blocks' set-up).
+        """
+        order = np.argsort(self.row_kind, kind="stable")
+        counts = np.bincount(self.row_kind[self.row_kind >= 0], minlength=len(self.keys))
+        start = int(np.count_nonzero(self.row_kind < 0))  # MASTER and COUPLING first
+        return np.split(order[start:], np.cumsum(counts)[:-1])
+
 
 def classify(am: ArrayModel, by: str = "region", piece_columns: int | None = None) -> Split:
     """Pieces of columns (from the registry and the labels) and kinds of rows.
@@ -88,11 +98,12 @@ def classify(am: ArrayModel, by: str = "region", piece_columns: int | None = Non
         if by not in b.labels.columns:
             raise DecompositionError(f"block {b.name!r} (coupling {rec.coupling}) has no "
                                      f"{by} label")
-        lab = b.labels[by].astype(str).to_numpy()
-        for name in dict.fromkeys(lab):  # first appearance order
-            keys.setdefault(name, len(keys))
-        col_key[b.start:b.start + b.n] = np.array([keys[v] for v in lab], np.int64) \
-            if b.n < 64 else _codes(lab, keys)
+        # each label's code in order of first appearance, the labels named once each
+        # (at 10^6 cells mapping 16 M strings one by one took 12 of the blocks' 38 s
+        # of set-up)
+        codes, uniques = pd.factorize(b.labels[by], use_na_sentinel=False)
+        ids = np.array([keys.setdefault(str(u), len(keys)) for u in uniques], np.int64)
+        col_key[b.start:b.start + b.n] = ids[codes]
     names = list(keys)
     if piece_columns is not None and names:
         size = np.bincount(col_key[col_key >= 0], minlength=len(names))
@@ -125,12 +136,6 @@ def _row_kinds(am: ArrayModel, col_key: np.ndarray) -> np.ndarray:
         row_kind[has[one]] = rmax[one]
         row_kind[has[several]] = COUPLING
     return row_kind
-
-
-def _codes(lab: np.ndarray, keys: dict[str, int]) -> np.ndarray:
-    import pandas as pd
-
-    return pd.Series(lab).map(keys).to_numpy(np.int64)
 
 
 def registry_agrees(am: ArrayModel, split: Split) -> list[str]:
@@ -179,7 +184,17 @@ def _piece(name: str, a_rows: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray,
            copies: np.ndarray, lo: np.ndarray, up: np.ndarray, integ: np.ndarray,
            rlo: np.ndarray, rup: np.ndarray) -> Piece:
     allc = np.concatenate([cols, copies])
-    sub = a_rows[:, allc].tocsc() if len(rows) else sp.csc_matrix((0, len(allc)))
+    if len(rows):
+        # every entry of the rows is on a column of the piece: each is renumbered by a
+        # search in its sorted columns (scipy's column slice scans every column of the
+        # model per piece: at 10^6 cells 805 times 16 M)
+        order = np.argsort(allc, kind="stable")
+        at = np.searchsorted(allc[order], a_rows.indices)
+        sub = sp.csr_matrix((a_rows.data, order[at], a_rows.indptr),
+                            shape=(len(rows), len(allc))).tocsc()
+        sub.sort_indices()
+    else:
+        sub = sp.csc_matrix((0, len(allc)))
     arr = HighsArrays(len(allc), len(rows), -1, np.zeros(len(allc)), lo[allc].copy(),
                       up[allc].copy(), rlo[rows].copy(), rup[rows].copy(),
                       sub.indptr.astype(np.int32), sub.indices.astype(np.int32),
@@ -199,12 +214,12 @@ def build_pieces(am: ArrayModel, split: Split) -> tuple[Piece, list[Piece]]:
     master = _piece("master", a[rows], rows, split.cols_of(MASTER), np.zeros(0, np.int64),
                     lo, up, integ, rlo, rup)
     out = []
-    for r, name in enumerate(split.keys):
-        rows = split.rows_of(r)
+    for name, rows, cols in zip(split.keys, split.rows_by_piece(), split.cols_by_piece(),
+                                strict=True):
         ar = a[rows]
         used = np.unique(ar.indices)
         copies = used[split.col_key[used] == MASTER].astype(np.int64)
-        out.append(_piece(name, ar, rows, split.cols_of(r), copies, lo, up, integ, rlo, rup))
+        out.append(_piece(name, ar, rows, cols, copies, lo, up, integ, rlo, rup))
     return master, out
 
 
