@@ -40,6 +40,8 @@ from channel_opt.solving.blocks import ProductBlocks, _project, block_relax  # n
 from channel_opt.solving.decompose_parts import (  # noqa: E402
     COUPLING,
     PRODUCT_KEYED,
+    DecompositionError,
+    _piece,
     build_pieces,
     classify,
 )
@@ -116,6 +118,13 @@ def test_pieces_built_in_one_pass_are_the_pieces_one_by_one() -> None:
             assert np.array_equal(got, want)
     first = next(b for b in am.vars.values() if "product" in b.labels.columns)
     assert classify(am, by="product").keys[0] == str(first.labels["product"].iloc[0])
+    # a row holding a column the piece has not is an error, not a wrong matrix
+    rows = np.flatnonzero(split.row_kind == 0)[:1]
+    other = np.flatnonzero(split.col_key == 1)
+    with pytest.raises(DecompositionError, match="holds? columns it has not"):
+        _piece("p0", sp.csr_matrix(([1.0], [other[0]], [0, 1]), shape=(1, am.n_cols)), rows,
+               np.flatnonzero(split.col_key == 0), np.zeros(0, np.int64), *am.bounds(),
+               am.integrality(), *am.row_bounds())
 
 
 # ------------------------------------------------------------------ a valid bound

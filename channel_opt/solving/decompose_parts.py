@@ -190,6 +190,8 @@ def _piece(name: str, a_rows: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray,
         # model per piece: at 10^6 cells 805 times 16 M)
         order = np.argsort(allc, kind="stable")
         at = np.searchsorted(allc[order], a_rows.indices)
+        if (at >= len(allc)).any() or not np.array_equal(allc[order][at], a_rows.indices):
+            raise DecompositionError(f"piece {name}: its rows hold columns it has not")
         sub = sp.csr_matrix((a_rows.data, order[at], a_rows.indptr),
                             shape=(len(rows), len(allc))).tocsc()
         sub.sort_indices()
