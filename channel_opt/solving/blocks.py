@@ -163,9 +163,7 @@ class ProductBlocks:
         self.pieces: list[Piece] = [p for p in (master, *pieces) if p.arrays.n_cols]
         self.master = bool(master.arrays.n_cols)  # the master is pieces[0] when it has columns
         # the rows of each piece in ``am`` (the master's: rows of shared columns only)
-        self.rows = [rows for p, rows in zip(
-            (master, *pieces), (self.split.rows_of(MASTER), *self.split.rows_by_piece()),
-            strict=True) if p.arrays.n_cols]
+        self.rows = [p.rows for p in self.pieces]
         self.cross = self.split.rows_of(COUPLING)
         a = am.matrix("csr")
         self.a_cross = a[self.cross]
@@ -179,7 +177,7 @@ class ProductBlocks:
         for p in pieces:
             np.add.at(in_pieces, p.copies, 1.0)
         in_master_rows = np.zeros(am.n_cols, bool)
-        in_master_rows[np.unique(a[self.split.rows_of(MASTER)].indices)] = True
+        in_master_rows[np.unique(a[master.rows].indices)] = True
         self.in_master = self.shared & (in_master_rows | (in_pieces == 0))
         self.copies = np.maximum(in_pieces + self.in_master, 1.0)
         self._held_cols = [np.concatenate([p.cols, p.copies]) for p in self.pieces]

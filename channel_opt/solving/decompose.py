@@ -164,8 +164,8 @@ class Decomposition:
         """
         a = self.am.matrix("csr")
         lam = []
-        for r, p in enumerate(self.pieces):
-            rows = self.split.rows_of(r)
+        for p in self.pieces:
+            rows = p.rows
             lam.append(np.asarray(a[rows][:, p.copies].T @ pi[rows]).ravel()
                        if len(p.copies) else np.zeros(0))
         return lam, self.project_mu(pi[self.k_rows])

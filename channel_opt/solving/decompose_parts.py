@@ -57,10 +57,7 @@ class Split:
 
     def cols_by_piece(self) -> list[np.ndarray]:
         """Every piece's ``cols_of``, in one sorting pass (not one scan per piece)."""
-        order = np.argsort(self.col_key, kind="stable")
-        counts = np.bincount(self.col_key[self.col_key >= 0], minlength=len(self.keys))
-        start = int(np.count_nonzero(self.col_key < 0))  # the shared (MASTER) ones first
-        return np.split(order[start:], np.cumsum(counts)[:-1])
+        return _by_piece(self.col_key, len(self.keys))
 
     def rows_of(self, kind: int) -> np.ndarray:
         """Global row numbers of a piece, the master or the coupling rows."""
@@ -70,10 +67,17 @@ class Split:
         """Every piece's ``rows_of``, in one sorting pass (at 10^6 cells, 805 pieces
         of 13.9 M rows, one scan per piece was a quarter of the blocks' set-up).
         """
-        order = np.argsort(self.row_kind, kind="stable")
-        counts = np.bincount(self.row_kind[self.row_kind >= 0], minlength=len(self.keys))
-        start = int(np.count_nonzero(self.row_kind < 0))  # MASTER and COUPLING first
-        return np.split(order[start:], np.cumsum(counts)[:-1])
+        return _by_piece(self.row_kind, len(self.keys))
+
+
+def _by_piece(key: np.ndarray, n: int) -> list[np.ndarray]:
+    """Per piece ``0 .. n-1``, the positions where ``key`` is that piece (ascending);
+    the negative keys (MASTER, COUPLING) are left out. One stable sort.
+    """
+    order = np.argsort(key, kind="stable")
+    counts = np.bincount(key[key >= 0], minlength=n)
+    start = int(np.count_nonzero(key < 0))  # the negative keys sort first
+    return np.split(order[start:], np.cumsum(counts)[:-1])
 
 
 def classify(am: ArrayModel, by: str = "region", piece_columns: int | None = None) -> Split:
@@ -173,6 +177,7 @@ class Piece:
     cols: np.ndarray
     copies: np.ndarray
     arrays: HighsArrays
+    rows: np.ndarray  # its rows in the model
 
     @property
     def n_own(self) -> int:
@@ -201,7 +206,7 @@ def _piece(name: str, a_rows: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray,
                       up[allc].copy(), rlo[rows].copy(), rup[rows].copy(),
                       sub.indptr.astype(np.int32), sub.indices.astype(np.int32),
                       sub.data.astype(np.float64), integ[allc].copy(), name)
-    return Piece(name, cols, copies, arr)
+    return Piece(name, cols, copies, arr, rows)
 
 
 def build_pieces(am: ArrayModel, split: Split) -> tuple[Piece, list[Piece]]:
