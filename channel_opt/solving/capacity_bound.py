@@ -142,7 +142,7 @@ def capacity_prices(am: ArrayModel, d: ModelData, target: float | None = None, *
         if time.monotonic() > stop or value - target <= 1e-9 * abs(value) or \
                 stall >= PATIENCE:
             break
-        up = np.where(g < 0, 1.0, np.where(g > 0, -1.0, 0.0))  # over-used: dearer
+        up = -np.sign(g)  # over-used (g < 0): dearer
         moves = (up > 0) | (mult > 0)
         up = np.where(moves, up, 0.0)
         turn = up * last
@@ -261,10 +261,8 @@ class Pricer:
         option) over their shelf space. At least a millionth of the largest, so that
         no row starts with a step of 0.
         """
-        ind = self.A.copy()
-        ind.data = np.ones_like(ind.data)
         use = np.asarray(self.A.sum(axis=1)).ravel()
-        scale = np.divide(ind @ np.maximum(self.margin, 0.0), use,
+        scale = np.divide(_pattern(self.A) @ np.maximum(self.margin, 0.0), use,
                           out=np.zeros(self.n_a), where=use > 0)
         if self.shelf:
             cell_value = self._best_of(np.bincount(
@@ -273,10 +271,8 @@ class Pricer:
             has = self.has_pr
             pr_value = np.bincount(self.cell_pr[has], weights=cell_value[has],
                                    minlength=self.S.shape[1])
-            on = self.S.copy()
-            on.data = np.ones_like(on.data)
             space = np.asarray(self.S.sum(axis=1)).ravel()
-            scale = np.concatenate([scale, np.divide(on @ pr_value, space,
+            scale = np.concatenate([scale, np.divide(_pattern(self.S) @ pr_value, space,
                                                      out=np.zeros(len(space)),
                                                      where=space > 0)])
         top = float(scale.max(initial=0.0))
@@ -288,3 +284,10 @@ class Pricer:
         prices[self.where] = mult[:self.n_a]
         prices[self.shelf_rows] = mult[self.n_a:]
         return prices
+
+
+def _pattern(m: sp.csr_matrix) -> sp.csr_matrix:
+    """``m`` with every stored coefficient 1 (which columns each row holds)."""
+    out = m.copy()
+    out.data = np.ones_like(out.data)
+    return out
