@@ -120,7 +120,7 @@ def test_boxes_cut_a_group_of_regions_by_product(monkeypatch: pytest.MonkeyPatch
     before any group's second."""
     am, _ = _all_300()
     whole = _split(am, "region", 2)
-    assert whole is not None and whole.parts == 1 and whole.product is None
+    assert whole is not None and whole.parts == 1
     monkeypatch.setattr(neighbourhood, "REGION_COLUMNS", 100)
     nb = _split(am, "region", 2)
     assert nb is not None and nb.product is not None
@@ -146,17 +146,65 @@ def test_boxes_cut_a_group_of_regions_by_product(monkeypatch: pytest.MonkeyPatch
     assert alone is not None and alone.product is None and alone.parts == 1
 
 
-def test_a_box_without_columns_is_left_out() -> None:
+def test_a_box_without_columns_is_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two regions, two products; the second region sells only the second product and
     has no column of no product: cut into one product per box, its box of the first
     product would be empty and is not tried."""
+    monkeypatch.setattr(neighbourhood, "REGION_COLUMNS", 1)
     split = Split(["r1", "r2"], np.array([0, 0, 1]), np.zeros(0, np.int64))
     nb = _Neighbourhoods("region", split, split.cols_by_piece(), 1,
-                         product=np.array([0, 1, 1]), parts=2)
+                         product=np.array([0, 1, 1]))
+    assert nb.parts == 2
     for seed in range(4):
         todo = nb.todo(np.array([0, 1]), np.random.default_rng(seed))
         assert len(todo) == 3 and all(len(b.cols) for b in todo)
         assert sorted(int(c) for b in todo for c in b.cols) == [0, 1, 2]
+
+
+def test_a_neighbourhood_grows_and_shrinks_within_its_bounds(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``resize`` doubles or halves the pieces per MIP, never below the first size nor
+    above half the pieces; a group of regions is cut into as many boxes as its
+    columns fill ``REGION_COLUMNS`` (at most one per product)."""
+    monkeypatch.setattr(neighbourhood, "REGION_COLUMNS", 4)
+    # 8 regions of 2 columns each, the columns of 3 products
+    split = Split([f"r{i}" for i in range(8)], np.repeat(np.arange(8), 2),
+                  np.zeros(0, np.int64))
+    nb = _Neighbourhoods("region", split, split.cols_by_piece(), 1,
+                         product=np.arange(16) % 3, least=1)
+    sizes, parts = [], []
+    for factor in (2.0, 2.0, 2.0, 0.5, 0.5, 0.5, 0.5):
+        nb.resize(factor)
+        sizes.append(nb.group)
+        parts.append(nb.parts)
+    assert sizes == [2, 4, 4, 2, 1, 1, 1]  # at most 8 // 2, at least ``least``
+    assert parts == [1, 2, 2, 1, 1, 1, 1]  # 4 regions: 8 columns over 4 a box
+    nb.resize(100.0)
+    nb.product = np.zeros(16, np.int64)  # one product: nothing to cut by
+    assert nb.group == 4 and nb.parts == 1
+
+
+def test_a_pass_of_optimal_mips_makes_the_next_ones_larger(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """On 300 cells of `partners` (6 regions) every neighbourhood's MIP ends optimal:
+    after the first pass by region the next ones hold twice the regions, at most
+    half of them, 3 (the plan still passes every row); with no MIP allowed to grow
+    (``GROW`` below 0) they keep their size."""
+    tables, settings_ = generate("partners", 300, 0)
+    am, data = build_array_model(Scenario.from_frames(tables, settings_, name="partners"))
+    start = construct(am, data)
+    assert start.x is not None
+    with caplog.at_level("INFO", logger=neighbourhood.__name__):
+        x = neighbourhood_search(am, start.x, None, by=("region", "product"), workers=1)
+    grown = [r.getMessage() for r in caplog.records if "pieces a MIP" in r.getMessage()]
+    assert "neighbourhoods by region: 3 of 3 MIPs optimal, 0 on their limit: 3 pieces a MIP " \
+        "(were 2)" in grown
+    assert x is not None and not check_rows(am, x)
+    caplog.clear()
+    with patch.object(neighbourhood, "GROW", -1.0), \
+            caplog.at_level("INFO", logger=neighbourhood.__name__):
+        neighbourhood_search(am, start.x, None, by=("region", "product"), workers=1)
+    assert not [r for r in caplog.records if "pieces a MIP" in r.getMessage()]
 
 
 def test_a_batch_never_holds_two_boxes_of_one_group() -> None:
