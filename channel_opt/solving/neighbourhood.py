@@ -115,7 +115,9 @@ def neighbourhood_search(am: ArrayModel, x: np.ndarray, time_limit: float | None
     """The plan ``x`` (feasible) improved neighbourhood by neighbourhood within
     ``time_limit`` (module docstring): the splits of ``by`` take turns pass by pass
     (``region``: ``group`` regions per MIP; ``product``: products drawn together up to
-    about ``PRODUCT_COLUMNS`` columns), ``workers`` MIPs at once, each within a
+    about ``PRODUCT_COLUMNS`` columns; both at first, then sized by the last pass:
+    without a time limit no MIP stops on one, so they grow to half the pieces),
+    ``workers`` MIPs at once, each within a
     tenth-of-the-run's ``mip_gap`` of its own optimum; ``point`` (a relaxation's)
     orders each split's first pass and fixes where it agrees with the plan; ``seed``
     draws the groups after the first pass; with ``stop_at`` = (bound, gap) it stops
