@@ -7,18 +7,26 @@ other on the same machine: ``--method decompose`` and ``--method monolithic`` wi
 HiGHS (``--methods`` picks; SCIP with ``--scip`` when installed), all with
 ``--mip-gap`` = the target gap (``--gap``, 1 %) and one ``--time-limit``. A run that
 stops with a checked plan at gap <= the target took its wall time to get there; one
-that does not reports its gap at the limit. The peak resident memory of each run is
+that does not reports its gap at the limit. ``--methods bare`` adds the bare solvers
+(``benchmarks/bare.py``: HiGHS, and SCIP where installed, with their defaults on the
+model's MPS file, nothing of channel_opt's) with a limit of ``--bare-factor`` (5) times
+the fastest time to the target of the runs above on the same instance (times the
+``--time-limit`` where none reached it): a bare solver that does not reach the target
+within it is at least that many times slower; its time is the solver's own (the file
+read excluded). The peak resident memory of each run is
 that of its largest process (the command or the solver child it starts, from the
 kernel's accounting of the run: ``wait4``). Prints a Markdown table (``--out`` writes
 it, ``--json`` the raw rows).
 
     python -m benchmarks.decompose --cells 10000 --limit 120 [--family core capacity]
     python -m benchmarks.decompose --cells 100000 --limit 600 --gap 0.02 --methods monolithic
+    python -m benchmarks.decompose --cells 10000 --methods monolithic bare --scip
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -68,6 +76,47 @@ def run(scenario: Path, out: Path, *, method: str, solver: str, limit: float,
     return row
 
 
+def run_bare(model: Path, *, solver: str, limit: float, gap: float) -> dict[str, Any]:
+    """A bare solver (``benchmarks/bare.py``) on the model file, in its own process:
+    killed at twice its limit plus a minute (SCIP was seen overrunning its limit).
+    """
+    cmd = [sys.executable, "-m", "benchmarks.bare", str(model), "--solver", solver,
+           "--limit", str(limit), "--gap", str(gap)]
+    t = time.monotonic()
+    with tempfile.TemporaryFile("w+") as out:
+        p = subprocess.Popen(cmd, env=_env(), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                             text=True)
+        kill_at = t + 2 * limit + 60
+        while True:
+            pid, _, usage = os.wait4(p.pid, os.WNOHANG)  # usage: its peak memory
+            if pid:
+                break
+            if time.monotonic() > kill_at:
+                p.kill()
+            time.sleep(0.1)
+        p.returncode = 0  # reaped above
+        wall = time.monotonic() - t
+        out.seek(0)
+        text = out.read()
+    row: dict[str, Any] = {"method": "bare", "solver": solver, "wall": wall, "limit": limit,
+                           "peak_gb": usage.ru_maxrss / 2**20}
+    try:
+        r = json.loads(text.strip().splitlines()[-1])
+    except (IndexError, json.JSONDecodeError):
+        row.update(plan="none", error=text[-500:])
+        row["time_to_target"] = None
+        return row
+    row.update(plan="feasible" if r["objective"] is not None else "none",
+               objective=r["objective"], bound=r["bound"], gap=r["gap"], status=r["status"],
+               solver_seconds=r["seconds"], nodes=r["nodes"])
+    reached = r["gap"] is not None and r["gap"] <= gap + 1e-12
+    row["time_to_target"] = r["seconds"] if reached else None
+    # within the gap only when stopped by the limit: it got there some time before
+    row["by_limit"] = reached and r["status"].lower().replace(" ", "") in (
+        "timelimitreached", "timelimit")
+    return row
+
+
 def _fmt(r: dict[str, Any] | None) -> str:
     if r is None:
         return "–"
@@ -77,15 +126,32 @@ def _fmt(r: dict[str, Any] | None) -> str:
     gap = "n/a" if r.get("gap") is None else f"{r['gap']:.2%}"
     if r["time_to_target"] is not None:
         return f"**{r['time_to_target']:.1f} s** (gap {gap}{mem})"
-    return f"not reached: gap {gap} at {r['wall']:.0f} s{mem}"
+    at = r.get("solver_seconds", r["wall"])
+    return f"not reached: gap {gap} at {at:.0f} s{mem}"
 
 
-def table(rows: list[dict[str, Any]], solvers: list[str], gap: float = TARGET_GAP) -> str:
+def _fmt_bare(r: dict[str, Any] | None, mine: list[dict[str, Any]]) -> str:
+    """A bare run against the fastest channel_opt run of the same instance."""
+    if r is None:
+        return "–"
+    ours = [o["time_to_target"] for o in mine if o["method"] != "bare" and o["time_to_target"]]
+    if r["time_to_target"] is not None:
+        at_most = "≤ " if r.get("by_limit") else ""  # reached before its limit stopped it
+        ratio = f"; {at_most}{r['time_to_target'] / min(ours):.1f}× the fastest" if ours \
+            else ""
+        return _fmt(r) + (" by its limit" if r.get("by_limit") else "") + ratio
+    return _fmt(r) + (f"; > {r['limit'] / min(ours):.1f}× the fastest" if ours else "")
+
+
+def table(rows: list[dict[str, Any]], solvers: list[str], gap: float = TARGET_GAP,
+          bare_solvers: tuple[str, ...] = ("highs", "scip")) -> str:
     """Markdown: one line per family and size, one column per method run."""
     has_dec = any(r["method"] == "decompose" for r in rows)
+    has_bare = any(r["method"] == "bare" for r in rows)
     heads = ["family", "cells"] + (["decompose (HiGHS regions)"] if has_dec else []) + \
         [f"monolithic {s}" for s in solvers] + \
-        (["speed-up vs HiGHS", "decompose: iterations, bound"] if has_dec else [])
+        (["speed-up vs HiGHS", "decompose: iterations, bound"] if has_dec else []) + \
+        [f"bare {s}" for s in bare_solvers if has_bare]
     lines = ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     keys = sorted({(r["family"], r["cells"]) for r in rows}, key=lambda k: (k[1], k[0]))
     for fam, n in keys:
@@ -105,8 +171,22 @@ def table(rows: list[dict[str, Any]], solvers: list[str], gap: float = TARGET_GA
             else:
                 speed = "–"
             cells += [speed, f"{dec.get('iterations')}, {dec.get('bound_origin')}"]
+        bare = {r["solver"]: r for r in mine if r["method"] == "bare"}
+        if has_bare:
+            cells += [_fmt_bare(bare.get(s), mine) for s in bare_solvers]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def _write_mps(scenario: Path, path: Path) -> Path:
+    """The model ``channel_opt.solve`` builds for the scenario, as an MPS file."""
+    from channel_opt.model import build_array_model
+    from channel_opt.model.linear import highs_arrays, highs_from_arrays
+    from channel_opt.scenario import load_scenario
+
+    am, _ = build_array_model(load_scenario(scenario))
+    highs_from_arrays(highs_arrays(am)).writeModel(str(path))
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,13 +201,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--scip", action="store_true", help="also monolithic SCIP")
     ap.add_argument("--methods", nargs="+", default=["decompose", "monolithic"],
-                    choices=["decompose", "monolithic"])
+                    choices=["decompose", "monolithic", "bare"])
+    ap.add_argument("--bare-factor", type=float, default=5.0,
+                    help="the bare solvers' limit: this times the fastest run's time")
     ap.add_argument("--gap", type=float, default=TARGET_GAP, help="target gap (--mip-gap)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", help="write the Markdown table here")
     ap.add_argument("--json", help="write the raw rows here")
     a = ap.parse_args(argv)
     solvers = ["highs"] + (["scip"] if a.scip else [])
+    bare_solvers = ["highs"] + (["scip"] if importlib.util.find_spec("pyscipopt") else [])
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="bench-decompose-") as tmp:
         for n in a.cells:
@@ -142,7 +225,18 @@ def main(argv: list[str] | None = None) -> int:
                     rows.append(r)
                     print(json.dumps({k: v for k, v in r.items() if k != "error"}),
                           file=sys.stderr, flush=True)
-    md = table(rows, solvers, a.gap)
+                if "bare" in a.methods:
+                    model = _write_mps(scen, Path(tmp) / f"{fam}_{n}.mps")
+                    ours = [r["time_to_target"] for r in rows if r["family"] == fam and
+                            r["cells"] == n and r["time_to_target"]]
+                    bare_limit = a.bare_factor * (min(ours) if ours else a.limit)
+                    for solver in bare_solvers:
+                        r = run_bare(model, solver=solver, limit=bare_limit, gap=a.gap)
+                        r.update(family=fam, cells=n)
+                        rows.append(r)
+                        print(json.dumps({k: v for k, v in r.items() if k != "error"}),
+                              file=sys.stderr, flush=True)
+    md = table(rows, solvers, a.gap, tuple(bare_solvers))
     print(md)
     if a.out:
         Path(a.out).write_text(md + "\n")
