@@ -33,7 +33,7 @@ from channel_opt.model.linear import to_pyomo
 from channel_opt.model.stochastic import SCENARIO_COLUMN, extensive_form, members
 from channel_opt.scenario import Scenario, ScenarioError, load_scenario
 from channel_opt.solving import solve
-from channel_opt.solving.stochastic import solve_two_stage
+from channel_opt.solving.stochastic import scenario_lp_bound, solve_two_stage
 
 ROOT = Path(__file__).parents[1]
 VSS_DUO = ROOT / "instances" / "vss_duo" / "vss_duo.yaml"
@@ -71,6 +71,24 @@ def test_under_a_time_limit_the_lp_phase_keeps_the_hand_values(
     assert sol.plan_status == "optimal" and sol.bound == pytest.approx(1500.0)
     s = sol.summary()
     assert (s["rp"], s["eev"], s["vss"], s["evpi"]) == pytest.approx((1500, 1400, 100, 25))
+
+
+def test_the_perfect_information_lp_bound_by_hand(caplog: pytest.LogCaptureFixture) -> None:
+    """Each demand scenario's LP alone (the online opening and offer fractional):
+    low, market 40: online earns 50 · 20 − 350 = 650 per unit offered, the store 600,
+    so 650; high, market 160: with a share o online and 1 − o store, online sells
+    80 o until the DC's 50 units (o = 0.625): 3,650 o + 2,400 (1 − o) = 3,181.25 there,
+    and less beyond. ½ · 650 + ½ · 3,181.25 = 1,915.625 ≥ WS 1,525 ≥ RP 1,500."""
+    ms = members(load_scenario(VSS_DUO))
+    assert scenario_lp_bound(ms, None) == pytest.approx(1915.625)
+    assert scenario_lp_bound(ms, 10.0) == pytest.approx(1915.625)
+    # under a time limit the extensive form takes it and keeps the lower of the two
+    # (its own LP, 1,906.25, and then the MIP's 1,500)
+    with caplog.at_level(logging.INFO, logger="channel_opt.solving.stochastic"):
+        sol = solve(VSS_DUO, time_limit=60.0)
+    assert "perfect-information LP bound (the 2 demand scenarios' LPs, each alone): " \
+        "1,915.62" in caplog.text
+    assert sol.bound == pytest.approx(1500.0)
 
 
 def test_deterministic_solves_the_expected_value_problem() -> None:

@@ -16,6 +16,13 @@ computes the classic measures of stochastic programming:
 
 They are exact when every solve is proven optimal (each within ``mip_gap``
 otherwise, as their ``gap`` says).
+
+Under a time limit the extensive form's bound is also the **perfect-information LP
+bound** ``Σ_s p_s LP_s`` (:func:`scenario_lp_bound`): every demand scenario's LP
+relaxation with its design free, each ``LP_s ≥ OPT_s``, so the sum is ``≥ WS ≥ RP``.
+It costs one small LP per scenario (0.5 s each on the apparel-sized members) and
+holds where the extensive form's own LP does not finish: on the shipped
+`apparel_stochastic` it is 0.31 % above RP.
 """
 
 from __future__ import annotations
@@ -57,7 +64,7 @@ from .backends import (
 from .budget import MIN_PHASE_SECONDS
 from .check import check_plan, check_rows
 from .heuristic import construct
-from .relaxation import lp_phase
+from .relaxation import lp_method, lp_phase, relax
 from .results import extract_tables, kpis, tidy_plan
 
 log = logging.getLogger(__name__)
@@ -65,6 +72,7 @@ log = logging.getLogger(__name__)
 METHOD_EF = "extensive_form"
 METHOD_PH = "progressive_hedging"
 LP_PHASE_SHARE = 0.8  # of the extensive form's time, what its LP and rounding may take
+SCENARIO_LP_SHARE = 0.25  # of the LP phase's time, what the scenarios' LPs may take
 PH_RESERVE = 0.15  # share of the time limit kept from mpi-sppy (start-up, plan evaluation)
 
 
@@ -262,6 +270,28 @@ def design_mask(am: ArrayModel) -> np.ndarray:
     return np.concatenate([np.full(b.n, is_design(b.name)) for b in am.vars.values()])
 
 
+def scenario_lp_bound(ms: list[Member], time_limit: float | None) -> float | None:
+    """``Σ_s p_s`` (the LP bound of demand scenario ``s`` alone, its design free): an
+    upper bound on WS and so on the two-stage optimum (module docstring), each LP
+    within an equal share of what is left of ``time_limit``; a stopped LP's bound is
+    still valid (:func:`~.relaxation.relax`). None where a scenario gives none.
+    """
+    t0 = time.monotonic()
+    total = 0.0
+    for i, m in enumerate(ms):
+        limit = None if time_limit is None else \
+            (time_limit - (time.monotonic() - t0)) / (len(ms) - i)
+        if limit is not None and limit <= 0.0:
+            return None
+        rel = relax(m.am, limit, method=lp_method(m.am))
+        if rel.bound is None:
+            return None
+        total += m.probability * rel.bound
+    log.info("perfect-information LP bound (the %d demand scenarios' LPs, each alone): "
+             "%s in %.1f s", len(ms), f"{total:,.2f}", time.monotonic() - t0)
+    return total
+
+
 def _ef_plan(ms: list[Member], o: _Opts, log_file: str | None, values: bool,
              ev: _EV | None) -> tuple[RawResult, list[np.ndarray] | None]:
     ts = extensive_form(ms, name=f"{ms[0].scenario.name}_two_stage")
@@ -277,9 +307,13 @@ def _ef_plan(ms: list[Member], o: _Opts, log_file: str | None, values: bool,
     left = o.left()
     lp_bound, origin = None, "the expected-value design"
     if left is not None and left > 2.0:  # the LP's bound and the plan rounded from it
-        rel, rounded = lp_phase(ts.am, LP_PHASE_SHARE * share * left, o.mip_gap,
+        phase = LP_PHASE_SHARE * share * left
+        t = time.monotonic()  # first the scenarios' LPs: a bound where the EF's LP has none
+        lp_bound = scenario_lp_bound(ms, SCENARIO_LP_SHARE * phase)
+        rel, rounded = lp_phase(ts.am, phase - (time.monotonic() - t), o.mip_gap,
                                 incumbent=start)
-        lp_bound = rel.bound
+        if rel.bound is not None and (lp_bound is None or rel.bound < lp_bound):
+            lp_bound = rel.bound
         if rounded is not None and (start is None or
                                     ts.am.cost @ rounded > ts.am.cost @ start):
             start, origin = rounded, "rounded from the LP relaxation"
