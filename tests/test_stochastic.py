@@ -91,6 +91,28 @@ def test_the_perfect_information_lp_bound_by_hand(caplog: pytest.LogCaptureFixtu
     assert sol.bound == pytest.approx(1500.0)
 
 
+def test_a_simplex_lp_without_a_bound_is_bounded_by_the_interior_point(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A simplex optimum whose duals give no finite bound (a reduced cost a hair above
+    0 on a column with no upper bound) is solved again by the interior point; a
+    scenario with no bound at all leaves no perfect-information bound."""
+    import channel_opt.solving.stochastic as st_mod
+    from channel_opt.solving.relaxation import Relaxation, relax
+
+    methods: list[str] = []
+
+    def simplex_without_duals(am: Any, limit: Any, *, method: str = "simplex") -> Relaxation:
+        methods.append(method)
+        return Relaxation("optimal") if method != "ipm" else relax(am, limit, method=method)
+
+    monkeypatch.setattr(st_mod, "relax", simplex_without_duals)
+    ms = members(load_scenario(VSS_DUO))
+    assert scenario_lp_bound(ms, None) == pytest.approx(1915.625, rel=1e-6)
+    assert methods == ["simplex", "ipm", "simplex", "ipm"]
+    monkeypatch.setattr(st_mod, "relax", lambda am, limit, method="simplex": Relaxation("optimal"))
+    assert scenario_lp_bound(ms, None) is None
+
+
 def test_deterministic_solves_the_expected_value_problem() -> None:
     sol = solve(VSS_DUO, deterministic=True)
     assert sol.stochastic is None and sol.objective == pytest.approx(2150.0)

@@ -73,6 +73,7 @@ METHOD_EF = "extensive_form"
 METHOD_PH = "progressive_hedging"
 LP_PHASE_SHARE = 0.8  # of the extensive form's time, what its LP and rounding may take
 SCENARIO_LP_SHARE = 0.25  # of the LP phase's time, what the scenarios' LPs may take
+SCENARIO_LP_MIN = 5.0  # seconds, the least one scenario's LP gets (scenario_lp_bound)
 PH_RESERVE = 0.15  # share of the time limit kept from mpi-sppy (start-up, plan evaluation)
 
 
@@ -270,21 +271,35 @@ def design_mask(am: ArrayModel) -> np.ndarray:
     return np.concatenate([np.full(b.n, is_design(b.name)) for b in am.vars.values()])
 
 
-def scenario_lp_bound(ms: list[Member], time_limit: float | None) -> float | None:
+def scenario_lp_bound(ms: list[Member], time_limit: float | None,
+                      deadline: float | None = None) -> float | None:
     """``Σ_s p_s`` (the LP bound of demand scenario ``s`` alone, its design free): an
-    upper bound on WS and so on the two-stage optimum (module docstring), each LP
-    within an equal share of what is left of ``time_limit``; a stopped LP's bound is
-    still valid (:func:`~.relaxation.relax`). None where a scenario gives none.
+    upper bound on WS and so on the two-stage optimum (module docstring). Each LP gets
+    an equal share of what is left of ``time_limit``, but at least ``SCENARIO_LP_MIN``
+    seconds (a stopped simplex has no duals to bound with: at 50 scenarios a plain
+    share of the phase left each apparel-sized LP a fraction of its 0.5 s), and none
+    past ``deadline`` (``time.monotonic()``, the run's). None where a scenario gives no
+    bound in its time.
     """
     t0 = time.monotonic()
     total = 0.0
     for i, m in enumerate(ms):
+        now = time.monotonic()
         limit = None if time_limit is None else \
-            (time_limit - (time.monotonic() - t0)) / (len(ms) - i)
-        if limit is not None and limit <= 0.0:
-            return None
+            max(SCENARIO_LP_MIN, (time_limit - (now - t0)) / (len(ms) - i))
+        if deadline is not None:
+            limit = min(limit if limit is not None else math.inf, deadline - now)
+            if limit <= 0.0:
+                return None
         rel = relax(m.am, limit, method=lp_method(m.am))
+        if rel.bound is None and rel.status == OPTIMAL:
+            # the simplex's duals can leave a reduced cost a hair above 0 on a column
+            # with no upper bound (an infinite bound; seen at 50 apparel scenarios):
+            # the interior point's are centred (2.7 s there, against 0.5 s)
+            rel = relax(m.am, limit, method="ipm")
         if rel.bound is None:
+            log.info("no perfect-information LP bound: demand scenario %r's LP gave none "
+                     "in %.1f s", m.id, rel.seconds)
             return None
         total += m.probability * rel.bound
     log.info("perfect-information LP bound (the %d demand scenarios' LPs, each alone): "
@@ -309,7 +324,7 @@ def _ef_plan(ms: list[Member], o: _Opts, log_file: str | None, values: bool,
     if left is not None and left > 2.0:  # the LP's bound and the plan rounded from it
         phase = LP_PHASE_SHARE * share * left
         t = time.monotonic()  # first the scenarios' LPs: a bound where the EF's LP has none
-        lp_bound = scenario_lp_bound(ms, SCENARIO_LP_SHARE * phase)
+        lp_bound = scenario_lp_bound(ms, SCENARIO_LP_SHARE * phase, o.deadline)
         rel, rounded = lp_phase(ts.am, phase - (time.monotonic() - t), o.mip_gap,
                                 incumbent=start)
         if rel.bound is not None and (lp_bound is None or rel.bound < lp_bound):
