@@ -41,6 +41,29 @@ from .wallclock import ROOT, _env, write_instance
 TARGET_GAP = 0.01
 
 
+def _measured(cmd: list[str], kill_after: float | None = None,
+              stdout: bool = False) -> tuple[float, int, int, str]:
+    """Run ``cmd`` to its end (killed after ``kill_after`` s): its wall time, exit code,
+    the peak resident memory (KB) of its largest process (``wait4``) and its stderr
+    (with its stdout where ``stdout``).
+    """
+    t = time.monotonic()
+    with tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen(cmd, env=_env(), cwd=ROOT, text=True, stderr=err,
+                             stdout=err if stdout else subprocess.DEVNULL)
+        while True:
+            pid, status, usage = os.wait4(p.pid, os.WNOHANG if kill_after else 0)
+            if pid:
+                break
+            if kill_after is not None and time.monotonic() - t > kill_after:
+                p.kill()
+            time.sleep(0.1)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - t
+        err.seek(0)
+        return wall, p.returncode, usage.ru_maxrss, err.read()
+
+
 def run(scenario: Path, out: Path, *, method: str, solver: str, limit: float,
         workers: int | None, gap: float = TARGET_GAP) -> dict[str, Any]:
     """One command-line solve to its end: wall time, peak memory and what
@@ -51,17 +74,9 @@ def run(scenario: Path, out: Path, *, method: str, solver: str, limit: float,
            "--mip-gap", str(gap), "--no-plots", "--overwrite"]
     if workers is not None and method == "decompose":
         cmd += ["--workers", str(workers)]
-    t = time.monotonic()
-    with tempfile.TemporaryFile("w+") as err:
-        p = subprocess.Popen(cmd, env=_env(), cwd=ROOT, stdout=subprocess.DEVNULL,
-                             stderr=err, text=True)
-        _, status, usage = os.wait4(p.pid, 0)  # maxrss: the largest process of the run
-        p.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.monotonic() - t
-        err.seek(0)
-        stderr = err.read()
+    wall, code, maxrss, stderr = _measured(cmd)
     row: dict[str, Any] = {"method": method, "solver": solver, "wall": wall,
-                           "exit": p.returncode, "peak_gb": usage.ru_maxrss / 2**20}
+                           "exit": code, "peak_gb": maxrss / 2**20}
     summary = out / "summary.json"
     if summary.exists():
         s = json.loads(summary.read_text())
@@ -82,24 +97,9 @@ def run_bare(model: Path, *, solver: str, limit: float, gap: float) -> dict[str,
     """
     cmd = [sys.executable, "-m", "benchmarks.bare", str(model), "--solver", solver,
            "--limit", str(limit), "--gap", str(gap)]
-    t = time.monotonic()
-    with tempfile.TemporaryFile("w+") as out:
-        p = subprocess.Popen(cmd, env=_env(), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                             text=True)
-        kill_at = t + 2 * limit + 60
-        while True:
-            pid, _, usage = os.wait4(p.pid, os.WNOHANG)  # usage: its peak memory
-            if pid:
-                break
-            if time.monotonic() > kill_at:
-                p.kill()
-            time.sleep(0.1)
-        p.returncode = 0  # reaped above
-        wall = time.monotonic() - t
-        out.seek(0)
-        text = out.read()
+    wall, _, maxrss, text = _measured(cmd, kill_after=2 * limit + 60, stdout=True)
     row: dict[str, Any] = {"method": "bare", "solver": solver, "wall": wall, "limit": limit,
-                           "peak_gb": usage.ru_maxrss / 2**20}
+                           "peak_gb": maxrss / 2**20}
     try:
         r = json.loads(text.strip().splitlines()[-1])
     except (IndexError, json.JSONDecodeError):
