@@ -58,6 +58,7 @@ class Run:
                                   stderr=subprocess.PIPE, text=True)
         self.err: list[str] = []
         self.solving = threading.Event()
+        self.searching = threading.Event()  # the constructive phase's neighbourhood search
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
 
@@ -67,6 +68,8 @@ class Run:
             self.err.append(line)
             if "solving with" in line:
                 self.solving.set()
+            if "neighbourhood search, pass" in line:
+                self.searching.set()
 
     def wait_solving(self, extra: float = 1.5, timeout: float = 120.0) -> None:
         assert self.solving.wait(timeout), "".join(self.err)
@@ -165,6 +168,30 @@ def test_interrupt_keeps_the_previous_result(big: Path, tmp_path: Path, sig: int
     assert (res / "summary.json").read_bytes() == kept
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]  # no half-written folder
     assert gone_within(kids, 2.0)
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_interrupt_in_the_neighbourhood_search_stops_at_once(big: Path, tmp_path: Path,
+                                                             sig: int, code: int) -> None:
+    """Before the solver starts, a run under a time limit improves its plan by MIPs in
+    worker threads (``solving.neighbourhood``): a signal there stops them too. It took
+    the rest of the running MIPs' time (up to 50 s), and where Ctrl-C cut the wait for a
+    thread short the interpreter later aborted in C++ (exit -6) with HiGHS still running.
+    """
+    res = tmp_path / "res"
+    kept = previous_result(res, big)
+    run = Run(str(big), "--out", str(res), "--no-plots", "--time-limit", "120", cwd=tmp_path)
+    assert run.searching.wait(120), "".join(run.err)
+    time.sleep(0.5)
+    assert not run.solving.is_set() and run.p.poll() is None, "".join(run.err)
+    t = time.monotonic()
+    run.p.send_signal(sig)
+    rc, out, err = run.finish()
+    latency = time.monotonic() - t
+    assert rc == code, err
+    assert latency < 5.0, latency
+    assert "interrupted" in err and out == ""
+    assert (res / "summary.json").read_bytes() == kept
 
 
 def test_kill_9_of_the_command_takes_the_worker_along(big: Path, tmp_path: Path) -> None:

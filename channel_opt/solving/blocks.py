@@ -64,7 +64,6 @@ import os
 import sys
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +75,7 @@ from ..model.linear import ArrayModel, highs_from_arrays
 from .decompose_parts import COUPLING, MASTER, Piece, Split, build_pieces, classify, with_cost
 from .engines import INFEASIBLE, LIMIT, OPTIMAL
 from .engines.base import quiet_stdout
+from .engines.highs import Cancel, run_threads
 from .memory import too_large
 from .relaxation import Relaxation, dual_bound, signed_duals
 
@@ -225,13 +225,13 @@ class ProductBlocks:
             self.share[i] = np.where(shared, u / np.maximum(total[cols], 1e-12),
                                      self.share[i])
 
-    def _solve(self, i: int, cost: np.ndarray, deadline: float | None) -> _Run:
+    def _solve(self, i: int, cost: np.ndarray, deadline: float | None, cancel: Cancel) -> _Run:
         c = cost[self._cols(i)] * self.share[i]
         if self.held:  # same rows, new costs: the simplex goes on from its basis
             h = self._highs[i]
             h.changeColsCost(len(c), np.arange(len(c), dtype=np.int32), c)
         else:
-            h = self._load(i, c)
+            h = cancel.watch(self._load(i, c))
             if self._basis[i] is not None:
                 h.setBasis(self._basis[i])
         if deadline is not None:
@@ -273,9 +273,9 @@ class ProductBlocks:
                     h = self._load(i, np.zeros(p.arrays.n_cols))
                     if self.held:
                         self._highs[i] = h
-        with ThreadPoolExecutor(self.workers) as pool:
-            runs = list(pool.map(lambda i: self._solve(i, cost, deadline),
-                                 range(len(self.pieces))))
+        cancel = Cancel(self._highs if self.held else ())
+        runs = run_threads(lambda i: self._solve(i, cost, deadline, cancel), len(self.pieces),
+                           self.workers, cancel)
         self._runs = runs
         bad = [r.status for r in runs if r.status != OPTIMAL]
         if bad:

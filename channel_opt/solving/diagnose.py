@@ -181,7 +181,7 @@ def _elastic_diagnosis(am: ArrayModel, currency: str, time_limit: float | None =
                                                            stop - time.monotonic())
         if option > 1 and each < 0.1:
             break  # the budget is used up: report the families found so far
-        out = lp.solve(time_limit=max(0.1, float(each)), interruptible=True)
+        out = lp.solve(time_limit=max(0.1, float(each)))
         if option == 1 and out.termination == TIME_LIMIT and out.x is None:
             return Diagnosis(message="the scenario is infeasible; the diagnosis was cut at "
                              f"the time limit ({max(each, 0.0):.1f} s left for it) before it "

@@ -77,9 +77,9 @@ import logging
 import math
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import NamedTuple
+from functools import partial
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
@@ -97,6 +97,7 @@ from .decompose_parts import (
     run_piece,
 )
 from .engines import relative_gap
+from .engines.highs import Cancel, run_threads
 from .relaxation import INTEGRAL
 
 log = logging.getLogger(__name__)
@@ -178,9 +179,8 @@ def neighbourhood_search(am: ArrayModel, x: np.ndarray, time_limit: float | None
                     task.arrays.col_lower[fix] = task.arrays.col_upper[fix] = x[c][fix]
             with _quiet_stdout():  # loaded here: stdout is switched per process
                 hs = [highs_from_arrays(task.arrays) for task in subs]
-            with ThreadPoolExecutor(len(batch)) as pool:
-                results: list[PieceResult] = list(pool.map(
-                    run_piece, hs, subs, [time.perf_counter()] * len(subs)))
+            results = run_threads(partial(_run_nth, hs, subs, time.perf_counter()),
+                                  len(subs), len(subs), Cancel(hs))
             for c, task, res in zip(cols, subs, results, strict=True):
                 solved_to_optimum &= res.status == "optimal"
                 optimal += res.status == "optimal"
@@ -338,6 +338,11 @@ def _split(am: ArrayModel, by: str, group: int,
             return nb
         nb.product = product if product.max() >= 1 else None  # < 2 products: whole
     return nb
+
+
+def _run_nth(hs: list[Any], tasks: list[PieceTask], t0: float, i: int) -> PieceResult:
+    """The ``i``-th neighbourhood's MIP (for :func:`run_threads`)."""
+    return run_piece(hs[i], tasks[i], t0)
 
 
 def _take(todo: list[_Neighbourhood], workers: int

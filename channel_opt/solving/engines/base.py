@@ -135,9 +135,9 @@ class IisOutcome:
 class Session:
     """A model held in memory by an engine, solved once or several times."""
 
-    def solve(self, *, time_limit: float | None = None, mip_gap: float | None = None,
-              interruptible: bool = False) -> Outcome:
-        """Solve (again, after bound changes); ``interruptible``: Ctrl-C stops it."""
+    def solve(self, *, time_limit: float | None = None,
+              mip_gap: float | None = None) -> Outcome:
+        """Solve (again, after bound changes); Ctrl-C or SIGTERM stops it at once."""
         raise NotImplementedError
 
     def set_col_bounds(self, cols: np.ndarray, lower: np.ndarray,
