@@ -9,6 +9,8 @@ LP's prices a store unit is worth 5 - 0.1 x 50 = 0, an online unit 5, a dealer u
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from scenario_factory import base_tables, edit, parity_levels_scenario, scenario
@@ -87,6 +89,33 @@ def test_any_prices_give_a_valid_bound() -> None:
     rel = relax(am)
     assert rel.duals is not None
     assert dual_bound(am, rel.duals) == pytest.approx(430.0, rel=1e-9)
+
+
+@pytest.mark.parametrize("decision", [False, True])
+def test_a_reduced_cost_off_zero_on_a_column_without_a_bound_keeps_the_bound(
+        decision: bool) -> None:
+    """The commission (``≥ 0``, no upper bound of its own) at a reduced cost of +1e-7,
+    as a simplex within its tolerances can leave it: the bound was infinite. A row
+    bounds the column (``com = θ Σ P q`` with the sales at most their demand, or
+    ``com ≤ R̄ pol``): the bound stays finite, at most 1e-7 times that above the LP,
+    and above the optimum (380 without the decision: ``test_commission_always``; 480
+    with it, the policy off).
+    """
+    t = edit(base_tables(), "regions", "north", partner_profit_floor=0.0)
+    am, _ = build_array_model(scenario(t, rules={"commission": {
+        "share": 0.2, "decision": decision}}))
+    rel = relax(am)
+    assert rel.duals is not None and rel.bound is not None
+    com = am.vars["commission"].start  # one region: one commission column
+    row = am.matrix("csc")[:, com].indices[0]
+    a = am.matrix("csc")[row, com]
+    d = am.cost[com] - am.matrix("csc")[:, com].T @ rel.duals
+    pi = rel.duals.copy()
+    pi[row] += (float(d[0]) - 1e-7) / a  # the column's reduced cost now +1e-7
+    bound = dual_bound(am, pi)
+    assert math.isfinite(bound)
+    assert 380.0 <= bound <= rel.bound + 1e-3
+    assert bound >= (480.0 if decision else 380.0) - 1e-9
 
 
 def floor_without_cover() -> tuple[object, object]:

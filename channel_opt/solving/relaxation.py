@@ -110,7 +110,9 @@ def dual_bound(am: ArrayModel, pi: np.ndarray) -> float:
     ``max cᵀx ≤ max_{lo≤x≤up} (c − Aᵀπ)ᵀx + max_{l≤r≤u} πᵀr``, each a sum of terms
     taken at a bound. A price that would need an infinite row side is set to 0 (any
     ``π`` is allowed); a column whose reduced cost needs an infinite bound makes the
-    bound infinite. At the LP's optimal duals it equals the LP optimum; from an
+    bound infinite, unless one row of the column bounds it there (:func:`_implied`:
+    a commission, ``≥ 0`` with no bound of its own, is at most ``R̄`` through
+    ``com ≤ R̄ pol``). At the LP's optimal duals it equals the LP optimum; from an
     interior point without crossover or a stopped run it is a little above it: a
     bound computed, not trusted from the solver's tolerances (the "safe dual bound" of
     Neumaier and Shcherbina, 2004).
@@ -119,10 +121,52 @@ def dual_bound(am: ArrayModel, pi: np.ndarray) -> float:
     pi = _usable(pi, row_lo, row_up)
     d = am.cost - am.matrix("csc").T @ pi
     lo, up = am.bounds()
+    # a reduced cost a hair off 0 (simplex tolerances: 50 demand scenarios of
+    # `apparel`) on a side without a bound: the side a row implies
+    open_up, open_lo = (d > 0) & ~np.isfinite(up), (d < 0) & ~np.isfinite(lo)
+    if open_up.any() or open_lo.any():
+        lo, up = lo.copy(), up.copy()
+        for j in np.flatnonzero(open_up):
+            up[j] = _implied(am, int(j), upper=True)
+        for j in np.flatnonzero(open_lo):
+            lo[j] = _implied(am, int(j), upper=False)
     with np.errstate(invalid="ignore"):  # 0 · inf: a zero price or reduced cost adds 0
         cols = np.where(d > 0, d * up, np.where(d < 0, d * lo, 0.0))
         rows = np.where(pi > 0, pi * row_up, np.where(pi < 0, pi * row_lo, 0.0))
     return float(cols.sum() + rows.sum())
+
+
+def _implied(am: ArrayModel, j: int, *, upper: bool) -> float:
+    """The tightest bound on column ``j`` (its upper one if ``upper``, else its lower
+    one) that a single row implies from its sides and the other columns' bounds:
+    ``a_ij x_j ≤ u_i − Σ_{k≠j} min(a_ik x_k)`` and ``a_ij x_j ≥ l_i − Σ_{k≠j}
+    max(a_ik x_k)`` (bound propagation, as a presolve does; every feasible point keeps
+    it, so the Lagrangian bound over the tighter box stays valid). ±inf where no row
+    gives one.
+    """
+    csc, csr = am.matrix("csc"), am.matrix("csr")
+    lo, up = am.bounds()
+    row_lo, row_up = am.row_bounds()
+    best = math.inf if upper else -math.inf
+    for i, a in zip(csc.indices[csc.indptr[j]:csc.indptr[j + 1]],
+                    csc.data[csc.indptr[j]:csc.indptr[j + 1]], strict=True):
+        if a == 0:
+            continue
+        ks = csr.indices[csr.indptr[i]:csr.indptr[i + 1]]
+        coef = csr.data[csr.indptr[i]:csr.indptr[i + 1]]
+        other = ks != j
+        ks, coef = ks[other], coef[other]
+        with np.errstate(invalid="ignore"):
+            least = np.where(coef > 0, coef * lo[ks], coef * up[ks]).sum()
+            most = np.where(coef > 0, coef * up[ks], coef * lo[ks]).sum()
+        # a x_j <= u - least, and a x_j >= l - most; divided by a (its sign turns them)
+        sides = [(row_up[i] - least, a > 0), (row_lo[i] - most, a < 0)]
+        for rhs, gives_upper in sides:
+            if not math.isfinite(rhs) or gives_upper != upper:
+                continue
+            value = float(rhs / a)
+            best = min(best, value) if upper else max(best, value)
+    return best
 
 
 def _usable(pi: np.ndarray, row_lo: np.ndarray, row_up: np.ndarray) -> np.ndarray:

@@ -293,8 +293,9 @@ def scenario_lp_bound(ms: list[Member], time_limit: float | None,
         rel = relax(m.am, limit, method=lp_method(m.am))
         if rel.bound is None and rel.status == OPTIMAL:
             # the simplex's duals can leave a reduced cost a hair above 0 on a column
-            # with no upper bound (an infinite bound; seen at 50 apparel scenarios):
-            # the interior point's are centred (2.7 s there, against 0.5 s)
+            # with no upper bound that no row bounds either (dual_bound; the
+            # commissions of 50 apparel scenarios were, before rows bounded them): the
+            # interior point's are centred (2.7 s there, against 0.5 s)
             rel = relax(m.am, limit, method="ipm")
         if rel.bound is None:
             log.info("no perfect-information LP bound: demand scenario %r's LP gave none "
