@@ -571,7 +571,8 @@ def test_ph_starts_every_scenario_from_the_start_plan(tmp_path: Path) -> None:
 def test_ph_answers_the_expected_value_plan_when_it_finds_none_better(
         monkeypatch: pytest.MonkeyPatch, outcome: str) -> None:
     # vss_duo by hand: the expected-value design (online) earns EEV = 1,400 in
-    # expectation; PH that fails or returns no design leaves that plan, without a bound
+    # expectation; PH that fails or returns no design leaves that plan, and the bound
+    # of the scenarios' LPs (1,915.625: test_the_perfect_information_lp_bound_by_hand)
     from channel_opt.solving import stochastic_ph
 
     if stochastic_ph.ph_missing():
@@ -588,5 +589,6 @@ def test_ph_answers_the_expected_value_plan_when_it_finds_none_better(
     sol = solve(VSS_DUO, method="ph", ranks=3)
     assert seen["start"] is not None and len(seen["start"]) == 2  # a plan per scenario
     assert sol.has_plan and not sol.violations
-    assert sol.objective == pytest.approx(1400.0) and sol.bound is None
+    assert sol.objective == pytest.approx(1400.0) and sol.bound == pytest.approx(1915.625)
     assert "the expected-value design" in (sol.solver_message or "")
+    assert "bound: the perfect-information LP bound 1,915.62" in (sol.solver_message or "")

@@ -17,8 +17,9 @@ computes the classic measures of stochastic programming:
 They are exact when every solve is proven optimal (each within ``mip_gap``
 otherwise, as their ``gap`` says).
 
-Under a time limit the extensive form's bound is also the **perfect-information LP
-bound** ``Σ_s p_s LP_s`` (:func:`scenario_lp_bound`): every demand scenario's LP
+Under a time limit the extensive form's bound, and always progressive hedging's, is
+also the **perfect-information LP bound** ``Σ_s p_s LP_s`` (:func:`scenario_lp_bound`;
+the lower bound is kept): every demand scenario's LP
 relaxation with its design free, each ``LP_s ≥ OPT_s``, so the sum is ``≥ WS ≥ RP``.
 It costs one small LP per scenario (0.5 s each on the apparel-sized members) and
 holds where the extensive form's own LP does not finish: on the shipped
@@ -358,10 +359,18 @@ def _ph_plan(scen: Scenario, ms: list[Member], o: _Opts, ranks: int,
              values: bool, ev: _EV | None) -> tuple[RawResult, list[np.ndarray] | None]:
     """Progressive hedging's design, evaluated in every demand scenario; PH starts from
     the expected-value design operated in every scenario, and that plan is the answer
-    when PH finds none better (as for the extensive form).
+    when PH finds none better (as for the extensive form). The bound is the lower of
+    PH's (its Lagrangian spoke's) and the perfect-information LP bound
+    (:func:`scenario_lp_bound`, computed first, with the share of time the extensive
+    form gives it): PH's spoke has none until its first iteration ends, which at 200
+    apparel-sized scenarios on 2 cores is past any limit.
     """
     from .stochastic_ph import solve_ph
 
+    share = 0.5 if values else 1.0
+    left = o.left()
+    pi_bound = scenario_lp_bound(ms, None if left is None else
+                                 SCENARIO_LP_SHARE * LP_PHASE_SHARE * share * left, o.deadline)
     left = o.left()
     # PH gets its share of what is left less PH_RESERVE (MPI start-up, building the
     # sub-models on the ranks, and evaluating the plan below, which mpi-sppy's clock
@@ -371,7 +380,7 @@ def _ph_plan(scen: Scenario, ms: list[Member], o: _Opts, ranks: int,
     try:
         ph = solve_ph(scen, ms, ranks=ranks, mip_gap=o.mip_gap,
                       time_limit=None if left is None else
-                      (0.5 if values else 1.0) * (1.0 - PH_RESERVE) * left, start=start)
+                      share * (1.0 - PH_RESERVE) * left, start=start)
     except (RuntimeError, subprocess.TimeoutExpired) as e:
         if start is None:
             raise
@@ -382,7 +391,11 @@ def _ph_plan(scen: Scenario, ms: list[Member], o: _Opts, ranks: int,
            f"(rho {ph['rho']:.4g}); plan {ph['inner']}, bound {ph['outer']}")
     if "failed" in ph:
         msg += f"; PH failed: {ph['failed']}"
-    raw = RawResult(LIMIT, None, None, ph["outer"], "mpi-sppy", _mpisppy_version(), msg,
+    bound = ph["outer"]
+    if pi_bound is not None and (bound is None or pi_bound < bound):
+        bound = pi_bound
+        msg += f"; bound: the perfect-information LP bound {pi_bound:,.2f}"
+    raw = RawResult(LIMIT, None, None, bound, "mpi-sppy", _mpisppy_version(), msg,
                     solve_seconds=ph["seconds"])
     xs: list[np.ndarray] | None = None
     if ph["design"] is None:
