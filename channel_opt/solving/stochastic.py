@@ -90,6 +90,7 @@ class StochasticResult:
     per_scenario: pd.DataFrame  # demand_scenario, probability, stochastic, ev_design, ws
     notes: list[str] = field(default_factory=list)
     bound: float | None = None  # on RP (the extensive form's or PH's)
+    ws_bound: float | None = None  # Σ_s p_s (scenario s's own MIP bound) ≥ WS ≥ RP
 
     @property
     def vss(self) -> float | None:
@@ -215,13 +216,14 @@ def measures(ms: list[Member], plan: list[np.ndarray] | None, ev: _EV,
             notes.append(f"the expected-value design cannot meet the floors in demand "
                          f"scenario {m.id!r}: EEV is minus infinity (VSS infinite)")
     ev_val = ev.value
-    ws_s = []
+    ws_s, ws_b = [], []
     for i, m in enumerate(ms):  # each from the two-stage plan, with an equal share of time
         val, _, raw = _alone(m, o, share=1.0 / (len(ms) - i),
                              start=None if plan is None else plan[i])
         if raw.termination != OPTIMAL:
             notes.append(f"demand scenario {m.id!r} alone stopped at {raw.termination}")
         ws_s.append(math.nan if val is None else val)
+        ws_b.append(math.nan if raw.bound is None else raw.bound)
 
     def expect(v: list[float]) -> float | None:
         a = np.array(v, float)
@@ -230,7 +232,7 @@ def measures(ms: list[Member], plan: list[np.ndarray] | None, ev: _EV,
     per = pd.DataFrame({SCENARIO_COLUMN: ids, "probability": probs,
                         "stochastic_design": rp_s, "ev_design": eev_s, "wait_and_see": ws_s})
     return StochasticResult(METHOD_EF, expect(rp_s), ev_val, expect(eev_s), expect(ws_s), per,
-                            notes)
+                            notes, ws_bound=expect(ws_b))
 
 
 def stack_tables(ms: list[Member], xs: list[np.ndarray]) -> tuple[dict[str, pd.DataFrame],
@@ -476,6 +478,16 @@ def solve_two_stage(scen: Scenario, *, solver: str = "highs", time_limit: float 
         t = time.perf_counter()
         assert ev is not None
         res = measures(ms, plan, ev, o)
+        # each scenario's own MIP bound bounds its OPT, so their mean bounds WS and RP:
+        # where it is the lower bound (the EF or PH stopped early, and the scenarios'
+        # MIPs got further than their LPs) it is the plan's bound
+        if res.ws_bound is not None and (raw.bound is None or res.ws_bound < raw.bound):
+            raw.bound = res.ws_bound
+            raw.message += ("; bound: the demand scenarios' own MIP bounds (≥ WS), "
+                            f"{res.ws_bound:,.2f}")
+            gap = relative_gap(out["objective"], raw.bound)
+            if plan is not None and gap is not None and gap <= mip_gap:
+                raw.termination = OPTIMAL
         res.method, res.bound = method, raw.bound
         timings["values"] = time.perf_counter() - t
     out["timings"] = timings
