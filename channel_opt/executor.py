@@ -146,19 +146,35 @@ class ProcessExecutor(_Base):
         results: list[Any] = [None] * len(items)
         pending = set(futures)
         done_count = 0
-        while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-            for fut in done:
-                i = futures[fut]
-                err = fut.exception()
-                if err is not None:
-                    for p in pending:
-                        p.cancel()
-                    raise TaskError(i, names[i], err) from err
-                results[i] = fut.result()
-                done_count += 1
-                _report(progress, done_count, len(items), "batch")
+        try:
+            while pending:
+                # in steps: a signal taken by another thread (a process-directed
+                # SIGTERM may be) does not wake a wait without a timeout
+                done, pending = wait(pending, timeout=0.1, return_when=FIRST_EXCEPTION)
+                for fut in done:
+                    i = futures[fut]
+                    err = fut.exception()
+                    if err is not None:
+                        for p in pending:
+                            p.cancel()
+                        raise TaskError(i, names[i], err) from err
+                    results[i] = fut.result()
+                    done_count += 1
+                    _report(progress, done_count, len(items), "batch")
+        except KeyboardInterrupt:
+            self._kill_workers()
+            raise
         return results
+
+    def _kill_workers(self) -> None:
+        """Ctrl-C or SIGTERM: the tasks not started are cancelled and the running ones
+        killed with their workers. Shutting the pool down waits for the running tasks,
+        and a worker's MIP sees its own SIGINT only when HiGHS returns: `--method
+        decompose` on 10^3 cells of `all` ended 10-13 s after Ctrl-C.
+        """
+        for proc in list(getattr(self._pool, "_processes", {}).values()):
+            proc.kill()
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
     def close(self) -> None:
         """Stop the workers and remove their temporary folders."""
@@ -194,14 +210,18 @@ class DaskExecutor(_Base):
         futures = self._client.map(fn, list(items), pure=False)
         index = {f.key: i for i, f in enumerate(futures)}
         results: list[Any] = [None] * len(items)
-        for done_count, fut in enumerate(as_completed(futures), start=1):
-            i = index[fut.key]
-            if fut.status == "error":
-                err = fut.exception()
-                self._client.cancel(futures)
-                raise TaskError(i, names[i], err) from err
-            results[i] = fut.result()
-            _report(progress, done_count, len(items), "batch")
+        try:
+            for done_count, fut in enumerate(as_completed(futures), start=1):
+                i = index[fut.key]
+                if fut.status == "error":
+                    err = fut.exception()
+                    self._client.cancel(futures)
+                    raise TaskError(i, names[i], err) from err
+                results[i] = fut.result()
+                _report(progress, done_count, len(items), "batch")
+        except KeyboardInterrupt:  # the cluster stays up; this batch's tasks do not
+            self._client.cancel(futures)
+            raise
         return results
 
     def close(self) -> None:
