@@ -194,6 +194,28 @@ def test_interrupt_in_the_neighbourhood_search_stops_at_once(big: Path, tmp_path
     assert (res / "summary.json").read_bytes() == kept
 
 
+def test_interrupt_of_the_decomposition_kills_its_workers(big: Path, tmp_path: Path) -> None:
+    """``--method decompose --workers 2``: the regions' MIPs run in worker processes;
+    Ctrl-C kills them with their tasks (closing the pool waited for them: 10-13 s).
+    """
+    res = tmp_path / "res"
+    kept = previous_result(res, big)
+    run = Run(str(big), "--out", str(res), "--no-plots", "--time-limit", "120",
+              "--method", "decompose", "--workers", "2", cwd=tmp_path)
+    wait_for_child(run.p.pid, "multiprocessing")  # the region workers (spawned)
+    time.sleep(2.0)
+    kids = descendants(run.p.pid)
+    assert run.p.poll() is None, "".join(run.err)
+    t = time.monotonic()
+    run.p.send_signal(signal.SIGINT)
+    rc, out, err = run.finish()
+    latency = time.monotonic() - t
+    assert rc == 130, err
+    assert latency < 5.0, latency
+    assert (res / "summary.json").read_bytes() == kept
+    assert gone_within(kids, 2.0)
+
+
 def test_kill_9_of_the_command_takes_the_worker_along(big: Path, tmp_path: Path) -> None:
     run = Run(str(big), "--out", str(tmp_path / "res"), "--time-limit", "120", "--no-plots",
               cwd=tmp_path)
