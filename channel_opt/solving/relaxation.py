@@ -125,28 +125,30 @@ def dual_bound(am: ArrayModel, pi: np.ndarray) -> float:
     # `apparel`) on a side without a bound: the side a row implies
     open_up, open_lo = (d > 0) & ~np.isfinite(up), (d < 0) & ~np.isfinite(lo)
     if open_up.any() or open_lo.any():
+        box = (lo, up, row_lo, row_up)
         lo, up = lo.copy(), up.copy()
         for j in np.flatnonzero(open_up):
-            up[j] = _implied(am, int(j), upper=True)
+            up[j] = _implied(am, int(j), box, upper=True)
         for j in np.flatnonzero(open_lo):
-            lo[j] = _implied(am, int(j), upper=False)
+            lo[j] = _implied(am, int(j), box, upper=False)
     with np.errstate(invalid="ignore"):  # 0 · inf: a zero price or reduced cost adds 0
         cols = np.where(d > 0, d * up, np.where(d < 0, d * lo, 0.0))
         rows = np.where(pi > 0, pi * row_up, np.where(pi < 0, pi * row_lo, 0.0))
     return float(cols.sum() + rows.sum())
 
 
-def _implied(am: ArrayModel, j: int, *, upper: bool) -> float:
+def _implied(am: ArrayModel, j: int,
+             box: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], *,
+             upper: bool) -> float:
     """The tightest bound on column ``j`` (its upper one if ``upper``, else its lower
     one) that a single row implies from its sides and the other columns' bounds:
     ``a_ij x_j ≤ u_i − Σ_{k≠j} min(a_ik x_k)`` and ``a_ij x_j ≥ l_i − Σ_{k≠j}
     max(a_ik x_k)`` (bound propagation, as a presolve does; every feasible point keeps
     it, so the Lagrangian bound over the tighter box stays valid). ±inf where no row
-    gives one.
+    gives one. ``box``: the column and row bounds of ``am`` (``lo, up, row_lo, row_up``).
     """
     csc, csr = am.matrix("csc"), am.matrix("csr")
-    lo, up = am.bounds()
-    row_lo, row_up = am.row_bounds()
+    lo, up, row_lo, row_up = box
     best = math.inf if upper else -math.inf
     for i, a in zip(csc.indices[csc.indptr[j]:csc.indptr[j + 1]],
                     csc.data[csc.indptr[j]:csc.indptr[j + 1]], strict=True):

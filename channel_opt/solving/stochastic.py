@@ -60,6 +60,7 @@ from .backends import (
     get_backend,
     normalize_result,
     relative_gap,
+    tighter,
     trivial_result,
 )
 from .budget import MIN_PHASE_SECONDS
@@ -295,10 +296,10 @@ def scenario_lp_bound(ms: list[Member], time_limit: float | None,
                 return None
         rel = relax(m.am, limit, method=lp_method(m.am))
         if rel.bound is None and rel.status == OPTIMAL:
-            # the simplex's duals can leave a reduced cost a hair above 0 on a column
-            # with no upper bound that no row bounds either (dual_bound; the
-            # commissions of 50 apparel scenarios were, before rows bounded them): the
-            # interior point's are centred (2.7 s there, against 0.5 s)
+            # a fallback: the simplex's duals can leave a reduced cost a hair above 0
+            # on a column that neither its bounds nor one row bound (dual_bound; the
+            # commission of 50 apparel scenarios did before rows bounded it), where the
+            # interior point's duals are centred (2.7 s there, against 0.5 s)
             rel = relax(m.am, limit, method="ipm")
         if rel.bound is None:
             log.info("no perfect-information LP bound: demand scenario %r's LP gave none "
@@ -331,7 +332,7 @@ def _ef_plan(ms: list[Member], o: _Opts, log_file: str | None, values: bool,
         rest = phase - (time.monotonic() - t)
         if rest > 2.0:  # the scenarios' LPs get at least SCENARIO_LP_MIN s each
             rel, rounded = lp_phase(ts.am, rest, o.mip_gap, incumbent=start)
-            if rel.bound is not None and (lp_bound is None or rel.bound < lp_bound):
+            if tighter(rel.bound, lp_bound):
                 lp_bound = rel.bound
             if rounded is not None and (start is None or
                                         ts.am.cost @ rounded > ts.am.cost @ start):
@@ -350,7 +351,7 @@ def _ef_plan(ms: list[Member], o: _Opts, log_file: str | None, values: bool,
         raw.x, raw.objective = start, float(ts.am.cost @ start)
         raw.message += f"; plan: {origin} (the solver found none better)"
         raw = normalize_result(raw, ts.am.sense)
-    if lp_bound is not None and (raw.bound is None or lp_bound < raw.bound):
+    if tighter(lp_bound, raw.bound):
         raw.bound = lp_bound
     if raw.x is None:
         return raw, None
@@ -394,7 +395,7 @@ def _ph_plan(scen: Scenario, ms: list[Member], o: _Opts, ranks: int,
     if "failed" in ph:
         msg += f"; PH failed: {ph['failed']}"
     bound = ph["outer"]
-    if pi_bound is not None and (bound is None or pi_bound < bound):
+    if tighter(pi_bound, bound):
         bound = pi_bound
         msg += f"; bound: the perfect-information LP bound {pi_bound:,.2f}"
     raw = RawResult(LIMIT, None, None, bound, "mpi-sppy", _mpisppy_version(), msg,
@@ -481,7 +482,7 @@ def solve_two_stage(scen: Scenario, *, solver: str = "highs", time_limit: float 
         # each scenario's own MIP bound bounds its OPT, so their mean bounds WS and RP:
         # where it is the lower bound (the EF or PH stopped early, and the scenarios'
         # MIPs got further than their LPs) it is the plan's bound
-        if res.ws_bound is not None and (raw.bound is None or res.ws_bound < raw.bound):
+        if tighter(res.ws_bound, raw.bound):
             raw.bound = res.ws_bound
             raw.message += ("; bound: the demand scenarios' own MIP bounds (≥ WS), "
                             f"{res.ws_bound:,.2f}")

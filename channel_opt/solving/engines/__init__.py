@@ -32,6 +32,7 @@ from .base import (
     Termination,
     normalize_result,
     relative_gap,
+    tighter,
     trivial_result,
 )
 from .highs import HighsBackend, unsettled_solver
@@ -104,5 +105,5 @@ __all__ = ["BACKENDS", "ERROR", "FEATURES", "INFEASIBLE", "INTERRUPTED", "LIMIT"
            "PyomoBackend", "RawResult", "ScipBackend", "Session", "SolveOptions",
            "SolverUnavailableError", "Termination", "UnknownSolverError", "XpressBackend",
            "available", "available_backends", "engine_with", "get", "get_backend",
-           "normalize_result", "relative_gap", "solve_watched", "trivial_result",
+           "normalize_result", "relative_gap", "solve_watched", "tighter", "trivial_result",
            "unsettled_solver"]

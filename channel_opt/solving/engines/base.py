@@ -211,6 +211,13 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     return abs(bound - objective) / abs(objective) if objective != 0 else math.inf
 
 
+def tighter(new: float | None, old: float | None) -> bool:
+    """Whether ``new`` is an upper bound (not None) below upper bound ``old`` (None:
+    none yet): the one test of the two-stage model's several bounds.
+    """
+    return new is not None and (old is None or new < old)
+
+
 def normalize_result(raw: RawResult, sense: str) -> RawResult:
     """The one place a backend's result is made consistent before anyone reads it.
 

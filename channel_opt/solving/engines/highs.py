@@ -523,7 +523,7 @@ def run_threads(fn: Callable[[int], T], n: int, workers: int, cancel: Cancel,
     errors: list[BaseException] = []
     todo = iter(range(n))
     lock = threading.Lock()
-    running = [min(workers, n)]
+    running = [min(max(workers, 1), n)]
     done = threading.Event()
 
     def work() -> None:
