@@ -13,8 +13,10 @@ import json
 import logging
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -416,6 +418,122 @@ def test_ph_design_comes_back_by_column(tmp_path: Path) -> None:
     cols, vals = np.load(tmp_path / "d.npy")
     assert sorted(cols.astype(int)) == sorted(np.concatenate([b.cols for b in design]))
     assert np.array_equal(cols, vals)  # each value is its own column's
+
+
+FAKE_RANKS = """
+import os, subprocess, sys, time
+import numpy as np
+folder = sys.argv[1]
+# a rank that ignores SIGTERM (the group's SIGKILL must end it)
+rank = subprocess.Popen([sys.executable, "-c", "import signal, time; "
+                         "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"])
+open(os.path.join(folder, "rank.pid"), "w").write(str(rank.pid))
+np.save(os.path.join(folder, "design_columns.npy"), np.array([4, 1]))
+np.save(os.path.join(folder, "incumbent_0000.npy"), np.array([1.0, 0.0]))
+np.save(os.path.join(folder, "incumbent_0001.npy"), np.array([1.0, 1.0]))
+open(os.path.join(folder, "incumbent_0002.npy"), "wb").write(b"\\x93NUMPY")  # cut short
+with open(os.path.join(folder, "trace_LagrangianOuterBound.csv"), "w") as f:
+    f.write("time,bound\\n0.5,130.0\\n0.9,120.0\\n1.2,inf\\n1.3,")  # cut short
+with open(os.path.join(folder, "trace_XhatShuffleInnerBound.csv"), "w") as f:
+    f.write("time,bound\\n0.7,90.0\\n0.8,100.0\\n")
+open(os.path.join(folder, "ready"), "w").write("1")
+time.sleep(600)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"  # a zombie nobody has reaped yet
+
+
+def test_ranks_stopped_at_the_limit_leave_their_last_plan_and_bound(tmp_path: Path) -> None:
+    # mpi-sppy looks at its time limit only between PH iterations (one iteration of 200
+    # apparel-sized scenarios outlasts any limit), and a spoke that fails leaves the hub
+    # waiting: the driver stops the whole process group at the limit, a rank that
+    # ignores SIGTERM included, and reads what the ranks had written
+    from channel_opt.solving import stochastic_ph as sp
+
+    script = tmp_path / "ranks.py"
+    script.write_text(FAKE_RANKS)
+    t = time.perf_counter()
+    code, _, stopped = sp._run_ranks([sys.executable, str(script), str(tmp_path)],
+                                     dict(os.environ), str(tmp_path), 3.0)
+    took = time.perf_counter() - t
+    assert stopped and code != 0
+    assert (tmp_path / "ready").exists()
+    assert 3.0 <= took <= 3.0 + sp.STOP_SECONDS + 3.0
+    pid = int((tmp_path / "rank.pid").read_text())
+    for _ in range(50):  # the orphaned rank is reaped by init, not by us
+        if _gone(pid):
+            break
+        time.sleep(0.1)
+    assert _gone(pid)
+    got = sp.read_snapshots(str(tmp_path), 6)
+    # the last incumbent that loads (0002 is cut short), by column; the best finite
+    # value of each trace: the objective is maximized, so the highest plan value and the
+    # lowest bound (each bound a spoke sends is valid on its own)
+    assert got["design"].tolist() == [0.0, 1.0, 0.0, 0.0, 1.0, 0.0]
+    assert got["inner"] == 100.0
+    assert got["outer"] == 120.0
+
+
+def test_an_interrupt_stops_the_ranks_at_once(tmp_path: Path) -> None:
+    from channel_opt.solving import stochastic_ph as sp
+
+    script = tmp_path / "ranks.py"
+    script.write_text(FAKE_RANKS)
+
+    def interrupt(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 2.0)
+    t = time.perf_counter()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            sp._run_ranks([sys.executable, str(script), str(tmp_path)], dict(os.environ),
+                          str(tmp_path), 60.0)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    assert time.perf_counter() - t <= 2.0 + sp.STOP_SECONDS + 3.0
+    pid = int((tmp_path / "rank.pid").read_text())
+    for _ in range(50):
+        if _gone(pid):
+            break
+        time.sleep(0.1)
+    assert _gone(pid)
+
+
+@pytest.mark.slow
+def test_ph_stopped_at_its_limit_answers_what_mpisppy_wrote(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # a real mpi-sppy run on vss_duo, read back as if the driver had stopped it at the
+    # end: the xhat spoke's incumbent design (mpi-sppy's order, mapped to columns) and the
+    # Lagrangian spoke's bounds give a plan operable in both scenarios, at least the
+    # expected-value design's 1,400 (EEV) and at most the EF optimum 1,500, and a valid
+    # bound (at least 1,500; the WS solves bound it by 1,525 whatever PH wrote)
+    from channel_opt.solving import stochastic_ph as sp
+
+    if sp.ph_missing():
+        pytest.skip(str(sp.ph_missing()))
+    run = sp._run_ranks
+
+    def as_if_stopped(*a: Any) -> tuple[int, str, bool]:
+        code, out, _ = run(*a)
+        assert code == 0, out
+        return code, out, True
+
+    monkeypatch.setattr(sp, "_run_ranks", as_if_stopped)
+    sol = solve(VSS_DUO, method="ph", ranks=3)
+    assert sol.has_plan and not sol.violations, sol.solver_message
+    assert "stopped at the time limit" in (sol.solver_message or "")
+    assert "no plan found" not in (sol.solver_message or "")  # the design was read
+    assert sol.objective is not None and 1400.0 - 1e-6 <= sol.objective <= 1500.0 + 1e-6
+    assert sol.bound is not None and 1500.0 - 1e-6 <= sol.bound <= 1525.0 + 1e-6
 
 
 @pytest.mark.slow

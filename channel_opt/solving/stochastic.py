@@ -389,11 +389,11 @@ def _ph_plan(scen: Scenario, ms: list[Member], o: _Opts, ranks: int,
             raise
         # the expected-value plan is still a plan of the two-stage model (no bound)
         ph = {"design": None, "inner": None, "outer": None, "rho": math.nan,
-              "seconds": time.perf_counter() - t, "failed": str(e)[:300]}
+              "seconds": time.perf_counter() - t, "note": f"PH failed: {str(e)[:300]}"}
     msg = (f"mpi-sppy PH hub + Lagrangian and xhat-shuffle spokes on {ranks} ranks "
            f"(rho {ph['rho']:.4g}); plan {ph['inner']}, bound {ph['outer']}")
-    if "failed" in ph:
-        msg += f"; PH failed: {ph['failed']}"
+    if ph.get("note"):  # failed, or stopped at the time limit
+        msg += f"; {ph['note']}"
     bound = ph["outer"]
     if tighter(pi_bound, bound):
         bound = pi_bound

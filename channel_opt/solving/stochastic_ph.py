@@ -26,6 +26,7 @@ sub-solve time limit, found no feasible point: PH could not start.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import importlib.util
 import json
@@ -34,6 +35,7 @@ import math
 import os
 import pickle
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -50,6 +52,12 @@ from ..scenario.demand import demand_scenarios
 log = logging.getLogger(__name__)
 
 CYLINDERS = 3  # PH hub, Lagrangian bound spoke, xhat-shuffle spoke
+# what the ranks leave in the snapshot folder (read by :func:`read_snapshots`)
+COLUMNS_FILE = "design_columns.npy"
+TRACE_PREFIX = "trace_"
+INCUMBENT = "incumbent"
+OWN_LIMIT_SHARE = 0.8  # of the driver's limit, mpi-sppy's own (it may end gracefully)
+STOP_SECONDS = 3.0  # from SIGTERM to SIGKILL of the ranks stopped at the time limit
 PYOMO_SOLVER = "appsi_highs"
 SUB_GAP = 1e-3  # relative gap of each scenario sub-MIP (at least the run's own gap)
 SUB_MIN_SECONDS = 5.0  # least time limit of one sub-MIP solve under a time limit
@@ -104,10 +112,13 @@ def _start(start_file: str, sname: str) -> tuple[np.ndarray, np.ndarray]:
         return x, f["design"]
 
 
-def scenario_creator(sname: str, scenario_pickle: str = "", start_file: str = "") -> Any:
+def scenario_creator(sname: str, scenario_pickle: str = "", start_file: str = "",
+                     snapshots: str = "") -> Any:
     """The Pyomo model of demand scenario ``sname`` with its root node attached, its
     variables at the start plan of the scenario when there is one (iteration 0's warm
-    start).
+    start). With ``snapshots`` (a folder) the column of each nonanticipative variable,
+    in mpi-sppy's order, is written there once (``design_columns.npy``): the incumbent
+    designs mpi-sppy writes on each improvement are in that order.
     """
     import pyomo.environ as pyo
     from mpisppy.utils import sputils
@@ -134,6 +145,8 @@ def scenario_creator(sname: str, scenario_pickle: str = "", start_file: str = ""
     model._design_columns = np.array(
         [where[id(v)] for v in model._mpisppy_node_list[0].nonant_vardata_list], int)
     _NONANT_COLUMNS[:] = [model._design_columns]
+    if snapshots and not os.path.exists(os.path.join(snapshots, COLUMNS_FILE)):
+        _atomic_save(os.path.join(snapshots, COLUMNS_FILE), model._design_columns)
     if start_file:
         x, _ = _start(start_file, sname)
         for v, val in zip(cols, x.tolist(), strict=True):
@@ -142,7 +155,8 @@ def scenario_creator(sname: str, scenario_pickle: str = "", start_file: str = ""
 
 
 def feasible_xhat_creator(solver_name: str = "", solver_options: Any = None,
-                          scenario_pickle: str = "", start_file: str = "") -> dict[str, Any]:
+                          scenario_pickle: str = "", start_file: str = "",
+                          snapshots: str = "") -> dict[str, Any]:
     """The start design as mpi-sppy's first candidate plan, in the order of the
     nonanticipative variables (the xhat spoke evaluates it in every scenario first).
     """
@@ -197,7 +211,13 @@ def _run_wheel(a: argparse.Namespace) -> None:
     cfg.iter0_mipgap = cfg.iterk_mipgap = a.sub_gap
     if a.sub_time_limit is not None:
         cfg.solver_options = f"time_limit={a.sub_time_limit!r}"
-    kw = {"scenario_pickle": a.scenario_pickle, "start_file": a.start or ""}
+    kw = {"scenario_pickle": a.scenario_pickle, "start_file": a.start or "",
+          "snapshots": a.snapshots or ""}
+    if a.snapshots:  # what the run has found so far, for a driver that stops it
+        # each bound a spoke sends (trace_<spoke class>.csv: time,bound) and each design
+        # the xhat spoke improves on (incumbent_NNNN.npy, mpi-sppy's order)
+        cfg.trace_prefix = os.path.join(a.snapshots, TRACE_PREFIX)
+        cfg.incumbent_on_improvement_filename_prefix = os.path.join(a.snapshots, INCUMBENT)
     if a.start:  # iteration 0 from the start plan; the xhat spoke tries its design first
         cfg.warmstart_subproblems = cfg.user_warmstart = True
         cfg.xhatshuffle_try_feasible_xhat_first = True
@@ -230,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sub-gap", type=float, default=1e-4)
     p.add_argument("--sub-time-limit", type=float, default=None)
     p.add_argument("--start", help="the start plan (.npz: ids, x per scenario, design)")
+    p.add_argument("--snapshots", help="a folder for the bounds and designs found so far")
     _run_wheel(p.parse_args(argv))
     return 0
 
@@ -277,7 +298,9 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
         if time_limit is not None:
             # iteration 0 solves every scenario of a rank: a quarter of the limit for it
             per_rank = math.ceil(len(ms) / (ranks // CYLINDERS))
-            cmd += ["--time-limit", repr(time_limit), "--sub-time-limit",
+            # mpi-sppy's clock starts after the set-up and it looks at it between
+            # iterations only: it gets OWN_LIMIT_SHARE, the driver stops it at the limit
+            cmd += ["--time-limit", repr(OWN_LIMIT_SHARE * time_limit), "--sub-time-limit",
                     repr(max(SUB_MIN_SECONDS, 0.25 * time_limit / per_rank))]
         cmd += ["--sub-gap", repr(max(mip_gap, SUB_GAP))]
         if start is not None:
@@ -287,19 +310,26 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
             # Open MPI's shared-memory single copy (CMA) needs ptrace rights that
             # containers lack: measured, PH runs then stalled in iteration 0 for minutes
             "OMPI_MCA_btl_vader_single_copy_mechanism": "none"}
+        snapshots = os.path.join(tmp, "snapshots")
+        os.mkdir(snapshots)
+        cmd += ["--snapshots", snapshots]
         log.info("progressive hedging on %d MPI ranks (rho %.4g): %s", ranks, rho,
                  " ".join(cmd[:4]))
         t = time.perf_counter()
         # in the temporary folder: mpi-sppy writes its log files into the working folder
-        r = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp,
-                           stdin=subprocess.DEVNULL,
-                           timeout=None if time_limit is None else 2 * time_limit + 120)
+        code, out, stopped = _run_ranks(cmd, env, tmp, time_limit)
         seconds = time.perf_counter() - t
-        log.debug("mpi-sppy output:\n%s\n%s", r.stdout, r.stderr)
-        if r.returncode != 0 or not os.path.exists(result_file):
-            tail = (r.stderr or r.stdout).strip().splitlines()[-5:]
-            raise RuntimeError("progressive hedging failed (mpiexec exit "
-                               f"{r.returncode}): " + " | ".join(tail))
+        log.debug("mpi-sppy output:\n%s", out)
+        if stopped:  # what the ranks had written when the time limit stopped them
+            got = read_snapshots(snapshots, ms[0].am.n_cols)
+            log.info("mpi-sppy stopped at the time limit (%.0f s) before it ended: its "
+                     "last plan and bound are kept", seconds)
+            return {**got, "seconds": seconds, "rho": rho,
+                    "note": "stopped at the time limit: the last plan and bound it wrote"}
+        if code != 0 or not os.path.exists(result_file):
+            tail = out.strip().splitlines()[-5:]
+            raise RuntimeError(f"progressive hedging failed (mpiexec exit {code}): "
+                               + " | ".join(tail))
         res = json.loads(Path(result_file).read_text(encoding="utf-8"))
         first = np.load(design_file) if os.path.exists(design_file) else None
     design = None
@@ -308,6 +338,92 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
         design[first[0].astype(int)] = first[1]
     return {"design": design, "inner": _finite(res["inner"]),
             "outer": _finite(res["outer"]), "seconds": seconds, "rho": rho}
+
+
+def _run_ranks(cmd: list[str], env: dict[str, str], cwd: str,
+               time_limit: float | None) -> tuple[int, str, bool]:
+    """Run ``mpiexec`` in a process group of its own: its exit code, its output, and
+    whether it was stopped at ``time_limit`` seconds (then SIGTERM to the group, SIGKILL
+    after :data:`STOP_SECONDS`). mpi-sppy checks its own limit only between PH
+    iterations, and at 200 apparel-sized scenarios one iteration outlasts any limit:
+    the driver stops it and keeps what the ranks wrote so far (:func:`read_snapshots`).
+    An interrupt (Ctrl-C, SIGTERM) stops the group the same way and is raised.
+    """
+    out_path = os.path.join(cwd, "mpiexec.out")
+    with open(out_path, "wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+        stopped = False
+        try:
+            proc.wait(timeout=time_limit)
+        except subprocess.TimeoutExpired:
+            stopped = True
+            _stop_group(proc)
+        except BaseException:
+            _stop_group(proc)
+            raise
+    text = Path(out_path).read_text(encoding="utf-8", errors="replace")
+    return proc.returncode, text, stopped
+
+
+def _stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the process group of ``proc``, SIGKILL if it has not ended after
+    :data:`STOP_SECONDS`; returns once ``proc`` has ended.
+    """
+    for sig, wait in ((signal.SIGTERM, STOP_SECONDS), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    proc.wait()
+    with contextlib.suppress(ProcessLookupError):  # a rank that outlived mpiexec
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def read_snapshots(folder: str, n_cols: int) -> dict[str, Any]:
+    """What a stopped run had found: the last incumbent design the xhat spoke wrote (by
+    column, zero elsewhere; a file cut short by the stop is skipped), the best plan value
+    and the best bound the spokes sent (their traces: each line a value of its own, so
+    the best of them is valid; the objective is maximized). None where there is none.
+    """
+    inner: list[float] = []
+    outer: list[float] = []
+    for f in sorted(Path(folder).glob(TRACE_PREFIX + "*.csv")):
+        values = []
+        for line in f.read_text(encoding="utf-8").splitlines()[1:]:
+            try:
+                values.append(float(line.split(",")[1]))
+            except (IndexError, ValueError):
+                continue  # the line the stop cut short
+        values = [v for v in values if math.isfinite(v)]
+        (inner if "Inner" in f.name else outer).extend(values)
+    design = None
+    cols_file = Path(folder) / COLUMNS_FILE
+    if cols_file.exists():
+        cols = np.load(cols_file)
+        for f in sorted(Path(folder).glob(INCUMBENT + "_*.npy"), reverse=True):
+            try:
+                vals = np.load(f)
+            except (OSError, ValueError, EOFError):
+                continue
+            if vals.shape == cols.shape:
+                design = np.zeros(n_cols)
+                design[cols] = vals
+                break
+    return {"design": design, "inner": max(inner, default=None),
+            "outer": min(outer, default=None)}
+
+
+def _atomic_save(path: str, a: np.ndarray) -> None:
+    """``np.save`` to ``path`` through a temporary file (ranks write it side by side)."""
+    tmp = f"{path}.{os.getpid()}.tmp.npy"
+    np.save(tmp, a)
+    os.replace(tmp, path)
 
 
 def write_start(path: str, ms: list[Member], start: list[np.ndarray]) -> None:
