@@ -161,6 +161,38 @@ def test_ctrl_c_stops_the_mips_of_worker_threads_at_once(tmp_path: Path) -> None
                for h in hs[:2])
 
 
+def test_a_second_ctrl_c_while_the_workers_settle_still_counts_them_unsettled() -> None:
+    """Ctrl-C, then Ctrl-C again within the second the workers get to stop: a worker
+    still running (here one that never looks at the cancel) must count as unsettled,
+    so that the command line leaves with os._exit instead of aborting in HiGHS at
+    exit. Before, the second interrupt cut the wait short and the worker was lost.
+    """
+    import _thread
+    import threading
+    import time
+
+    from channel_opt.solving.engines import highs
+
+    release = threading.Event()
+
+    def stubborn(i: int) -> int:
+        release.wait(30.0)
+        return i
+
+    for at in (0.3, 0.6):
+        threading.Timer(at, _thread.interrupt_main).start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            highs.run_threads(stubborn, 1, 1, highs.Cancel(), settle_seconds=2.0)
+        assert highs.unsettled_solver()
+    finally:
+        release.set()
+    end = time.monotonic() + 10.0
+    while highs.unsettled_solver() and time.monotonic() < end:
+        time.sleep(0.05)
+    assert not highs.unsettled_solver()
+
+
 def test_worker_threads_keep_the_order_and_raise_what_fails() -> None:
     from channel_opt.solving.engines.highs import Cancel, run_threads
 

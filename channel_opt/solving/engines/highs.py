@@ -434,9 +434,7 @@ def _concurrent_lp(arrays: HighsArrays, time_limit: float | None,
         for h, t in zip(runs, threads, strict=True):
             if t.is_alive():
                 h.cancelSolve()
-                t.join(5.0)
-                if t.is_alive():
-                    _UNSETTLED.append(t)
+        _settle(lambda: any(t.is_alive() for t in threads), 5.0, threads)
     with_duals = [r for r in results.values() if r.row_dual is not None]
     if rank is not None and len(with_duals) > 1:
         with_duals.sort(key=rank)
@@ -444,6 +442,25 @@ def _concurrent_lp(arrays: HighsArrays, time_limit: float | None,
 
 
 _UNSETTLED: list[Any] = []  # HiGHS threads still running after an interrupt
+
+
+def _settle(running: Callable[[], bool], seconds: float, threads: Iterable[Any]) -> None:
+    """Give cancelled HiGHS runs up to ``seconds`` to stop, looking every 0.05 s; the
+    ``threads`` count as unsettled (:func:`unsettled_solver`) if ``running()`` still
+    holds. Never ``Thread.join``: in Python 3.11 a join that Ctrl-C interrupts marks the
+    thread stopped while it still runs (bpo-45274), and a daemon thread still in HiGHS
+    when the interpreter exits aborts it (std::terminate). A second Ctrl-C ends the
+    wait early; the first interrupt is the one that goes on.
+    """
+    end = time.monotonic() + seconds
+    try:
+        while running() and time.monotonic() < end:
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if running():
+            _UNSETTLED.extend(threads)
 
 
 def unsettled_solver() -> bool:
@@ -472,9 +489,7 @@ def run_interruptible(h: Any, settle_seconds: float = 1.0) -> None:
             pass
     except KeyboardInterrupt:
         h.cancelSolve()
-        thread.join(settle_seconds)
-        if thread.is_alive():
-            _UNSETTLED.append(thread)
+        _settle(thread.is_alive, settle_seconds, [thread])
         raise
 
 
@@ -548,16 +563,13 @@ def run_threads(fn: Callable[[int], T], n: int, workers: int, cancel: Cancel,
         done.set()
     for t in threads:
         t.start()
-    # waited for on an event, not by Thread.join: in Python 3.11 a join that Ctrl-C
-    # interrupts marks the thread stopped while it still runs (bpo-45274), and a daemon
-    # thread still in HiGHS when the interpreter exits aborts it (std::terminate)
+    # waited for on an event, not by Thread.join (see _settle)
     try:
         while not done.wait(0.1):
             pass
     except KeyboardInterrupt:
         cancel.cancel()
-        if not done.wait(settle_seconds):
-            _UNSETTLED.extend(threads)
+        _settle(lambda: not done.is_set(), settle_seconds, threads)
         raise
     if errors:
         raise errors[0]
