@@ -89,3 +89,33 @@ def test_a_sales_lp_past_the_limit_goes_on_with_lp_limit(
     given.clear()
     assert construct(am, data, time_limit=0.05).x is None
     assert given and all(g is not None and g <= 0.1 for g in given)
+
+
+def test_parity_band_over_single_levels_only() -> None:
+    # one level per (product, channel), priced apart (online 16, the others at the
+    # reference 20) under a band of 0: a parity row between two listings and no
+    # price_level block; reading the band's rows looked the block up and failed
+    # (found by the random scenarios of the priced bound's validity test)
+    from channel_opt.scenario import Scenario
+
+    ch = {"variable_cost": 0.0, "open_cost": 0.0, "listing_cost": 0.0}
+    tables = {
+        "channels": [{"id": "store", "kind": "offline", **ch},
+                     {"id": "online", "kind": "online", **ch}],
+        "brands": [{"id": "b1"}],
+        "products": [{"id": "p1", "brand": "b1", "unit_cost": 6.0, "ref_price": 20.0}],
+        "regions": [{"id": "north"}], "segments": [{"id": "small"}],
+        "cells": [{"product": "p1", "region": "north", "segment": "small",
+                   "market_size": 100.0}],
+        "shares": [{"product": "p1", "region": "north", "segment": "small",
+                    "channel": k, "share": 0.5} for k in ("store", "online")],
+        "price_levels": [{"product": "p1", "channel": "online", "level": "l0",
+                          "price": 16.0, "demand_multiplier": 1.0}]}
+    scen = Scenario.from_frames(tables, {"demand_model": "independent",
+                                         "rules": {"price_parity": {"band": 0.0}}})
+    am, d = build_array_model(scen)
+    assert "price_parity" in am.cons and "price_level" not in am.vars
+    c = construct(am, d)
+    # independent demand: store 50 x 14 = 700 or online 50 x 10 = 500, not both
+    assert c.objective == pytest.approx(700.0)
+    assert c.x is not None and not check_rows(am, c.x)

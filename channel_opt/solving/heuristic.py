@@ -75,7 +75,9 @@ class Clash:
             z = d.levels["z"].to_numpy()
             # the column choosing each level: its price_level, or the listing where
             # the (product, channel) has one level (as the pricing family builds it)
-            col = np.where(z >= 0, am.vars[PRICE_LEVEL.name].start + z,
+            # (no price_level block where every pair has a single level)
+            z_start = am.vars[PRICE_LEVEL.name].start if PRICE_LEVEL.name in am.vars else 0
+            col = np.where(z >= 0, z_start + z,
                            am.vars[LIST_PRODUCT.name].start + d.levels["pk"].to_numpy())
             level_of = pd.Series(np.arange(n), index=col)
             order = np.argsort(con.rows, kind="stable")  # two terms per row
