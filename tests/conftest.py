@@ -19,3 +19,17 @@ __all__ = ["duo", "duo_tables", "solver"]
 def solver(request: pytest.FixtureRequest) -> str:
     """Every solver backend installed here (missing ones drop out)."""
     return str(request.param)
+
+
+@pytest.fixture
+def capacities_priced_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The constructive phase prices the capacities only, not the fixed costs: the
+    tests of the phases after it (LP, rounding, memory guard, solver child) run on
+    ``duo_open``, whose optimum the fixed costs' prices prove before any of them
+    (``test_link_prices_charge_the_opening_cost``).
+    """
+    from channel_opt.solving import pipeline
+
+    priced = pipeline.capacity_prices
+    monkeypatch.setattr(pipeline, "capacity_prices",
+                        lambda *a, **k: priced(*a, **{**k, "links": False}))

@@ -8,13 +8,16 @@ store 30 at 5 (partner income 1/unit), dealer 20 at 4 (partner income 2/unit).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import bruteforce
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
 from optimum import mip_optimum
-from scenario_factory import base_tables, edit, scenario
+from random_scenarios import SLOW_HEALTH, brute_optimum, shrink_to_limit, tiny_scenarios
+from scenario_factory import DUO_OPEN, base_tables, duo_open, edit, scenario
 
 from channel_opt.model import build_array_model, build_model, to_highs
 from channel_opt.model.families import conflict
@@ -333,6 +336,70 @@ def test_capacity_prices_reach_the_lp_of_the_relaxation(seed: int) -> None:
                   bounds=(0, None), method="highs")
     assert res.status == 0
     lp = -res.fun
-    assert capacity_bound(am, d, iterations=0) > lp * 1.05  # the rows matter
-    bound = capacity_bound(am, d, 0.0, iterations=30, seconds=60.0)
+    assert capacity_bound(am, d, iterations=0, links=False) > lp * 1.05  # the rows matter
+    bound = capacity_bound(am, d, 0.0, iterations=30, seconds=60.0, links=False)
     assert lp - 1e-6 * abs(lp) <= bound <= lp * (1 + 1e-3)
+    # with the link rows priced too (fixed costs charged) the bound is below that LP
+    assert capacity_bound(am, d, 0.0, iterations=30, seconds=60.0) < lp
+
+
+def test_link_prices_charge_the_opening_cost() -> None:
+    # duo_open by hand: any option with the store pays its opening (100) through the
+    # price α of `offer_needs_open`: L(α) = max(2500, 1500 - α, 2666.67 - α) +
+    # max(0, α - 100), least for α in [100, 166.67]: 2,566.67, the optimum (and the
+    # LP). Without the links nothing is priced (no capacity); L(0) is the cheap bound.
+    from channel_opt.solving.capacity_bound import capacity_bound
+    from channel_opt.solving.heuristic import construct
+
+    am, d = build_array_model(duo_open())
+    assert construct(am, d).bound == pytest.approx(8000.0 / 3)
+    assert capacity_bound(am, d, iterations=0) == pytest.approx(8000.0 / 3)
+    assert capacity_bound(am, d, links=False) == math.inf
+    assert capacity_bound(am, d, 2500.0, iterations=100) == pytest.approx(DUO_OPEN, rel=1e-9)
+    same_optimum(duo_open(), DUO_OPEN)
+
+
+@pytest.mark.slow
+@settings(max_examples=80, deadline=None, derandomize=True, database=None,
+          suppress_health_check=SLOW_HEALTH)
+@given(tiny_scenarios())
+def test_priced_bound_is_valid_on_bruteforced_scenarios(
+        case: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    # random tiny scenarios (rules, fixed costs, brands, compact cells): every bound
+    # the steps reach, the links priced or not, with or without a gap, is at least the
+    # enumerated optimum, and the first one is at most the cheap bound
+    from channel_opt.solving.capacity_bound import capacity_bound
+    from channel_opt.solving.heuristic import construct
+
+    scen, refused = shrink_to_limit(*case)
+    assume(not refused)
+    opt = brute_optimum(scen)
+    am, d = build_array_model(scen)
+    assume(am.n_cols > 0 and len(d.offers) > 0)
+    assert capacity_bound(am, d, iterations=0) <= construct(am, d).bound + 1e-6
+    for target in (0.0, opt):
+        for links, gap in ((True, None), (True, 1e-4), (False, None)):
+            bound = capacity_bound(am, d, target, iterations=80, links=links, gap=gap)
+            assert bound >= opt - 1e-6 * max(1.0, abs(opt)), (target, links, gap, bound, opt)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_link_prices_reach_the_lp_of_core(seed: int) -> None:
+    # the generated `core` family has no capacity rows: its rows are the options per
+    # cell, their demand and the links to listings, levels, openings and brands, all of
+    # which the relaxation keeps or prices, so min L is the model's LP (duality), solved
+    # here by HiGHS on the whole model. L(0), the cheap bound, is 5-7 % above it.
+    from benchmarks.generator import generate
+    from channel_opt.solving.capacity_bound import capacity_bound
+    from channel_opt.solving.relaxation import relax
+
+    tables, settings = generate("core", 600, seed)
+    am, d = build_array_model(Scenario.from_frames(tables, settings, name="core"))
+    lp = relax(am).bound
+    assert lp is not None
+    assert capacity_bound(am, d, iterations=0) > lp * 1.03
+    bound = capacity_bound(am, d, 0.0, iterations=200, seconds=60.0)
+    assert lp - 1e-6 * abs(lp) <= bound <= lp * (1 + 5e-3)
+    # with a gap the steps end as soon as the bound is within it of the target
+    near = capacity_bound(am, d, lp, iterations=200, seconds=60.0, gap=0.02)
+    assert lp - 1e-6 * abs(lp) <= near <= lp * 1.02

@@ -25,6 +25,7 @@ def test_the_estimate_and_the_override(monkeypatch: pytest.MonkeyPatch) -> None:
     assert real is None or real > 0  # /proc/meminfo where there is one
 
 
+@pytest.mark.usefixtures("capacities_priced_only")
 def test_no_solver_and_no_lp_where_they_do_not_fit(monkeypatch: pytest.MonkeyPatch) -> None:
     # duo with a store opening, solved as a large model on a machine with 1 kB free:
     # the LP is not started, nor the MIP; the run returns the constructive plan (at
@@ -51,6 +52,7 @@ def _kept_the_constructive_phase(termination: str, message: str) -> None:
     assert "process" not in sol.timings
 
 
+@pytest.mark.usefixtures("capacities_priced_only")
 def test_no_solver_where_its_root_lp_would_not_fit_in_its_time(
         monkeypatch: pytest.MonkeyPatch) -> None:
     # the same duo as a large model whose LP runs at one column per hour: the MIP

@@ -74,6 +74,7 @@ def spy_watched(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("capacities_priced_only")
 def test_solver_gets_what_is_left_of_the_whole_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pipeline, "IN_PROCESS_NONZEROS", -1)  # duo through the watchdog
     # the LP's bound withheld: it would prove the plan and the solver would not start
@@ -122,6 +123,7 @@ def test_diagnosis_is_skipped_without_time_and_says_so() -> None:
 
 
 @pytest.mark.parametrize("small", [True, False])
+@pytest.mark.usefixtures("capacities_priced_only")
 def test_summary_has_every_phase(tmp_path: Path, small: bool,
                                  monkeypatch: pytest.MonkeyPatch) -> None:
     import yaml
@@ -216,6 +218,7 @@ def _spy_phases(monkeypatch: pytest.MonkeyPatch, budget: Budget) -> list[dict[st
     return calls
 
 
+@pytest.mark.usefixtures("capacities_priced_only")
 def test_each_phase_gets_what_is_left_of_the_whole_limit(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """40 s limit, 12 s already used (load, start-up): the constructive phase (plan, LP,

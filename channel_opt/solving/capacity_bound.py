@@ -55,13 +55,15 @@ import scipy.sparse as sp
 
 from ..model.data import ModelData, offer_touches
 from ..model.families.capacity import SHELF_SPACE, STOCK
-from ..model.families.core import SALES
+from ..model.families.core import OFFER, SALES
 from ..model.linear import ArrayModel
 from ..model.registry import ROW
 
 # the sign steps (see the module docstring): growth while a row's direction holds,
 # shrink when it turns, steps without a better bound before they end
 GROW, SHRINK, PATIENCE = 1.2, 0.5, 10
+# the link rows' steps stall when the bound moves less than this share of its gap
+LINK_STALL = 0.05
 
 
 def _capacity_rows(am: ArrayModel) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray] | None:
@@ -90,6 +92,38 @@ def _capacity_rows(am: ArrayModel) -> tuple[sp.csr_matrix, np.ndarray, np.ndarra
     return sp.vstack(mats).tocsr(), np.concatenate(caps), np.concatenate(where)
 
 
+def _link_rows(am: ArrayModel) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray,
+                                         np.ndarray] | None:
+    """The rows that tie 0/1 decisions to each other with a right-hand side of 0 (an
+    offer needs its level, listing and open channel, a level needs the listing, a
+    listing its brand, a brand its launch, ...): every column integer and bounded, each
+    row ``≤ 0``, ``= 0`` or ``≥ 0``. Their matrix on all columns, their rows in ``am``
+    and the bounds of their prices (``[0, ∞)``, free, ``(-∞, 0]``); None if none.
+    """
+    col_lo, col_up = am.bounds()
+    # integer columns with finite bounds (each at one of them in the relaxation)
+    ok = (am.integrality() == 1) & np.isfinite(col_lo) & np.isfinite(col_up)
+    mats, where, lo, hi = [], [], [], []
+    for c in am.cons.values():
+        if not c.n or not ok[c.cols].all():
+            continue
+        le = (c.upper == 0) & ~np.isfinite(c.lower)
+        eq = (c.upper == 0) & (c.lower == 0)
+        ge = (c.lower == 0) & ~np.isfinite(c.upper)
+        keep = np.flatnonzero(le | eq | ge)
+        if not len(keep):
+            continue
+        m = sp.csr_matrix((c.vals, (c.rows, c.cols)), shape=(c.n, am.n_cols))
+        mats.append(m[keep])
+        where.append(c.start + keep)
+        lo.append(np.where(le[keep], 0.0, -np.inf))
+        hi.append(np.where(ge[keep], 0.0, np.inf))
+    if not mats:
+        return None
+    return sp.vstack(mats).tocsr(), np.concatenate(where), np.concatenate(lo), \
+        np.concatenate(hi)
+
+
 def _shelf(am: ArrayModel, d: ModelData) -> tuple[np.ndarray, np.ndarray, sp.csr_matrix,
                                                    np.ndarray] | None:
     """The shelf-space rows over ``stock``: per offer whether it needs stock, per cell
@@ -109,54 +143,85 @@ def _shelf(am: ArrayModel, d: ModelData) -> tuple[np.ndarray, np.ndarray, sp.csr
 
 
 def capacity_bound(am: ArrayModel, d: ModelData, target: float | None = None, *,
-                   iterations: int = 40, seconds: float = 5.0) -> float:
-    """The least Lagrangian bound ``L(λ)`` found (see the module docstring; ``L(0)`` is
-    the constructive bound); infinite when the model has no capacity row over sales
-    and no shelf space (nothing to price: the caller keeps the bound it has).
+                   iterations: int = 40, seconds: float = 5.0, gap: float | None = None,
+                   links: bool = True) -> float:
+    """The least Lagrangian bound ``L(λ, ν, α)`` found (see the module docstring;
+    ``L(0)`` is the constructive bound); infinite when the model has nothing to price
+    (the caller keeps the bound it has). ``links=False``: the capacities and the shelf
+    only, every fixed cost dropped.
     """
-    return capacity_prices(am, d, target, iterations=iterations, seconds=seconds)[0]
+    return capacity_prices(am, d, target, iterations=iterations, seconds=seconds, gap=gap,
+                           links=links)[0]
 
 
 def capacity_prices(am: ArrayModel, d: ModelData, target: float | None = None, *,
-                    iterations: int = 40, seconds: float = 5.0
-                    ) -> tuple[float, np.ndarray | None]:
-    """:func:`capacity_bound` and the row prices that gave it: ``λ`` on the capacity
-    rows over sales, ``ν`` on the shelf-space rows, 0 on every other row of ``am``
-    (None when nothing is priced).
+                    iterations: int = 40, seconds: float = 5.0, gap: float | None = None,
+                    links: bool = True) -> tuple[float, np.ndarray | None]:
+    """:func:`capacity_bound` and the prices of the capacity rows that gave it: ``λ`` on
+    the capacity rows over sales, ``ν`` on the shelf-space rows, 0 on every other row
+    of ``am``, the link rows included (None when no capacity row is priced).
     Valued into the options (:func:`~channel_opt.solving.relaxation.priced_sales_values`)
     they steer a constructive plan away from the scarce capacities without an LP.
+
+    Two rounds of sign steps: the capacities' and the shelf's prices alone (at most
+    ``iterations`` steps, until the bound stalls: a millionth in ``PATIENCE`` steps),
+    then with the link rows' prices too, from there, until the bound is within ``gap``
+    of ``target`` (the plan) or stalls (less than ``LINK_STALL`` of its gap to the
+    plan in ``PATIENCE`` steps). Both within ``seconds``.
     """
-    pricer = Pricer.of(am, d)
+    pricer = Pricer.of(am, d, links)
     if pricer is None:
         return math.inf, None
     if not len(d.offers):
         return 0.0, None
+    stop = time.monotonic() + seconds
+    caps = np.arange(pricer.n_mult) < pricer.n_mult - pricer.n_l
     mult = np.zeros(pricer.n_mult)
-    value, g, _ = pricer.evaluate(mult)
+    value = pricer.evaluate(mult)[0]
     target = 0.0 if target is None else min(target, value)
+    if caps.any():
+        value, mult = _sign_steps(pricer, mult, caps, target, iterations, stop)
+    if pricer.n_l:
+        value, mult = _sign_steps(pricer, mult, np.ones(pricer.n_mult, bool), target,
+                                  iterations, stop, gap)
+    prices = pricer.row_prices(mult)
+    return value, prices if caps.any() else None
+
+
+def _sign_steps(pricer: Pricer, mult: np.ndarray, moving: np.ndarray, target: float,
+                iterations: int, stop: float, gap: float | None = None
+                ) -> tuple[float, np.ndarray]:
+    """Sign steps (module docstring) on the ``moving`` multipliers from ``mult``: the
+    least bound seen and its multipliers. Without ``gap`` they end when the bound
+    stalls by a millionth of itself, with it when within ``gap`` of ``target`` or when
+    the bound stalls by ``LINK_STALL`` of its distance to ``target``.
+    """
+    value, g, _ = pricer.evaluate(mult)
     best_bound, best_mult, stall = value, mult, 0
     step = 0.1 * pricer.price_scale()
     last = np.zeros(pricer.n_mult)  # each row's last move: +1 up, -1 down, 0 none
-    stop = time.monotonic() + seconds
+    lo, hi = pricer.m_lo, pricer.m_hi
     for _ in range(iterations):
         if time.monotonic() > stop or value - target <= 1e-9 * abs(value) or \
-                stall >= PATIENCE:
+                stall >= PATIENCE or \
+                (gap is not None and best_bound - target <= gap * abs(target)):
             break
-        up = -np.sign(g)  # over-used (g < 0): dearer
-        moves = (up > 0) | (mult > 0)
-        up = np.where(moves, up, 0.0)
+        up = np.where(moving, -np.sign(g), 0.0)  # over-used (g < 0): dearer
+        up = np.where(((up > 0) & (mult < hi)) | ((up < 0) & (mult > lo)), up, 0.0)
         turn = up * last
         step = np.where(turn > 0, GROW * step, np.where(turn < 0, SHRINK * step, step))
-        mult = np.maximum(0.0, mult + up * step)
+        mult = np.clip(mult + up * step, lo, hi)
         last = np.where(turn < 0, 0.0, up)
         value, g, _ = pricer.evaluate(mult)
-        if value < best_bound - 1e-6 * abs(best_bound):
+        enough = 1e-6 * abs(best_bound) if gap is None else \
+            max(1e-6 * abs(best_bound), LINK_STALL * (best_bound - target))
+        if value < best_bound - enough:
             best_bound, best_mult, stall = value, mult, 0
         else:
             stall += 1
             if value < best_bound:
                 best_bound, best_mult = value, mult
-    return best_bound, pricer.row_prices(best_mult)
+    return best_bound, best_mult
 
 
 class Pricer:
@@ -165,16 +230,20 @@ class Pricer:
     """
 
     @classmethod
-    def of(cls, am: ArrayModel, d: ModelData) -> Pricer | None:
-        """None when the model has no capacity row over sales and no shelf space."""
+    def of(cls, am: ArrayModel, d: ModelData, links: bool = True) -> Pricer | None:
+        """None when the model has no capacity row over sales, no shelf space and (or
+        without ``links``) no link rows.
+        """
         rows, shelf = _capacity_rows(am), _shelf(am, d)
-        if rows is None and shelf is None:
+        link = _link_rows(am) if links and OFFER.name in am.vars else None
+        if rows is None and shelf is None and link is None:
             return None
-        return cls(am, d, rows, shelf)
+        return cls(am, d, rows, shelf, link)
 
     def __init__(self, am: ArrayModel, d: ModelData,
                  rows: tuple[sp.csr_matrix, np.ndarray, np.ndarray] | None,
-                 shelf: tuple[np.ndarray, np.ndarray, sp.csr_matrix, np.ndarray] | None
+                 shelf: tuple[np.ndarray, np.ndarray, sp.csr_matrix, np.ndarray] | None,
+                 link: tuple[sp.csr_matrix, np.ndarray, np.ndarray, np.ndarray] | None = None
                  ) -> None:
         self.n_rows = am.n_rows
         sb = am.vars[SALES.name]
@@ -202,28 +271,73 @@ class Pricer:
         else:
             self.S, self.space_cap = sp.csr_matrix((0, 0)), np.zeros(0)
             self.shelf_rows = np.zeros(0, np.int64)
-        self.n_mult = self.n_a + len(self.space_cap)
-        # compact cells may take several options at once (one per channel and level,
-        # within a cardinality the relaxation drops): their positive options all count
+        # the link rows: their part on the offers (charged to each option) and on the
+        # other columns (each at the bound its reduced cost points to)
+        if link is not None:
+            m, self.link_rows, lo_l, hi_l = link
+            ob = am.vars[OFFER.name]
+            mc = m.tocsc()
+            self.L_off = mc[:, ob.start:ob.start + ob.n].tocsr()
+            used = np.flatnonzero(np.diff(mc.indptr))
+            self.des = used[(used < ob.start) | (used >= ob.start + ob.n)]
+            self.L_des = mc[:, self.des].tocsr()
+            lo, up = am.bounds()
+            self.c_des, self.lo_des, self.up_des = am.cost[self.des], lo[self.des], up[self.des]
+        else:
+            lo_l = hi_l = np.zeros(0)
+            self.link_rows = self.des = np.zeros(0, np.int64)
+            self.L_off = sp.csr_matrix((0, self.n_offers))
+            self.L_des = sp.csr_matrix((0, 0))
+            self.c_des = self.lo_des = self.up_des = np.zeros(0)
+        self.n_l = len(lo_l)
+        self.n_mult = self.n_a + len(self.space_cap) + self.n_l
+        # each multiplier's range: capacities and shelf ≥ 0, a link row's by its sense
+        self.m_lo = np.concatenate([np.zeros(self.n_mult - self.n_l), lo_l])
+        self.m_hi = np.concatenate([np.full(self.n_mult - self.n_l, np.inf), hi_l])
+        # compact cells take several options at once (one per channel and level), at
+        # most max_channels_per_cell of them: their best positive ones count (under mnl
+        # each at its value alone, which offered together it does not reach)
         self.off_compact = d.cells["compact"].to_numpy(bool)[self.cells]
+        self.compact = np.flatnonzero(self.off_compact)
+        self.cell_cap = d.cells["cap"].to_numpy()
+
+    def _taken(self, value: np.ndarray) -> np.ndarray:
+        """Per option: a compact cell's, among its cell's ``cap`` best, positive."""
+        out = np.zeros(self.n_offers, bool)
+        comp = self.compact
+        if len(comp):
+            v, c = value[comp], self.cells[comp]
+            order = np.lexsort((-v, c))
+            cs = c[order]
+            rank = np.arange(len(order)) - np.searchsorted(cs, cs)
+            keep = (rank < self.cell_cap[cs]) & (v[order] > 0)
+            out[comp[order[keep]]] = True
+        return out
 
     def _best_of(self, value: np.ndarray) -> np.ndarray:
         cells, comp = self.cells, self.off_compact
         best = np.zeros(self.n_cells)  # the empty option is worth 0
         np.maximum.at(best, cells[~comp], value[~comp])
-        pos = comp & (value > 0)
+        pos = self._taken(value)
         return best + np.bincount(cells[pos], weights=value[pos], minlength=self.n_cells)
 
     def evaluate(self, mult: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """(L at the multipliers, subgradient ``b - A q`` of the maximizer (the shelf's
         after the capacities'), the maximizer's sales ``q``).
         """
-        lam, nu = mult[:self.n_a], mult[self.n_a:]
+        n_cs = self.n_mult - self.n_l
+        lam, nu, alpha = mult[:self.n_a], mult[self.n_a:n_cs], mult[n_cs:]
         cells, m_off, m_sale, dem = self.cells, self.m_off, self.m_sale, self.dem
         unit = np.maximum(self.margin - self.A.T @ lam, 0.0)
         value = np.bincount(m_off, weights=dem * unit[m_sale], minlength=self.n_offers)
-        best = self._best_of(value)
         total = float(lam @ self.cap)
+        x_des = np.zeros(0)
+        if self.n_l:
+            value = value - self.L_off.T @ alpha  # what the option's links charge
+            rc = self.c_des - self.L_des.T @ alpha
+            x_des = np.where(rc > 0, self.up_des, self.lo_des)
+            total += float(rc @ x_des)
+        best = self._best_of(value)
         g_shelf = np.zeros(0)
         if self.shelf:
             # per (product, region): stock it (cells choose freely, space priced by ν)
@@ -248,11 +362,12 @@ class Pricer:
         # one option per cell with sets: ties go to the first (the argmax of each cell)
         first = np.full(self.n_cells, n_of)
         np.minimum.at(first, cells[top], np.flatnonzero(top))
-        chosen = self.off_compact & (value > 0)
+        chosen = self._taken(value)
         chosen[first[first < n_of]] = True
         on = chosen[m_off] & (unit[m_sale] > 0)
         q = np.bincount(m_sale[on], weights=dem[on], minlength=self.n_sales)
-        return total, np.concatenate([self.cap - self.A @ q, g_shelf]), q
+        g_link = -(self.L_off @ chosen.astype(float) + self.L_des @ x_des)  # 0 - a x
+        return total, np.concatenate([self.cap - self.A @ q, g_shelf, g_link]), q
 
     def price_scale(self) -> np.ndarray:
         """Per multiplier, what its row's users earn per unit of the row: for a
@@ -275,14 +390,26 @@ class Pricer:
             scale = np.concatenate([scale, np.divide(_pattern(self.S) @ pr_value, space,
                                                      out=np.zeros(len(space)),
                                                      where=space > 0)])
+        if self.n_l:
+            # a link row: the fixed costs of its columns, each spread over its link rows
+            # (a row whose columns cost nothing, e.g. a price level: the median row's)
+            deg = np.diff(self.L_des.tocsc().indptr)
+            per = np.abs(self.c_des) / np.maximum(deg, 1)
+            link = _pattern(self.L_des) @ per
+            pos = link[link > 0]
+            link = np.where(link > 0, link, float(np.median(pos)) if len(pos) else 0.0)
+            scale = np.concatenate([scale, link])
         top = float(scale.max(initial=0.0))
         return np.maximum(scale, 1e-6 * top if top > 0 else 1.0)
 
     def row_prices(self, mult: np.ndarray) -> np.ndarray:
-        """The multipliers as prices on the rows of the model (0 where not priced)."""
+        """The capacity and shelf multipliers as prices on the rows of the model (0 on
+        every other row, the link rows included: the sales values they give are the
+        capacities', :func:`~channel_opt.solving.relaxation.priced_sales_values`).
+        """
         prices = np.zeros(self.n_rows)
         prices[self.where] = mult[:self.n_a]
-        prices[self.shelf_rows] = mult[self.n_a:]
+        prices[self.shelf_rows] = mult[self.n_a:self.n_mult - self.n_l]
         return prices
 
 

@@ -446,12 +446,14 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
     took = time.monotonic() - t_plan  # what the plan that found one took
     log.info("%s: %s in %.1f s", start.origin,
              "none" if start.objective is None else f"{start.objective:,.2f}", took)
-    # the bound reported when the solver has none: capacities priced (no LP solve),
-    # and a second plan with its options valued at those prices
+    # the bound reported when the solver has none: capacities and fixed costs priced
+    # (no LP solve), and a second plan with its options valued at the capacities' prices
     priced, prices = capacity_prices(am, data, start.objective, iterations=PRICE_STEPS,
-                                     seconds=5.0 if limit is None else 0.1 * limit)
+                                     seconds=5.0 if limit is None else 0.1 * limit,
+                                     gap=mip_gap)
     if priced < start.bound:
-        start.bound, start.bound_origin = priced, "capacities priced (Lagrangian steps)"
+        start.bound, start.bound_origin = priced, \
+            "capacities and fixed costs priced (Lagrangian steps)"
         log.info("%s: bound %s", start.bound_origin, f"{priced:,.2f}")
     gap = relative_gap(start.objective, start.bound)
     if prices is not None and prices.any():
