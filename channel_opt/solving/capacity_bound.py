@@ -1,4 +1,5 @@
-"""A valid upper bound on the profit that prices the capacities, without an LP solve.
+"""A valid upper bound on the profit that prices the capacities and the fixed costs,
+without an LP solve.
 
 The constructive heuristic's bound, ``Σ_c max_o Σ_{k∈o} d_ck(o) max(μ_k, 0)``, drops
 every rule: it is what the pipeline reports when the solver has no bound of its own
@@ -25,6 +26,16 @@ among options without store-stock channels), plus ``νᵀS``.
 For every ``λ ≥ 0`` and every feasible plan, profit ≤ Σ μ q ≤ Σ μ q + λᵀ(b − A q) ≤
 L(λ) (per cell at most one option is offered and each sale lies in ``[0, d]``), so
 every ``L(λ)`` is a valid bound and ``L(0)`` is the heuristic's bound.
+
+**Fixed costs.** The rows that tie 0/1 decisions with a right-hand side of 0 (an
+option needs its level, listing and open channel, a level its listing, a listing its
+brand, a brand its launch: :func:`_link_rows`) are priced too, ``α`` (``≥ 0`` on a
+``≤ 0`` row, free on ``= 0``, ``≤ 0`` on ``≥ 0``): each option pays ``Σ_r α_r a_ro``
+out of its value, and each other column of those rows is taken at the bound its
+reduced cost ``c_j − (Aᵀα)_j`` points to (its other rows dropped). The profit of a
+plan is at most ``L(λ, ν, α)`` for every such ``α`` (its link rows hold, so their
+priced terms are ``≥ 0``), and ``α = 0`` gives the old ``L`` less the cost of forced
+decisions. Without capacities (`core`) ``min L`` is the model's LP.
 
 **Multipliers.** Sign-based steps per row (Rprop, as for the weights of a neural
 network): each row's price moves up where the maximizer over-uses the row and down
