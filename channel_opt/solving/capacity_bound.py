@@ -188,26 +188,30 @@ def capacity_prices(am: ArrayModel, d: ModelData, target: float | None = None, *
     stop = time.monotonic() + seconds
     caps = np.arange(pricer.n_mult) < pricer.n_mult - pricer.n_l
     mult = np.zeros(pricer.n_mult)
-    value = pricer.evaluate(mult)[0]
+    first = pricer.evaluate(mult)
+    value = first[0]
     target = 0.0 if target is None else min(target, value)
     if caps.any():
-        value, mult = _sign_steps(pricer, mult, caps, target, iterations, stop)
-    if pricer.n_l:
+        value, mult = _sign_steps(pricer, mult, caps, target, iterations, stop, first=first)
+    if pricer.n_l:  # from where the capacities' round ended (or from 0: ``first``)
         value, mult = _sign_steps(pricer, mult, np.ones(pricer.n_mult, bool), target,
-                                  iterations, stop, gap)
+                                  iterations, stop, gap,
+                                  first=None if caps.any() else first)
     prices = pricer.row_prices(mult)
     return value, prices if caps.any() else None
 
 
 def _sign_steps(pricer: Pricer, mult: np.ndarray, moving: np.ndarray, target: float,
-                iterations: int, stop: float, gap: float | None = None
+                iterations: int, stop: float, gap: float | None = None, *,
+                first: tuple[float, np.ndarray, np.ndarray] | None = None
                 ) -> tuple[float, np.ndarray]:
     """Sign steps (module docstring) on the ``moving`` multipliers from ``mult``: the
     least bound seen and its multipliers. Without ``gap`` they end when the bound
     stalls by a millionth of itself, with it when within ``gap`` of ``target`` or when
-    the bound stalls by ``LINK_STALL`` of its distance to ``target``.
+    the bound stalls by ``LINK_STALL`` of its distance to ``target``. ``first``:
+    ``pricer.evaluate(mult)`` when the caller has it (one pass over the members less).
     """
-    value, g, _ = pricer.evaluate(mult)
+    value, g, _ = first if first is not None else pricer.evaluate(mult)
     best_bound, best_mult, stall = value, mult, 0
     step = 0.1 * pricer.price_scale()
     last = np.zeros(pricer.n_mult)  # each row's last move: +1 up, -1 down, 0 none
