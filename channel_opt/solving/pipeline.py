@@ -447,25 +447,28 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
     log.info("%s: %s in %.1f s", start.origin,
              "none" if start.objective is None else f"{start.objective:,.2f}", took)
     # the bound reported when the solver has none: capacities and fixed costs priced
-    # (no LP solve), and a second plan with its options valued at the capacities' prices
+    # (no LP solve), and plans with their options valued at the capacities' prices
+
+    def plans(prices: np.ndarray, bound: float) -> float | None:
+        # at the prices that settle the bound the options using a scarce capacity are
+        # often worth 0 (exactly what it earns); at half of them they keep a value
+        for scale in (1.0, 0.5) if prices.any() else ():
+            within = relative_gap(start.objective, min(bound, start.bound))
+            if within is not None and within <= mip_gap:
+                break
+            keep(construct(am, data, time_limit=plan_limit(took),
+                           unit_value=priced_sales_values(am, scale * prices)).x,
+                 "constructive plan at the capacities' prices")
+        return start.objective
+
     priced, prices = capacity_prices(am, data, start.objective, iterations=PRICE_STEPS,
                                      seconds=5.0 if limit is None else 0.1 * limit,
-                                     gap=mip_gap)
+                                     gap=mip_gap, plans=plans)
     if priced < start.bound:
         start.bound, start.bound_origin = priced, \
             "capacities and fixed costs priced (Lagrangian steps)"
         log.info("%s: bound %s", start.bound_origin, f"{priced:,.2f}")
     gap = relative_gap(start.objective, start.bound)
-    if prices is not None and prices.any():
-        # at the prices that settle the bound the options using a scarce capacity are
-        # often worth 0 (exactly what it earns); at half of them they keep a value
-        for scale in (1.0, 0.5):
-            if gap is not None and gap <= mip_gap:
-                break
-            keep(construct(am, data, time_limit=plan_limit(took),
-                           unit_value=priced_sales_values(am, scale * prices)).x,
-                 "constructive plan at the capacities' prices")
-            gap = relative_gap(start.objective, start.bound)
     phase_left = left()
     # where the LP is not expected to finish within its share, the product blocks
     # take its place: a stopped LP's bound is weaker and it leaves no point to round
