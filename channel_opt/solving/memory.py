@@ -14,6 +14,7 @@ simplex 250, branch and bound 239 bytes per nonzero.
 from __future__ import annotations
 
 import ctypes
+import gc
 import os
 import sys
 from pathlib import Path
@@ -69,6 +70,7 @@ def give_back() -> bool:
     process still held their 5 GB when the next phase loaded the whole model into
     HiGHS (peak 8.7 GB).
     """
+    gc.collect()  # what only reference cycles still hold is not freed before
     if not sys.platform.startswith("linux"):
         return False
     try:
