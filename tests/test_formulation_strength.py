@@ -217,6 +217,26 @@ def test_capacity_bound_prices_the_inventory() -> None:
     same_optimum(scen, 250.0)
 
 
+def test_capacity_bound_prices_the_cell_market() -> None:
+    # independent demand: online 70 units, store 60 (margin 5 each), dealer 20
+    # (margin 4), the cell's market 100 (test_cell_market_independent_cap: the optimum
+    # is 500, the 100 best units). Every channel at once gives the cheap bound 730.
+    # With the market priced at λ per unit: L(λ) = 100λ + 130(5-λ)+ + 20(4-λ)+, least
+    # at λ = 5: 500, the optimum.
+    from channel_opt.solving.capacity_bound import capacity_bound
+    from channel_opt.solving.heuristic import construct
+
+    t = base_tables()
+    t["shares"] = [{"product": "p1", "region": "north", "segment": "small", "channel": k,
+                    "share": a} for k, a in (("online", 0.7), ("store", 0.6), ("dealer", 0.2))]
+    scen = scenario(t)
+    am, d = build_array_model(scen)
+    assert construct(am, d).bound == pytest.approx(730.0)
+    assert capacity_bound(am, d, iterations=0) == pytest.approx(730.0)
+    assert 500.0 - 1e-6 <= capacity_bound(am, d, 500.0, iterations=100) <= 501.0
+    same_optimum(scen, 500.0)
+
+
 def test_a_plan_at_the_capacities_prices_settles_the_run() -> None:
     # mnl; inventory 50; the store's fee 30 % (margin 10 - 4 - 3 = 3, online's 5). No
     # plan earns more than 50 units at the best margin, 5: 250, which online alone

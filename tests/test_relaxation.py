@@ -41,8 +41,17 @@ def test_lp_bound_and_the_price_of_labour_by_hand() -> None:
                                        abs=1e-9)
 
 
-def test_a_limited_solve_reports_the_lp_bound_where_the_cheap_one_is_loose() -> None:
+def test_a_limited_solve_reports_the_lp_bound_where_the_cheap_one_is_loose(
+        monkeypatch: pytest.MonkeyPatch) -> None:
     am, data = build_array_model(parity_levels_scenario())
+    # the cell's market priced proves the optimum before any LP (online promo's 100
+    # units, store's 30 and dealer's 20 share a market of 100)
+    priced, none = pipeline._construct(am, data, Budget(60.0), share=0.5)
+    assert none is None and priced.objective == pytest.approx(480.0, rel=1e-9)
+    assert priced.bound == pytest.approx(480.0, rel=1e-9)
+    assert priced.bound_origin == "capacities and fixed costs priced (Lagrangian steps)"
+    # without that bound, the LP's
+    monkeypatch.setattr(pipeline, "capacity_prices", lambda *a, **k: (math.inf, None))
     start, rel = pipeline._construct(am, data, Budget(60.0), share=0.5)
     assert rel is not None and rel.bound == pytest.approx(480.0, rel=1e-9)
     assert start.x is not None

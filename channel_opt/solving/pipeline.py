@@ -451,13 +451,14 @@ def _construct(am: ArrayModel, data: ModelData, budget: Budget, share: float,
 
     def plans(prices: np.ndarray, bound: float) -> float | None:
         # at the prices that settle the bound the options using a scarce capacity are
-        # often worth 0 (exactly what it earns); at half of them they keep a value
+        # often worth 0 (exactly what it earns); at half of them they keep a value.
+        # Every row the steps priced counts (independent demand: the cells' markets)
         for scale in (1.0, 0.5) if prices.any() else ():
             within = relative_gap(start.objective, min(bound, start.bound))
             if within is not None and within <= mip_gap:
                 break
             keep(construct(am, data, time_limit=plan_limit(took),
-                           unit_value=priced_sales_values(am, scale * prices)).x,
+                           unit_value=priced_sales_values(am, scale * prices, None)).x,
                  "constructive plan at the capacities' prices")
         return start.objective
 

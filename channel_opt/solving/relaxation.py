@@ -238,18 +238,20 @@ def _rows_of(am: ArrayModel, families: Iterable[str]) -> np.ndarray:
 
 
 def priced_sales_values(am: ArrayModel, duals: np.ndarray,
-                        roles: tuple[str, ...] = PRICED_ROLES) -> np.ndarray:
+                        roles: tuple[str, ...] | None = PRICED_ROLES) -> np.ndarray:
     """Per sales column: its unit profit less what it uses of the rows of ``roles``
-    (floors and capacities, by the registry) at the LP's prices, ``c_s − Σ_i π_i a_is``.
+    (floors and capacities, by the registry; None: every row, for prices that are
+    0 outside the rows they price) at the LP's prices, ``c_s − Σ_i π_i a_is``.
 
     A unit sold towards a floor the LP finds binding is worth more than its margin,
     a unit using a scarce capacity less: the constructive plan's option values with
     these prices see the rules that a plain margin does not.
     """
-    mask = _rows_of(am, [f.name for f in ROW.values() if f.role in roles])
+    if roles is not None:
+        duals = duals * _rows_of(am, [f.name for f in ROW.values() if f.role in roles])
     sb = am.vars[SALES.name]
     a = am.matrix("csc")[:, sb.start:sb.start + sb.n]
-    return am.cost[sb.start:sb.start + sb.n] - a.T @ (duals * mask)
+    return am.cost[sb.start:sb.start + sb.n] - a.T @ duals
 
 
 def lp_method(am: ArrayModel) -> str:
