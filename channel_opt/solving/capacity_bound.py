@@ -223,9 +223,8 @@ def capacity_prices(am: ArrayModel, d: ModelData, target: float | None = None, *
     if not caps.any():
         return steps.best, None
     for rounds in range(PLAN_ROUNDS if plans is not None else 0):
-        if rounds and time.monotonic() > stop:
+        if plans is None or (rounds and time.monotonic() > stop):
             break
-        assert plans is not None
         got = plans(pricer.row_prices(steps.best_mult), steps.best)
         if got is None or got <= target or not pricer.n_l or (
                 gap is not None and not gap * abs(got) < steps.best - got
@@ -285,8 +284,9 @@ class SignSteps:
 
 
 class Pricer:
-    """The relaxation of the module docstring: ``L(λ, ν)`` and its maximizer for
-    multipliers on the capacity rows over sales (first) and the shelf-space rows.
+    """The relaxation of the module docstring: ``L(λ, ν, α)`` and its maximizer for
+    multipliers on the rows that cap sales (first), the shelf-space rows and the link
+    rows (last).
     """
 
     @classmethod
