@@ -9,6 +9,7 @@ LP's prices a store unit is worth 5 - 0.1 x 50 = 0, an online unit 5, a dealer u
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -210,6 +211,32 @@ def test_where_the_lp_fixings_leave_no_plan_the_incumbent_neighbourhood_does() -
     x = rounded_plan(am, np.zeros(am.n_cols), time_limit=10.0, incumbent=best)
     assert x is not None and not check_rows(am, x)
     assert float(am.cost @ x) == pytest.approx(280.0, rel=1e-9)
+
+
+def test_where_the_lp_fixings_leave_no_plan_its_ones_alone_may(
+        caplog: pytest.LogCaptureFixture) -> None:
+    # the optimum (280: store and dealer open for the floor) with the store's opening
+    # at 0 while its offers stay at 1: every integral value fixed leaves no plan (an
+    # offer needs its open channel); fixed where above 0 only, the opening is free and
+    # the sub-MIP finds the optimum again, before the incumbent's neighbourhood
+    am, _ = floor_without_cover()
+    rel = relax(am)
+    assert rel.x is not None
+    best = rounded_plan(am, rel.x, time_limit=10.0)
+    assert best is not None
+    opened = am.vars["open_channel"]
+    store = opened.start + int(np.flatnonzero(
+        opened.labels["channel"].astype(str).to_numpy() == "store")[0])
+    assert best[store] == 1.0
+    point = best.copy()
+    point[store] = 0.0
+    assert rounded_plan(am, point, time_limit=10.0) is None  # RENS alone: none
+    with caplog.at_level(logging.INFO, logger="channel_opt.solving.relaxation"):
+        x = rounded_plan(am, point, time_limit=10.0, incumbent=best)
+    assert x is not None and not check_rows(am, x)
+    assert float(am.cost @ x) == pytest.approx(280.0, rel=1e-9)
+    said = caplog.text
+    assert "fixing only those above" in said and "incumbent agree" not in said
 
 
 @pytest.fixture(scope="module")
