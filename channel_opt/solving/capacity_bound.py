@@ -360,11 +360,17 @@ class Pricer:
         self.off_compact = d.cells["compact"].to_numpy(bool)[self.cells]
         self.compact = np.flatnonzero(self.off_compact)
         self.cell_cap = d.cells["cap"].to_numpy()
+        # only the cells with more options than their cap need their options ranked
+        # (the ranking was two thirds of the steps' time at 10^4 cells of `independent`)
+        n_opts = np.bincount(self.cells[self.compact], minlength=self.n_cells)
+        ranked = (n_opts > self.cell_cap)[self.cells[self.compact]]
+        self.ranked, self.unranked = self.compact[ranked], self.compact[~ranked]
 
     def _taken(self, value: np.ndarray) -> np.ndarray:
         """Per option: a compact cell's, among its cell's ``cap`` best, positive."""
         out = np.zeros(self.n_offers, bool)
-        comp = self.compact
+        out[self.unranked] = value[self.unranked] > 0
+        comp = self.ranked
         if len(comp):
             v, c = value[comp], self.cells[comp]
             order = np.lexsort((-v, c))
