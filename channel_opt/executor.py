@@ -157,6 +157,10 @@ class ProcessExecutor(_Base):
                     if err is not None:
                         for p in pending:
                             p.cancel()
+                        if isinstance(err, KeyboardInterrupt):
+                            # Ctrl-C in a terminal reaches the workers too (one process
+                            # group): a worker's interrupt is the batch's, not a failure
+                            raise KeyboardInterrupt from err
                         raise TaskError(i, names[i], err) from err
                     results[i] = fut.result()
                     done_count += 1

@@ -37,6 +37,24 @@ def sleep_long(x: int) -> int:
     return x
 
 
+def interrupted_on_two(x: int) -> int:
+    """As a worker's task sees Ctrl-C typed in a terminal (sent to the process group)."""
+    if x == 2:
+        raise KeyboardInterrupt
+    return x
+
+
+def test_a_worker_interrupted_interrupts_the_batch() -> None:
+    # the worker's KeyboardInterrupt was reported as task 3 failing (a TaskError)
+    ex = ProcessExecutor(2)
+    root = ex._tmp
+    with pytest.raises(KeyboardInterrupt), ex:
+        ex.map(interrupted_on_two, [0, 1, 2, 3])
+    procs = list(ex._pool._processes.values()) if ex._pool._processes else []
+    assert all(not p.is_alive() for p in procs)
+    assert not os.path.exists(root)
+
+
 def test_ctrl_c_kills_the_running_workers() -> None:
     """Ctrl-C (SIGINT to the main thread, from a timer) while workers run long tasks: the
     interrupt comes through at once and the workers are gone, their folder too. Closing
