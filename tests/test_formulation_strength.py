@@ -470,6 +470,7 @@ def test_plans_at_the_prices_go_on_while_they_improve() -> None:
                         plans=lambda p, b, answer=answer: asked.append((p, b)) or answer(b))
         assert len(asked) == 1
 
+
 @pytest.mark.parametrize("seed", [0, 2])
 def test_plans_after_more_steps_are_better_plans(
         seed: int, monkeypatch: pytest.MonkeyPatch) -> None:

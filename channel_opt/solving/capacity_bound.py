@@ -223,9 +223,8 @@ def capacity_prices(am: ArrayModel, d: ModelData, target: float | None = None, *
     if not caps.any():
         return steps.best, None
     for rounds in range(PLAN_ROUNDS if plans is not None else 0):
-        if plans is None or (rounds and time.monotonic() > stop):
-            break
-        got = plans(pricer.row_prices(steps.best_mult), steps.best)
+        got = None if plans is None or (rounds and time.monotonic() > stop) else \
+            plans(pricer.row_prices(steps.best_mult), steps.best)
         if got is None or got <= target or not pricer.n_l or (
                 gap is not None and not gap * abs(got) < steps.best - got
                 <= PLAN_REACH * gap * abs(got)):
