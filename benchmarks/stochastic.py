@@ -85,13 +85,13 @@ def _load() -> str:
 
 
 def run_row(scen: Scenario, n: int, method: str, limit: float, ranks: int,
-            note: str) -> str:
+            note: str, mip_gap: float = 1e-4) -> str:
     """Solve once; the Markdown row."""
     load0 = _load()
     t = time.perf_counter()
     try:
         out, _ = solve_two_stage(scen, time_limit=limit, values=False, method=method,
-                                 ranks=ranks)
+                                 ranks=ranks, mip_gap=mip_gap)
     except Exception as exc:  # noqa: BLE001 - a failed row is a result, not a crash
         sec = time.perf_counter() - t
         return (f"| {n} | {SHORT[method].upper()} | | {sec:.1f} | {limit:.0f} | n/a | n/a | "
@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rows", nargs="*", help="only these rows, e.g. ph10 ef200")
     p.add_argument("--until", help="HH:MM UTC by which the whole run must end")
     p.add_argument("--ranks", type=int, default=3)
+    p.add_argument("--mip-gap", type=float, default=1e-4, help="the run's relative gap")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", help="append the rows to this Markdown file as they finish")
     a = p.parse_args(argv)
@@ -164,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                 left = end - time.time()
                 if left < limit:
                     limit, note = max(60.0, left), f"limit cut from {limit:.0f} s (deadline)"
-            emit(run_row(scen, n, method, limit, a.ranks, note))
+            emit(run_row(scen, n, method, limit, a.ranks, note, a.mip_gap))
     return 0
 
 

@@ -32,7 +32,7 @@ from random_scenarios import shrink_to_limit, tiny_scenarios
 
 from channel_opt.model import build_array_model
 from channel_opt.model.linear import to_pyomo
-from channel_opt.model.stochastic import SCENARIO_COLUMN, extensive_form, members
+from channel_opt.model.stochastic import SCENARIO_COLUMN, extensive_form, is_design, members
 from channel_opt.scenario import Scenario, ScenarioError, load_scenario
 from channel_opt.solving import solve
 from channel_opt.solving.stochastic import scenario_lp_bound, solve_two_stage
@@ -718,3 +718,58 @@ def test_ph_answers_the_expected_value_plan_when_it_finds_none_better(
     assert "bound: the perfect-information LP bound 1,915.62" in msg
     assert "bound: the demand scenarios' own MIP bounds (≥ WS), 1,525" in msg
     assert sol.plan_status == "feasible"  # 1,400 is 8.2 % below 1,525
+
+
+def test_a_bundle_is_the_extensive_form_of_its_scenarios(tmp_path: Path) -> None:
+    # a PH sub-problem of several demand scenarios (a bundle) is their extensive form
+    # built from the arrays: its probability is the sum of theirs, its objective at a
+    # plan the expected profit given the bundle, its design once and by member column
+    pytest.importorskip("mpisppy")
+    import pickle
+
+    import pyomo.environ as pyo
+
+    from channel_opt.solving import stochastic_ph
+
+    scen = duo(demand_scenarios=TWO)
+    pk = tmp_path / "scenario.pkl"
+    pk.write_bytes(pickle.dumps(scen))
+    ms = members(scen)
+    groups = stochastic_ph.bundles([(m.id, m.probability) for m in ms], 2)
+    assert list(groups.values()) == [[m.id for m in ms]]
+    assert stochastic_ph.bundles([(m.id, m.probability) for m in ms], 1) == \
+        {m.id: [m.id] for m in ms}
+    bf = tmp_path / "bundles.json"
+    bf.write_text(json.dumps(groups))
+    design = np.zeros(ms[0].am.n_cols, bool)
+    for b in ms[0].am.vars.values():
+        if is_design(b.name):
+            design[b.cols] = True
+    # one design (1 at every design column), operations different in each scenario
+    start = [np.where(design, 1.0, 0.5 * (i + 1)) for i in range(len(ms))]
+    sf = str(tmp_path / "start.npz")
+    stochastic_ph.write_start(sf, ms, start)
+    name = next(iter(groups))
+    model = stochastic_ph.scenario_creator(name, scenario_pickle=str(pk), start_file=sf,
+                                           bundles_file=str(bf))
+    assert model._mpisppy_probability == pytest.approx(1.0)
+    want = sum(m.probability * float(m.am.cost @ x) for m, x in zip(ms, start, strict=True))
+    obj = next(model.component_data_objects(pyo.Objective))
+    assert pyo.value(obj) == pytest.approx(want)
+    assert sorted(model._design_columns) == list(np.flatnonzero(design))
+
+
+@pytest.mark.slow
+def test_ph_on_one_bundle_of_both_scenarios_proves_the_two_stage_optimum() -> None:
+    # vss_duo by hand: RP = 1,500. With both demand scenarios in one bundle PH's one
+    # sub-problem is the extensive form: its plan is RP and its bound proves it
+    from channel_opt.solving import stochastic_ph
+
+    if stochastic_ph.ph_missing():
+        pytest.skip(str(stochastic_ph.ph_missing()))
+    scen = load_scenario(VSS_DUO)
+    ms = members(scen)
+    got = stochastic_ph.solve_ph(scen, ms, ranks=3, bundle_size=2)
+    assert got["inner"] == pytest.approx(1500.0, rel=1e-6)
+    assert got["outer"] == pytest.approx(1500.0, rel=1e-3)
+    assert got["design"] is not None

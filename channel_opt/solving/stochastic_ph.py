@@ -45,7 +45,7 @@ from typing import Any
 
 import numpy as np
 
-from ..model.stochastic import Member, is_design, members
+from ..model.stochastic import Member, extensive_form, is_design, members
 from ..scenario import Scenario
 from ..scenario.demand import demand_scenarios
 
@@ -61,6 +61,7 @@ STOP_SECONDS = 3.0  # from SIGTERM to SIGKILL of the ranks stopped at the time l
 PYOMO_SOLVER = "appsi_highs"
 SUB_GAP = 1e-3  # relative gap of each scenario sub-MIP (at least the run's own gap)
 SUB_MIN_SECONDS = 5.0  # least time limit of one sub-MIP solve under a time limit
+SUBPROBLEMS = 40  # sub-problems per cylinder above which demand scenarios are bundled
 
 
 def ph_missing() -> str | None:
@@ -105,19 +106,46 @@ def _scenario(path: str) -> Scenario:
 _NONANT_COLUMNS: list[np.ndarray] = []
 
 
+@functools.lru_cache(maxsize=1)
+def _start_plans(start_file: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The start plan of every demand scenario by id, and the start design."""
+    with np.load(start_file) as f:
+        return dict(zip(f["ids"].tolist(), f["x"], strict=True)), f["design"]
+
+
 def _start(start_file: str, sname: str) -> tuple[np.ndarray, np.ndarray]:
     """The start plan of demand scenario ``sname`` and the start design."""
-    with np.load(start_file) as f:
-        x = f["x"][list(f["ids"]).index(sname)] if sname else np.zeros(0)
-        return x, f["design"]
+    plans, design = _start_plans(start_file)
+    return (plans[sname] if sname else np.zeros(0)), design
+
+
+def bundles(ids: list[tuple[str, float]], size: int) -> dict[str, list[str]]:
+    """The demand scenarios ``ids`` ((id, probability) pairs, in order) in consecutive
+    bundles of ``size`` (the last one may be smaller), by name: a bundle of one is named
+    by its scenario.
+    """
+    if size <= 1:
+        return {sid: [sid] for sid, _ in ids}
+    return {f"bundle_{i // size:04d}": [sid for sid, _ in ids[i:i + size]]
+            for i in range(0, len(ids), size)}
+
+
+def default_bundle_size(n: int) -> int:
+    """Scenarios per bundle: at most :data:`SUBPROBLEMS` sub-problems per cylinder."""
+    return max(1, math.ceil(n / SUBPROBLEMS))
 
 
 def scenario_creator(sname: str, scenario_pickle: str = "", start_file: str = "",
-                     snapshots: str = "") -> Any:
-    """The Pyomo model of demand scenario ``sname`` with its root node attached, its
-    variables at the start plan of the scenario when there is one (iteration 0's warm
-    start). With ``snapshots`` (a folder) the column of each nonanticipative variable,
-    in mpi-sppy's order, is written there once (``design_columns.npy``): the incumbent
+                     snapshots: str = "", bundles_file: str = "") -> Any:
+    """The Pyomo model of ``sname``, a demand scenario or a bundle of them
+    (``bundles_file``: a JSON map of bundle name to scenario ids), with its root node
+    attached and its variables at the start plan when there is one (iteration 0's warm
+    start). A bundle is the extensive form of its scenarios
+    (:func:`~channel_opt.model.stochastic.extensive_form`, the design once), built from
+    the arrays: its probability is the sum of theirs, its objective the expected profit
+    given the bundle (mpi-sppy's proper bundles, without a Pyomo model per scenario).
+    With ``snapshots`` (a folder) the member column of each nonanticipative variable, in
+    mpi-sppy's order, is written there once (``design_columns.npy``): the incumbent
     designs mpi-sppy writes on each improvement are in that order.
     """
     import pyomo.environ as pyo
@@ -127,28 +155,37 @@ def scenario_creator(sname: str, scenario_pickle: str = "", start_file: str = ""
     from ..model.linear import to_pyomo
 
     scen = _scenario(scenario_pickle)
-    prob = dict(demand_scenarios(scen))[sname]
-    m: Member = members(scen, [(sname, prob)])[0]
-    model = to_pyomo(m.am)
+    prob = dict(demand_scenarios(scen))
+    ids = [sname]
+    if bundles_file:
+        ids = json.loads(Path(bundles_file).read_text(encoding="utf-8"))[sname]
+    p_b = sum(prob[i] for i in ids)
+    ms = members(scen, [(i, prob[i] / p_b) for i in ids])
+    ts = extensive_form(ms, name=sname)
+    model = to_pyomo(ts.am)
     cols = model._array_model_columns
-    cost = m.am.cost
-    design = [b for b in m.am.vars.values() if is_design(b.name) and b.n]
+    cost = ts.am.cost
+    design = [b for b in ts.am.vars.values() if is_design(b.name) and b.n]
     first = [j for b in design for j in b.cols if cost[j] != 0]
     model.first_stage_profit = pyo.Expression(expr=LinearExpression(
         [float(cost[j]) * cols[j] for j in first]))
     sputils.attach_root_node(model, model.first_stage_profit,
                              [getattr(model, b.name) for b in design])
-    model._mpisppy_probability = prob
+    model._mpisppy_probability = p_b
     # mpi-sppy orders the nonanticipative variables its own way (not the column order):
-    # the column of each, so that the design comes back by column
+    # the member column of each, so that the design comes back by column
+    member_col = np.full(ts.am.n_cols, -1, np.int64)
+    member_col[ts.col_map[0][ts.design]] = np.flatnonzero(ts.design)
     where = {id(v): j for j, v in enumerate(cols)}
-    model._design_columns = np.array(
-        [where[id(v)] for v in model._mpisppy_node_list[0].nonant_vardata_list], int)
+    model._design_columns = member_col[
+        [where[id(v)] for v in model._mpisppy_node_list[0].nonant_vardata_list]]
     _NONANT_COLUMNS[:] = [model._design_columns]
     if snapshots and not os.path.exists(os.path.join(snapshots, COLUMNS_FILE)):
         _atomic_save(os.path.join(snapshots, COLUMNS_FILE), model._design_columns)
     if start_file:
-        x, _ = _start(start_file, sname)
+        x = np.zeros(ts.am.n_cols)
+        for m, mp in zip(ms, ts.col_map, strict=True):
+            x[mp] = _start(start_file, m.id)[0]
         for v, val in zip(cols, x.tolist(), strict=True):
             v.set_value(val, skip_validation=True)
     return model
@@ -156,7 +193,7 @@ def scenario_creator(sname: str, scenario_pickle: str = "", start_file: str = ""
 
 def feasible_xhat_creator(solver_name: str = "", solver_options: Any = None,
                           scenario_pickle: str = "", start_file: str = "",
-                          snapshots: str = "") -> dict[str, Any]:
+                          snapshots: str = "", bundles_file: str = "") -> dict[str, Any]:
     """The start design as mpi-sppy's first candidate plan, in the order of the
     nonanticipative variables (the xhat spoke evaluates it in every scenario first).
     """
@@ -188,6 +225,8 @@ def _run_wheel(a: argparse.Namespace) -> None:
 
     scen = _scenario(a.scenario_pickle)
     names = [s for s, _ in demand_scenarios(scen)]
+    if a.bundles:
+        names = list(json.loads(Path(a.bundles).read_text(encoding="utf-8")))
     cfg = config.Config()
     cfg.popular_args()
     cfg.two_sided_args()
@@ -212,7 +251,7 @@ def _run_wheel(a: argparse.Namespace) -> None:
     if a.sub_time_limit is not None:
         cfg.solver_options = f"time_limit={a.sub_time_limit!r}"
     kw = {"scenario_pickle": a.scenario_pickle, "start_file": a.start or "",
-          "snapshots": a.snapshots or ""}
+          "snapshots": a.snapshots or "", "bundles_file": a.bundles or ""}
     if a.snapshots:  # what the run has found so far, for a driver that stops it
         # each bound a spoke sends (trace_<spoke class>.csv: time,bound) and each design
         # the xhat spoke improves on (incumbent_NNNN.npy, mpi-sppy's order)
@@ -251,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sub-time-limit", type=float, default=None)
     p.add_argument("--start", help="the start plan (.npz: ids, x per scenario, design)")
     p.add_argument("--snapshots", help="a folder for the bounds and designs found so far")
+    p.add_argument("--bundles", help="the bundles (.json: bundle name to scenario ids)")
     _run_wheel(p.parse_args(argv))
     return 0
 
@@ -272,14 +312,19 @@ def default_rho(ms: list[Member]) -> float:
 def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
              time_limit: float | None = None, mip_gap: float = 1e-4,
              iterations: int = 50, rho: float | None = None,
-             start: list[np.ndarray] | None = None) -> dict[str, Any]:
+             start: list[np.ndarray] | None = None,
+             bundle_size: int | None = None) -> dict[str, Any]:
     """Run the MPI program; returns the design (member column order, zero at
     operations columns), the inner (plan) and outer (bound) values and the seconds.
     ``start``: a plan of each member (one design operated in every scenario), PH's
-    iteration 0 warm start and the xhat spoke's first candidate.
+    iteration 0 warm start and the xhat spoke's first candidate. ``bundle_size``:
+    demand scenarios per PH sub-problem (:func:`bundles`; default
+    :func:`default_bundle_size`).
     """
     check_ph(ranks)
     rho = default_rho(ms) if rho is None else rho
+    size = default_bundle_size(len(ms)) if bundle_size is None else bundle_size
+    groups = bundles([(m.id, m.probability) for m in ms], size)
     with tempfile.TemporaryDirectory(prefix="channel_opt_ph_") as tmp:
         pk = os.path.join(tmp, "scenario.pkl")
         with open(pk, "wb") as f:
@@ -289,6 +334,8 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
         start_file = os.path.join(tmp, "start.npz")
         if start is not None:
             write_start(start_file, ms, start)
+        bundles_file = os.path.join(tmp, "bundles.json")
+        Path(bundles_file).write_text(json.dumps(groups), encoding="utf-8")
         cmd = ["mpiexec", "-n", str(ranks)]
         if os.geteuid() == 0:  # Open MPI refuses root unless told
             cmd.append("--allow-run-as-root")
@@ -297,12 +344,12 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
                 str(iterations), "--rel-gap", repr(max(mip_gap, 1e-6))]
         if time_limit is not None:
             # iteration 0 solves every scenario of a rank: a quarter of the limit for it
-            per_rank = math.ceil(len(ms) / (ranks // CYLINDERS))
+            per_rank = math.ceil(len(groups) / (ranks // CYLINDERS))
             # mpi-sppy's clock starts after the set-up and it looks at it between
             # iterations only: it gets OWN_LIMIT_SHARE, the driver stops it at the limit
             cmd += ["--time-limit", repr(OWN_LIMIT_SHARE * time_limit), "--sub-time-limit",
                     repr(max(SUB_MIN_SECONDS, 0.25 * time_limit / per_rank))]
-        cmd += ["--sub-gap", repr(max(mip_gap, SUB_GAP))]
+        cmd += ["--sub-gap", repr(max(mip_gap, SUB_GAP)), "--bundles", bundles_file]
         if start is not None:
             cmd += ["--start", start_file]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -313,8 +360,8 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
         snapshots = os.path.join(tmp, "snapshots")
         os.mkdir(snapshots)
         cmd += ["--snapshots", snapshots]
-        log.info("progressive hedging on %d MPI ranks (rho %.4g): %s", ranks, rho,
-                 " ".join(cmd[:4]))
+        log.info("progressive hedging on %d MPI ranks (rho %.4g, %d sub-problems of up to "
+                 "%d demand scenarios): %s", ranks, rho, len(groups), size, " ".join(cmd[:4]))
         t = time.perf_counter()
         # in the temporary folder: mpi-sppy writes its log files into the working folder
         code, out, stopped = _run_ranks(cmd, env, tmp, time_limit)
