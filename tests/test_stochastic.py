@@ -395,19 +395,25 @@ def test_ph_agrees_with_the_extensive_form_under_mpiexec() -> None:
     assert sol.summary()["vss"] == pytest.approx(sol.objective - 1400.0, abs=1e-6)
 
 
+def _pickled_duo(tmp_path: Path) -> tuple[Scenario, Path]:
+    """The two-scenario duo and its pickle (what the MPI ranks read)."""
+    import pickle
+
+    scen = duo(demand_scenarios=TWO)
+    pk = tmp_path / "scenario.pkl"
+    pk.write_bytes(pickle.dumps(scen))
+    return scen, pk
+
+
 def test_ph_design_comes_back_by_column(tmp_path: Path) -> None:
     # mpi-sppy lists the first-stage variables in its own order, not the columns': the
     # design written by a rank maps back by column (it once came back permuted, and the
     # plan of a three-block design could not be operated in any scenario)
     pytest.importorskip("mpisppy")
-    import pickle
-
     from channel_opt.model.stochastic import is_design
     from channel_opt.solving import stochastic_ph
 
-    scen = duo(demand_scenarios=TWO)
-    pk = tmp_path / "scenario.pkl"
-    pk.write_bytes(pickle.dumps(scen))
+    scen, pk = _pickled_duo(tmp_path)
     model = stochastic_ph.scenario_creator("low", scenario_pickle=str(pk))
     am = members(scen, [("low", 0.5)])[0].am
     design = [b for b in am.vars.values() if is_design(b.name) and b.n]
@@ -656,14 +662,10 @@ def test_ph_starts_every_scenario_from_the_start_plan(tmp_path: Path) -> None:
     # is created with (the start plan of that demand scenario), and the xhat spoke's
     # first candidate is the start design in mpi-sppy's order of the design variables
     pytest.importorskip("mpisppy")
-    import pickle
-
     from channel_opt.model.stochastic import is_design
     from channel_opt.solving import stochastic_ph
 
-    scen = duo(demand_scenarios=TWO)
-    pk = tmp_path / "scenario.pkl"
-    pk.write_bytes(pickle.dumps(scen))
+    scen, pk = _pickled_duo(tmp_path)
     ms = members(scen)
     n = ms[0].am.n_cols
     # distinct values per scenario and column; design columns near-integral
@@ -725,15 +727,11 @@ def test_a_bundle_is_the_extensive_form_of_its_scenarios(tmp_path: Path) -> None
     # built from the arrays: its probability is the sum of theirs, its objective at a
     # plan the expected profit given the bundle, its design once and by member column
     pytest.importorskip("mpisppy")
-    import pickle
-
     import pyomo.environ as pyo
 
     from channel_opt.solving import stochastic_ph
 
-    scen = duo(demand_scenarios=TWO)
-    pk = tmp_path / "scenario.pkl"
-    pk.write_bytes(pickle.dumps(scen))
+    scen, pk = _pickled_duo(tmp_path)
     ms = members(scen)
     groups = stochastic_ph.bundles([(m.id, m.probability) for m in ms], 2)
     assert list(groups.values()) == [[m.id for m in ms]]
