@@ -771,3 +771,30 @@ def test_ph_on_one_bundle_of_both_scenarios_proves_the_two_stage_optimum() -> No
     assert got["inner"] == pytest.approx(1500.0, rel=1e-6)
     assert got["outer"] == pytest.approx(1500.0, rel=1e-3)
     assert got["design"] is not None
+
+
+@pytest.mark.slow
+def test_a_rank_that_fails_ends_every_rank(tmp_path: Path) -> None:
+    # the xhat spoke fails on a start design of the wrong length (the hub and the
+    # Lagrangian spoke do not read it): the other ranks must not wait for it forever
+    from channel_opt.solving import stochastic_ph
+
+    if stochastic_ph.ph_missing():
+        pytest.skip(str(stochastic_ph.ph_missing()))
+    scen, pk = _pickled_duo(tmp_path)
+    ms = members(scen)
+    sf = tmp_path / "start.npz"
+    np.savez(sf, ids=np.array([m.id for m in ms]),
+             x=np.vstack([np.zeros(m.am.n_cols) for m in ms]), design=np.zeros(1))
+    cmd = ["mpiexec", "-n", "3", "--oversubscribe"]
+    if os.geteuid() == 0:
+        cmd.append("--allow-run-as-root")
+    cmd += [sys.executable, "-m", "channel_opt.solving.stochastic_ph", str(pk),
+            str(tmp_path / "d.npy"), str(tmp_path / "r.json"), "--start", str(sf)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT),
+           "OMPI_MCA_btl_vader_single_copy_mechanism": "none"}
+    # before the fix this ran until killed: stopped at 300 s (the whole group), it fails
+    code, out, stopped = stochastic_ph._run_ranks(cmd, env, str(tmp_path), 300.0)
+    assert not stopped and code != 0
+    assert "IndexError" in out
+    assert not (tmp_path / "r.json").exists()

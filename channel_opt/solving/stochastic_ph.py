@@ -40,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -291,7 +292,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--start", help="the start plan (.npz: ids, x per scenario, design)")
     p.add_argument("--snapshots", help="a folder for the bounds and designs found so far")
     p.add_argument("--bundles", help="the bundles (.json: bundle name to scenario ids)")
-    _run_wheel(p.parse_args(argv))
+    a = p.parse_args(argv)
+    try:
+        _run_wheel(a)
+    except BaseException:
+        # one rank that fails leaves the others waiting for it forever (the hub for a
+        # spoke that never reports; measured: 86 minutes until killed by hand): every
+        # rank ends, mpiexec exits non-zero and the driver answers without PH
+        from mpi4py import MPI
+
+        traceback.print_exc()
+        sys.stderr.flush()
+        MPI.COMM_WORLD.Abort(1)
     return 0
 
 
