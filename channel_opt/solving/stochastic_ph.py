@@ -4,8 +4,10 @@
 Under MPI, mpi-sppy's ``WheelSpinner`` runs three cylinders: a PH hub, a Lagrangian
 spoke (the outer bound) and an xhat-shuffle spoke (plans: it fixes a candidate design
 in every scenario and evaluates it); ranks are split evenly between the three, so
-``RANKS`` is a multiple of 3. Every scenario sub-model is the demand scenario's own
-:class:`~channel_opt.model.linear.ArrayModel` handed to Pyomo
+``RANKS`` is a multiple of 3. Every sub-model is the extensive form of a bundle of
+demand scenarios (one scenario each up to :data:`SUBPROBLEMS` of them; above, bundles
+of consecutive scenarios so that a cylinder holds at most that many sub-models),
+stacked from their :class:`~channel_opt.model.linear.ArrayModel` and handed to Pyomo
 (:func:`~channel_opt.model.linear.to_pyomo`), its design blocks (registry stage
 ``design``) the first-stage (non-anticipative) variables. No PH of our own.
 
