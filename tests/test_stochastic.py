@@ -34,6 +34,7 @@ from channel_opt.model import build_array_model
 from channel_opt.model.linear import to_pyomo
 from channel_opt.model.stochastic import SCENARIO_COLUMN, extensive_form, is_design, members
 from channel_opt.scenario import Scenario, ScenarioError, load_scenario
+from channel_opt.scenario.demand import demand_scenarios
 from channel_opt.solving import solve
 from channel_opt.solving.stochastic import scenario_lp_bound, solve_two_stage
 
@@ -387,6 +388,7 @@ def test_ph_agrees_with_the_extensive_form_under_mpiexec() -> None:
     sol = solve(VSS_DUO, method="ph", ranks=3)
     assert sol.has_plan and not sol.violations, sol.solver_message
     assert sol.solver == "mpi-sppy" and sol.bound is not None
+    assert "PH failed" not in (sol.solver_message or ""), sol.solver_message
     # the EF optimum 1,500 lies between PH's plan and its Lagrangian bound
     assert sol.objective is not None
     assert sol.objective - 1e-6 <= 1500.0 <= sol.bound + 1e-6
@@ -406,11 +408,10 @@ def _pickled_duo(tmp_path: Path) -> tuple[Scenario, Path]:
 
 
 def test_ph_design_comes_back_by_column(tmp_path: Path) -> None:
-    # mpi-sppy lists the first-stage variables in its own order, not the columns': the
-    # design written by a rank maps back by column (it once came back permuted, and the
-    # plan of a three-block design could not be operated in any scenario)
+    # mpi-sppy's model of a sub-problem holds its first-stage variables only: the design
+    # written by a rank maps back by column (it once came back permuted, and the plan of
+    # a three-block design could not be operated in any scenario)
     pytest.importorskip("mpisppy")
-    from channel_opt.model.stochastic import is_design
     from channel_opt.solving import stochastic_ph
 
     scen, pk = _pickled_duo(tmp_path)
@@ -418,12 +419,13 @@ def test_ph_design_comes_back_by_column(tmp_path: Path) -> None:
     am = members(scen, [("low", 0.5)])[0].am
     design = [b for b in am.vars.values() if is_design(b.name) and b.n]
     assert len(design) >= 3
-    for j, v in enumerate(model._array_model_columns):
-        v.set_value(float(j), skip_validation=True)
+    sub = model._array_sub
+    for i, v in model.x.items():  # each first-stage variable at its own column
+        v.set_value(float(sub.nonant[i]), skip_validation=True)
     stochastic_ph._design_writer(str(tmp_path / "d.npy"), model, False)
     cols, vals = np.load(tmp_path / "d.npy")
     assert sorted(cols.astype(int)) == sorted(np.concatenate([b.cols for b in design]))
-    assert np.array_equal(cols, vals)  # each value is its own column's
+    assert np.array_equal(cols, vals)  # a bundle of one: its columns are the member's
 
 
 FAKE_RANKS = """
@@ -679,8 +681,10 @@ def test_ph_starts_every_scenario_from_the_start_plan(tmp_path: Path) -> None:
     stochastic_ph.write_start(sf, ms, start)
     for i, m in enumerate(ms):
         model = stochastic_ph.scenario_creator(m.id, scenario_pickle=str(pk), start_file=sf)
-        got = np.array([v.value for v in model._array_model_columns])
-        assert np.array_equal(got, start[i]), m.id
+        sub = model._array_sub
+        assert np.array_equal(sub.x, start[i]), m.id  # the first solve's MIP start
+        got = np.array([v.value for v in model.x.values()])
+        assert np.array_equal(got, start[i][sub.nonant]), m.id
     cand = stochastic_ph.feasible_xhat_creator(scenario_pickle=str(pk), start_file=sf)["ROOT"]
     cols = model._design_columns
     integer = ms[0].am.integrality()[cols] == 1
@@ -727,8 +731,6 @@ def test_a_bundle_is_the_extensive_form_of_its_scenarios(tmp_path: Path) -> None
     # built from the arrays: its probability is the sum of theirs, its objective at a
     # plan the expected profit given the bundle, its design once and by member column
     pytest.importorskip("mpisppy")
-    import pyomo.environ as pyo
-
     from channel_opt.solving import stochastic_ph
 
     scen, pk = _pickled_duo(tmp_path)
@@ -752,9 +754,97 @@ def test_a_bundle_is_the_extensive_form_of_its_scenarios(tmp_path: Path) -> None
                                            bundles_file=str(bf))
     assert model._mpisppy_probability == pytest.approx(1.0)
     want = sum(m.probability * float(m.am.cost @ x) for m, x in zip(ms, start, strict=True))
-    obj = next(model.component_data_objects(pyo.Objective))
-    assert pyo.value(obj) == pytest.approx(want)
+    sub = model._array_sub
+    assert float(sub.arrays.cost @ sub.x) == pytest.approx(want)
     assert sorted(model._design_columns) == list(np.flatnonzero(design))
+    assert len(model.x) == int(design.sum())  # mpi-sppy's model: the design, once
+
+
+def _guest_solve(model: Any, fixed: np.ndarray | None = None, **ph: Any) -> Any:
+    """Solve mpi-sppy's model of a sub-problem through the guest, as mpi-sppy would:
+    ``fixed`` design values fix the first-stage variables (the xhat spoke), ``ph``
+    (``W``, ``rho``, ``xbar`` arrays, ``W_on``, ``prox_on``) the PH terms.
+    """
+    from types import SimpleNamespace as NS
+
+    from channel_opt.solving.stochastic_guest import ArrayGuest
+
+    keys = [("ROOT", i) for i in range(len(model.x))]
+    model._mpisppy_data = NS(nonant_indices=dict(zip(keys, model.x.values(), strict=True)))
+    model._solver_plugin = NS(options={"mipgap": 0.0, "threads": 1})
+    if ph:
+        def params(a: np.ndarray) -> dict[Any, Any]:
+            return {k: NS(value=float(v)) for k, v in zip(keys, a, strict=True)}
+        model._mpisppy_model = NS(W=params(ph["W"]), rho=params(ph["rho"]),
+                                  xbars=params(ph["xbar"]), W_on=NS(value=ph["W_on"]),
+                                  prox_on=NS(value=ph["prox_on"]))
+    for i, v in model.x.items():
+        if fixed is not None:
+            v.fix(float(fixed[i]))
+        else:
+            v.unfix()
+    ArrayGuest().solve_one(None, model, {"warmstart": False}, gripe=False)
+    return model._mpisppy_data
+
+
+def test_the_guest_solves_each_sub_problem_from_its_arrays(tmp_path: Path) -> None:
+    # vss_duo by hand: RP = 1,500 (both scenarios in one sub-problem: the EF), WS =
+    # 1,525 (each scenario alone, ½ each); the first-stage variables fixed at RP's design
+    # (the xhat spoke) earn RP again
+    pytest.importorskip("mpisppy")
+    import pickle
+
+    from channel_opt.solving import stochastic_ph
+
+    scen = load_scenario(VSS_DUO)
+    pk = tmp_path / "scenario.pkl"
+    pk.write_bytes(pickle.dumps(scen))
+    ids = [sid for sid, _ in demand_scenarios(scen)]
+    bf = tmp_path / "bundles.json"
+    bf.write_text(json.dumps({"both": ids}))
+    both = stochastic_ph.scenario_creator("both", scenario_pickle=str(pk),
+                                          bundles_file=str(bf))
+    got = _guest_solve(both)
+    assert got.solution_available
+    assert got.inner_bound == pytest.approx(1500.0) and got.outer_bound == pytest.approx(1500.0)
+    rp = np.array([v.value for v in both.x.values()])
+    again = _guest_solve(both, fixed=rp)
+    assert again.inner_bound == pytest.approx(1500.0)
+    assert [v.value for v in both.x.values()] == rp.tolist()  # fixed values untouched
+    ws = 0.0
+    for sid, p in demand_scenarios(scen):
+        one = stochastic_ph.scenario_creator(sid, scenario_pickle=str(pk))
+        ws += p * _guest_solve(one).inner_bound
+    assert ws == pytest.approx(1525.0)
+
+
+def test_the_guest_adds_mpisppys_terms_to_the_objective(tmp_path: Path) -> None:
+    # W.x is taken off the profit when W_on; each proximal square rho/2 (x - xbar)^2 by
+    # its secant over [0, 1] when prox_on: exact at x = 0 and 1. With W above any profit
+    # the scenario can make on every design column, none is taken (the Lagrangian
+    # maximum is the plan with nothing decided)
+    pytest.importorskip("mpisppy")
+    from channel_opt.solving import stochastic_ph
+    from channel_opt.solving.stochastic_guest import ph_objective
+
+    scen, pk = _pickled_duo(tmp_path)
+    model = stochastic_ph.scenario_creator("low", scenario_pickle=str(pk))
+    sub = model._array_sub
+    n = len(model.x)
+    c = sub.arrays.cost[sub.nonant]
+    rho, xbar = np.full(n, 2.0), np.full(n, 0.25)
+    big = 1e7  # vss_duo's whole profit is a few thousand
+    got = _guest_solve(model, W=np.full(n, big), rho=rho, xbar=xbar, W_on=1, prox_on=0)
+    x = np.array([v.value for v in model.x.values()])
+    assert np.allclose(x, 0.0)
+    cost, offset = ph_objective(model, sub.arrays, sub.nonant)
+    assert offset == 0.0 and np.allclose(cost[sub.nonant], c - big)
+    assert got.inner_bound == pytest.approx(float(sub.arrays.cost @ sub.x))
+    model._mpisppy_model.W_on.value, model._mpisppy_model.prox_on.value = 0, 1
+    cost, offset = ph_objective(model, sub.arrays, sub.nonant)
+    # rho/2 (x - 1/4)^2 at x = 1: 9/16, at x = 0: 1/16 (profit: subtracted)
+    assert cost[sub.nonant] - c == pytest.approx(np.full(n, -(9 / 16 - 1 / 16)))
+    assert offset == pytest.approx(-n / 16)
 
 
 @pytest.mark.slow

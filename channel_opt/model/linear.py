@@ -415,13 +415,15 @@ def highs_arrays(am: ArrayModel) -> HighsArrays:
                        a.data.astype(np.float64, copy=False), am.integrality(), am.name)
 
 
-def highs_from_arrays(arr: HighsArrays) -> Any:
-    """A new quiet in-memory ``highspy.Highs`` holding the model."""
+def highs_from_arrays(arr: HighsArrays, offset: float = 0.0) -> Any:
+    """A new quiet in-memory ``highspy.Highs`` holding the model (``offset``: the
+    objective's constant).
+    """
     import highspy
 
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
-    status = h.passModel(arr.n_cols, arr.n_rows, len(arr.value), 1, arr.sense, 0.0,
+    status = h.passModel(arr.n_cols, arr.n_rows, len(arr.value), 1, arr.sense, offset,
                          arr.cost, arr.col_lower, arr.col_upper, arr.row_lower, arr.row_upper,
                          arr.start, arr.index, arr.value, arr.integrality)
     if status == highspy.HighsStatus.kError:

@@ -76,6 +76,7 @@ LP_PHASE_SHARE = 0.8  # of the extensive form's time, what its LP and rounding m
 SCENARIO_LP_SHARE = 0.25  # of the LP phase's time, what the scenarios' LPs may take
 SCENARIO_LP_MIN = 5.0  # seconds, the least one scenario's LP gets (scenario_lp_bound)
 PH_RESERVE = 0.15  # share of the time limit kept from mpi-sppy (start-up, plan evaluation)
+INNER_GAP_SHARE = 0.25  # of the run's gap, for the solves in it (EV start, PH sub-MIPs)
 
 
 @dataclass
@@ -187,7 +188,8 @@ def expected_value(scen: Scenario, ms: list[Member], o: _Opts) -> _EV:
         left = o.left()
         start = construct(ev_m.am, ev_m.data,
                           time_limit=None if left is None else 0.1 * left).x
-    raw = _solve(ev_m.am, o, share=0.2, start=start)
+    o_ev = dataclasses.replace(o, mip_gap=INNER_GAP_SHARE * o.mip_gap)  # a tight start
+    raw = _solve(ev_m.am, o_ev, share=0.2, start=start)
     if raw.x is None:
         return _EV(None, raw, [math.nan] * len(ms), None)
     vals, plans = [], []

@@ -4,12 +4,14 @@
 Under MPI, mpi-sppy's ``WheelSpinner`` runs three cylinders: a PH hub, a Lagrangian
 spoke (the outer bound) and an xhat-shuffle spoke (plans: it fixes a candidate design
 in every scenario and evaluates it); ranks are split evenly between the three, so
-``RANKS`` is a multiple of 3. Every sub-model is the extensive form of a bundle of
+``RANKS`` is a multiple of 3. Every sub-problem is the extensive form of a bundle of
 demand scenarios (one scenario each up to :data:`SUBPROBLEMS` of them; above, bundles
-of consecutive scenarios so that a cylinder holds at most that many sub-models),
-stacked from their :class:`~channel_opt.model.linear.ArrayModel` and handed to Pyomo
-(:func:`~channel_opt.model.linear.to_pyomo`), its design blocks (registry stage
-``design``) the first-stage (non-anticipative) variables. No PH of our own.
+of consecutive scenarios so that a cylinder holds at most that many), stacked from
+their :class:`~channel_opt.model.linear.ArrayModel`, its design blocks (registry stage
+``design``) the first-stage (non-anticipative) variables. mpi-sppy runs in its
+"agnostic" mode: its Pyomo model of a sub-problem holds the first-stage variables
+only, and HiGHS solves the sub-problem from its arrays
+(:mod:`~channel_opt.solving.stochastic_guest`). No PH of our own.
 
 The best plan's design comes back to this process, which evaluates it in every demand
 scenario (its operations optimized, the plan checked there): the expected profit is
@@ -61,9 +63,16 @@ TRACE_PREFIX = "trace_"
 INCUMBENT = "incumbent"
 OWN_LIMIT_SHARE = 0.8  # of the driver's limit, mpi-sppy's own (it may end gracefully)
 STOP_SECONDS = 3.0  # from SIGTERM to SIGKILL of the ranks stopped at the time limit
+# the solver mpi-sppy names: its option names (the sub-problem's gap, time limit and
+# threads, read by the guest); the guest solves with highspy itself
 PYOMO_SOLVER = "appsi_highs"
-SUB_GAP = 1e-3  # relative gap of each scenario sub-MIP (at least the run's own gap)
 SUB_MIN_SECONDS = 5.0  # least time limit of one sub-MIP solve under a time limit
+# of PH's time limit, what iteration 0 may take (the time limit of each sub-MIP is this
+# share over the sub-problems per rank). Iteration 0 gives the Lagrangian spoke its
+# first bound and the xhat spoke its candidates; at 200 apparel-sized scenarios on 2
+# cores it is most of what PH does in 30 minutes. Measured there: with a quarter, each
+# bundle's sub-MIP had 8.3 s, its root LP was not done and the bound was infinite.
+ITER0_SHARE = 0.6
 SUBPROBLEMS = 40  # sub-problems per cylinder above which demand scenarios are bundled
 
 
@@ -140,22 +149,20 @@ def default_bundle_size(n: int) -> int:
 
 def scenario_creator(sname: str, scenario_pickle: str = "", start_file: str = "",
                      snapshots: str = "", bundles_file: str = "") -> Any:
-    """The Pyomo model of ``sname``, a demand scenario or a bundle of them
-    (``bundles_file``: a JSON map of bundle name to scenario ids), with its root node
-    attached and its variables at the start plan when there is one (iteration 0's warm
+    """mpi-sppy's model of ``sname``, a demand scenario or a bundle of them
+    (``bundles_file``: a JSON map of bundle name to scenario ids): the host of a
+    :class:`~channel_opt.solving.stochastic_guest.SubProblem` (its first-stage
+    variables, in column order) at the start plan when there is one (iteration 0's warm
     start). A bundle is the extensive form of its scenarios
     (:func:`~channel_opt.model.stochastic.extensive_form`, the design once), built from
     the arrays: its probability is the sum of theirs, its objective the expected profit
-    given the bundle (mpi-sppy's proper bundles, without a Pyomo model per scenario).
-    With ``snapshots`` (a folder) the member column of each nonanticipative variable, in
-    mpi-sppy's order, is written there once (``design_columns.npy``): the incumbent
-    designs mpi-sppy writes on each improvement are in that order.
+    given the bundle (mpi-sppy's proper bundles, without a model per scenario).
+    With ``snapshots`` (a folder) the member column of each first-stage variable is
+    written there once (``design_columns.npy``): the order of the incumbent designs
+    mpi-sppy writes on each improvement.
     """
-    import pyomo.environ as pyo
-    from mpisppy.utils import sputils
-    from pyomo.core.expr.numeric_expr import LinearExpression
-
-    from ..model.linear import to_pyomo
+    from ..model.linear import highs_arrays
+    from .stochastic_guest import SubProblem, host_model
 
     scen = _scenario(scenario_pickle)
     prob = dict(demand_scenarios(scen))
@@ -165,32 +172,17 @@ def scenario_creator(sname: str, scenario_pickle: str = "", start_file: str = ""
     p_b = sum(prob[i] for i in ids)
     ms = members(scen, [(i, prob[i] / p_b) for i in ids])
     ts = extensive_form(ms, name=sname)
-    model = to_pyomo(ts.am)
-    cols = model._array_model_columns
-    cost = ts.am.cost
-    design = [b for b in ts.am.vars.values() if is_design(b.name) and b.n]
-    first = [j for b in design for j in b.cols if cost[j] != 0]
-    model.first_stage_profit = pyo.Expression(expr=LinearExpression(
-        [float(cost[j]) * cols[j] for j in first]))
-    sputils.attach_root_node(model, model.first_stage_profit,
-                             [getattr(model, b.name) for b in design])
-    model._mpisppy_probability = p_b
-    # mpi-sppy orders the nonanticipative variables its own way (not the column order):
-    # the member column of each, so that the design comes back by column
-    member_col = np.full(ts.am.n_cols, -1, np.int64)
-    member_col[ts.col_map[0][ts.design]] = np.flatnonzero(ts.design)
-    where = {id(v): j for j, v in enumerate(cols)}
-    model._design_columns = member_col[
-        [where[id(v)] for v in model._mpisppy_node_list[0].nonant_vardata_list]]
-    _NONANT_COLUMNS[:] = [model._design_columns]
+    design_columns = np.flatnonzero(ts.design)  # member columns
+    sub = SubProblem(highs_arrays(ts.am), ts.col_map[0][design_columns])
+    _NONANT_COLUMNS[:] = [design_columns]
     if snapshots and not os.path.exists(os.path.join(snapshots, COLUMNS_FILE)):
-        _atomic_save(os.path.join(snapshots, COLUMNS_FILE), model._design_columns)
+        _atomic_save(os.path.join(snapshots, COLUMNS_FILE), design_columns)
     if start_file:
-        x = np.zeros(ts.am.n_cols)
+        sub.x = np.zeros(ts.am.n_cols)
         for m, mp in zip(ms, ts.col_map, strict=True):
-            x[mp] = _start(start_file, m.id)[0]
-        for v, val in zip(cols, x.tolist(), strict=True):
-            v.set_value(val, skip_validation=True)
+            sub.x[mp] = _start(start_file, m.id)[0]
+    model = host_model(sname, sub, p_b)
+    model._design_columns = design_columns
     return model
 
 
@@ -214,8 +206,7 @@ def _design_writer(file_name: str, scenario: Any, bundling: bool) -> None:
     """The first-stage values and their columns (an ``.npy`` file of two rows)."""
     import pyomo.environ as pyo
 
-    root = scenario._mpisppy_node_list[0]
-    vals = np.array([pyo.value(v) for v in root.nonant_vardata_list], float)
+    vals = np.array([pyo.value(v) for v in scenario.x.values()], float)
     np.save(file_name, np.vstack([scenario._design_columns.astype(float), vals]))
 
 
@@ -223,8 +214,11 @@ def _run_wheel(a: argparse.Namespace) -> None:
     """The MPI program: PH hub, Lagrangian and xhat-shuffle spokes."""
     import mpisppy.utils.cfg_vanilla as vanilla
     from mpi4py import MPI
+    from mpisppy.agnostic.agnostic import Agnostic
     from mpisppy.spin_the_wheel import WheelSpinner
     from mpisppy.utils import config
+
+    from .stochastic_guest import ArrayGuest
 
     scen = _scenario(a.scenario_pickle)
     names = [s for s, _ in demand_scenarios(scen)]
@@ -242,7 +236,9 @@ def _run_wheel(a: argparse.Namespace) -> None:
     cfg.max_iterations = a.iterations
     cfg.rel_gap = a.rel_gap
     cfg.time_limit = a.time_limit
-    cfg.linearize_proximal_terms = True  # HiGHS solves no MIQP: linear prox terms
+    # mpi-sppy's own model of the objective stays linear (never solved: the guest takes
+    # the secant of each proximal square, stochastic_guest.ph_objective)
+    cfg.linearize_proximal_terms = True
     cfg.linearize_binary_proximal_terms = True
     cfg.display_progress = False
     cfg.max_solver_threads = 1  # one HiGHS thread per rank: the ranks share the cores
@@ -269,6 +265,10 @@ def _run_wheel(a: argparse.Namespace) -> None:
               vanilla.xhatshuffle_spoke(*beans, scenario_creator_kwargs=kw,
                                         feasible_xhat_creator=feasible_xhat_creator
                                         if a.start else None)]
+    # every sub-problem solved by HiGHS from its arrays (mpi-sppy's agnostic mode)
+    guest = Agnostic(ArrayGuest(), cfg)
+    for cylinder in (hub, *spokes):
+        cylinder["opt_kwargs"]["options"]["Ag"] = guest
     t = time.perf_counter()
     wheel = WheelSpinner(hub, spokes)
     wheel.spin()
@@ -335,6 +335,8 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
     demand scenarios per PH sub-problem (:func:`bundles`; default
     :func:`default_bundle_size`).
     """
+    from .stochastic import INNER_GAP_SHARE
+
     check_ph(ranks)
     rho = default_rho(ms) if rho is None else rho
     size = default_bundle_size(len(ms)) if bundle_size is None else bundle_size
@@ -357,13 +359,13 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
                 pk, design_file, result_file, "--rho", repr(rho), "--iterations",
                 str(iterations), "--rel-gap", repr(max(mip_gap, 1e-6))]
         if time_limit is not None:
-            # iteration 0 solves every scenario of a rank: a quarter of the limit for it
+            # iteration 0 solves every sub-problem of a rank: ITER0_SHARE of the limit
             per_rank = math.ceil(len(groups) / (ranks // CYLINDERS))
             # mpi-sppy's clock starts after the set-up and it looks at it between
             # iterations only: it gets OWN_LIMIT_SHARE, the driver stops it at the limit
             cmd += ["--time-limit", repr(OWN_LIMIT_SHARE * time_limit), "--sub-time-limit",
-                    repr(max(SUB_MIN_SECONDS, 0.25 * time_limit / per_rank))]
-        cmd += ["--sub-gap", repr(max(mip_gap, SUB_GAP)), "--bundles", bundles_file]
+                    repr(max(SUB_MIN_SECONDS, ITER0_SHARE * time_limit / per_rank))]
+        cmd += ["--sub-gap", repr(INNER_GAP_SHARE * mip_gap), "--bundles", bundles_file]
         if start is not None:
             cmd += ["--start", start_file]
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
