@@ -760,6 +760,44 @@ def test_a_bundle_is_the_extensive_form_of_its_scenarios(tmp_path: Path) -> None
     assert len(model.x) == int(design.sum())  # mpi-sppy's model: the design, once
 
 
+def test_the_xhat_spoke_writes_its_best_plan_not_the_restored_values(tmp_path: Path) -> None:
+    # mpi-sppy 0.14 wrote each improving design from the variables' values, which after
+    # its first write are the nonants restored after the evaluation: the design written
+    # must be the best-solution cache's (the plan the spoke evaluated)
+    pytest.importorskip("mpisppy")
+    from types import SimpleNamespace as NS
+
+    import pyomo.environ as pyo
+    from mpisppy.utils import sputils
+
+    from channel_opt.solving import stochastic_ph
+
+    m = pyo.ConcreteModel()
+    m.x = pyo.Var(range(3), initialize=0.0)
+    sputils.attach_root_node(m, 0, [m.x])
+    best = pyo.ComponentMap((m.x[i], float(i + 1)) for i in range(3))
+    m._mpisppy_data = NS(best_solution_cache=best)
+
+    class Spoke:  # what the method reads of mpi-sppy's spoke
+        def __init__(self) -> None:
+            prefix = str(tmp_path / "incumbent")
+            self.opt = NS(options={"incumbent_on_improvement_filename_prefix": prefix},
+                          local_scenarios={"s": m}, local_scenario_names=["s"])
+            self.cylinder_rank = 0
+            self._incumbent_write_counter = 0
+
+    cls = stochastic_ph.best_writing(Spoke)
+    assert cls.__name__ == "Spoke"  # it names the spoke's trace file (plans or bounds)
+    spoke = cls()
+    spoke._maybe_write_incumbent_on_improvement()
+    for i in range(3):
+        m.x[i].set_value(-5.0)  # restored after the next evaluation
+    best[m.x[0]] = 9.0  # the next improvement
+    spoke._maybe_write_incumbent_on_improvement()
+    assert np.load(tmp_path / "incumbent_0000.npy").tolist() == [1.0, 2.0, 3.0]
+    assert np.load(tmp_path / "incumbent_0001.npy").tolist() == [9.0, 2.0, 3.0]
+
+
 def _guest_solve(model: Any, fixed: np.ndarray | None = None, **ph: Any) -> Any:
     """Solve mpi-sppy's model of a sub-problem through the guest, as mpi-sppy would:
     ``fixed`` design values fix the first-stage variables (the xhat spoke), ``ph``
