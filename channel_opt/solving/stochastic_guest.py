@@ -95,6 +95,8 @@ class ArrayGuest:
         fixed = np.array([v.fixed for v in host], bool)
         if fixed.any():
             at = np.array([v.value for v, f in zip(host, fixed, strict=True) if f], float)
+            # a candidate from a MIP solution may be a hair off its integer
+            at = np.where(arr.integrality[nz[fixed]] == 1, np.round(at), at)
             lo[nz[fixed]] = up[nz[fixed]] = at
         h = highs_from_arrays(replace(arr, cost=cost, col_lower=lo, col_upper=up),
                               offset=offset)
