@@ -397,11 +397,11 @@ def test_ph_agrees_with_the_extensive_form_under_mpiexec() -> None:
     assert sol.summary()["vss"] == pytest.approx(sol.objective - 1400.0, abs=1e-6)
 
 
-def _pickled_duo(tmp_path: Path) -> tuple[Scenario, Path]:
-    """The two-scenario duo and its pickle (what the MPI ranks read)."""
+def _pickled_duo(tmp_path: Path, scen: Scenario | None = None) -> tuple[Scenario, Path]:
+    """The two-scenario duo (or ``scen``) and its pickle (what the MPI ranks read)."""
     import pickle
 
-    scen = duo(demand_scenarios=TWO)
+    scen = duo(demand_scenarios=TWO) if scen is None else scen
     pk = tmp_path / "scenario.pkl"
     pk.write_bytes(pickle.dumps(scen))
     return scen, pk
@@ -830,13 +830,9 @@ def test_the_guest_solves_each_sub_problem_from_its_arrays(tmp_path: Path) -> No
     # 1,525 (each scenario alone, ½ each); the first-stage variables fixed at RP's design
     # (the xhat spoke) earn RP again
     pytest.importorskip("mpisppy")
-    import pickle
-
     from channel_opt.solving import stochastic_ph
 
-    scen = load_scenario(VSS_DUO)
-    pk = tmp_path / "scenario.pkl"
-    pk.write_bytes(pickle.dumps(scen))
+    scen, pk = _pickled_duo(tmp_path, load_scenario(VSS_DUO))
     ids = [sid for sid, _ in demand_scenarios(scen)]
     bf = tmp_path / "bundles.json"
     bf.write_text(json.dumps({"both": ids}))

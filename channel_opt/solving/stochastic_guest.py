@@ -89,7 +89,7 @@ class ArrayGuest:
         sub: SubProblem = s._array_sub
         arr = sub.arrays
         nz = sub.nonant
-        host = [s.x[i] for i in range(len(nz))]
+        host = list(s.x.values())  # in the order of sub.nonant
         cost, offset = ph_objective(s, arr, nz)
         lo, up = arr.col_lower.copy(), arr.col_upper.copy()
         fixed = np.array([v.fixed for v in host], bool)
