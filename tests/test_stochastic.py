@@ -9,6 +9,7 @@ from scaled tables, not by the package).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -470,7 +471,7 @@ def test_ranks_stopped_at_the_limit_leave_their_last_plan_and_bound(tmp_path: Pa
     code, _, stopped = sp._run_ranks([sys.executable, str(script), str(tmp_path)],
                                      dict(os.environ), str(tmp_path), 3.0)
     took = time.perf_counter() - t
-    assert stopped and code != 0
+    assert stopped == sp.LIMIT_STOP and code != 0
     assert (tmp_path / "ready").exists()
     assert 3.0 <= took <= 3.0 + sp.STOP_SECONDS + 3.0
     pid = int((tmp_path / "rank.pid").read_text())
@@ -486,6 +487,26 @@ def test_ranks_stopped_at_the_limit_leave_their_last_plan_and_bound(tmp_path: Pa
     assert got["design"].tolist() == [0.0, 1.0, 0.0, 0.0, 1.0, 0.0]
     assert got["inner"] == 100.0
     assert got["outer"] == 120.0
+
+
+def test_ranks_whose_plan_and_bound_meet_the_gap_are_stopped_then(tmp_path: Path) -> None:
+    # mpi-sppy looks at its gap only between PH iterations: the driver stops the ranks as
+    # soon as what they wrote is within the run's gap. The fake ranks' plan is 100 and
+    # bound 120: a gap of 0.2, met at 0.25 and not at 0.1
+    from channel_opt.solving import stochastic_ph as sp
+
+    script = tmp_path / "ranks.py"
+    script.write_text(FAKE_RANKS)
+    cmd, env = [sys.executable, str(script), str(tmp_path)], dict(os.environ)
+    met = functools.partial(sp._within, str(tmp_path), 6)
+    t = time.perf_counter()
+    code, _, stopped = sp._run_ranks(cmd, env, str(tmp_path), 60.0, met=lambda: met(0.25))
+    assert stopped == sp.GAP_STOP and code != 0
+    # two looks after the files are written (a second or so), then SIGTERM and SIGKILL
+    assert time.perf_counter() - t <= 2 + 3 * sp.POLL_SECONDS + sp.STOP_SECONDS + 3.0
+    assert not met(0.1)
+    code, _, stopped = sp._run_ranks(cmd, env, str(tmp_path), 4.0, met=lambda: met(0.1))
+    assert stopped == sp.LIMIT_STOP
 
 
 def test_an_interrupt_stops_the_ranks_at_once(tmp_path: Path) -> None:
@@ -530,10 +551,10 @@ def test_ph_stopped_at_its_limit_answers_what_mpisppy_wrote(
         pytest.skip(str(sp.ph_missing()))
     run = sp._run_ranks
 
-    def as_if_stopped(*a: Any) -> tuple[int, str, bool]:
+    def as_if_stopped(*a: Any, **kw: Any) -> tuple[int, str, str]:
         code, out, _ = run(*a)
         assert code == 0, out
-        return code, out, True
+        return code, out, sp.LIMIT_STOP
 
     monkeypatch.setattr(sp, "_run_ranks", as_if_stopped)
     sol = solve(VSS_DUO, method="ph", ranks=3)
@@ -796,6 +817,27 @@ def test_the_xhat_spoke_writes_its_best_plan_not_the_restored_values(tmp_path: P
     spoke._maybe_write_incumbent_on_improvement()
     assert np.load(tmp_path / "incumbent_0000.npy").tolist() == [1.0, 2.0, 3.0]
     assert np.load(tmp_path / "incumbent_0001.npy").tolist() == [9.0, 2.0, 3.0]
+
+
+def test_a_spoke_with_nothing_new_from_the_hub_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
+    # mpi-sppy 0.14's spokes poll the hub without a pause: a waiting spoke kept a core
+    # busy that the other cylinders' sub-MIPs needed (benchmarks/README.md)
+    from channel_opt.solving import stochastic_ph
+
+    slept: list[float] = []
+    monkeypatch.setattr(stochastic_ph.time, "sleep", slept.append)
+
+    class Spoke:  # what the override calls of mpi-sppy's spoke
+        news = [False, True, False]
+
+        def _update_nonant_len_buffer(self) -> bool:
+            return self.news.pop(0)
+
+    cls = stochastic_ph.yielding(Spoke)
+    assert cls.__name__ == "Spoke"  # it names the spoke's trace file
+    spoke = cls()
+    assert [spoke._update_nonant_len_buffer() for _ in range(3)] == [False, True, False]
+    assert slept == [stochastic_ph.WAIT_SECONDS] * 2  # only when nothing came
 
 
 def _guest_solve(model: Any, fixed: np.ndarray | None = None, **ph: Any) -> Any:

@@ -45,6 +45,7 @@ import sys
 import tempfile
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ import numpy as np
 from ..model.stochastic import Member, extensive_form, is_design, members
 from ..scenario import Scenario
 from ..scenario.demand import demand_scenarios
+from .engines.base import relative_gap
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,10 @@ COLUMNS_FILE = "design_columns.npy"
 TRACE_PREFIX = "trace_"
 INCUMBENT = "incumbent"
 OWN_LIMIT_SHARE = 0.8  # of the driver's limit, mpi-sppy's own (it may end gracefully)
-STOP_SECONDS = 3.0  # from SIGTERM to SIGKILL of the ranks stopped at the time limit
+STOP_SECONDS = 3.0  # from SIGTERM to SIGKILL of the ranks the driver stops
+POLL_SECONDS = 2.0  # how often the driver looks at the ranks and what they wrote
+LIMIT_STOP, GAP_STOP = "limit", "gap"
+STOPPED = {LIMIT_STOP: "at the time limit", GAP_STOP: "with its plan and bound within the gap"}
 # the solver mpi-sppy names: its option names (the sub-problem's gap, time limit and
 # threads, read by the guest); the guest solves with highspy itself
 PYOMO_SOLVER = "appsi_highs"
@@ -74,6 +79,7 @@ SUB_MIN_SECONDS = 5.0  # least time limit of one sub-MIP solve under a time limi
 # bundle's sub-MIP had 8.3 s, its root LP was not done and the bound was infinite.
 ITER0_SHARE = 0.6
 SUBPROBLEMS = 40  # sub-problems per cylinder above which demand scenarios are bundled
+WAIT_SECONDS = 0.05  # a spoke's pause each time it finds nothing new from the hub
 
 
 def ph_missing() -> str | None:
@@ -237,6 +243,25 @@ def best_writing(spoke_class: type) -> type:
     return BestWriting
 
 
+def yielding(spoke_class: type) -> type:
+    """The spoke ``spoke_class`` pausing :data:`WAIT_SECONDS` each time it looks for new
+    values from the hub (``W`` or nonants) and finds none. mpi-sppy 0.14's spokes look
+    in a loop without a pause: a spoke with nothing to do (the xhat spoke once it has
+    evaluated its candidates, the Lagrangian spoke once it has its bound) kept a core
+    busy that the other cylinders' sub-MIPs needed (3 ranks on 2 cores).
+    """
+
+    class Yielding(spoke_class):
+        def _update_nonant_len_buffer(self) -> bool:
+            new = bool(super()._update_nonant_len_buffer())
+            if not new:
+                time.sleep(WAIT_SECONDS)
+            return new
+
+    Yielding.__name__ = Yielding.__qualname__ = spoke_class.__name__  # its trace file
+    return Yielding
+
+
 def _run_wheel(a: argparse.Namespace) -> None:
     """The MPI program: PH hub, Lagrangian and xhat-shuffle spokes."""
     import mpisppy.utils.cfg_vanilla as vanilla
@@ -293,6 +318,8 @@ def _run_wheel(a: argparse.Namespace) -> None:
                                         feasible_xhat_creator=feasible_xhat_creator
                                         if a.start else None)]
     spokes[1]["spoke_class"] = best_writing(spokes[1]["spoke_class"])
+    for spoke in spokes:
+        spoke["spoke_class"] = yielding(spoke["spoke_class"])
     # every sub-problem solved by HiGHS from its arrays (mpi-sppy's agnostic mode)
     guest = Agnostic(ArrayGuest(), cfg)
     for cylinder in (hub, *spokes):
@@ -408,15 +435,18 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
                  "%d demand scenarios): %s", ranks, rho, len(groups), size, " ".join(cmd[:4]))
         t = time.perf_counter()
         # in the temporary folder: mpi-sppy writes its log files into the working folder
-        code, out, stopped = _run_ranks(cmd, env, tmp, time_limit)
+        code, out, stopped = _run_ranks(
+            cmd, env, tmp, time_limit,
+            met=functools.partial(_within, snapshots, ms[0].am.n_cols, mip_gap))
         seconds = time.perf_counter() - t
         log.debug("mpi-sppy output:\n%s", out)
-        if stopped:  # what the ranks had written when the time limit stopped them
+        if stopped:  # what the ranks had written when they were stopped
             got = read_snapshots(snapshots, ms[0].am.n_cols)
-            log.info("mpi-sppy stopped at the time limit (%.0f s) before it ended: its "
-                     "last plan and bound are kept", seconds)
+            why = STOPPED[stopped]
+            log.info("mpi-sppy stopped %s (%.0f s) before it ended: its last plan and "
+                     "bound are kept", why, seconds)
             return {**got, "seconds": seconds, "rho": rho,
-                    "note": "stopped at the time limit: the last plan and bound it wrote"}
+                    "note": f"stopped {why}: the last plan and bound it wrote"}
         if code != 0 or not os.path.exists(result_file):
             tail = out.strip().splitlines()[-5:]
             raise RuntimeError(f"progressive hedging failed (mpiexec exit {code}): "
@@ -431,25 +461,41 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
             "outer": _finite(res["outer"]), "seconds": seconds, "rho": rho}
 
 
-def _run_ranks(cmd: list[str], env: dict[str, str], cwd: str,
-               time_limit: float | None) -> tuple[int, str, bool]:
-    """Run ``mpiexec`` in a process group of its own: its exit code, its output, and
-    whether it was stopped at ``time_limit`` seconds (then SIGTERM to the group, SIGKILL
-    after :data:`STOP_SECONDS`). mpi-sppy checks its own limit only between PH
-    iterations, and at 200 apparel-sized scenarios one iteration outlasts any limit:
-    the driver stops it and keeps what the ranks wrote so far (:func:`read_snapshots`).
-    An interrupt (Ctrl-C, SIGTERM) stops the group the same way and is raised.
+def _run_ranks(cmd: list[str], env: dict[str, str], cwd: str, time_limit: float | None,
+               met: Callable[[], bool] | None = None) -> tuple[int, str, str | None]:
+    """Run ``mpiexec`` in a process group of its own: its exit code, its output, and why
+    the driver stopped it (None: it ended; a key of :data:`STOPPED`): at ``time_limit``
+    seconds, or once ``met()`` holds at two looks :data:`POLL_SECONDS` apart (the
+    ranks' plan and bound within the run's gap; the second look lets the xhat spoke
+    write the design after the value). Stopping is SIGTERM to the group, SIGKILL after
+    :data:`STOP_SECONDS`. mpi-sppy checks its own limit and gap only between PH
+    iterations, and at 200 apparel-sized scenarios one iteration takes most of 30
+    minutes: the driver stops it and keeps what the ranks wrote so far
+    (:func:`read_snapshots`). An interrupt (Ctrl-C, SIGTERM) stops the group the same
+    way and is raised.
     """
     out_path = os.path.join(cwd, "mpiexec.out")
+    end = None if time_limit is None else time.monotonic() + time_limit
     with open(out_path, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
-        stopped = False
+        stopped, looks = None, 0
         try:
-            proc.wait(timeout=time_limit)
-        except subprocess.TimeoutExpired:
-            stopped = True
-            _stop_group(proc)
+            while stopped is None:
+                wait = POLL_SECONDS if end is None else \
+                    max(0.0, min(POLL_SECONDS, end - time.monotonic()))
+                try:
+                    proc.wait(timeout=wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    pass
+                looks = looks + 1 if met is not None and met() else 0
+                if end is not None and time.monotonic() >= end:
+                    stopped = LIMIT_STOP
+                elif looks >= 2:
+                    stopped = GAP_STOP
+            if stopped is not None:
+                _stop_group(proc)
         except BaseException:
             _stop_group(proc)
             raise
@@ -474,6 +520,15 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
     proc.wait()
     with contextlib.suppress(ProcessLookupError):  # a rank that outlived mpiexec
         os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _within(folder: str, n_cols: int, gap: float) -> bool:
+    """Whether the ranks have written a design and a plan value and bound within
+    ``gap`` of each other (:func:`read_snapshots`).
+    """
+    got = read_snapshots(folder, n_cols)
+    rel = relative_gap(got["inner"], got["outer"])
+    return got["design"] is not None and rel is not None and rel <= gap
 
 
 def read_snapshots(folder: str, n_cols: int) -> dict[str, Any]:
