@@ -821,14 +821,21 @@ def test_the_xhat_spoke_writes_its_best_plan_not_the_restored_values(tmp_path: P
 
 def test_a_spoke_with_nothing_new_from_the_hub_pauses(monkeypatch: pytest.MonkeyPatch) -> None:
     # mpi-sppy 0.14's spokes poll the hub without a pause: a waiting spoke kept a core
-    # busy that the other cylinders' sub-MIPs needed (benchmarks/README.md)
+    # busy that the other cylinders' sub-MIPs needed (benchmarks/README.md). It pauses
+    # once nothing has come for SPIN_SECONDS (a wait's first second stays busy: on a
+    # small model the hub ends within milliseconds)
+    from types import SimpleNamespace as NS
+
     from channel_opt.solving import stochastic_ph
 
     slept: list[float] = []
-    monkeypatch.setattr(stochastic_ph.time, "sleep", slept.append)
+    spin = stochastic_ph.SPIN_SECONDS
+    clock = iter([0.0, 0.5 * spin, 2.0 * spin, 2.5 * spin, 3.5 * spin, 3.6 * spin])
+    monkeypatch.setattr(stochastic_ph, "time", NS(monotonic=lambda: next(clock),
+                                                   sleep=slept.append))
 
     class Spoke:  # what the override calls of mpi-sppy's spoke
-        news = [False, True, False]
+        news = [False, False, True, False, False, False]
 
         def _update_nonant_len_buffer(self) -> bool:
             return self.news.pop(0)
@@ -836,8 +843,10 @@ def test_a_spoke_with_nothing_new_from_the_hub_pauses(monkeypatch: pytest.Monkey
     cls = stochastic_ph.yielding(Spoke)
     assert cls.__name__ == "Spoke"  # it names the spoke's trace file
     spoke = cls()
-    assert [spoke._update_nonant_len_buffer() for _ in range(3)] == [False, True, False]
-    assert slept == [stochastic_ph.WAIT_SECONDS] * 2  # only when nothing came
+    got = [spoke._update_nonant_len_buffer() for _ in range(6)]
+    assert got == [False, False, True, False, False, False]
+    # quiet from 0 (under a second at 0.5), news at 2, quiet for a second from 3.5 on
+    assert slept == [stochastic_ph.WAIT_SECONDS] * 2
 
 
 def _guest_solve(model: Any, fixed: np.ndarray | None = None, **ph: Any) -> Any:

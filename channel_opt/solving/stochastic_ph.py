@@ -66,8 +66,8 @@ INCUMBENT = "incumbent"
 OWN_LIMIT_SHARE = 0.8  # of the driver's limit, mpi-sppy's own (it may end gracefully)
 STOP_SECONDS = 3.0  # from SIGTERM to SIGKILL of the ranks the driver stops
 POLL_SECONDS = 2.0  # how often the driver looks at the ranks and what they wrote
-LIMIT_STOP, GAP_STOP = "limit", "gap"
-STOPPED = {LIMIT_STOP: "at the time limit", GAP_STOP: "with its plan and bound within the gap"}
+STOPPED = {"limit": "at the time limit", "gap": "with its plan and bound within the gap"}
+LIMIT_STOP, GAP_STOP = STOPPED  # why the driver stopped the ranks (_run_ranks)
 # the solver mpi-sppy names: its option names (the sub-problem's gap, time limit and
 # threads, read by the guest); the guest solves with highspy itself
 PYOMO_SOLVER = "appsi_highs"
@@ -79,7 +79,7 @@ SUB_MIN_SECONDS = 5.0  # least time limit of one sub-MIP solve under a time limi
 # bundle's sub-MIP had 8.3 s, its root LP was not done and the bound was infinite.
 ITER0_SHARE = 0.6
 SUBPROBLEMS = 40  # sub-problems per cylinder above which demand scenarios are bundled
-WAIT_SECONDS = 0.05  # a spoke's pause each time it finds nothing new from the hub
+SPIN_SECONDS, WAIT_SECONDS = 1.0, 0.05  # a waiting spoke's busy time, then pause (yielding)
 
 
 def ph_missing() -> str | None:
@@ -244,17 +244,23 @@ def best_writing(spoke_class: type) -> type:
 
 
 def yielding(spoke_class: type) -> type:
-    """The spoke ``spoke_class`` pausing :data:`WAIT_SECONDS` each time it looks for new
-    values from the hub (``W`` or nonants) and finds none. mpi-sppy 0.14's spokes look
-    in a loop without a pause: a spoke with nothing to do (the xhat spoke once it has
-    evaluated its candidates, the Lagrangian spoke once it has its bound) kept a core
-    busy that the other cylinders' sub-MIPs needed (3 ranks on 2 cores).
+    """The spoke ``spoke_class`` pausing :data:`WAIT_SECONDS` before each look for new
+    ``W`` or nonants once it has had none for :data:`SPIN_SECONDS`. mpi-sppy 0.14's
+    spokes look without a pause: a waiting spoke kept a core busy that the other
+    cylinders' sub-MIPs needed (3 ranks on 2 cores). A wait's first second stays busy:
+    on a small model the hub ends within milliseconds, and a spoke pausing at once
+    missed it (PH on one bundle of vss_duo ended without a plan).
     """
 
     class Yielding(spoke_class):
+        _quiet_since: float | None = None  # when the spoke last got something new
+
         def _update_nonant_len_buffer(self) -> bool:
             new = bool(super()._update_nonant_len_buffer())
-            if not new:
+            now = time.monotonic()
+            if new or self._quiet_since is None:
+                self._quiet_since = now
+            elif now - self._quiet_since >= SPIN_SECONDS:
                 time.sleep(WAIT_SECONDS)
             return new
 
@@ -441,8 +447,7 @@ def solve_ph(scen: Scenario, ms: list[Member], *, ranks: int = 3,
         seconds = time.perf_counter() - t
         log.debug("mpi-sppy output:\n%s", out)
         if stopped:  # what the ranks had written when they were stopped
-            got = read_snapshots(snapshots, ms[0].am.n_cols)
-            why = STOPPED[stopped]
+            got, why = read_snapshots(snapshots, ms[0].am.n_cols), STOPPED[stopped]
             log.info("mpi-sppy stopped %s (%.0f s) before it ended: its last plan and "
                      "bound are kept", why, seconds)
             return {**got, "seconds": seconds, "rho": rho,
@@ -466,13 +471,12 @@ def _run_ranks(cmd: list[str], env: dict[str, str], cwd: str, time_limit: float 
     """Run ``mpiexec`` in a process group of its own: its exit code, its output, and why
     the driver stopped it (None: it ended; a key of :data:`STOPPED`): at ``time_limit``
     seconds, or once ``met()`` holds at two looks :data:`POLL_SECONDS` apart (the
-    ranks' plan and bound within the run's gap; the second look lets the xhat spoke
-    write the design after the value). Stopping is SIGTERM to the group, SIGKILL after
-    :data:`STOP_SECONDS`. mpi-sppy checks its own limit and gap only between PH
-    iterations, and at 200 apparel-sized scenarios one iteration takes most of 30
-    minutes: the driver stops it and keeps what the ranks wrote so far
-    (:func:`read_snapshots`). An interrupt (Ctrl-C, SIGTERM) stops the group the same
-    way and is raised.
+    ranks' plan and bound within the gap; the second look lets the xhat spoke write the
+    design after the value): SIGTERM to the group, SIGKILL after :data:`STOP_SECONDS`.
+    mpi-sppy checks its limit and gap only between PH iterations (at 200 apparel-sized
+    scenarios one takes most of 30 minutes): the driver keeps what the ranks wrote so
+    far (:func:`read_snapshots`). An interrupt (Ctrl-C, SIGTERM) stops the group the
+    same way and is raised.
     """
     out_path = os.path.join(cwd, "mpiexec.out")
     end = None if time_limit is None else time.monotonic() + time_limit
@@ -523,9 +527,7 @@ def _stop_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 def _within(folder: str, n_cols: int, gap: float) -> bool:
-    """Whether the ranks have written a design and a plan value and bound within
-    ``gap`` of each other (:func:`read_snapshots`).
-    """
+    """Whether the ranks wrote a design, and a plan and bound within ``gap``."""
     got = read_snapshots(folder, n_cols)
     rel = relative_gap(got["inner"], got["outer"])
     return got["design"] is not None and rel is not None and rel <= gap
