@@ -253,7 +253,7 @@ def yielding(spoke_class: type) -> type:
     """
 
     class Yielding(spoke_class):
-        _quiet_since: float | None = None  # when the spoke last got something new
+        _quiet_since: float | None = None  # its first look, or when it last got news
 
         def _update_nonant_len_buffer(self) -> bool:
             new = bool(super()._update_nonant_len_buffer())
